@@ -1,0 +1,74 @@
+// Package abi holds the names, numbers and records of microhost's guest ABI, version 1.
+//
+// The specification is ABI.md beside this file; this package is its Go form, shared by the
+// host and by Go tooling. Nothing here depends on wazero, so guest-side and host-side code
+// can both import it.
+package abi
+
+// Version is the ABI major version this host speaks. A module announces the version it was
+// built for by exporting a function named MarkerPrefix followed by the number.
+const Version = 1
+
+// MarkerPrefix is the start of the marker export's name: "microhost_abi_version_1" marks an
+// ABI v1 module. The marker takes no parameters and returns nothing; only its name matters.
+const MarkerPrefix = "microhost_abi_version_"
+
+// ImportModule is the namespace of every host function a guest may import.
+const ImportModule = "microhost"
+
+// Names of the functions a module exports.
+const (
+	// ExportMarker is the ABI v1 marker export.
+	ExportMarker = "microhost_abi_version_1"
+	// ExportDescribe returns the module's descriptor: () -> i64 packing ptr<<32|len of a
+	// UTF-8 JSON document in guest memory.
+	ExportDescribe = "microhost_describe"
+	// ExportHandle serves one request: (endpoint_len i32, body_len i32) -> i32 status.
+	ExportHandle = "microhost_handle"
+	// ExportMemory is the guest's linear memory, which the host reads and writes.
+	ExportMemory = "memory"
+	// ExportInitialize is the WASI reactor initializer; the host calls it once per
+	// instance when present.
+	ExportInitialize = "_initialize"
+)
+
+// Names of the host functions in ImportModule.
+const (
+	// ImportRequestEndpoint copies the endpoint name: (buf i32, cap i32) -> i32 length.
+	ImportRequestEndpoint = "request_endpoint"
+	// ImportRequestBody copies the request body: (buf i32, cap i32) -> i32 length.
+	ImportRequestBody = "request_body"
+	// ImportRequestHeader copies one request header or metadata value:
+	// (key i32, key_len i32, buf i32, cap i32) -> i32 length, or -1 when absent.
+	ImportRequestHeader = "request_header"
+	// ImportResponseBody sets the reply body: (ptr i32, len i32).
+	ImportResponseBody = "response_body"
+	// ImportResponseHeader adds reply metadata: (key i32, key_len i32, val i32, val_len i32).
+	ImportResponseHeader = "response_header"
+	// ImportError sets the call's error: (code i32, detail i32, detail_len i32).
+	ImportError = "error"
+	// ImportLog writes a log record: (level i32, msg i32, msg_len i32).
+	ImportLog = "log"
+)
+
+// Status values a guest returns from ExportHandle.
+const (
+	// StatusOK means the reply body (possibly empty) is the answer.
+	StatusOK = 0
+	// StatusError means the call failed; the error set through ImportError, or a generic
+	// 500 when none was set, is the answer.
+	StatusError = 1
+)
+
+// Log levels for ImportLog; they match log/slog's levels.
+const (
+	LogDebug = -4
+	LogInfo  = 0
+	LogWarn  = 4
+	LogError = 8
+)
+
+// Kinds of module a descriptor may declare.
+const (
+	KindHandler = "handler"
+)

@@ -1,0 +1,168 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/microhost/microhost/abi"
+)
+
+// Request is one call into a handler module.
+type Request struct {
+	// Endpoint is "Service.Method".
+	Endpoint string
+	// ContentType is the body's content type; guests read it as the "Content-Type" header.
+	ContentType string
+	// Header holds the caller's metadata; guests look keys up case-insensitively.
+	Header map[string]string
+	// Body is the request body.
+	Body []byte
+}
+
+// Response is a handler's answer.
+type Response struct {
+	// Header holds the metadata the handler set.
+	Header map[string]string
+	// Body is the reply body.
+	Body []byte
+}
+
+// Call runs req on a warm instance. A handler's own error comes back as an *abi.Error with
+// the handler's code (ID left empty for the caller to fill); a guest fault comes back as an
+// error wrapping ErrGuestFault, and the instance that faulted is replaced.
+func (m *Module) Call(ctx context.Context, req *Request) (*Response, error) {
+	inst, err := m.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inst.call.req = req
+	inst.stack[0] = uint64(len(req.Endpoint))
+	inst.stack[1] = uint64(len(req.Body))
+	callErr := inst.handle.CallWithStack(withCall(ctx, &inst.call), inst.stack)
+	if callErr != nil {
+		m.discard(ctx, inst)
+		if ctxErr := ctx.Err(); ctxErr != nil && m.opts.InterruptOnDeadline {
+			return nil, fmt.Errorf("%w: %s stopped: %w", ErrGuestFault, req.Endpoint, ctxErr)
+		}
+		m.logger.Warn("guest fault; instance replaced", "endpoint", req.Endpoint, "err", callErr)
+		return nil, fmt.Errorf("%w: %s: %w", ErrGuestFault, req.Endpoint, callErr)
+	}
+	st := &inst.call
+	status := uint32(inst.stack[0])
+	var res *Response
+	switch {
+	case status == abi.StatusOK && st.err == nil:
+		res = &Response{Header: st.rspHeader, Body: st.rspBody}
+		err = nil
+	case st.err != nil:
+		err = st.err
+	default:
+		err = abi.NewError("", 500, "%s failed with status %d", req.Endpoint, status)
+	}
+	m.release(inst)
+	return res, err
+}
+
+// callState is what the host functions see of the call in progress on an instance.
+type callState struct {
+	logger    *slog.Logger
+	req       *Request
+	rspBody   []byte
+	rspHeader map[string]string
+	err       *abi.Error
+}
+
+func (s *callState) reset() {
+	s.req = nil
+	s.rspBody = nil
+	s.rspHeader = nil
+	s.err = nil
+}
+
+type callKey struct{}
+
+func withCall(ctx context.Context, s *callState) context.Context {
+	return context.WithValue(ctx, callKey{}, s)
+}
+
+func callFrom(ctx context.Context) *callState {
+	s, _ := ctx.Value(callKey{}).(*callState)
+	return s
+}
+
+// abiFault is the panic value host functions use to fail the call when the guest breaks the
+// ABI; wazero turns it into an error from the guest call.
+type abiFault struct{ msg string }
+
+func (f abiFault) Error() string { return "ABI violation: " + f.msg }
+
+func fault(format string, args ...any) {
+	panic(abiFault{msg: fmt.Sprintf(format, args...)})
+}
+
+// read returns a view of n guest bytes at ptr, or faults the call.
+func read(mod api.Module, what string, ptr, n uint32) []byte {
+	b, ok := mod.Memory().Read(ptr, n)
+	if !ok {
+		fault("%s: %d bytes at %#x are outside the guest's memory (%d bytes)", what, n, ptr, mod.Memory().Size())
+	}
+	return b
+}
+
+// copyOut writes src to guest memory at buf if it fits in capacity, and returns src's length
+// so a guest can ask with capacity 0 and call again with a buffer big enough.
+func copyOut(mod api.Module, what string, buf, capacity uint32, src []byte) uint32 {
+	n := uint32(len(src))
+	if n <= capacity && n > 0 {
+		if !mod.Memory().Write(buf, src) {
+			fault("%s: %d bytes at %#x are outside the guest's memory (%d bytes)", what, n, buf, mod.Memory().Size())
+		}
+	}
+	return n
+}
+
+// lookupHeader finds key case-insensitively; Content-Type comes from the request itself.
+func lookupHeader(req *Request, key string) (string, bool) {
+	if strings.EqualFold(key, "Content-Type") {
+		return req.ContentType, req.ContentType != ""
+	}
+	if v, ok := req.Header[key]; ok {
+		return v, true
+	}
+	for k, v := range req.Header {
+		if strings.EqualFold(k, key) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// logWriter turns guest stdout/stderr into log records, one per line.
+type logWriter struct {
+	logger *slog.Logger
+	level  slog.Level
+	stream string
+	buf    []byte
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		w.logger.Log(context.Background(), w.level, string(w.buf[:i]), "stream", w.stream)
+		w.buf = w.buf[i+1:]
+	}
+	if len(w.buf) > 4096 {
+		w.logger.Log(context.Background(), w.level, string(w.buf), "stream", w.stream)
+		w.buf = w.buf[:0]
+	}
+	return len(p), nil
+}

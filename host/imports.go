@@ -1,0 +1,115 @@
+package host
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/microhost/microhost/abi"
+)
+
+// instantiateHostModule defines ABI v1's host functions in rt. Every function finds the call
+// in progress through its context, checks each guest pointer against the guest's memory and
+// faults the call, never the host, when one is out of bounds.
+func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
+	i32 := api.ValueTypeI32
+	b := rt.NewHostModuleBuilder(abi.ImportModule)
+	def := func(name string, fn api.GoModuleFunc, params, results []api.ValueType) {
+		b.NewFunctionBuilder().WithGoModuleFunction(fn, params, results).Export(name)
+	}
+	def(abi.ImportRequestEndpoint, requestEndpoint, []api.ValueType{i32, i32}, []api.ValueType{i32})
+	def(abi.ImportRequestBody, requestBody, []api.ValueType{i32, i32}, []api.ValueType{i32})
+	def(abi.ImportRequestHeader, requestHeader, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
+	def(abi.ImportResponseBody, responseBody, []api.ValueType{i32, i32}, nil)
+	def(abi.ImportResponseHeader, responseHeader, []api.ValueType{i32, i32, i32, i32}, nil)
+	def(abi.ImportError, setError, []api.ValueType{i32, i32, i32}, nil)
+	def(abi.ImportLog, guestLog, []api.ValueType{i32, i32, i32}, nil)
+	_, err := b.Instantiate(ctx)
+	return err
+}
+
+// inCall returns the request in progress or faults: request functions called outside
+// microhost_handle (say, from _initialize) are an ABI violation.
+func inCall(ctx context.Context, fn string) *callState {
+	s := callFrom(ctx)
+	if s == nil || s.req == nil {
+		fault("%s called outside %s", fn, abi.ExportHandle)
+	}
+	return s
+}
+
+func requestEndpoint(ctx context.Context, mod api.Module, stack []uint64) {
+	s := inCall(ctx, abi.ImportRequestEndpoint)
+	buf, capacity := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+	n := uint32(len(s.req.Endpoint))
+	if n <= capacity && n > 0 {
+		if !mod.Memory().WriteString(buf, s.req.Endpoint) {
+			fault("%s: %d bytes at %#x are outside the guest's memory", abi.ImportRequestEndpoint, n, buf)
+		}
+	}
+	stack[0] = api.EncodeU32(n)
+}
+
+func requestBody(ctx context.Context, mod api.Module, stack []uint64) {
+	s := inCall(ctx, abi.ImportRequestBody)
+	stack[0] = api.EncodeU32(copyOut(mod, abi.ImportRequestBody, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), s.req.Body))
+}
+
+func requestHeader(ctx context.Context, mod api.Module, stack []uint64) {
+	s := inCall(ctx, abi.ImportRequestHeader)
+	key := read(mod, abi.ImportRequestHeader, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
+	v, ok := lookupHeader(s.req, string(key))
+	if !ok {
+		stack[0] = api.EncodeI32(-1)
+		return
+	}
+	buf, capacity := api.DecodeU32(stack[2]), api.DecodeU32(stack[3])
+	n := uint32(len(v))
+	if n <= capacity && n > 0 {
+		if !mod.Memory().WriteString(buf, v) {
+			fault("%s: %d bytes at %#x are outside the guest's memory", abi.ImportRequestHeader, n, buf)
+		}
+	}
+	stack[0] = api.EncodeU32(n)
+}
+
+func responseBody(ctx context.Context, mod api.Module, stack []uint64) {
+	s := inCall(ctx, abi.ImportResponseBody)
+	b := read(mod, abi.ImportResponseBody, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
+	s.rspBody = append(s.rspBody[:0:0], b...)
+}
+
+func responseHeader(ctx context.Context, mod api.Module, stack []uint64) {
+	s := inCall(ctx, abi.ImportResponseHeader)
+	key := read(mod, abi.ImportResponseHeader, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
+	val := read(mod, abi.ImportResponseHeader, api.DecodeU32(stack[2]), api.DecodeU32(stack[3]))
+	if s.rspHeader == nil {
+		s.rspHeader = make(map[string]string, 1)
+	}
+	s.rspHeader[string(key)] = string(val)
+}
+
+func setError(ctx context.Context, mod api.Module, stack []uint64) {
+	s := inCall(ctx, abi.ImportError)
+	code := api.DecodeI32(stack[0])
+	detail := read(mod, abi.ImportError, api.DecodeU32(stack[1]), api.DecodeU32(stack[2]))
+	if code < 400 || code > 599 {
+		code = 500
+	}
+	s.err = abi.NewError("", code, "%s", detail)
+}
+
+func guestLog(ctx context.Context, mod api.Module, stack []uint64) {
+	level := slog.Level(api.DecodeI32(stack[0]))
+	msg := read(mod, abi.ImportLog, api.DecodeU32(stack[1]), api.DecodeU32(stack[2]))
+	logger := slog.New(slog.DiscardHandler)
+	if s := callFrom(ctx); s != nil {
+		logger = s.logger
+		if s.req != nil {
+			logger = logger.With("endpoint", s.req.Endpoint)
+		}
+	}
+	logger.Log(ctx, level, string(msg))
+}

@@ -1,0 +1,269 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/microhost/microhost/abi"
+)
+
+// Module is a compiled, checked Wasm module with a bounded pool of warm instances. It is safe
+// for concurrent use; each call runs on an instance of its own.
+type Module struct {
+	path     string
+	desc     abi.Descriptor
+	opts     ModuleOptions
+	logger   *slog.Logger
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+
+	// idle holds warm instances; slots holds one token per instance that may exist, so at
+	// most opts.PoolSize instances are alive and a caller waits for a token when all are
+	// busy.
+	idle  chan *instance
+	slots chan struct{}
+
+	closeOnce sync.Once
+}
+
+// Load reads, compiles and checks the module at path and starts its first instance. The
+// error names the file and the problem: not Wasm, another ABI version, a missing export, a
+// bad descriptor or a failing initializer.
+func (r *Runtime) Load(ctx context.Context, path string, opts ModuleOptions) (*Module, error) {
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load module: %w", err)
+	}
+	m, err := r.load(ctx, path, wasm, opts)
+	if err != nil {
+		return nil, fmt.Errorf("load module %s: %w", path, err)
+	}
+	return m, nil
+}
+
+func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts ModuleOptions) (*Module, error) {
+	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
+		return nil, ErrNotWasm
+	}
+	opts = opts.withDefaults()
+	name := strings.TrimSuffix(filepath.Base(path), ".wasm")
+	logger := r.logger.With("module", name)
+
+	cfg := wazero.NewRuntimeConfig().
+		WithCompilationCache(r.cache).
+		WithMemoryLimitPages(opts.MemoryLimitPages).
+		WithCloseOnContextDone(opts.InterruptOnDeadline)
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	m := &Module{path: path, opts: opts, logger: logger, rt: rt}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = rt.Close(ctx)
+		}
+	}()
+
+	compiled, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("compile: %w", err)
+	}
+	m.compiled = compiled
+	if err := checkExports(compiled); err != nil {
+		return nil, err
+	}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		return nil, fmt.Errorf("instantiate WASI: %w", err)
+	}
+	if err := instantiateHostModule(ctx, rt); err != nil {
+		return nil, fmt.Errorf("instantiate host functions: %w", err)
+	}
+
+	first, err := m.newInstance(ctx)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := first.describe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.desc = desc
+
+	m.idle = make(chan *instance, opts.PoolSize)
+	m.slots = make(chan struct{}, opts.PoolSize)
+	m.slots <- struct{}{}
+	m.idle <- first
+	ok = true
+	logger.Debug("module loaded", "path", path, "name", desc.Name, "endpoints", len(desc.Endpoints))
+	return m, nil
+}
+
+// checkExports refuses a module of another ABI major version or without the v1 exports.
+func checkExports(compiled wazero.CompiledModule) error {
+	exports := compiled.ExportedFunctions()
+	if _, ok := exports[abi.ExportMarker]; !ok {
+		for name := range exports {
+			if v, found := strings.CutPrefix(name, abi.MarkerPrefix); found {
+				return fmt.Errorf("%w: module is built for ABI version %s, this host speaks version %d", ErrABIVersion, v, abi.Version)
+			}
+		}
+		return fmt.Errorf("%w: %s (is it a microhost module? build it with an SDK for ABI version %d)", ErrMissingExport, abi.ExportMarker, abi.Version)
+	}
+	want := map[string][]api.ValueType{
+		abi.ExportDescribe: {api.ValueTypeI64},
+		abi.ExportHandle:   {api.ValueTypeI32},
+	}
+	params := map[string][]api.ValueType{
+		abi.ExportDescribe: nil,
+		abi.ExportHandle:   {api.ValueTypeI32, api.ValueTypeI32},
+	}
+	for _, name := range []string{abi.ExportDescribe, abi.ExportHandle} {
+		fn, ok := exports[name]
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrMissingExport, name)
+		}
+		if !sameTypes(fn.ParamTypes(), params[name]) || !sameTypes(fn.ResultTypes(), want[name]) {
+			return fmt.Errorf("export %s has signature %s -> %s, want %s -> %s", name,
+				typeNames(fn.ParamTypes()), typeNames(fn.ResultTypes()), typeNames(params[name]), typeNames(want[name]))
+		}
+	}
+	if _, ok := compiled.ExportedMemories()[abi.ExportMemory]; !ok {
+		return fmt.Errorf("%w: memory", ErrMissingExport)
+	}
+	return nil
+}
+
+func sameTypes(a, b []api.ValueType) bool {
+	return bytes.Equal(a, b)
+}
+
+func typeNames(ts []api.ValueType) string {
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = api.ValueTypeName(t)
+	}
+	return "(" + strings.Join(names, ",") + ")"
+}
+
+// Descriptor returns what the module says it is.
+func (m *Module) Descriptor() abi.Descriptor { return m.desc }
+
+// Path returns the file the module was loaded from.
+func (m *Module) Path() string { return m.path }
+
+// Close stops every instance and releases the module. It is safe to call more than once.
+func (m *Module) Close(ctx context.Context) error {
+	var err error
+	m.closeOnce.Do(func() { err = m.rt.Close(ctx) })
+	return err
+}
+
+// instance is one warm instance of a module, used by one call at a time.
+type instance struct {
+	mod    api.Module
+	handle api.Function
+	stack  []uint64
+	call   callState
+}
+
+func (m *Module) newInstance(ctx context.Context) (*instance, error) {
+	out := &logWriter{logger: m.logger, level: slog.LevelInfo, stream: "stdout"}
+	errOut := &logWriter{logger: m.logger, level: slog.LevelWarn, stream: "stderr"}
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStdout(out).
+		WithStderr(errOut).
+		WithRandSource(rand.Reader).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep().
+		WithStartFunctions()
+	mod, err := m.rt.InstantiateModule(ctx, m.compiled, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("instantiate: %w", err)
+	}
+	inst := &instance{mod: mod, handle: mod.ExportedFunction(abi.ExportHandle), stack: make([]uint64, 2)}
+	inst.call.logger = m.logger
+	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
+		if _, err := init.Call(withCall(ctx, &inst.call)); err != nil {
+			_ = mod.Close(ctx)
+			return nil, fmt.Errorf("%s: %w", abi.ExportInitialize, err)
+		}
+	}
+	return inst, nil
+}
+
+// describe calls the descriptor export and decodes and validates its JSON.
+func (inst *instance) describe(ctx context.Context) (abi.Descriptor, error) {
+	var desc abi.Descriptor
+	res, err := inst.mod.ExportedFunction(abi.ExportDescribe).Call(withCall(ctx, &inst.call))
+	if err != nil {
+		return desc, fmt.Errorf("%s: %w", abi.ExportDescribe, err)
+	}
+	ptr, n := uint32(res[0]>>32), uint32(res[0])
+	raw, ok := inst.mod.Memory().Read(ptr, n)
+	if !ok {
+		return desc, fmt.Errorf("%s returned %d bytes at %#x, outside the module's memory", abi.ExportDescribe, n, ptr)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&desc); err != nil {
+		return desc, fmt.Errorf("descriptor is not valid JSON: %w", err)
+	}
+	if err := desc.Validate(); err != nil {
+		return desc, err
+	}
+	return desc, nil
+}
+
+// acquire takes a warm instance, starting a new one if the pool has room, or waits for one
+// to come back.
+func (m *Module) acquire(ctx context.Context) (*instance, error) {
+	select {
+	case inst := <-m.idle:
+		return inst, nil
+	default:
+	}
+	select {
+	case inst := <-m.idle:
+		return inst, nil
+	case m.slots <- struct{}{}:
+		inst, err := m.newInstance(ctx)
+		if err != nil {
+			<-m.slots
+			return nil, err
+		}
+		return inst, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for an instance of %s: %w", m.desc.Name, ctx.Err())
+	}
+}
+
+// release returns a healthy instance to the pool.
+func (m *Module) release(inst *instance) {
+	inst.call.reset()
+	m.idle <- inst
+}
+
+// discard drops an instance that trapped or was interrupted; the next call that needs one
+// starts a fresh instance in its place.
+func (m *Module) discard(ctx context.Context, inst *instance) {
+	_ = inst.mod.Close(context.WithoutCancel(ctx))
+	<-m.slots
+}
+
+// ErrGuestFault is wrapped by Call's error when the guest trapped, ran out of memory, broke
+// the ABI (for example with an out-of-bounds pointer) or was stopped at its deadline. The
+// instance is replaced; the module keeps serving.
+var ErrGuestFault = errors.New("guest fault")

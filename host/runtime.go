@@ -1,0 +1,106 @@
+// Package host runs microhost's Wasm modules on wazero: it compiles them once (through an
+// on-disk compilation cache), checks their ABI marker and descriptor, keeps a bounded pool of
+// warm instances per module and implements the host functions of ABI v1.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// Options configure a Runtime.
+type Options struct {
+	// CacheDir holds compiled modules between runs. Empty means the default under the user's
+	// cache directory; "off" disables the on-disk cache.
+	CacheDir string
+	// Logger receives the host's records and the guests' log output. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Runtime owns what all modules of a process share: the compilation cache and the logger.
+// Each module gets a wazero runtime of its own (so each has its own memory cap and no module
+// can import another's exports), all of them backed by this one cache.
+type Runtime struct {
+	cache  wazero.CompilationCache
+	logger *slog.Logger
+}
+
+// DefaultCacheDir is where compiled modules are cached when Options.CacheDir is empty.
+func DefaultCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "microhost", "wazero")
+}
+
+// NewRuntime returns a Runtime. Close it to release the cache.
+func NewRuntime(ctx context.Context, opts Options) (*Runtime, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Runtime{logger: logger}
+	switch opts.CacheDir {
+	case "off":
+		r.cache = wazero.NewCompilationCache()
+	default:
+		dir := opts.CacheDir
+		if dir == "" {
+			dir = DefaultCacheDir()
+		}
+		cache, err := wazero.NewCompilationCacheWithDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("compilation cache in %s: %w", dir, err)
+		}
+		r.cache = cache
+	}
+	return r, nil
+}
+
+// Close releases the compilation cache. Modules loaded from r must be closed first.
+func (r *Runtime) Close(ctx context.Context) error {
+	return r.cache.Close(ctx)
+}
+
+// ModuleOptions configure one loaded module.
+type ModuleOptions struct {
+	// PoolSize bounds the number of instances, and so of concurrent calls, of the module.
+	// Zero means GOMAXPROCS.
+	PoolSize int
+	// MemoryLimitPages caps each instance's linear memory, in 64 KiB pages. Zero means 1024
+	// pages (64 MiB).
+	MemoryLimitPages uint32
+	// InterruptOnDeadline stops a guest that is still running when its call's context is
+	// done. It costs guest speed on loop-heavy code (see RATIONALE.md), so it is a choice.
+	InterruptOnDeadline bool
+}
+
+// DefaultMemoryLimitPages is the default per-instance memory cap: 64 MiB.
+const DefaultMemoryLimitPages = 1024
+
+// ErrNotWasm is wrapped by Load's error when a file is not a Wasm binary.
+var ErrNotWasm = errors.New("not a WebAssembly binary")
+
+// ErrABIVersion is wrapped by Load's error when a module is built for another ABI version.
+var ErrABIVersion = errors.New("unsupported ABI version")
+
+// ErrMissingExport is wrapped by Load's error when a module lacks a required export.
+var ErrMissingExport = errors.New("missing export")
+
+func (o ModuleOptions) withDefaults() ModuleOptions {
+	if o.PoolSize <= 0 {
+		o.PoolSize = runtime.GOMAXPROCS(0)
+	}
+	if o.MemoryLimitPages == 0 {
+		o.MemoryLimitPages = DefaultMemoryLimitPages
+	}
+	return o
+}
