@@ -2,8 +2,13 @@ package abi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 )
+
+// ErrServiceNotFound is wrapped by every registry's lookup error when no live node of the
+// service is registered, so callers can tell "not there" from "registry unreachable".
+var ErrServiceNotFound = errors.New("service not found")
 
 // Descriptor is what a module says it is, returned as JSON by its ExportDescribe function.
 type Descriptor struct {

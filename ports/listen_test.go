@@ -378,8 +378,10 @@ func TestListenWithErrors(t *testing.T) {
 			attempts: 2,
 		},
 		{
-			name:     "in use at listen(2) is skipped",
-			fail:     func(b *block, port int) error { return failOn(port < b.port(2), os.NewSyscallError("listen", syscall.EADDRINUSE)) },
+			name: "in use at listen(2) is skipped",
+			fail: func(b *block, port int) error {
+				return failOn(port < b.port(2), os.NewSyscallError("listen", syscall.EADDRINUSE))
+			},
 			want:     2,
 			attempts: 3,
 		},

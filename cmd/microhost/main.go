@@ -1,0 +1,111 @@
+// Command microhost runs services whose components and handlers are WebAssembly modules, and
+// calls them.
+//
+//	microhost run [flags] config.toml
+//	microhost call [flags] SERVICE ENDPOINT [JSON]
+//	microhost services [flags] [NAME]
+//
+// Run `microhost help` for the flags of each command.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// env reads environment variables; tests pass their own.
+type env func(string) string
+
+const usage = `microhost runs services whose components and handlers are WebAssembly modules.
+
+Usage:
+  microhost run [flags] CONFIG.toml          serve the service the config describes
+  microhost call [flags] SERVICE ENDPOINT [JSON]
+                                             call an endpoint and print the reply
+  microhost services [flags] [NAME]          list registered services, or one in detail
+  microhost help                             show this text
+
+Run "microhost COMMAND -h" for a command's flags.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(ctx, args[1:], stderr, getenv)
+	case "call":
+		err = cmdCall(ctx, args[1:], stdout, stderr, getenv)
+	case "services":
+		err = cmdServices(ctx, args[1:], stdout, stderr, getenv)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "microhost: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "microhost %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "microhost %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func usageError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+// parseInterspersed parses flags that may come before, between or after the positional
+// arguments, and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError("bad --log-level %q (debug, info, warn, error)", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

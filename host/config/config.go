@@ -1,0 +1,264 @@
+// Package config reads a service's TOML configuration strictly (an unknown key or a bad value
+// is an error naming the key and the file) and applies environment and flag overrides in Go
+// Micro's manner.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is a whole service configuration, as `microhost run config.toml` reads it.
+type Config struct {
+	// Service names the service and its version and metadata.
+	Service Service `toml:"service"`
+	// Server configures the listener.
+	Server Server `toml:"server"`
+	// Registry chooses and configures the registry.
+	Registry Registry `toml:"registry"`
+	// Plugins says where modules and compiled code live.
+	Plugins Plugins `toml:"plugins"`
+	// Client configures calls this service makes.
+	Client Client `toml:"client"`
+	// Handlers lists the handler modules the service serves.
+	Handlers []Handler `toml:"handler"`
+
+	// path is the file the config came from; relative paths resolve against its directory.
+	path string
+	dir  string
+}
+
+// Service is the [service] table.
+type Service struct {
+	Name     string            `toml:"name"`
+	Version  string            `toml:"version"`
+	Metadata map[string]string `toml:"metadata"`
+}
+
+// Server is the [server] table.
+type Server struct {
+	// Address is where to listen: host:port, host:min-max (the first free port of the
+	// range) or :0.
+	Address string `toml:"address"`
+	// Advertise is the address given to the registry when listening on all interfaces.
+	Advertise string `toml:"advertise"`
+	// MaxBodyBytes caps a request body; larger requests get a 413 error.
+	MaxBodyBytes int64 `toml:"max_body_bytes"`
+	// Timeout is the handler deadline when a request carries no Timeout header.
+	Timeout Duration `toml:"timeout"`
+}
+
+// Registry is the [registry] table.
+type Registry struct {
+	// Name chooses the registry: "local" (the embedded registry) is the default.
+	Name string `toml:"name"`
+	// Address is the registry's address; for "local", a directory.
+	Address string `toml:"address"`
+	// TTL is how long a registration lives without being refreshed.
+	TTL Duration `toml:"ttl"`
+	// Interval is how often the service re-registers.
+	Interval Duration `toml:"interval"`
+}
+
+// Plugins is the [plugins] table.
+type Plugins struct {
+	// Dir is the plugin folder: a module named X is loaded from Dir/X.wasm.
+	Dir string `toml:"dir"`
+	// CacheDir holds compiled modules between runs ("off" disables it).
+	CacheDir string `toml:"cache_dir"`
+}
+
+// Client is the [client] table.
+type Client struct {
+	// Timeout bounds each call.
+	Timeout Duration `toml:"timeout"`
+}
+
+// Handler is one [[handler]] entry.
+type Handler struct {
+	// Module names the module: it is loaded from the plugin folder as Module + ".wasm".
+	Module string `toml:"module"`
+	// Path loads the module from this file instead of the plugin folder.
+	Path string `toml:"path"`
+	// PoolSize bounds the module's warm instances (and so its concurrent calls).
+	PoolSize int `toml:"pool_size"`
+	// MemoryLimitMB caps each instance's memory.
+	MemoryLimitMB int `toml:"memory_limit_mb"`
+	// Interrupt stops a guest still running at its deadline; on by default.
+	Interrupt *bool `toml:"interrupt"`
+}
+
+// Duration is a time.Duration written as a string such as "30s" or "1m30s".
+type Duration time.Duration
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (want a value such as \"30s\" or \"1m\")", b)
+	}
+	if v < 0 {
+		return fmt.Errorf("invalid duration %q: negative", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Defaults.
+const (
+	DefaultServerAddress = "127.0.0.1:0"
+	DefaultRegistry      = "local"
+	DefaultTTL           = Duration(30 * time.Second)
+	DefaultInterval      = Duration(15 * time.Second)
+	DefaultMaxBodyBytes  = 4 << 20
+	DefaultTimeout       = Duration(5 * time.Second)
+)
+
+// Load reads the file at path strictly, applies defaults and validates the result.
+// Environment overrides are applied by Override, not here.
+func Load(path string) (*Config, error) {
+	c := new(Config)
+	md, err := toml.DecodeFile(path, c)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return nil, fmt.Errorf("config %s: %s", path, perr.ErrorWithPosition())
+		}
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		keys := make([]string, len(undecoded))
+		for i, k := range undecoded {
+			keys[i] = k.String()
+		}
+		return nil, fmt.Errorf("config %s: unknown key %s", path, strings.Join(keys, ", "))
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c.path = path
+	c.dir = filepath.Dir(abs)
+	return c, nil
+}
+
+// Override applies environment variables and then flags (flags win). Each map is keyed
+// by setting name: "server_address", "registry", "registry_address", "plugin_dir",
+// "cache_dir". Environment variables are MICROHOST_ followed by the upper-cased name.
+func (c *Config) Override(getenv func(string) string, flags map[string]string) {
+	set := func(name string, dst *string) {
+		if v := getenv("MICROHOST_" + strings.ToUpper(name)); v != "" {
+			*dst = v
+		}
+		if v, ok := flags[name]; ok && v != "" {
+			*dst = v
+		}
+	}
+	set("server_address", &c.Server.Address)
+	set("server_advertise", &c.Server.Advertise)
+	set("registry", &c.Registry.Name)
+	set("registry_address", &c.Registry.Address)
+	set("plugin_dir", &c.Plugins.Dir)
+	set("cache_dir", &c.Plugins.CacheDir)
+}
+
+// Finish fills in defaults, resolves relative paths against the config file's directory and
+// validates the result. Call it after Override.
+func (c *Config) Finish() error {
+	if c.Server.Address == "" {
+		c.Server.Address = DefaultServerAddress
+	}
+	if c.Server.MaxBodyBytes == 0 {
+		c.Server.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Server.Timeout == 0 {
+		c.Server.Timeout = DefaultTimeout
+	}
+	if c.Client.Timeout == 0 {
+		c.Client.Timeout = DefaultTimeout
+	}
+	if c.Registry.Name == "" {
+		c.Registry.Name = DefaultRegistry
+	}
+	if c.Registry.TTL == 0 {
+		c.Registry.TTL = DefaultTTL
+	}
+	if c.Registry.Interval == 0 {
+		c.Registry.Interval = DefaultInterval
+	}
+	if c.Plugins.Dir == "" {
+		c.Plugins.Dir = "plugins"
+	}
+	c.Plugins.Dir = c.resolve(c.Plugins.Dir)
+	if c.Plugins.CacheDir != "" && c.Plugins.CacheDir != "off" {
+		c.Plugins.CacheDir = c.resolve(c.Plugins.CacheDir)
+	}
+	for i := range c.Handlers {
+		h := &c.Handlers[i]
+		if h.Path == "" && h.Module != "" {
+			h.Path = filepath.Join(c.Plugins.Dir, h.Module+".wasm")
+		}
+		h.Path = c.resolve(h.Path)
+	}
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("config %s: %w", c.path, err)
+	}
+	return nil
+}
+
+func (c *Config) resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.dir == "" {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.Service.Name == "" {
+		bad("service.name", "is required")
+	} else if strings.ContainsAny(c.Service.Name, "/\\ \t\n") {
+		bad("service.name", "%q may not contain slashes or spaces", c.Service.Name)
+	}
+	switch c.Registry.Name {
+	case "local":
+	default:
+		bad("registry.name", "unknown registry %q (known: local)", c.Registry.Name)
+	}
+	if c.Registry.Interval >= c.Registry.TTL {
+		bad("registry.interval", "%s must be shorter than registry.ttl %s", c.Registry.Interval.D(), c.Registry.TTL.D())
+	}
+	if c.Server.MaxBodyBytes < 0 {
+		bad("server.max_body_bytes", "must not be negative")
+	}
+	if len(c.Handlers) == 0 {
+		bad("handler", "at least one [[handler]] is required")
+	}
+	for i, h := range c.Handlers {
+		key := fmt.Sprintf("handler[%d]", i)
+		if h.Module == "" && h.Path == "" {
+			bad(key+".module", "is required (or give path)")
+		}
+		if h.PoolSize < 0 {
+			bad(key+".pool_size", "must not be negative")
+		}
+		if h.MemoryLimitMB < 0 || h.MemoryLimitMB > 4096 {
+			bad(key+".memory_limit_mb", "must be between 1 and 4096")
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,100 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func write(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.toml")
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+	return path
+}
+
+const good = `
+[service]
+name = "greeter"
+version = "1.2.0"
+metadata = { team = "core" }
+
+[server]
+address = "127.0.0.1:8000-8010"
+timeout = "2s"
+
+[registry]
+ttl = "20s"
+interval = "5s"
+
+[plugins]
+dir = "wasm"
+
+[[handler]]
+module = "greeter"
+pool_size = 3
+`
+
+func TestLoadGood(t *testing.T) {
+	path := write(t, good)
+	c, err := Load(path)
+	require.NoError(t, err)
+	c.Override(func(string) string { return "" }, nil)
+	require.NoError(t, c.Finish())
+	dir := filepath.Dir(path)
+	assert.Equal(t, "greeter", c.Service.Name)
+	assert.Equal(t, map[string]string{"team": "core"}, c.Service.Metadata)
+	assert.Equal(t, "127.0.0.1:8000-8010", c.Server.Address)
+	assert.Equal(t, 2*time.Second, c.Server.Timeout.D())
+	assert.Equal(t, "local", c.Registry.Name)
+	assert.Equal(t, 20*time.Second, c.Registry.TTL.D())
+	assert.Equal(t, filepath.Join(dir, "wasm"), c.Plugins.Dir)
+	assert.Equal(t, filepath.Join(dir, "wasm", "greeter.wasm"), c.Handlers[0].Path)
+	assert.Equal(t, 3, c.Handlers[0].PoolSize)
+	assert.Equal(t, int64(DefaultMaxBodyBytes), c.Server.MaxBodyBytes)
+}
+
+func TestOverridePrecedence(t *testing.T) {
+	c, err := Load(write(t, good))
+	require.NoError(t, err)
+	env := map[string]string{
+		"MICROHOST_SERVER_ADDRESS":   "127.0.0.1:9000",
+		"MICROHOST_REGISTRY":         "local",
+		"MICROHOST_REGISTRY_ADDRESS": "/tmp/env-reg",
+	}
+	c.Override(func(k string) string { return env[k] }, map[string]string{"registry_address": "/tmp/flag-reg"})
+	require.NoError(t, c.Finish())
+	assert.Equal(t, "127.0.0.1:9000", c.Server.Address)
+	assert.Equal(t, "/tmp/flag-reg", c.Registry.Address, "a flag beats the environment")
+}
+
+func TestStrictErrors(t *testing.T) {
+	cases := map[string]struct{ text, msg string }{
+		"unknown key":        {good + "\n[server.extra]\nx = 1\n", "unknown key server.extra"},
+		"unknown top key":    {"colour = 1\n" + good, "unknown key colour"},
+		"bad duration":       {`[server]` + "\n" + `timeout = "soon"` + "\n", `invalid duration "soon"`},
+		"wrong type":         {`[service]` + "\n" + `name = 5` + "\n", "service.name"},
+		"syntax":             {"[service\n", "to end table name"},
+		"missing name":       {"[[handler]]\nmodule = \"x\"\n", "service.name: is required"},
+		"no handlers":        {"[service]\nname = \"x\"\n", "at least one [[handler]]"},
+		"unknown registry":   {"[registry]\nname = \"zk\"\n" + "[service]\nname=\"x\"\n[[handler]]\nmodule=\"m\"\n", `unknown registry "zk"`},
+		"interval above ttl": {"[registry]\nttl = \"5s\"\ninterval = \"10s\"\n[service]\nname=\"x\"\n[[handler]]\nmodule=\"m\"\n", "registry.interval"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := write(t, c.text)
+			cfg, err := Load(path)
+			if err == nil {
+				cfg.Override(func(string) string { return "" }, nil)
+				err = cfg.Finish()
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.msg)
+			assert.Contains(t, err.Error(), path, "the error names the file")
+		})
+	}
+}

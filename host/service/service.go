@@ -1,0 +1,205 @@
+// Package service combines the parts into a running service: it loads the handler modules,
+// listens on the configured address (a port range allowed), registers the service, keeps the
+// registration fresh and deregisters before it stops.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/host/config"
+	"github.com/microhost/microhost/host/server"
+	"github.com/microhost/microhost/ports"
+)
+
+// Registrar is what a service needs of its registry.
+type Registrar interface {
+	Register(ctx context.Context, svc *abi.Service, ttl time.Duration) error
+	Deregister(ctx context.Context, svc *abi.Service) error
+}
+
+// Service is one running microhost service.
+type Service struct {
+	cfg     *config.Config
+	logger  *slog.Logger
+	reg     Registrar
+	rt      *host.Runtime
+	modules []*host.Module
+	ln      net.Listener
+	http    *http.Server
+	record  *abi.Service
+}
+
+// New provisions a service from cfg: it starts the runtime, loads every handler module and
+// binds the listener. What it started is undone, in reverse, if a later step fails.
+func New(ctx context.Context, cfg *config.Config, reg Registrar, logger *slog.Logger) (*Service, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{cfg: cfg, logger: logger, reg: reg}
+	if err := s.provision(ctx); err != nil {
+		_ = s.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Service) provision(ctx context.Context) error {
+	cfg, logger := s.cfg, s.logger
+	var err error
+	s.rt, err = host.NewRuntime(ctx, host.Options{CacheDir: cfg.Plugins.CacheDir, Logger: logger})
+	if err != nil {
+		return err
+	}
+	handlers := make([]server.Handler, 0, len(cfg.Handlers))
+	for _, h := range cfg.Handlers {
+		interrupt := h.Interrupt == nil || *h.Interrupt
+		m, err := s.rt.Load(ctx, h.Path, host.ModuleOptions{
+			PoolSize:            h.PoolSize,
+			MemoryLimitPages:    uint32(h.MemoryLimitMB) * 16,
+			InterruptOnDeadline: interrupt,
+		})
+		if err != nil {
+			return err
+		}
+		s.modules = append(s.modules, m)
+		handlers = append(handlers, m)
+	}
+	srv, err := server.New(server.Options{
+		Name:         cfg.Service.Name,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		Timeout:      cfg.Server.Timeout.D(),
+		Logger:       logger,
+	}, handlers...)
+	if err != nil {
+		return err
+	}
+	s.ln, err = ports.Listen(ctx, "tcp", cfg.Server.Address)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	advertise, err := ports.Advertise(s.ln.Addr(), cfg.Server.Advertise, nil)
+	if err != nil {
+		return fmt.Errorf("server: advertise address: %w", err)
+	}
+	s.http = &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	s.record = &abi.Service{
+		Name:      cfg.Service.Name,
+		Version:   cfg.Service.Version,
+		Metadata:  cfg.Service.Metadata,
+		Endpoints: srv.Endpoints(),
+		Nodes: []abi.Node{{
+			ID:      cfg.Service.Name + "-" + newUUID(),
+			Address: advertise,
+			Metadata: map[string]string{
+				"transport": "http",
+				"protocol":  "mucp",
+				"registry":  cfg.Registry.Name,
+				"server":    "microhost",
+			},
+		}},
+	}
+	return nil
+}
+
+// Addr returns the address the service listens on.
+func (s *Service) Addr() string { return s.ln.Addr().String() }
+
+// Record returns the registration the service makes.
+func (s *Service) Record() *abi.Service { return s.record }
+
+// Run serves until ctx is done: it registers the service, re-registers it every interval,
+// and on the way out deregisters it before closing the listener, then waits for requests in
+// flight to finish.
+func (s *Service) Run(ctx context.Context) error {
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.http.Serve(s.ln) }()
+	s.logger.Info("listening", "service", s.cfg.Service.Name, "address", s.Addr(), "node", s.record.Nodes[0].ID)
+
+	ttl, interval := s.cfg.Registry.TTL.D(), s.cfg.Registry.Interval.D()
+	healthy := s.register(ctx, ttl, true)
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	var err error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err = <-serveErr:
+			break loop
+		case <-ticker.C:
+			healthy = s.register(ctx, ttl, healthy)
+		}
+	}
+	stop := context.WithoutCancel(ctx)
+	if derr := s.reg.Deregister(stop, s.record); derr != nil {
+		s.logger.Warn("deregister failed", "err", derr)
+	} else {
+		s.logger.Info("deregistered", "service", s.cfg.Service.Name, "node", s.record.Nodes[0].ID)
+	}
+	shutdownCtx, cancel := context.WithTimeout(stop, 10*time.Second)
+	defer cancel()
+	if serr := s.http.Shutdown(shutdownCtx); serr != nil && err == nil {
+		err = serr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// register registers the service and logs only changes of state: the first failure after
+// success, and the recovery after failures, so an outage is not logged once per tick.
+func (s *Service) register(ctx context.Context, ttl time.Duration, wasHealthy bool) bool {
+	err := s.reg.Register(ctx, s.record, ttl)
+	switch {
+	case err != nil && wasHealthy:
+		s.logger.Error("registration failed; retrying every interval", "err", err)
+	case err == nil && !wasHealthy:
+		s.logger.Info("registration restored")
+	}
+	return err == nil
+}
+
+// Close releases the modules and the runtime. Run must have returned. It is safe to call more
+// than once.
+func (s *Service) Close(ctx context.Context) error {
+	var errs []error
+	if s.ln != nil {
+		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	for _, m := range s.modules {
+		errs = append(errs, m.Close(ctx))
+	}
+	s.modules = nil
+	if s.rt != nil {
+		errs = append(errs, s.rt.Close(ctx))
+		s.rt = nil
+	}
+	return errors.Join(errs...)
+}
+
+// newUUID returns a random (version 4) UUID, as Go Micro uses in node ids.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
