@@ -53,4 +53,3 @@ func openRegistry(name, address string) (registry, error) {
 func (r *registryFlags) open() (registry, error) {
 	return openRegistry(r.name, r.address)
 }
-

@@ -23,7 +23,6 @@ import (
 	"github.com/microhost/microhost/abi"
 )
 
-
 // Registry is an embedded registry rooted at a directory.
 type Registry struct {
 	dir string
