@@ -68,7 +68,18 @@ const (
 	LogError = 8
 )
 
-// Kinds of module a descriptor may declare.
+// Kinds of module a descriptor may declare. Every kind uses the same exports: a component
+// plugin's operations (a codec's "encode", say) are called through ExportHandle exactly as a
+// handler's endpoints are, with the operation's name in place of the endpoint.
 const (
-	KindHandler = "handler"
+	KindHandler    = "handler"
+	KindSubscriber = "subscriber"
+	KindCodec      = "codec"
+	KindSelector   = "selector"
+	KindTransport  = "transport"
+	KindBroker     = "broker"
+	KindRegistry   = "registry"
 )
+
+// Kinds lists every kind a descriptor may declare.
+var Kinds = []string{KindHandler, KindSubscriber, KindCodec, KindSelector, KindTransport, KindBroker, KindRegistry}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // ErrServiceNotFound is wrapped by every registry's lookup error when no live node of the
@@ -39,8 +41,8 @@ func (d *Descriptor) Validate() error {
 	switch {
 	case d.Kind == "":
 		return fmt.Errorf("descriptor has no kind")
-	case d.Kind != KindHandler:
-		return fmt.Errorf("descriptor kind %q is not one this host loads (want %q)", d.Kind, KindHandler)
+	case !slices.Contains(Kinds, d.Kind):
+		return fmt.Errorf("descriptor kind %q is not one this host knows (known: %s)", d.Kind, strings.Join(Kinds, ", "))
 	case d.Name == "":
 		return fmt.Errorf("descriptor has no name")
 	}

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"log/slog"
+	"slices"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -14,20 +15,46 @@ import (
 // in progress through its context, checks each guest pointer against the guest's memory and
 // faults the call, never the host, when one is out of bounds.
 func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
-	i32 := api.ValueTypeI32
 	b := rt.NewHostModuleBuilder(abi.ImportModule)
-	def := func(name string, fn api.GoModuleFunc, params, results []api.ValueType) {
-		b.NewFunctionBuilder().WithGoModuleFunction(fn, params, results).Export(name)
+	for name, fn := range hostFunctions {
+		sig := hostFunctionTypes[name]
+		b.NewFunctionBuilder().WithGoModuleFunction(fn, sig[0], sig[1]).Export(name)
 	}
-	def(abi.ImportRequestEndpoint, requestEndpoint, []api.ValueType{i32, i32}, []api.ValueType{i32})
-	def(abi.ImportRequestBody, requestBody, []api.ValueType{i32, i32}, []api.ValueType{i32})
-	def(abi.ImportRequestHeader, requestHeader, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
-	def(abi.ImportResponseBody, responseBody, []api.ValueType{i32, i32}, nil)
-	def(abi.ImportResponseHeader, responseHeader, []api.ValueType{i32, i32, i32, i32}, nil)
-	def(abi.ImportError, setError, []api.ValueType{i32, i32, i32}, nil)
-	def(abi.ImportLog, guestLog, []api.ValueType{i32, i32, i32}, nil)
 	_, err := b.Instantiate(ctx)
 	return err
+}
+
+const i32 = api.ValueTypeI32
+
+// hostFunctions are the host functions by name; hostFunctionTypes their params and results.
+var hostFunctions = map[string]api.GoModuleFunc{
+	abi.ImportRequestEndpoint: requestEndpoint,
+	abi.ImportRequestBody:     requestBody,
+	abi.ImportRequestHeader:   requestHeader,
+	abi.ImportResponseBody:    responseBody,
+	abi.ImportResponseHeader:  responseHeader,
+	abi.ImportError:           setError,
+	abi.ImportLog:             guestLog,
+}
+
+var hostFunctionTypes = map[string][2][]api.ValueType{
+	abi.ImportRequestEndpoint: {{i32, i32}, {i32}},
+	abi.ImportRequestBody:     {{i32, i32}, {i32}},
+	abi.ImportRequestHeader:   {{i32, i32, i32, i32}, {i32}},
+	abi.ImportResponseBody:    {{i32, i32}, nil},
+	abi.ImportResponseHeader:  {{i32, i32, i32, i32}, nil},
+	abi.ImportError:           {{i32, i32, i32}, nil},
+	abi.ImportLog:             {{i32, i32, i32}, nil},
+}
+
+// HostFunctionNames lists the host functions of ABI v1, for tools such as inspect.
+func HostFunctionNames() []string {
+	names := make([]string, 0, len(hostFunctions))
+	for n := range hostFunctions {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // inCall returns the request in progress or faults: request functions called outside

@@ -120,6 +120,9 @@ func checkExports(compiled wazero.CompiledModule) error {
 		}
 		return fmt.Errorf("%w: %s (is it a microhost module? build it with an SDK for ABI version %d)", ErrMissingExport, abi.ExportMarker, abi.Version)
 	}
+	if err := checkImports(compiled); err != nil {
+		return err
+	}
 	want := map[string][]api.ValueType{
 		abi.ExportDescribe: {api.ValueTypeI64},
 		abi.ExportHandle:   {api.ValueTypeI32},
@@ -140,6 +143,30 @@ func checkExports(compiled wazero.CompiledModule) error {
 	}
 	if _, ok := compiled.ExportedMemories()[abi.ExportMemory]; !ok {
 		return fmt.Errorf("%w: memory", ErrMissingExport)
+	}
+	return nil
+}
+
+// checkImports refuses imports the host does not provide, naming them, before the module is
+// instantiated.
+func checkImports(compiled wazero.CompiledModule) error {
+	for _, fn := range compiled.ImportedFunctions() {
+		module, name, _ := fn.Import()
+		switch module {
+		case wasi_snapshot_preview1.ModuleName:
+			continue
+		case abi.ImportModule:
+			sig, ok := hostFunctionTypes[name]
+			if !ok {
+				return fmt.Errorf("imports %s.%s, which ABI version %d does not have", module, name, abi.Version)
+			}
+			if !sameTypes(fn.ParamTypes(), sig[0]) || !sameTypes(fn.ResultTypes(), sig[1]) {
+				return fmt.Errorf("imports %s.%s as %s -> %s, but it is %s -> %s", module, name,
+					typeNames(fn.ParamTypes()), typeNames(fn.ResultTypes()), typeNames(sig[0]), typeNames(sig[1]))
+			}
+		default:
+			return fmt.Errorf("imports %s.%s: only the %q and %q namespaces are provided", module, name, abi.ImportModule, wasi_snapshot_preview1.ModuleName)
+		}
 	}
 	return nil
 }

@@ -180,6 +180,12 @@ func TestPoolBoundsConcurrency(t *testing.T) {
 // wasmWithExports returns a minimal module exporting one ()->() function under each name,
 // and a memory.
 func wasmWithExports(names ...string) []byte {
+	return wasmModule("", "", names...)
+}
+
+// wasmModule is wasmWithExports plus, when importModule is set, one imported ()->()
+// function.
+func wasmModule(importModule, importName string, names ...string) []byte {
 	var b bytes.Buffer
 	b.WriteString("\x00asm\x01\x00\x00\x00")
 	section := func(id byte, body []byte) {
@@ -188,6 +194,16 @@ func wasmWithExports(names ...string) []byte {
 		b.Write(body)
 	}
 	section(1, []byte{1, 0x60, 0, 0})
+	base := 0
+	if importModule != "" {
+		imp := []byte{1, byte(len(importModule))}
+		imp = append(imp, importModule...)
+		imp = append(imp, byte(len(importName)))
+		imp = append(imp, importName...)
+		imp = append(imp, 0, 0)
+		section(2, imp)
+		base = 1
+	}
 	funcs := []byte{byte(len(names))}
 	for range names {
 		funcs = append(funcs, 0)
@@ -198,7 +214,7 @@ func wasmWithExports(names ...string) []byte {
 	for i, n := range names {
 		exports = append(exports, byte(len(n)))
 		exports = append(exports, n...)
-		exports = append(exports, 0, byte(i))
+		exports = append(exports, 0, byte(base+i))
 	}
 	exports = append(exports, 6, 'm', 'e', 'm', 'o', 'r', 'y', 2, 0)
 	section(7, exports)
@@ -224,6 +240,9 @@ func TestLoadRefusesBadModules(t *testing.T) {
 		{"v2", wasmWithExports("microhost_abi_version_2", "microhost_describe", "microhost_handle"), ErrABIVersion, "built for ABI version 2, this host speaks version 1"},
 		{"plain", wasmWithExports("run"), ErrMissingExport, "missing export: microhost_abi_version_1"},
 		{"nohandle", wasmWithExports("microhost_abi_version_1", "microhost_describe"), ErrMissingExport, "microhost_describe has signature () -> ()"},
+		{"foreign import", wasmModule("env", "abort", "microhost_abi_version_1"), nil, "imports env.abort: only the \"microhost\" and \"wasi_snapshot_preview1\" namespaces"},
+		{"unknown host function", wasmModule("microhost", "teleport", "microhost_abi_version_1"), nil, "imports microhost.teleport, which ABI version 1 does not have"},
+		{"wrong host signature", wasmModule("microhost", "log", "microhost_abi_version_1"), nil, "imports microhost.log as () -> (), but it is (i32,i32,i32) -> ()"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -82,8 +82,15 @@ var registered = module{
 	handlers: map[string]Handler{},
 }
 
-// Describe names the module and its version. Call it from init.
+// Describe names a handler module and its version. Call it from init.
 func Describe(name, version string) {
+	DescribeKind(abi.KindHandler, name, version)
+}
+
+// DescribeKind names a module of another kind (abi.KindCodec, abi.KindSelector, …) and its
+// version. Such a module registers its operations with Handle, one per operation name.
+func DescribeKind(kind, name, version string) {
+	registered.desc.Kind = kind
 	registered.desc.Name = name
 	registered.desc.Version = version
 }

@@ -71,6 +71,9 @@ func (s *Service) provision(ctx context.Context) error {
 			return err
 		}
 		s.modules = append(s.modules, m)
+		if kind := m.Descriptor().Kind; kind != abi.KindHandler {
+			return fmt.Errorf("load module %s: it is a %s module, not a handler", h.Path, kind)
+		}
 		handlers = append(handlers, m)
 	}
 	srv, err := server.New(server.Options{
