@@ -1,0 +1,166 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/host/client"
+	"github.com/microhost/microhost/host/config"
+	"github.com/microhost/microhost/host/localregistry"
+	"github.com/microhost/microhost/internal/guestbuild"
+)
+
+var pluginDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "microhost-service-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pluginDir = dir
+	if _, err := guestbuild.Go(context.Background(), "./handlers/greeter", dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func greeterConfig(t testing.TB, regDir string) *config.Config {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.toml")
+	text := fmt.Sprintf(`
+[service]
+name = "greeter"
+version = "1.0.0"
+[server]
+address = "127.0.0.1:0"
+[registry]
+address = %q
+ttl = "2s"
+interval = "100ms"
+[plugins]
+dir = %q
+cache_dir = %q
+[[handler]]
+module = "greeter"
+`, regDir, pluginDir, host.DefaultCacheDir())
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+	cfg, err := config.Load(path)
+	require.NoError(t, err)
+	cfg.Override(func(string) string { return "" }, nil)
+	require.NoError(t, cfg.Finish())
+	return cfg
+}
+
+// start runs a greeter service until the test ends and returns it with its registry.
+func start(t testing.TB) (*Service, *localregistry.Registry) {
+	t.Helper()
+	regDir := t.TempDir()
+	reg, err := localregistry.New(regDir)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	svc, err := New(ctx, greeterConfig(t, regDir), reg, nil)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = svc.Close(context.Background())
+	})
+	return svc, reg
+}
+
+func TestRegistersRefreshesAndDeregisters(t *testing.T) {
+	regDir := t.TempDir()
+	reg, err := localregistry.New(regDir)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	svc, err := New(ctx, greeterConfig(t, regDir), reg, nil)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+
+	require.Eventually(t, func() bool {
+		got, err := reg.GetService(ctx, "greeter")
+		return err == nil && len(got[0].Nodes) == 1 && got[0].Nodes[0].Address == svc.Addr()
+	}, 5*time.Second, 10*time.Millisecond)
+	got, err := reg.GetService(ctx, "greeter")
+	require.NoError(t, err)
+	assert.Equal(t, []abi.Endpoint{{Name: "Greeter.Hello", Request: "HelloRequest", Response: "HelloResponse"}}, got[0].Endpoints)
+
+	// The TTL is 2 s and the interval 100 ms: the entry outlives several TTLs only if it is
+	// refreshed. Poll until well past one TTL and require it to stay.
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		_, err := reg.GetService(ctx, "greeter")
+		require.NoError(t, err, "registration lapsed despite refreshes")
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	reply, err := client.New(reg, client.Options{}).Call(ctx, &client.Request{Service: "greeter", Endpoint: "Greeter.Hello", Body: []byte(`{"name":"Reg"}`)})
+	require.NoError(t, err)
+	assert.Equal(t, `{"greeting":"Hello Reg"}`, string(reply))
+
+	cancel()
+	require.NoError(t, <-done)
+	require.NoError(t, svc.Close(context.Background()))
+	_, err = reg.GetService(context.Background(), "greeter")
+	require.ErrorIs(t, err, abi.ErrServiceNotFound)
+}
+
+func TestNewUndoesOnFailure(t *testing.T) {
+	regDir := t.TempDir()
+	reg, err := localregistry.New(regDir)
+	require.NoError(t, err)
+	cfg := greeterConfig(t, regDir)
+	cfg.Handlers = append(cfg.Handlers, config.Handler{Module: "greeter", Path: cfg.Handlers[0].Path})
+	_, err = New(context.Background(), cfg, reg, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "endpoint Greeter.Hello is served by two modules")
+}
+
+// BenchmarkGreeterLoopback is a greeter call end to end: client → HTTP over loopback →
+// server → Wasm handler → reply, on a kept-alive connection.
+func BenchmarkGreeterLoopback(b *testing.B) {
+	svc, _ := start(b)
+	c := client.New(nil, client.Options{})
+	req := &client.Request{Service: "greeter", Endpoint: "Greeter.Hello", Body: []byte(`{"name":"John"}`)}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.CallAddress(ctx, svc.Addr(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGreeterLoopbackParallel is the same from GOMAXPROCS×4 concurrent callers.
+func BenchmarkGreeterLoopbackParallel(b *testing.B) {
+	svc, _ := start(b)
+	c := client.New(nil, client.Options{})
+	req := &client.Request{Service: "greeter", Endpoint: "Greeter.Hello", Body: []byte(`{"name":"John"}`)}
+	b.SetParallelism(4)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			if _, err := c.CallAddress(ctx, svc.Addr(), req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
