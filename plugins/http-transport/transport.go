@@ -1,0 +1,329 @@
+// Package httptransport is the stock transport plugin: Go Micro's HTTP transport as a
+// sans-I/O protocol machine. It turns bytes read from a connection into messages (Parse…)
+// and messages into bytes to write (Append…); the host owns listeners, connections, buffers
+// and timers.
+//
+// The same package is compiled into the host as the native twin and, through the wrapper in
+// ./wasm, into http-transport.wasm, so a different .wasm can speak a different wire protocol
+// without touching the host.
+//
+// The wire format is HTTP/1.1 as Go Micro's transport speaks it: each message is a POST on a
+// kept-alive connection, framed by Content-Length, with the mucp headers (Micro-Service,
+// Micro-Endpoint, Micro-Id, …), the caller's metadata as further headers and the deadline in
+// a Timeout header (nanoseconds). Chunked bodies are refused (411): Go Micro and ordinary
+// HTTP clients send a Content-Length for a request body they hold in memory.
+package httptransport
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+)
+
+// Limits bound what Parse accepts.
+type Limits struct {
+	// MaxHeaderBytes bounds the request line and headers together. Zero means 64 KiB.
+	MaxHeaderBytes int
+	// MaxBodyBytes bounds the body. Zero means 4 MiB.
+	MaxBodyBytes int
+}
+
+func (l Limits) header() int {
+	if l.MaxHeaderBytes <= 0 {
+		return 64 << 10
+	}
+	return l.MaxHeaderBytes
+}
+
+func (l Limits) body() int {
+	if l.MaxBodyBytes <= 0 {
+		return 4 << 20
+	}
+	return l.MaxBodyBytes
+}
+
+// Header is one header field; Name and Value are views into the parsed bytes.
+type Header struct {
+	Name, Value []byte
+}
+
+// Request is a parsed request. Its slices are views into the bytes given to ParseRequest.
+type Request struct {
+	Method    []byte
+	Target    []byte
+	Headers   []Header
+	Body          []byte
+	ContentLength int
+	KeepAlive     bool
+}
+
+// Get returns the value of the first header named name, compared case-insensitively.
+func (r *Request) Get(name string) ([]byte, bool) {
+	return get(r.Headers, name)
+}
+
+func get(hs []Header, name string) ([]byte, bool) {
+	for _, h := range hs {
+		if equalFold(h.Name, name) {
+			return h.Value, true
+		}
+	}
+	return nil, false
+}
+
+// Error is a framing error with the HTTP status a server answers it with.
+type Error struct {
+	Status int
+	Reason string
+}
+
+func (e *Error) Error() string { return strconv.Itoa(e.Status) + " " + e.Reason }
+
+// Framing errors.
+var (
+	ErrMalformed      = &Error{400, "malformed request"}
+	ErrMethod         = &Error{405, "method not allowed: send a POST"}
+	ErrLengthRequired = &Error{411, "a Content-Length is required (chunked bodies are not supported)"}
+	ErrBodyTooLarge   = &Error{413, "body too large"}
+	ErrHeaderTooLarge = &Error{431, "request header too large"}
+	ErrVersion        = &Error{505, "HTTP version not supported"}
+)
+
+func malformed(reason string) error { return &Error{400, "malformed request: " + reason} }
+
+// ParseRequest frames the first request in b. It returns the request and the number of
+// bytes it took; n == 0 with a nil error means b holds only part of a request and the host
+// should read more. Every slice of req is a view into b.
+func ParseRequest(b []byte, lim Limits, req *Request) (n int, err error) {
+	return ParsePrefix(b, len(b), lim, req)
+}
+
+// ParsePrefix is ParseRequest for a host that hands over only the first bytes of what it has
+// buffered: b is a prefix of a buffer of available bytes. The request's body is set only
+// when it lies within b; otherwise the body is at [n-len, n) of the host's buffer, where len
+// is the Content-Length. This lets the Wasm twin frame a large request without the body
+// being copied into it.
+func ParsePrefix(b []byte, available int, lim Limits, req *Request) (n int, err error) {
+	hdrs := req.Headers[:0]
+	*req = Request{}
+	end := bytes.Index(b, crlfcrlf)
+	if end < 0 {
+		if len(b) > lim.header() || available > lim.header()+3 {
+			return 0, ErrHeaderTooLarge
+		}
+		return 0, nil
+	}
+	if end+4 > lim.header() {
+		return 0, ErrHeaderTooLarge
+	}
+	head := b[:end+2]
+	line, rest, _ := bytes.Cut(head, crlf)
+	method, line, ok1 := bytes.Cut(line, space)
+	target, proto, ok2 := bytes.Cut(line, space)
+	if !ok1 || !ok2 || len(method) == 0 || !isToken(method) || !validTarget(target) {
+		return 0, malformed("bad request line")
+	}
+	var minor int
+	switch string(proto) {
+	case "HTTP/1.1":
+		minor = 1
+	case "HTTP/1.0":
+		minor = 0
+	default:
+		if bytes.HasPrefix(proto, []byte("HTTP/")) {
+			return 0, ErrVersion
+		}
+		return 0, malformed("bad protocol")
+	}
+	req.Method, req.Target = method, target
+	req.KeepAlive = minor == 1
+	length := -1
+	for len(rest) > 0 {
+		var l []byte
+		l, rest, _ = bytes.Cut(rest, crlf)
+		name, value, ok := bytes.Cut(l, colon)
+		if !ok || len(name) == 0 || !isToken(name) {
+			return 0, malformed("bad header line")
+		}
+		value = trim(value)
+		if !validValue(value) {
+			return 0, malformed("bad header value")
+		}
+		switch {
+		case equalFold(name, "Content-Length"):
+			v, err := parseLength(value)
+			if err != nil || (length >= 0 && v != length) {
+				return 0, malformed("bad Content-Length")
+			}
+			length = v
+		case equalFold(name, "Transfer-Encoding"):
+			return 0, ErrLengthRequired
+		case equalFold(name, "Connection"):
+			switch {
+			case equalFold(value, "close"):
+				req.KeepAlive = false
+			case equalFold(value, "keep-alive"):
+				req.KeepAlive = true
+			}
+		}
+		hdrs = append(hdrs, Header{Name: name, Value: value})
+	}
+	req.Headers = hdrs
+	if string(method) != "POST" {
+		return 0, ErrMethod
+	}
+	if length < 0 {
+		return 0, ErrLengthRequired
+	}
+	if length > lim.body() {
+		return 0, ErrBodyTooLarge
+	}
+	total := end + 4 + length
+	if available < total {
+		return 0, nil
+	}
+	if total <= len(b) {
+		req.Body = b[end+4 : total]
+	}
+	req.ContentLength = length
+	return total, nil
+}
+
+var (
+	crlf     = []byte("\r\n")
+	crlfcrlf = []byte("\r\n\r\n")
+	space    = []byte(" ")
+	colon    = []byte(":")
+)
+
+// validTarget accepts the origin form ("/path") and the absolute form ("http://host/path")
+// made of visible ASCII.
+func validTarget(t []byte) bool {
+	if !bytes.HasPrefix(t, []byte("/")) && !bytes.HasPrefix(t, []byte("http://")) && !bytes.HasPrefix(t, []byte("https://")) {
+		return false
+	}
+	for _, c := range t {
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func parseLength(v []byte) (int, error) {
+	if len(v) == 0 || len(v) > 10 {
+		return 0, errors.New("bad length")
+	}
+	n := 0
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, errors.New("bad length")
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, nil
+}
+
+func trim(v []byte) []byte {
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
+}
+
+func validValue(v []byte) bool {
+	for _, c := range v {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func isToken(b []byte) bool {
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f || bytes.IndexByte([]byte(`"(),/:;<=>?@[\]{}`), c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// equalFold compares ASCII case-insensitively without allocating.
+func equalFold[T []byte | string](b T, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// AppendResponseHead appends the status line and headers of a reply whose body of bodyLen
+// bytes the host writes after it. Header names and values with CR or LF are dropped, so a
+// handler's metadata cannot split the response.
+func AppendResponseHead(dst []byte, status int, headers []Header, bodyLen int, keepAlive bool) []byte {
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, reason(status)...)
+	dst = append(dst, "\r\n"...)
+	for _, h := range headers {
+		if !isToken(h.Name) || !validValue(h.Value) || equalFold(h.Name, "Content-Length") || equalFold(h.Name, "Connection") {
+			continue
+		}
+		dst = append(dst, h.Name...)
+		dst = append(dst, ": "...)
+		dst = append(dst, h.Value...)
+		dst = append(dst, "\r\n"...)
+	}
+	dst = append(dst, "Content-Length: "...)
+	dst = strconv.AppendInt(dst, int64(bodyLen), 10)
+	if !keepAlive {
+		dst = append(dst, "\r\nConnection: close"...)
+	}
+	return append(dst, "\r\n\r\n"...)
+}
+
+func reason(status int) string {
+	switch status {
+	case 200:
+		return "OK"
+	case 400:
+		return "Bad Request"
+	case 404:
+		return "Not Found"
+	case 405:
+		return "Method Not Allowed"
+	case 408:
+		return "Request Timeout"
+	case 411:
+		return "Length Required"
+	case 413:
+		return "Request Entity Too Large"
+	case 415:
+		return "Unsupported Media Type"
+	case 431:
+		return "Request Header Fields Too Large"
+	case 500:
+		return "Internal Server Error"
+	case 503:
+		return "Service Unavailable"
+	case 505:
+		return "HTTP Version Not Supported"
+	}
+	return "Status"
+}

@@ -1,0 +1,207 @@
+package httptransport
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// The Wasm twin's operations and their wire forms:
+//
+// "frame" takes varint(max_header_bytes) varint(max_body_bytes) varint(available) followed
+// by the first bytes of the host's buffer (up to max_header_bytes+4 of them), and returns
+//
+//	message Frame {
+//	  uint64 consumed = 1;            // 0: read more
+//	  bytes method = 2;
+//	  bytes target = 3;
+//	  repeated Header headers = 4;    // name = 1, value = 2
+//	  uint64 content_length = 5;      // the body is buffer[consumed-content_length : consumed]
+//	  bool keep_alive = 6;
+//	}
+//
+// or fails with the framing error's HTTP status and reason as the error's code and detail.
+//
+// "head" takes
+//
+//	message Head {
+//	  uint64 status = 1;
+//	  repeated Header headers = 2;
+//	  uint64 body_len = 3;
+//	  bool keep_alive = 4;
+//	}
+//
+// and returns the reply's status line and headers, after which the host writes the body.
+
+// AppendFrameInput appends the "frame" operation's input.
+func AppendFrameInput(dst []byte, lim Limits, buf []byte) []byte {
+	dst = protowire.AppendVarint(dst, uint64(lim.header()))
+	dst = protowire.AppendVarint(dst, uint64(lim.body()))
+	dst = protowire.AppendVarint(dst, uint64(len(buf)))
+	return append(dst, buf[:min(len(buf), lim.header()+4)]...)
+}
+
+// DecodeFrameInput reads the "frame" operation's input.
+func DecodeFrameInput(b []byte) (lim Limits, available int, prefix []byte, err error) {
+	var v [3]uint64
+	for i := range v {
+		x, n := protowire.ConsumeVarint(b)
+		if n < 0 || x > 1<<31 {
+			return lim, 0, nil, fmt.Errorf("frame input: bad header %d", i)
+		}
+		v[i], b = x, b[n:]
+	}
+	lim = Limits{MaxHeaderBytes: int(v[0]), MaxBodyBytes: int(v[1])}
+	return lim, int(v[2]), b, nil
+}
+
+// AppendFrame appends the "frame" operation's output.
+func AppendFrame(dst []byte, n int, req *Request) []byte {
+	dst = protowire.AppendTag(dst, 1, protowire.VarintType)
+	dst = protowire.AppendVarint(dst, uint64(n))
+	if n == 0 {
+		return dst
+	}
+	dst = appendBytes(dst, 2, req.Method)
+	dst = appendBytes(dst, 3, req.Target)
+	dst = appendHeaders(dst, 4, req.Headers)
+	dst = protowire.AppendTag(dst, 5, protowire.VarintType)
+	dst = protowire.AppendVarint(dst, uint64(req.ContentLength))
+	if req.KeepAlive {
+		dst = protowire.AppendTag(dst, 6, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, 1)
+	}
+	return dst
+}
+
+// DecodeFrame reads the "frame" operation's output into req (whose slices become views into
+// b) and returns the bytes consumed. The caller sets req.Body from its own buffer.
+func DecodeFrame(b []byte, req *Request) (int, error) {
+	hdrs := req.Headers[:0]
+	*req = Request{}
+	n := 0
+	err := walk(b, func(num protowire.Number, v []byte, x uint64) error {
+		switch num {
+		case 1:
+			n = int(x)
+		case 2:
+			req.Method = v
+		case 3:
+			req.Target = v
+		case 4:
+			h, err := decodeHeader(v)
+			if err != nil {
+				return err
+			}
+			hdrs = append(hdrs, h)
+		case 5:
+			req.ContentLength = int(x)
+		case 6:
+			req.KeepAlive = x != 0
+		}
+		return nil
+	})
+	req.Headers = hdrs
+	if err != nil {
+		return 0, err
+	}
+	if req.ContentLength > n {
+		return 0, fmt.Errorf("frame: content length %d beyond consumed %d", req.ContentLength, n)
+	}
+	return n, nil
+}
+
+// AppendHeadInput appends the "head" operation's input.
+func AppendHeadInput(dst []byte, status int, headers []Header, bodyLen int, keepAlive bool) []byte {
+	dst = protowire.AppendTag(dst, 1, protowire.VarintType)
+	dst = protowire.AppendVarint(dst, uint64(status))
+	dst = appendHeaders(dst, 2, headers)
+	dst = protowire.AppendTag(dst, 3, protowire.VarintType)
+	dst = protowire.AppendVarint(dst, uint64(bodyLen))
+	if keepAlive {
+		dst = protowire.AppendTag(dst, 4, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, 1)
+	}
+	return dst
+}
+
+// DecodeHeadInput reads the "head" operation's input; headers are views into b and are
+// appended to hdrs.
+func DecodeHeadInput(b []byte, hdrs []Header) (status int, headers []Header, bodyLen int, keepAlive bool, err error) {
+	err = walk(b, func(num protowire.Number, v []byte, x uint64) error {
+		switch num {
+		case 1:
+			status = int(x)
+		case 2:
+			h, err := decodeHeader(v)
+			if err != nil {
+				return err
+			}
+			hdrs = append(hdrs, h)
+		case 3:
+			bodyLen = int(x)
+		case 4:
+			keepAlive = x != 0
+		}
+		return nil
+	})
+	return status, hdrs, bodyLen, keepAlive, err
+}
+
+func appendBytes(dst []byte, num protowire.Number, v []byte) []byte {
+	dst = protowire.AppendTag(dst, num, protowire.BytesType)
+	return protowire.AppendBytes(dst, v)
+}
+
+func appendHeaders(dst []byte, num protowire.Number, hs []Header) []byte {
+	for _, h := range hs {
+		size := protowire.SizeTag(1) + protowire.SizeBytes(len(h.Name)) + protowire.SizeTag(2) + protowire.SizeBytes(len(h.Value))
+		dst = protowire.AppendTag(dst, num, protowire.BytesType)
+		dst = protowire.AppendVarint(dst, uint64(size))
+		dst = appendBytes(dst, 1, h.Name)
+		dst = appendBytes(dst, 2, h.Value)
+	}
+	return dst
+}
+
+func decodeHeader(b []byte) (Header, error) {
+	var h Header
+	err := walk(b, func(num protowire.Number, v []byte, _ uint64) error {
+		switch num {
+		case 1:
+			h.Name = v
+		case 2:
+			h.Value = v
+		}
+		return nil
+	})
+	return h, err
+}
+
+func walk(b []byte, fn func(num protowire.Number, v []byte, x uint64) error) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("transport wire: %w", protowire.ParseError(n))
+		}
+		b = b[n:]
+		var v []byte
+		var x uint64
+		switch typ {
+		case protowire.VarintType:
+			x, n = protowire.ConsumeVarint(b)
+		case protowire.BytesType:
+			v, n = protowire.ConsumeBytes(b)
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, b)
+		}
+		if n < 0 {
+			return fmt.Errorf("transport wire: field %d: %w", num, protowire.ParseError(n))
+		}
+		b = b[n:]
+		if err := fn(num, v, x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
