@@ -49,9 +49,9 @@ type Header struct {
 
 // Request is a parsed request. Its slices are views into the bytes given to ParseRequest.
 type Request struct {
-	Method    []byte
-	Target    []byte
-	Headers   []Header
+	Method        []byte
+	Target        []byte
+	Headers       []Header
 	Body          []byte
 	ContentLength int
 	KeepAlive     bool
