@@ -1,0 +1,300 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/microhost/microhost/abi"
+	httptransport "github.com/microhost/microhost/plugins/http-transport"
+)
+
+// Message is one request handed to the pipeline. Body is valid until the handler returns.
+type Message struct {
+	// Header holds every header field, keyed as received (the first of repeated fields).
+	Header map[string]string
+	Body   []byte
+}
+
+// Reply is the pipeline's answer.
+type Reply struct {
+	Status int
+	Header []httptransport.Header
+	Body   []byte
+}
+
+// Handler is the server pipeline behind the transport.
+type Handler interface {
+	ServeMessage(ctx context.Context, m *Message) *Reply
+}
+
+// ServerOptions configure a Server.
+type ServerOptions struct {
+	// NewFramer returns the framer for one connection.
+	NewFramer func() Framer
+	// Limits bound header and body sizes.
+	Limits httptransport.Limits
+	// ReadTimeout bounds reading one request once its first byte has arrived (default 10 s):
+	// a client that sends half a request and stalls is cut off.
+	ReadTimeout time.Duration
+	// IdleTimeout bounds waiting for the next request on a kept-alive connection (default
+	// 2 min).
+	IdleTimeout time.Duration
+	// WriteTimeout bounds writing one reply (default 10 s).
+	WriteTimeout time.Duration
+	// Logger receives connection errors. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Server serves a Handler over TCP connections.
+type Server struct {
+	opts    ServerOptions
+	handler Handler
+	logger  *slog.Logger
+
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[net.Conn]bool // value: a request is in progress
+	closing  bool
+	wg       sync.WaitGroup
+	shutOnce sync.Once
+}
+
+// NewServer returns a Server for h.
+func NewServer(h Handler, opts ServerOptions) *Server {
+	if opts.NewFramer == nil {
+		opts.NewFramer = func() Framer { return Native{} }
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = 10 * time.Second
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 2 * time.Minute
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 10 * time.Second
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{opts: opts, handler: h, logger: logger, conns: map[net.Conn]bool{}}
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("transport: server closed")
+
+// Serve accepts connections on ln until Shutdown, serving each on a goroutine of its own.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.ln = ln
+	s.mu.Unlock()
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			c.Close()
+			return ErrServerClosed
+		}
+		s.conns[c] = false
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serveConn(c)
+	}
+}
+
+// Shutdown stops accepting, closes idle connections, lets requests in progress finish and
+// waits for them until ctx is done. It is safe to call more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutOnce.Do(func() {
+		s.mu.Lock()
+		s.closing = true
+		if s.ln != nil {
+			s.ln.Close()
+		}
+		for c, busy := range s.conns {
+			if !busy {
+				c.Close()
+			}
+		}
+		s.mu.Unlock()
+	})
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.Close()
+		}
+		s.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// setBusy records whether c is serving a request; it reports false when the server is
+// shutting down and an idle c should stop.
+func (s *Server) setBusy(c net.Conn, busy bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns[c] = busy
+	return !s.closing
+}
+
+func (s *Server) serveConn(c net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	ctx := context.Background()
+	framer := s.opts.NewFramer()
+	lim := s.opts.Limits
+	maxBuf := limHeader(lim) + limBody(lim) + 4
+	buf := make([]byte, 0, 4096)
+	var f Frame
+	var out []byte
+	for {
+		// Frame what is buffered; read more until a whole request is there.
+		n, err := framer.Frame(ctx, buf, lim, &f)
+		for err == nil && n == 0 {
+			if len(buf) == 0 {
+				if !s.setBusy(c, false) {
+					return
+				}
+				_ = c.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
+			} else {
+				_ = c.SetReadDeadline(time.Now().Add(s.opts.ReadTimeout))
+			}
+			if len(buf) == cap(buf) {
+				if cap(buf) >= maxBuf {
+					err = httptransport.ErrBodyTooLarge
+					break
+				}
+				grown := make([]byte, len(buf), min(2*cap(buf), maxBuf))
+				copy(grown, buf)
+				buf = grown
+			}
+			var m int
+			m, err = c.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+m]
+			if err != nil {
+				if len(buf) > 0 && isTimeout(err) {
+					s.writeFramingError(ctx, c, framer, out, &httptransport.Error{Status: 408, Reason: "request not received in time"})
+				}
+				return
+			}
+			if len(buf) > 0 {
+				s.setBusy(c, true)
+			}
+			n, err = framer.Frame(ctx, buf, lim, &f)
+		}
+		if err != nil {
+			var fe *httptransport.Error
+			if errors.As(err, &fe) {
+				s.writeFramingError(ctx, c, framer, out, fe)
+			} else {
+				s.logger.Warn("transport: framing failed", "remote", c.RemoteAddr().String(), "err", err)
+			}
+			return
+		}
+		msg := &Message{Header: make(map[string]string, len(f.Headers)), Body: f.Body}
+		for _, h := range f.Headers {
+			k := string(h.Name)
+			if _, dup := msg.Header[k]; !dup {
+				msg.Header[k] = string(h.Value)
+			}
+		}
+		keepAlive := f.KeepAlive
+		reply := s.handler.ServeMessage(ctx, msg)
+		s.mu.Lock()
+		if s.closing {
+			keepAlive = false
+		}
+		s.mu.Unlock()
+		out, err = framer.Head(ctx, out[:0], reply.Status, reply.Header, len(reply.Body), keepAlive)
+		if err != nil {
+			s.logger.Warn("transport: encoding reply failed", "err", err)
+			return
+		}
+		_ = c.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+		bufs := net.Buffers{out, reply.Body}
+		if _, err := bufs.WriteTo(c); err != nil {
+			return
+		}
+		if !keepAlive {
+			return
+		}
+		buf = buf[:copy(buf, buf[n:])]
+	}
+}
+
+// writeFramingError answers a request that could not be framed and ends the connection.
+func (s *Server) writeFramingError(ctx context.Context, c net.Conn, framer Framer, out []byte, fe *httptransport.Error) {
+	body := []byte(abi.NewError("transport", int32(fe.Status), "%s", fe.Reason).Error())
+	head, err := framer.Head(ctx, out[:0], fe.Status, []httptransport.Header{{Name: []byte("Content-Type"), Value: []byte("application/json")}}, len(body), false)
+	if err != nil {
+		return
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	bufs := net.Buffers{head, body}
+	_, _ = bufs.WriteTo(c)
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+		// Drain briefly so the client reads the reply rather than a reset.
+		_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		_, _ = io.Copy(io.Discard, io.LimitReader(c, 1<<16))
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func limHeader(l httptransport.Limits) int {
+	if l.MaxHeaderBytes <= 0 {
+		return 64 << 10
+	}
+	return l.MaxHeaderBytes
+}
+
+func limBody(l httptransport.Limits) int {
+	if l.MaxBodyBytes <= 0 {
+		return 4 << 20
+	}
+	return l.MaxBodyBytes
+}

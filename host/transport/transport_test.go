@@ -1,0 +1,272 @@
+package transport
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/internal/guestbuild"
+	httptransport "github.com/microhost/microhost/plugins/http-transport"
+)
+
+var transportWasm string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "microhost-transport-test-")
+	if err == nil {
+		transportWasm, err = guestbuild.Go(context.Background(), "./plugins/http-transport/wasm", dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func loadModule(t testing.TB) *host.Module {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
+	require.NoError(t, err)
+	m, err := rt.Load(ctx, transportWasm, host.ModuleOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = m.Close(ctx)
+		_ = rt.Close(ctx)
+	})
+	return m
+}
+
+// echo answers with the endpoint header and the body.
+type echo struct{ calls atomic.Int64 }
+
+func (e *echo) ServeMessage(ctx context.Context, m *Message) *Reply {
+	e.calls.Add(1)
+	if m.Header["Micro-Endpoint"] == "Slow.Call" {
+		time.Sleep(200 * time.Millisecond)
+	}
+	return &Reply{Status: 200, Header: []httptransport.Header{{Name: []byte("X-Endpoint"), Value: []byte(m.Header["Micro-Endpoint"])}}, Body: append([]byte("echo:"), m.Body...)}
+}
+
+func framers(t *testing.T, f func(t *testing.T, newFramer func() Framer)) {
+	t.Run("native", func(t *testing.T) { f(t, func() Framer { return Native{} }) })
+	t.Run("wasm", func(t *testing.T) {
+		m := loadModule(t)
+		f(t, func() Framer { return &Wasm{Module: m} })
+	})
+}
+
+func serve(t *testing.T, h Handler, opts ServerOptions) (*Server, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := NewServer(h, opts)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+		<-done
+	})
+	return s, ln.Addr().String()
+}
+
+func TestNetHTTPClientAndKeepAlive(t *testing.T) {
+	framers(t, func(t *testing.T, nf func() Framer) {
+		_, addr := serve(t, &echo{}, ServerOptions{NewFramer: nf})
+		var conns atomic.Int64
+		tr := &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+			conns.Add(1)
+			return (&net.Dialer{}).DialContext(ctx, network, a)
+		}}
+		defer tr.CloseIdleConnections()
+		hc := &http.Client{Transport: tr}
+		for i := range 5 {
+			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/", strings.NewReader(fmt.Sprint(i)))
+			req.Header.Set("Micro-Endpoint", "Greeter.Hello")
+			rsp, err := hc.Do(req)
+			require.NoError(t, err)
+			b, _ := io.ReadAll(rsp.Body)
+			rsp.Body.Close()
+			assert.Equal(t, fmt.Sprintf("echo:%d", i), string(b))
+			assert.Equal(t, "Greeter.Hello", rsp.Header.Get("X-Endpoint"))
+		}
+		assert.Equal(t, int64(1), conns.Load(), "one kept-alive connection")
+	})
+}
+
+func TestClientPool(t *testing.T) {
+	framers(t, func(t *testing.T, nf func() Framer) {
+		_, addr := serve(t, &echo{}, ServerOptions{NewFramer: nf})
+		c := NewClient(ClientOptions{PoolSize: 2})
+		defer c.Close()
+		ctx := context.Background()
+		big := bytes.Repeat([]byte("b"), 100000)
+		for _, body := range [][]byte{[]byte("a"), big, nil} {
+			rep, err := c.Call(ctx, addr, []httptransport.Header{{Name: []byte("Micro-Endpoint"), Value: []byte("X.Y")}}, body)
+			require.NoError(t, err)
+			assert.Equal(t, 200, rep.Status)
+			assert.Equal(t, "echo:"+string(body), string(rep.Body))
+			assert.Equal(t, 1, c.Idle(addr), "the connection went back to the pool")
+		}
+		// A deadline shorter than the handler cuts the call and drops the connection.
+		tctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		_, err := c.Call(tctx, addr, []httptransport.Header{{Name: []byte("Micro-Endpoint"), Value: []byte("Slow.Call")}}, nil)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		// Nothing listening: a transport failure.
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		dead := ln.Addr().String()
+		ln.Close()
+		_, err = c.Call(ctx, dead, nil, nil)
+		require.ErrorIs(t, err, ErrTransport)
+	})
+}
+
+// rawExchange writes raw bytes and reads until the server closes the connection.
+func rawExchange(t *testing.T, addr string, raw string) (string, time.Duration) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	start := time.Now()
+	_, err = io.WriteString(c, raw)
+	require.NoError(t, err)
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, _ := io.ReadAll(bufio.NewReader(c))
+	return string(b), time.Since(start)
+}
+
+func TestHostileInput(t *testing.T) {
+	framers(t, func(t *testing.T, nf func() Framer) {
+		base := runtime.NumGoroutine()
+		_, addr := serve(t, &echo{}, ServerOptions{NewFramer: nf, ReadTimeout: 300 * time.Millisecond,
+			Limits: httptransport.Limits{MaxHeaderBytes: 1024, MaxBodyBytes: 2048}})
+		cases := []struct{ name, raw, want string }{
+			{"malformed", "HELLO THERE\r\n\r\n", "HTTP/1.1 400 "},
+			{"oversized header", "POST / HTTP/1.1\r\nX: " + strings.Repeat("a", 2000) + "\r\n\r\n", "HTTP/1.1 431 "},
+			{"oversized body", "POST / HTTP/1.1\r\nContent-Length: 4096\r\n\r\n", "HTTP/1.1 413 "},
+			{"GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405 "},
+			{"chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "HTTP/1.1 411 "},
+			{"stalled head", "POST / HTTP/1.1\r\nContent-Le", "HTTP/1.1 408 "},
+			{"stalled body", "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", "HTTP/1.1 408 "},
+		}
+		for _, c := range cases {
+			got, took := rawExchange(t, addr, c.raw)
+			assert.True(t, strings.HasPrefix(got, c.want), "%s: got %q", c.name, got)
+			assert.Contains(t, got, `"code":`, c.name)
+			assert.Less(t, took, 5*time.Second, c.name)
+		}
+		// A client that connects and says nothing is closed after the idle timeout, not
+		// served forever; a well-formed request still works.
+		got, _ := rawExchange(t, addr, "POST / HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		assert.True(t, strings.HasPrefix(got, "HTTP/1.1 200 OK\r\n"), got)
+		assert.True(t, strings.HasSuffix(got, "echo:ok"), got)
+		require.Eventually(t, func() bool { return runtime.NumGoroutine() <= base+2 }, 5*time.Second, 10*time.Millisecond,
+			"goroutines back to baseline (%d, now %d)", base, runtime.NumGoroutine())
+	})
+}
+
+func TestShutdownDrains(t *testing.T) {
+	e := &echo{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := NewServer(e, ServerOptions{})
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	c := NewClient(ClientOptions{})
+	defer c.Close()
+	result := make(chan error, 1)
+	go func() {
+		rep, err := c.Call(context.Background(), ln.Addr().String(), []httptransport.Header{{Name: []byte("Micro-Endpoint"), Value: []byte("Slow.Call")}}, []byte("x"))
+		if err == nil && string(rep.Body) != "echo:x" {
+			err = fmt.Errorf("reply %q", rep.Body)
+		}
+		result <- err
+	}()
+	require.Eventually(t, func() bool { return e.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, s.Shutdown(context.Background()))
+	require.NoError(t, <-result, "the request in flight finished")
+	require.ErrorIs(t, <-served, ErrServerClosed)
+	require.NoError(t, s.Shutdown(context.Background()), "shutdown is idempotent")
+}
+
+// TestFramerDifferential gives the native and Wasm framers the same byte streams.
+func TestFramerDifferential(t *testing.T) {
+	ctx := context.Background()
+	w := &Wasm{Module: loadModule(t)}
+	inputs := []string{
+		"POST / HTTP/1.1\r\nContent-Length: 2\r\nMicro-Endpoint: A.B\r\n\r\n{}",
+		"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n{",
+		"POST / HTTP/1.0\r\nContent-Length: 0\r\nX: é\r\n\r\n",
+		"GET / HTTP/1.1\r\n\r\n",
+		"garbage\r\n\r\n",
+		"POST / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n",
+		"POST / HTTP/1.1\r\nX: " + strings.Repeat("v", 5000) + "\r\nContent-Length: 0\r\n\r\n",
+		"POST / HTTP/1.1\r\nContent-Length: 70000\r\n\r\n" + strings.Repeat("z", 70000),
+		"",
+	}
+	lim := httptransport.Limits{MaxHeaderBytes: 4096, MaxBodyBytes: 1 << 20}
+	for i, in := range inputs {
+		var a, b Frame
+		na, ea := Native{}.Frame(ctx, []byte(in), lim, &a)
+		nb, eb := w.Frame(ctx, []byte(in), lim, &b)
+		require.Equal(t, na, nb, "case %d", i)
+		require.Equal(t, fmt.Sprint(ea), fmt.Sprint(eb), "case %d", i)
+		if na > 0 {
+			assert.Equal(t, a.Headers, b.Headers, "case %d", i)
+			assert.Equal(t, a.Body, b.Body, "case %d", i)
+			assert.Equal(t, a.KeepAlive, b.KeepAlive, "case %d", i)
+		}
+	}
+	hs := []httptransport.Header{{Name: []byte("Content-Type"), Value: []byte("application/json")}, {Name: []byte("Bad"), Value: []byte("x\ny")}}
+	ha, _ := Native{}.Head(ctx, nil, 200, hs, 10, true)
+	hb, err := w.Head(ctx, nil, 200, hs, 10, true)
+	require.NoError(t, err)
+	assert.Equal(t, string(ha), string(hb))
+}
+
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, mode := range []string{"native", "wasm"} {
+		b.Run(mode, func(b *testing.B) {
+			nf := func() Framer { return Native{} }
+			if mode == "wasm" {
+				m := loadModule(b)
+				nf = func() Framer { return &Wasm{Module: m} }
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(b, err)
+			s := NewServer(&echo{}, ServerOptions{NewFramer: nf})
+			go func() { _ = s.Serve(ln) }()
+			defer s.Shutdown(context.Background())
+			c := NewClient(ClientOptions{})
+			defer c.Close()
+			hdr := []httptransport.Header{{Name: []byte("Micro-Endpoint"), Value: []byte("Greeter.Hello")}}
+			body := []byte(`{"name":"John"}`)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Call(ctx, ln.Addr().String(), hdr, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
