@@ -15,7 +15,7 @@ WASMGO  := $(WASMENV) $(GO) build -trimpath -buildmode=c-shared
 # Go guest modules: every package under handlers/ written in Go, plus the Go plugins.
 GO_HANDLERS := $(patsubst handlers/%/,%,$(dir $(wildcard handlers/*/main.go)))
 
-.PHONY: all build microhost wasm wasm-go run test deps bench lint clean
+.PHONY: all build microhost wasm wasm-go wasm-c wasm-as wasm-wat wasm-plugins generate wasm-registry wasm-broker run test deps bench lint clean
 
 all: build
 
@@ -24,7 +24,7 @@ build: microhost wasm
 microhost:
 	$(GO) build -o $(BIN)/microhost ./cmd/microhost
 
-wasm: wasm-go
+wasm: wasm-go wasm-c wasm-as wasm-wat wasm-plugins wasm-registry wasm-broker
 
 wasm-go:
 	@mkdir -p $(PLUGINS)
@@ -32,6 +32,43 @@ wasm-go:
 		echo "wasm  $(PLUGINS)/$$h.wasm"; \
 		$(WASMGO) -o $(PLUGINS)/$$h.wasm ./handlers/$$h || exit 1; \
 	done
+
+# The greeter in C, AssemblyScript and WAT, each built by the Makefile `microhost new` wrote
+# for it; `make deps` installs their toolchains.
+wasm-c wasm-as wasm-wat: wasm-%:
+	@mkdir -p $(PLUGINS)
+	@echo "wasm  $(PLUGINS)/greeter-$*.wasm"
+	@$(MAKE) -s -C handlers/greeter-$* WASM=$(abspath $(PLUGINS))/greeter-$*.wasm
+
+# Stock plugins: every plugins/<name>/wasm package becomes bin/plugins/<name>.wasm.
+wasm-plugins:
+	@mkdir -p $(PLUGINS)
+	@for d in $(sort $(patsubst %/wasm/,%,$(dir $(wildcard plugins/*/wasm/*.go)))); do \
+		p=$$(basename $$d); \
+		echo "wasm  $(PLUGINS)/$$p.wasm"; \
+		$(WASMGO) -o $(PLUGINS)/$$p.wasm ./$$d/wasm || exit 1; \
+	done
+
+# The registry plugins: Consul (many machines) and the embedded local registry (one machine).
+wasm-registry:
+	@mkdir -p $(PLUGINS)
+	@for p in consul-registry local-registry; do \
+		echo "wasm  $(PLUGINS)/$$p.wasm"; \
+		$(WASMGO) -o $(PLUGINS)/$$p.wasm ./plugins/$$p/wasm || exit 1; \
+	done
+
+# The broker plugin: the HTTP broker's protocol, used when [broker] mode = "wasm".
+wasm-broker:
+	@mkdir -p $(PLUGINS)
+	@echo "wasm  $(PLUGINS)/http-broker.wasm"
+	@$(WASMGO) -o $(PLUGINS)/http-broker.wasm ./plugins/http-broker/wasm
+
+# generate rebuilds the committed protobuf Go code; `make deps` installs protoc and
+# protoc-gen-go.
+generate: export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
+generate:
+	protoc --proto_path=abi/proto --go_out=abi/proto/abipb --go_opt=paths=source_relative abi/proto/microhost.proto
+	protoc --proto_path=handlers/greeter --go_out=handlers/greeter/greeterpb --go_opt=paths=source_relative handlers/greeter/greeter.proto
 
 run: build
 	$(BIN)/microhost run examples/greeter/config.toml
@@ -43,6 +80,7 @@ deps:
 
 test: deps
 	$(GO) test -race -count=1 -timeout 30m ./...
+	cd interop && $(GO) test -race -count=1 ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...

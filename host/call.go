@@ -75,6 +75,7 @@ type callState struct {
 	rspBody   []byte
 	rspHeader map[string]string
 	err       *abi.Error
+	publisher Publisher
 }
 
 func (s *callState) reset() {

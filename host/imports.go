@@ -14,9 +14,14 @@ import (
 // instantiateHostModule defines ABI v1's host functions in rt. Every function finds the call
 // in progress through its context, checks each guest pointer against the guest's memory and
 // faults the call, never the host, when one is out of bounds.
-func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
+func instantiateHostModule(ctx context.Context, rt wazero.Runtime, out *outbound) error {
 	b := rt.NewHostModuleBuilder(abi.ImportModule)
 	for name, fn := range hostFunctions {
+		sig := hostFunctionTypes[name]
+		b.NewFunctionBuilder().WithGoModuleFunction(fn, sig[0], sig[1]).Export(name)
+	}
+	// The outbound-HTTP functions are bound to the module's own grant (outbound.go).
+	for name, fn := range out.functions() {
 		sig := hostFunctionTypes[name]
 		b.NewFunctionBuilder().WithGoModuleFunction(fn, sig[0], sig[1]).Export(name)
 	}
@@ -35,6 +40,7 @@ var hostFunctions = map[string]api.GoModuleFunc{
 	abi.ImportResponseHeader:  responseHeader,
 	abi.ImportError:           setError,
 	abi.ImportLog:             guestLog,
+	importPublish:             publish,
 }
 
 var hostFunctionTypes = map[string][2][]api.ValueType{
@@ -45,12 +51,15 @@ var hostFunctionTypes = map[string][2][]api.ValueType{
 	abi.ImportResponseHeader:  {{i32, i32, i32, i32}, nil},
 	abi.ImportError:           {{i32, i32, i32}, nil},
 	abi.ImportLog:             {{i32, i32, i32}, nil},
+	importPublish:             {{i32, i32, i32, i32}, {i32}},
+	ImportHTTPRequest:         {{i32, i32}, {i32}},
+	ImportHTTPResponseRead:    {{i32, i32}, {i32}},
 }
 
 // HostFunctionNames lists the host functions of ABI v1, for tools such as inspect.
 func HostFunctionNames() []string {
-	names := make([]string, 0, len(hostFunctions))
-	for n := range hostFunctions {
+	names := make([]string, 0, len(hostFunctionTypes))
+	for n := range hostFunctionTypes {
 		names = append(names, n)
 	}
 	slices.Sort(names)

@@ -29,6 +29,7 @@ type Module struct {
 	logger   *slog.Logger
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
+	outbound *outbound
 
 	// idle holds warm instances; slots holds one token per instance that may exist, so at
 	// most opts.PoolSize instances are alive and a caller waits for a token when all are
@@ -86,7 +87,8 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
 	}
-	if err := instantiateHostModule(ctx, rt); err != nil {
+	m.outbound = newOutbound(opts)
+	if err := instantiateHostModule(ctx, rt, m.outbound); err != nil {
 		return nil, fmt.Errorf("instantiate host functions: %w", err)
 	}
 
@@ -192,7 +194,12 @@ func (m *Module) Path() string { return m.path }
 // Close stops every instance and releases the module. It is safe to call more than once.
 func (m *Module) Close(ctx context.Context) error {
 	var err error
-	m.closeOnce.Do(func() { err = m.rt.Close(ctx) })
+	m.closeOnce.Do(func() {
+		err = m.rt.Close(ctx)
+		if m.outbound != nil {
+			m.outbound.close()
+		}
+	})
 	return err
 }
 
@@ -216,12 +223,24 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		WithSysNanotime().
 		WithSysNanosleep().
 		WithStartFunctions()
+	if len(m.opts.Mounts) > 0 {
+		fsCfg := wazero.NewFSConfig()
+		for _, mt := range m.opts.Mounts {
+			if mt.ReadOnly {
+				fsCfg = fsCfg.WithReadOnlyDirMount(mt.HostDir, mt.GuestPath)
+			} else {
+				fsCfg = fsCfg.WithDirMount(mt.HostDir, mt.GuestPath)
+			}
+		}
+		cfg = cfg.WithFSConfig(fsCfg)
+	}
 	mod, err := m.rt.InstantiateModule(ctx, m.compiled, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("instantiate: %w", err)
 	}
 	inst := &instance{mod: mod, handle: mod.ExportedFunction(abi.ExportHandle), stack: make([]uint64, 2)}
 	inst.call.logger = m.logger
+	inst.call.publisher = m.opts.Publisher
 	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
 		if _, err := init.Call(withCall(ctx, &inst.call)); err != nil {
 			_ = mod.Close(ctx)
@@ -280,12 +299,14 @@ func (m *Module) acquire(ctx context.Context) (*instance, error) {
 // release returns a healthy instance to the pool.
 func (m *Module) release(inst *instance) {
 	inst.call.reset()
+	m.outbound.forget(inst.mod)
 	m.idle <- inst
 }
 
 // discard drops an instance that trapped or was interrupted; the next call that needs one
 // starts a fresh instance in its place.
 func (m *Module) discard(ctx context.Context, inst *instance) {
+	m.outbound.forget(inst.mod)
 	_ = inst.mod.Close(context.WithoutCancel(ctx))
 	<-m.slots
 }

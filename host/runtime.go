@@ -5,6 +5,7 @@ package host
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,6 +82,30 @@ type ModuleOptions struct {
 	// InterruptOnDeadline stops a guest that is still running when its call's context is
 	// done. It costs guest speed on loop-heavy code (see RATIONALE.md), so it is a choice.
 	InterruptOnDeadline bool
+	// AllowedHosts grants the module outbound HTTP through the http_request host function,
+	// to these hosts only: "host:port" allows that address, "host" any port of it. Empty
+	// means the module reaches nothing; a request elsewhere gets an error, never a connection.
+	AllowedHosts []string
+	// OutboundTLS configures https requests made through http_request (roots, client
+	// certificate). Nil uses the system roots.
+	OutboundTLS *tls.Config
+	// MaxResponseBytes bounds one outbound HTTP response. Zero means DefaultMaxResponseBytes.
+	MaxResponseBytes int
+	// Mounts grants the module host directories through WASI; they are the only files it
+	// sees.
+	Mounts []Mount
+	// Publisher serves the module's publish host function. Nil makes publish answer 503.
+	Publisher Publisher
+}
+
+// Mount maps a host directory into a module's WASI file system.
+type Mount struct {
+	// HostDir is the directory on the host; it must exist.
+	HostDir string
+	// GuestPath is where the module sees it, such as "/registry".
+	GuestPath string
+	// ReadOnly refuses writes.
+	ReadOnly bool
 }
 
 // DefaultMemoryLimitPages is the default per-instance memory cap: 64 MiB.

@@ -4,6 +4,9 @@
 //	microhost run [flags] config.toml
 //	microhost call [flags] SERVICE ENDPOINT [JSON]
 //	microhost services [flags] [NAME]
+//	microhost publish [flags] TOPIC [JSON]
+//	microhost new handler NAME [--lang go|c|assemblyscript|wat] [--dir DIR]
+//	microhost inspect [flags] FILE.wasm
 //
 // Run `microhost help` for the flags of each command.
 package main
@@ -37,6 +40,10 @@ Usage:
   microhost call [flags] SERVICE ENDPOINT [JSON]
                                              call an endpoint and print the reply
   microhost services [flags] [NAME]          list registered services, or one in detail
+  microhost publish [flags] TOPIC [JSON]     publish a message to a topic's subscribers
+  microhost new handler NAME [--lang go|c|assemblyscript|wat] [--dir DIR]
+                                             write a handler project that builds with make
+  microhost inspect [flags] FILE.wasm        show what a module declares, or why it is refused
   microhost help                             show this text
 
 Run "microhost COMMAND -h" for a command's flags.
@@ -55,6 +62,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv en
 		err = cmdCall(ctx, args[1:], stdout, stderr, getenv)
 	case "services":
 		err = cmdServices(ctx, args[1:], stdout, stderr, getenv)
+	case "publish":
+		err = cmdPublish(ctx, args[1:], stdout, stderr, getenv)
+	case "new":
+		err = cmdNew(args[1:], stdout, stderr, getenv)
+	case "inspect":
+		err = cmdInspect(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

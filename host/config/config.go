@@ -6,7 +6,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,8 +27,14 @@ type Config struct {
 	Plugins Plugins `toml:"plugins"`
 	// Client configures calls this service makes.
 	Client Client `toml:"client"`
+	// Codec chooses the native or the Wasm twin of each stock codec.
+	Codec Codec `toml:"codec"`
 	// Handlers lists the handler modules the service serves.
 	Handlers []Handler `toml:"handler"`
+	// Broker configures publishing and the delivery listener of subscribers.
+	Broker Broker `toml:"broker"`
+	// Subscribers lists the subscriber modules and the topics they take.
+	Subscribers []Subscriber `toml:"subscriber"`
 
 	// path is the file the config came from; relative paths resolve against its directory.
 	path string
@@ -63,6 +71,22 @@ type Registry struct {
 	TTL Duration `toml:"ttl"`
 	// Interval is how often the service re-registers.
 	Interval Duration `toml:"interval"`
+	// Mode runs the registry as its Wasm plugin ("wasm") or compiled into the host
+	// ("native"). Empty means wasm when the plugin file is in the plugin folder, else native.
+	Mode string `toml:"mode"`
+	// Token is the Consul ACL token (else CONSUL_HTTP_TOKEN).
+	Token string `toml:"token"`
+	// TLSCAFile, TLSCertFile and TLSKeyFile are Consul's TLS files (else CONSUL_CACERT,
+	// CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY); setting any speaks https.
+	TLSCAFile   string `toml:"tls_ca_file"`
+	TLSCertFile string `toml:"tls_cert_file"`
+	TLSKeyFile  string `toml:"tls_key_file"`
+	// TLSInsecureSkipVerify does not verify Consul's certificate.
+	TLSInsecureSkipVerify bool `toml:"tls_insecure_skip_verify"`
+	// DeregisterCriticalAfter is how long a node's Consul check may stay critical before
+	// Consul removes the node. Zero means max(ttl, 1m) + 5s; Consul never reaps sooner
+	// than a minute.
+	DeregisterCriticalAfter Duration `toml:"deregister_critical_after"`
 }
 
 // Plugins is the [plugins] table.
@@ -79,6 +103,18 @@ type Client struct {
 	Timeout Duration `toml:"timeout"`
 }
 
+// Codec is the [codec] table: which twin of each stock codec serves each content type.
+type Codec struct {
+	// Mode is the default for every content type: "auto" (the default: the codec's module
+	// from the plugin folder when it is there, such as jsonrpc-codec.wasm, else the codec
+	// compiled into the host), "native" or "wasm" (the module must be there).
+	Mode string `toml:"mode"`
+	// Types overrides Mode per content type, such as "application/json-rpc" = "wasm".
+	Types map[string]string `toml:"types"`
+	// PoolSize bounds each codec module's warm instances.
+	PoolSize int `toml:"pool_size"`
+}
+
 // Handler is one [[handler]] entry.
 type Handler struct {
 	// Module names the module: it is loaded from the plugin folder as Module + ".wasm".
@@ -91,6 +127,43 @@ type Handler struct {
 	MemoryLimitMB int `toml:"memory_limit_mb"`
 	// Interrupt stops a guest still running at its deadline; on by default.
 	Interrupt *bool `toml:"interrupt"`
+}
+
+// Broker is the [broker] table.
+type Broker struct {
+	// Address is where subscribers receive deliveries: host:port, host:min-max or :0.
+	Address string `toml:"address"`
+	// Advertise is the address registered for subscribers when listening on all interfaces.
+	Advertise string `toml:"advertise"`
+	// Mode runs the broker protocol "native" (the default, compiled into the host) or
+	// "wasm" (the broker plugin module).
+	Mode string `toml:"mode"`
+	// Module names the broker plugin for mode "wasm": Module + ".wasm" in the plugin folder
+	// ("http-broker" by default).
+	Module string `toml:"module"`
+	// Path loads the broker plugin from this file instead.
+	Path string `toml:"path"`
+	// RetryFor bounds the time a failed delivery is retried; Backoff is the first pause
+	// between tries (it doubles, up to a second).
+	RetryFor Duration `toml:"retry_for"`
+	Backoff  Duration `toml:"backoff"`
+	// Timeout bounds one delivery attempt, the subscriber's work included.
+	Timeout Duration `toml:"timeout"`
+}
+
+// Subscriber is one [[subscriber]] entry: a module that takes the messages of a topic.
+type Subscriber struct {
+	// Topic is the topic subscribed to; the module must declare it.
+	Topic string `toml:"topic"`
+	// Queue names a queue group: each message goes to one subscriber of the group. Empty
+	// means every message reaches this subscriber.
+	Queue string `toml:"queue"`
+	// Module, Path, PoolSize, MemoryLimitMB and Interrupt are as for a [[handler]].
+	Module        string `toml:"module"`
+	Path          string `toml:"path"`
+	PoolSize      int    `toml:"pool_size"`
+	MemoryLimitMB int    `toml:"memory_limit_mb"`
+	Interrupt     *bool  `toml:"interrupt"`
 }
 
 // Duration is a time.Duration written as a string such as "30s" or "1m30s".
@@ -169,6 +242,7 @@ func (c *Config) Override(getenv func(string) string, flags map[string]string) {
 	set("server_advertise", &c.Server.Advertise)
 	set("registry", &c.Registry.Name)
 	set("registry_address", &c.Registry.Address)
+	set("broker_address", &c.Broker.Address)
 	set("plugin_dir", &c.Plugins.Dir)
 	set("cache_dir", &c.Plugins.CacheDir)
 }
@@ -201,6 +275,9 @@ func (c *Config) Finish() error {
 		c.Plugins.Dir = "plugins"
 	}
 	c.Plugins.Dir = c.resolve(c.Plugins.Dir)
+	c.Registry.TLSCAFile = c.resolve(c.Registry.TLSCAFile)
+	c.Registry.TLSCertFile = c.resolve(c.Registry.TLSCertFile)
+	c.Registry.TLSKeyFile = c.resolve(c.Registry.TLSKeyFile)
 	if c.Plugins.CacheDir != "" && c.Plugins.CacheDir != "off" {
 		c.Plugins.CacheDir = c.resolve(c.Plugins.CacheDir)
 	}
@@ -211,6 +288,7 @@ func (c *Config) Finish() error {
 		}
 		h.Path = c.resolve(h.Path)
 	}
+	c.finishBroker()
 	if err := c.validate(); err != nil {
 		return fmt.Errorf("config %s: %w", c.path, err)
 	}
@@ -235,19 +313,35 @@ func (c *Config) validate() error {
 		bad("service.name", "%q may not contain slashes or spaces", c.Service.Name)
 	}
 	switch c.Registry.Name {
-	case "local":
+	case "local", "consul":
 	default:
-		bad("registry.name", "unknown registry %q (known: local)", c.Registry.Name)
+		bad("registry.name", "unknown registry %q (known: local, consul)", c.Registry.Name)
+	}
+	switch c.Registry.Mode {
+	case "", "wasm", "native":
+	default:
+		bad("registry.mode", "%q is neither wasm nor native", c.Registry.Mode)
 	}
 	if c.Registry.Interval >= c.Registry.TTL {
 		bad("registry.interval", "%s must be shorter than registry.ttl %s", c.Registry.Interval.D(), c.Registry.TTL.D())
 	}
+	for _, mode := range append([]string{c.Codec.Mode}, slices.Sorted(maps.Values(c.Codec.Types))...) {
+		switch mode {
+		case "", "auto", "native", "wasm":
+		default:
+			bad("codec", "unknown mode %q (known: auto, native, wasm)", mode)
+		}
+	}
+	if c.Codec.PoolSize < 0 {
+		bad("codec.pool_size", "must not be negative")
+	}
 	if c.Server.MaxBodyBytes < 0 {
 		bad("server.max_body_bytes", "must not be negative")
 	}
-	if len(c.Handlers) == 0 {
-		bad("handler", "at least one [[handler]] is required")
+	if len(c.Handlers) == 0 && len(c.Subscribers) == 0 {
+		bad("handler", "at least one [[handler]] or [[subscriber]] is required")
 	}
+	errs = append(errs, c.validateBroker()...)
 	for i, h := range c.Handlers {
 		key := fmt.Sprintf("handler[%d]", i)
 		if h.Module == "" && h.Path == "" {

@@ -15,7 +15,9 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/host/codec"
 	"github.com/microhost/microhost/host/config"
+	"github.com/microhost/microhost/host/registrycache"
 	"github.com/microhost/microhost/host/server"
 	"github.com/microhost/microhost/ports"
 )
@@ -33,9 +35,14 @@ type Service struct {
 	reg     Registrar
 	rt      *host.Runtime
 	modules []*host.Module
+	pubsub  pubsub
+	codecs  *codec.Registry
 	ln      net.Listener
 	http    *http.Server
 	record  *abi.Service
+	// lookups is the registry cache the service's calls find other services through; nil
+	// when the registrar cannot watch.
+	lookups *registrycache.Cache
 }
 
 // New provisions a service from cfg: it starts the runtime, loads every handler module and
@@ -45,6 +52,9 @@ func New(ctx context.Context, cfg *config.Config, reg Registrar, logger *slog.Lo
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg, logger: logger, reg: reg}
+	if src, ok := reg.(registrycache.Source); ok {
+		s.lookups = registrycache.New(src, registrycache.Options{Logger: logger})
+	}
 	if err := s.provision(ctx); err != nil {
 		_ = s.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -59,6 +69,9 @@ func (s *Service) provision(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.provisionBroker(ctx); err != nil {
+		return err
+	}
 	handlers := make([]server.Handler, 0, len(cfg.Handlers))
 	for _, h := range cfg.Handlers {
 		interrupt := h.Interrupt == nil || *h.Interrupt
@@ -66,6 +79,7 @@ func (s *Service) provision(ctx context.Context) error {
 			PoolSize:            h.PoolSize,
 			MemoryLimitPages:    uint32(h.MemoryLimitMB) * 16,
 			InterruptOnDeadline: interrupt,
+			Publisher:           s.publisher(),
 		})
 		if err != nil {
 			return err
@@ -76,11 +90,21 @@ func (s *Service) provision(ctx context.Context) error {
 		}
 		handlers = append(handlers, m)
 	}
+	codecs, err := codec.Load(ctx, s.rt, codec.Setup{Dir: cfg.Plugins.Dir, Mode: cfg.Codec.Mode, Types: cfg.Codec.Types, PoolSize: cfg.Codec.PoolSize})
+	if err != nil {
+		return err
+	}
+	s.modules = append(s.modules, codecs.Modules...)
+	s.codecs = codecs.Registry
+	for _, ct := range codecs.Registry.ContentTypes() {
+		logger.Debug("codec", "content_type", ct, "mode", codecs.Modes[ct])
+	}
 	srv, err := server.New(server.Options{
 		Name:         cfg.Service.Name,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Timeout:      cfg.Server.Timeout.D(),
 		Logger:       logger,
+		Codecs:       codecs.Registry,
 	}, handlers...)
 	if err != nil {
 		return err
@@ -121,8 +145,15 @@ func (s *Service) provision(ctx context.Context) error {
 // Addr returns the address the service listens on.
 func (s *Service) Addr() string { return s.ln.Addr().String() }
 
+// Codecs returns the codecs the service serves, by content type.
+func (s *Service) Codecs() *codec.Registry { return s.codecs }
+
 // Record returns the registration the service makes.
 func (s *Service) Record() *abi.Service { return s.record }
+
+// Lookups returns the registry cache through which the service finds other services, or nil
+// when its registry cannot be watched. The cache is closed with the service.
+func (s *Service) Lookups() *registrycache.Cache { return s.lookups }
 
 // Run serves until ctx is done: it registers the service, re-registers it every interval,
 // and on the way out deregisters it before closing the listener, then waits for requests in
@@ -134,6 +165,7 @@ func (s *Service) Run(ctx context.Context) error {
 
 	ttl, interval := s.cfg.Registry.TTL.D(), s.cfg.Registry.Interval.D()
 	healthy := s.register(ctx, ttl, true)
+	s.subscribe(ctx)
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	var err error
@@ -149,6 +181,9 @@ loop:
 		}
 	}
 	stop := context.WithoutCancel(ctx)
+	if berr := s.stopBroker(stop); berr != nil {
+		s.logger.Warn("broker stop failed", "err", berr)
+	}
 	if derr := s.reg.Deregister(stop, s.record); derr != nil {
 		s.logger.Warn("deregister failed", "err", derr)
 	} else {
@@ -181,7 +216,10 @@ func (s *Service) register(ctx context.Context, ttl time.Duration, wasHealthy bo
 // Close releases the modules and the runtime. Run must have returned. It is safe to call more
 // than once.
 func (s *Service) Close(ctx context.Context) error {
-	var errs []error
+	errs := []error{s.stopBroker(ctx)}
+	if s.lookups != nil {
+		s.lookups.Close()
+	}
 	if s.ln != nil {
 		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)

@@ -1,0 +1,669 @@
+// Package broker is the host side of microhost's publish/subscribe: Go Micro's inbox-style
+// HTTP broker. Each subscription registers a node in the registry and receives deliveries on
+// the broker's own HTTP listener; a publication looks the subscriber nodes up and POSTs the
+// message to every broadcast subscriber and to one subscriber of each queue group.
+//
+// The broker owns the sockets, the registry calls and the retries; what is on the wire and
+// who gets a message is decided by a Protocol, either compiled into the host (Native) or a
+// broker plugin module (Wasm).
+package broker
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/microhost/microhost/abi"
+	httpbroker "github.com/microhost/microhost/plugins/http-broker"
+	"github.com/microhost/microhost/ports"
+)
+
+// Registrar registers and deregisters subscriber nodes.
+type Registrar interface {
+	Register(ctx context.Context, svc *abi.Service, ttl time.Duration) error
+	Deregister(ctx context.Context, svc *abi.Service) error
+}
+
+// Lookup finds the registered subscriber nodes. Its error wraps abi.ErrServiceNotFound when
+// there are none.
+type Lookup interface {
+	GetService(ctx context.Context, name string) ([]*abi.Service, error)
+}
+
+// Registry is what the broker needs of a registry; *localregistry.Registry satisfies it.
+type Registry interface {
+	Registrar
+	Lookup
+}
+
+// Message is what a publisher publishes: headers (Content-Type and any metadata) and a body.
+type Message struct {
+	Header map[string]string
+	Body   []byte
+}
+
+// Event is one message delivered to a subscriber.
+type Event struct {
+	// Topic is the topic it was published on.
+	Topic string
+	// Header holds the message's headers, including Micro-Topic and Micro-Id.
+	Header map[string]string
+	// Body is the message body.
+	Body []byte
+}
+
+// Handler handles a delivered message. An *abi.Error with a 4xx code tells the publisher not
+// to retry; any other error makes it retry for a while.
+type Handler func(ctx context.Context, ev *Event) error
+
+// Options configure a Broker. Registry is required; the rest have defaults.
+type Options struct {
+	// Registry registers subscribers and finds them for publications.
+	Registry Registry
+	// Protocol encodes, parses and routes messages. Nil means Native().
+	Protocol Protocol
+	// Address is where deliveries are received: host:port, host:min-max or :0. Empty means
+	// DefaultAddress.
+	Address string
+	// Advertise is the address registered for subscribers when Address is on all interfaces.
+	Advertise string
+	// TTL is how long a subscriber's registration lives without a refresh; Interval how often
+	// it is refreshed. Zero means one minute and 30 seconds, as Go Micro's.
+	TTL, Interval time.Duration
+	// RetryFor bounds the time in which a failed delivery is tried again, with Backoff
+	// (doubling up to a second) between tries; after it the delivery is dropped. Zero means
+	// DefaultRetryFor and DefaultBackoff.
+	RetryFor, Backoff time.Duration
+	// DeliveryTimeout bounds one delivery attempt, subscriber's work included. Zero means
+	// DefaultDeliveryTimeout.
+	DeliveryTimeout time.Duration
+	// HandlerTimeout bounds a local subscriber's handling of one message. Zero means 5 s.
+	HandlerTimeout time.Duration
+	// MaxBodyBytes caps a delivery's size; larger ones get 413. Zero means 4 MiB.
+	MaxBodyBytes int64
+	// LookupTTL is how long a registry answer is reused by publishers. Zero means
+	// DefaultLookupTTL; negative disables the cache.
+	LookupTTL time.Duration
+	// Seed returns the seed that picks a queue group's subscriber. Nil means random.
+	Seed func() uint64
+	// Logger receives the broker's records. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Defaults.
+const (
+	DefaultAddress         = "127.0.0.1:0"
+	DefaultRetryFor        = 5 * time.Second
+	DefaultBackoff         = 10 * time.Millisecond
+	DefaultDeliveryTimeout = 10 * time.Second
+	DefaultLookupTTL       = time.Second
+)
+
+// ErrDropped is wrapped by Publish's error when some subscriber did not get the message.
+var ErrDropped = errors.New("delivery dropped")
+
+// ErrClosed is returned by the methods of a closed Broker.
+var ErrClosed = errors.New("broker closed")
+
+// Stats counts what a broker did since it started.
+type Stats struct {
+	// Published counts messages published; Delivered the deliveries subscribers accepted;
+	// Retries the attempts after a failed one; Dropped the deliveries given up on.
+	Published, Delivered, Retries, Dropped int64
+	// Received counts deliveries this broker's subscribers handled; Failed those whose
+	// handler failed; Rejected the malformed or misaddressed ones.
+	Received, Failed, Rejected int64
+}
+
+type counters struct {
+	published, delivered, retries, dropped atomic.Int64
+	received, failed, rejected             atomic.Int64
+}
+
+// Broker publishes messages and serves subscriptions. Its methods are safe for concurrent
+// use.
+type Broker struct {
+	opts   Options
+	proto  Protocol
+	logger *slog.Logger
+	client *http.Client
+	stats  counters
+
+	mu        sync.RWMutex
+	subs      map[string]*Subscription
+	ln        net.Listener
+	srv       *http.Server
+	advertise string
+	closed    bool
+	stop      chan struct{}
+	loopDone  chan struct{}
+
+	cacheMu    sync.Mutex
+	cached     []*abi.Service
+	cachedTill time.Time
+}
+
+// New returns a Broker. It publishes at once; call Start before Subscribe.
+func New(opts Options) (*Broker, error) {
+	if opts.Registry == nil {
+		return nil, errors.New("broker: a registry is required")
+	}
+	if opts.Protocol == nil {
+		opts.Protocol = Native()
+	}
+	if opts.Address == "" {
+		opts.Address = DefaultAddress
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&opts.TTL, time.Minute)
+	def(&opts.Interval, 30*time.Second)
+	def(&opts.RetryFor, DefaultRetryFor)
+	def(&opts.Backoff, DefaultBackoff)
+	def(&opts.DeliveryTimeout, DefaultDeliveryTimeout)
+	def(&opts.HandlerTimeout, 5*time.Second)
+	def(&opts.LookupTTL, DefaultLookupTTL)
+	if opts.Interval >= opts.TTL {
+		return nil, fmt.Errorf("broker: interval %s must be shorter than the TTL %s", opts.Interval, opts.TTL)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 4 << 20
+	}
+	if opts.Seed == nil {
+		opts.Seed = mrand.Uint64
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	transport := &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	return &Broker{
+		opts:   opts,
+		proto:  opts.Protocol,
+		logger: logger.With("component", "broker"),
+		client: &http.Client{Transport: transport},
+		subs:   map[string]*Subscription{},
+	}, nil
+}
+
+// Start binds the delivery listener (the first free port of Address) and serves deliveries
+// and the re-registration of subscribers until Close.
+func (b *Broker) Start(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed:
+		return ErrClosed
+	case b.ln != nil:
+		return nil
+	}
+	ln, err := ports.Listen(ctx, "tcp", b.opts.Address)
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	adv, err := ports.Advertise(ln.Addr(), b.opts.Advertise, nil)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("broker: advertise address: %w", err)
+	}
+	b.ln, b.advertise = ln, adv
+	b.srv = &http.Server{
+		Handler:           b,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(b.logger.Handler(), slog.LevelWarn),
+	}
+	b.stop, b.loopDone = make(chan struct{}), make(chan struct{})
+	go func() { _ = b.srv.Serve(ln) }()
+	go b.refresh(context.WithoutCancel(ctx))
+	b.logger.Info("broker listening", "address", ln.Addr().String(), "advertise", adv)
+	return nil
+}
+
+// Addr returns the address deliveries are received on, or "" before Start.
+func (b *Broker) Addr() string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.ln == nil {
+		return ""
+	}
+	return b.ln.Addr().String()
+}
+
+// Stats returns the broker's counters.
+func (b *Broker) Stats() Stats {
+	c := &b.stats
+	return Stats{
+		Published: c.published.Load(), Delivered: c.delivered.Load(), Retries: c.retries.Load(), Dropped: c.dropped.Load(),
+		Received: c.received.Load(), Failed: c.failed.Load(), Rejected: c.rejected.Load(),
+	}
+}
+
+// Subscription is one subscriber of a topic, registered as one node.
+type Subscription struct {
+	b        *Broker
+	topic    string
+	queue    string
+	handler  Handler
+	record   *abi.Service
+	received atomic.Int64
+	failed   atomic.Int64
+}
+
+// Topic returns the subscribed topic.
+func (s *Subscription) Topic() string { return s.topic }
+
+// Queue returns the queue group, or "" for a broadcast subscriber.
+func (s *Subscription) Queue() string { return s.queue }
+
+// ID returns the subscriber's node id.
+func (s *Subscription) ID() string { return s.record.Nodes[0].ID }
+
+// Received returns how many messages the handler accepted.
+func (s *Subscription) Received() int64 { return s.received.Load() }
+
+// Failed returns how many deliveries the handler failed.
+func (s *Subscription) Failed() int64 { return s.failed.Load() }
+
+// Subscribe registers h for topic. With a queue name, each message of the topic goes to one
+// subscriber of the queue group; without, to every subscriber. The subscriber is registered
+// at once and re-registered every interval; if the registry is down now, Subscribe logs it
+// and the next interval tries again.
+func (b *Broker) Subscribe(ctx context.Context, topic, queue string, h Handler) (*Subscription, error) {
+	if h == nil {
+		return nil, errors.New("broker: subscribe: nil handler")
+	}
+	if _, err := b.proto.Route(ctx, &httpbroker.RouteRequest{Topic: topic}); err != nil {
+		return nil, fmt.Errorf("broker: subscribe: %w", err)
+	}
+	version := queue
+	if version == "" {
+		version = httpbroker.BroadcastVersion
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if b.ln == nil {
+		b.mu.Unlock()
+		return nil, errors.New("broker: subscribe before Start")
+	}
+	s := &Subscription{b: b, topic: topic, queue: queue, handler: h, record: &abi.Service{
+		Name:    httpbroker.ServiceName,
+		Version: version,
+		Nodes: []abi.Node{{
+			ID:      topic + "-broker-" + newUUID(),
+			Address: b.advertise,
+			Metadata: map[string]string{
+				httpbroker.MetaBroker: "http",
+				httpbroker.MetaTopic:  topic,
+				httpbroker.MetaSecure: "false",
+			},
+		}},
+	}}
+	b.subs[s.ID()] = s
+	b.mu.Unlock()
+	if err := b.opts.Registry.Register(ctx, s.record, b.opts.TTL); err != nil {
+		b.logger.Warn("subscriber not registered yet; retrying every interval", "topic", topic, "node", s.ID(), "err", err)
+	} else {
+		b.logger.Info("subscribed", "topic", topic, "queue", queue, "node", s.ID())
+	}
+	b.invalidate()
+	return s, nil
+}
+
+// Unsubscribe deregisters the subscriber and stops its deliveries. It is safe to call more
+// than once.
+func (s *Subscription) Unsubscribe(ctx context.Context) error {
+	b := s.b
+	b.mu.Lock()
+	_, ok := b.subs[s.ID()]
+	delete(b.subs, s.ID())
+	b.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	b.invalidate()
+	if err := b.opts.Registry.Deregister(ctx, s.record); err != nil {
+		return fmt.Errorf("broker: unsubscribe %s: %w", s.topic, err)
+	}
+	return nil
+}
+
+// refresh re-registers every subscriber each interval until Close.
+func (b *Broker) refresh(ctx context.Context) {
+	defer close(b.loopDone)
+	t := time.NewTicker(b.opts.Interval)
+	defer t.Stop()
+	healthy := true
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		}
+		b.mu.RLock()
+		subs := make([]*Subscription, 0, len(b.subs))
+		for _, s := range b.subs {
+			subs = append(subs, s)
+		}
+		b.mu.RUnlock()
+		var errs []error
+		for _, s := range subs {
+			errs = append(errs, b.opts.Registry.Register(ctx, s.record, b.opts.TTL))
+		}
+		err := errors.Join(errs...)
+		switch {
+		case err != nil && healthy:
+			b.logger.Error("subscriber registration failed; retrying every interval", "err", err)
+		case err == nil && !healthy:
+			b.logger.Info("subscriber registration restored")
+		}
+		healthy = err == nil
+	}
+}
+
+// Close deregisters every subscriber, then stops the listener and waits (bounded by ctx) for
+// deliveries in progress. It is safe to call more than once.
+func (b *Broker) Close(ctx context.Context) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	subs := b.subs
+	b.subs = map[string]*Subscription{}
+	srv, stop, done := b.srv, b.stop, b.loopDone
+	b.mu.Unlock()
+
+	if stop != nil {
+		close(stop)
+		<-done
+	}
+	var errs []error
+	for _, s := range subs {
+		if err := b.opts.Registry.Deregister(ctx, s.record); err != nil {
+			errs = append(errs, fmt.Errorf("broker: deregister %s: %w", s.ID(), err))
+		}
+	}
+	if srv != nil {
+		if err := srv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("broker: shutdown: %w", err))
+		}
+	}
+	b.client.CloseIdleConnections()
+	return errors.Join(errs...)
+}
+
+// Publish sends msg to the subscribers of topic: every broadcast subscriber and one of each
+// queue group. It returns when each of them has the message or was given up on; a failed
+// delivery is retried with backoff for Options.RetryFor. The error wraps ErrDropped when some
+// subscriber did not get the message; a topic with no subscribers is not an error.
+// Content-Type defaults to application/json for a JSON body, application/octet-stream
+// otherwise, and Micro-Id to a fresh id.
+func (b *Broker) Publish(ctx context.Context, topic string, msg *Message) error {
+	_, err := b.publish(ctx, topic, msg)
+	return err
+}
+
+// PublishCount is Publish that also reports how many subscribers got the message.
+func (b *Broker) PublishCount(ctx context.Context, topic string, msg *Message) (int, error) {
+	return b.publish(ctx, topic, msg)
+}
+
+func (b *Broker) publish(ctx context.Context, topic string, msg *Message) (int, error) {
+	b.mu.RLock()
+	closed := b.closed
+	b.mu.RUnlock()
+	if closed {
+		return 0, ErrClosed
+	}
+	header := make(map[string]string, len(msg.Header)+3)
+	for k, v := range msg.Header {
+		header[k] = v
+	}
+	if header["Content-Type"] == "" {
+		header["Content-Type"] = "application/octet-stream"
+		if json.Valid(msg.Body) {
+			header["Content-Type"] = "application/json"
+		}
+	}
+	if header["Micro-Id"] == "" {
+		header["Micro-Id"] = newUUID()
+	}
+	body, err := b.proto.Encode(ctx, &httpbroker.Message{Topic: topic, Header: header, Body: msg.Body})
+	if err != nil {
+		return 0, fmt.Errorf("broker: publish to %s: %w", topic, err)
+	}
+	services, err := b.lookup(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("broker: publish to %s: %w", topic, err)
+	}
+	routes, err := b.proto.Route(ctx, &httpbroker.RouteRequest{Topic: topic, Seed: b.opts.Seed(), Services: services})
+	if err != nil {
+		return 0, fmt.Errorf("broker: publish to %s: %w", topic, err)
+	}
+	b.stats.published.Add(1)
+	switch len(routes.Targets) {
+	case 0:
+		return 0, nil
+	case 1:
+		if err := b.deliver(ctx, routes.ContentType, routes.Targets[0], body); err != nil {
+			return 0, fmt.Errorf("broker: publish to %s: %w", topic, err)
+		}
+		return 1, nil
+	}
+	errs := make([]error, len(routes.Targets))
+	var wg sync.WaitGroup
+	for i, t := range routes.Targets {
+		wg.Go(func() { errs[i] = b.deliver(ctx, routes.ContentType, t, body) })
+	}
+	wg.Wait()
+	n := 0
+	for _, e := range errs {
+		if e == nil {
+			n++
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return n, fmt.Errorf("broker: publish to %s: %w", topic, err)
+	}
+	return n, nil
+}
+
+// lookup returns the subscriber nodes, from the cache while it is fresh.
+func (b *Broker) lookup(ctx context.Context) ([]*abi.Service, error) {
+	if b.opts.LookupTTL > 0 {
+		b.cacheMu.Lock()
+		if time.Now().Before(b.cachedTill) {
+			s := b.cached
+			b.cacheMu.Unlock()
+			return s, nil
+		}
+		b.cacheMu.Unlock()
+	}
+	services, err := b.opts.Registry.GetService(ctx, httpbroker.ServiceName)
+	if errors.Is(err, abi.ErrServiceNotFound) {
+		services, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if b.opts.LookupTTL > 0 {
+		b.cacheMu.Lock()
+		b.cached, b.cachedTill = services, time.Now().Add(b.opts.LookupTTL)
+		b.cacheMu.Unlock()
+	}
+	return services, nil
+}
+
+// invalidate drops the cached registry answer, after a change this broker made or saw.
+func (b *Broker) invalidate() {
+	b.cacheMu.Lock()
+	b.cached, b.cachedTill = nil, time.Time{}
+	b.cacheMu.Unlock()
+}
+
+// deliver POSTs one delivery to t, retrying failures with backoff for RetryFor. A 4xx
+// answer (other than 408 and 429) is final: the subscriber refused the message.
+func (b *Broker) deliver(ctx context.Context, contentType string, t httpbroker.Target, body []byte) error {
+	deadline := time.Now().Add(b.opts.RetryFor)
+	backoff := b.opts.Backoff
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			b.stats.retries.Add(1)
+		}
+		retry, err := b.attempt(ctx, contentType, t, body)
+		if err == nil {
+			b.stats.delivered.Add(1)
+			return nil
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			b.invalidate()
+		}
+		if !retry || ctx.Err() != nil || time.Now().Add(backoff).After(deadline) {
+			b.stats.dropped.Add(1)
+			b.logger.Warn("delivery dropped", "node", t.ID, "address", t.Address, "attempts", attempt+1, "err", err)
+			return fmt.Errorf("%w: node %s: %w", ErrDropped, t.ID, err)
+		}
+		timer := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+		case <-timer.C:
+		}
+		backoff = min(backoff*2, time.Second)
+	}
+}
+
+// attempt makes one delivery and says whether a failure is worth retrying.
+func (b *Broker) attempt(ctx context.Context, contentType string, t httpbroker.Target, body []byte) (retry bool, err error) {
+	actx, cancel := context.WithTimeout(ctx, b.opts.DeliveryTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, t.URL, bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	rsp, err := b.client.Do(req)
+	if err != nil {
+		return true, err
+	}
+	reply, _ := io.ReadAll(io.LimitReader(rsp.Body, 4096))
+	_ = rsp.Body.Close()
+	if rsp.StatusCode/100 == 2 {
+		return false, nil
+	}
+	err = fmt.Errorf("subscriber answered %s: %s", rsp.Status, bytes.TrimSpace(reply))
+	retry = rsp.StatusCode >= 500 || rsp.StatusCode == http.StatusRequestTimeout || rsp.StatusCode == http.StatusTooManyRequests
+	return retry, err
+}
+
+// ServeHTTP receives deliveries: it parses and validates each one through the protocol and
+// hands it to the addressed subscriber. A malformed delivery gets a 4xx Go Micro error; a
+// delivery whose handler fails gets the handler's code (500 for a fault).
+func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, b.opts.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			b.reject(w, abi.NewError("", 413, "delivery larger than %d bytes", b.opts.MaxBodyBytes))
+			return
+		}
+		b.reject(w, abi.NewError("", 400, "reading the delivery: %v", err))
+		return
+	}
+	d, err := b.proto.Parse(r.Context(), r.Method, r.URL.RawQuery, r.Header.Get("Content-Type"), body)
+	if err != nil {
+		b.reject(w, err)
+		return
+	}
+	b.mu.RLock()
+	s := b.subs[d.ID]
+	b.mu.RUnlock()
+	switch {
+	case s == nil:
+		b.reject(w, abi.NewError("", 404, "no subscriber %s here", d.ID))
+		return
+	case s.topic != d.Topic:
+		b.reject(w, abi.NewError("", 400, "subscriber %s is for topic %s, not %s", d.ID, s.topic, d.Topic))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), b.opts.HandlerTimeout)
+	defer cancel()
+	if err := s.handler(ctx, &Event{Topic: d.Topic, Header: d.Header, Body: d.Body}); err != nil {
+		s.failed.Add(1)
+		b.stats.failed.Add(1)
+		ae := asError(err)
+		b.logger.Warn("subscriber failed", "topic", d.Topic, "node", d.ID, "code", ae.Code, "err", err)
+		writeError(w, ae)
+		return
+	}
+	s.received.Add(1)
+	b.stats.received.Add(1)
+	w.WriteHeader(http.StatusOK)
+}
+
+func (b *Broker) reject(w http.ResponseWriter, err error) {
+	b.stats.rejected.Add(1)
+	ae := asError(err)
+	b.logger.Debug("delivery rejected", "code", ae.Code, "detail", ae.Detail)
+	writeError(w, ae)
+}
+
+// asError gives err Go Micro's error shape: an *abi.Error keeps its code, a context
+// deadline is 408, anything else 500.
+func asError(err error) *abi.Error {
+	var ae *abi.Error
+	switch {
+	case errors.As(err, &ae):
+		out := *ae
+		out.ID = "go.micro.broker"
+		if out.Code < 400 || out.Code > 599 {
+			out.Code = 500
+		}
+		out.Status = abi.StatusText(out.Code)
+		return &out
+	case errors.Is(err, context.DeadlineExceeded):
+		return abi.NewError("go.micro.broker", 408, "%v", err)
+	}
+	return abi.NewError("go.micro.broker", 500, "%v", err)
+}
+
+func writeError(w http.ResponseWriter, e *abi.Error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(int(e.Code))
+	_, _ = io.WriteString(w, e.Error())
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

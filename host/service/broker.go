@@ -1,0 +1,157 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/host/broker"
+)
+
+// pubsub is the service's broker and the subscriber modules it serves.
+type pubsub struct {
+	broker      *broker.Broker
+	subscribers []subscriber
+
+	mu   sync.Mutex // guards subs, written by Run and read by Subscriptions
+	subs []*broker.Subscription
+}
+
+// subscriber is one configured [[subscriber]], its module loaded.
+type subscriber struct {
+	topic, queue string
+	module       *host.Module
+}
+
+// provisionBroker creates the broker (with the protocol the config chooses), loads the
+// subscriber modules and, when there are any, binds the delivery listener. Without a
+// registry that can look services up there is no broker: modules' publish answers 503.
+func (s *Service) provisionBroker(ctx context.Context) error {
+	cfg := s.cfg
+	reg, ok := s.reg.(broker.Registry)
+	if !ok {
+		if len(cfg.Subscribers) > 0 {
+			return fmt.Errorf("subscriber: the registry cannot look services up, so it cannot serve a broker")
+		}
+		return nil
+	}
+	proto := broker.Native()
+	if cfg.Broker.Mode == "wasm" {
+		m, err := s.rt.Load(ctx, cfg.Broker.Path, host.ModuleOptions{})
+		if err != nil {
+			if os.IsNotExist(err) {
+				return fmt.Errorf("broker: mode wasm needs the broker plugin: %w (build it with make wasm-broker)", err)
+			}
+			return fmt.Errorf("broker: %w", err)
+		}
+		s.modules = append(s.modules, m)
+		if kind := m.Descriptor().Kind; kind != abi.KindBroker {
+			return fmt.Errorf("broker: module %s is a %s module, not a broker", cfg.Broker.Path, kind)
+		}
+		proto = broker.Wasm(m)
+	}
+	b, err := broker.New(broker.Options{
+		Registry:        reg,
+		Protocol:        proto,
+		Address:         cfg.Broker.Address,
+		Advertise:       cfg.Broker.Advertise,
+		TTL:             cfg.Registry.TTL.D(),
+		Interval:        cfg.Registry.Interval.D(),
+		RetryFor:        cfg.Broker.RetryFor.D(),
+		Backoff:         cfg.Broker.Backoff.D(),
+		DeliveryTimeout: cfg.Broker.Timeout.D(),
+		HandlerTimeout:  cfg.Server.Timeout.D(),
+		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
+		Logger:          s.logger,
+	})
+	if err != nil {
+		return err
+	}
+	s.pubsub.broker = b
+	for i, sc := range cfg.Subscribers {
+		interrupt := sc.Interrupt == nil || *sc.Interrupt
+		m, err := s.rt.Load(ctx, sc.Path, host.ModuleOptions{
+			PoolSize:            sc.PoolSize,
+			MemoryLimitPages:    uint32(sc.MemoryLimitMB) * 16,
+			InterruptOnDeadline: interrupt,
+			Publisher:           s.publisher(),
+		})
+		if err != nil {
+			return err
+		}
+		s.modules = append(s.modules, m)
+		d := m.Descriptor()
+		if d.Kind != abi.KindSubscriber && d.Kind != abi.KindHandler {
+			return fmt.Errorf("subscriber[%d]: module %s is a %s module, not a subscriber", i, sc.Path, d.Kind)
+		}
+		if !slices.ContainsFunc(d.Endpoints, func(e abi.Endpoint) bool { return e.Name == sc.Topic }) {
+			return fmt.Errorf("subscriber[%d]: module %s does not subscribe to topic %q (it declares %s)", i, sc.Path, sc.Topic, endpointNames(d))
+		}
+		s.pubsub.subscribers = append(s.pubsub.subscribers, subscriber{topic: sc.Topic, queue: sc.Queue, module: m})
+	}
+	if len(s.pubsub.subscribers) > 0 {
+		if err := b.Start(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func endpointNames(d abi.Descriptor) string {
+	if len(d.Endpoints) == 0 {
+		return "none"
+	}
+	names := make([]string, len(d.Endpoints))
+	for i, e := range d.Endpoints {
+		names[i] = fmt.Sprintf("%q", e.Name)
+	}
+	return fmt.Sprint(names)
+}
+
+// publisher is what modules publish through: the service's broker, or nothing.
+func (s *Service) publisher() host.Publisher {
+	b := s.pubsub.broker
+	if b == nil {
+		return nil
+	}
+	return host.PublisherFunc(func(ctx context.Context, topic string, header map[string]string, body []byte) error {
+		return b.Publish(ctx, topic, &broker.Message{Header: header, Body: body})
+	})
+}
+
+// Broker returns the service's broker, or nil when its registry cannot serve one.
+func (s *Service) Broker() *broker.Broker { return s.pubsub.broker }
+
+// Subscriptions returns the subscriptions Run has made so far, in config order.
+func (s *Service) Subscriptions() []*broker.Subscription {
+	s.pubsub.mu.Lock()
+	defer s.pubsub.mu.Unlock()
+	return slices.Clone(s.pubsub.subs)
+}
+
+// subscribe subscribes every configured subscriber; the broker keeps re-registering them.
+func (s *Service) subscribe(ctx context.Context) {
+	for _, sub := range s.pubsub.subscribers {
+		ss, err := s.pubsub.broker.Subscribe(ctx, sub.topic, sub.queue, broker.ModuleHandler(sub.module))
+		if err != nil {
+			s.logger.Error("subscribe failed", "topic", sub.topic, "err", err)
+			continue
+		}
+		s.pubsub.mu.Lock()
+		s.pubsub.subs = append(s.pubsub.subs, ss)
+		s.pubsub.mu.Unlock()
+	}
+}
+
+// stopBroker deregisters the subscribers and closes the delivery listener. It is safe to
+// call more than once.
+func (s *Service) stopBroker(ctx context.Context) error {
+	if s.pubsub.broker == nil {
+		return nil
+	}
+	return s.pubsub.broker.Close(ctx)
+}

@@ -1,0 +1,282 @@
+// Package httpbroker is the protocol logic of Go Micro's inbox-style HTTP broker, with no I/O:
+// it turns a publication into the body of an HTTP delivery, parses and validates a delivery a
+// subscriber receives, and decides which subscriber nodes get a publication.
+//
+// The host owns listeners, connections and the registry; this package only computes. It is
+// compiled twice: into the host as the native broker protocol, and to WebAssembly by the
+// wasm sub-package, as the http-broker plugin. Both answer the operations of Handle with
+// byte-identical results.
+//
+// The wire format is Go Micro v2's: each subscriber registers a node of the service
+// "micro.http.broker" whose version is its queue group (or "ff.http.broadcast"), with node
+// metadata broker=http, topic=<topic> and secure=false; a publisher POSTs
+// {"Header":{…,"Micro-Topic":<topic>},"Body":<base64>} as application/json to
+// http://<node address>/?id=<node id>.
+package httpbroker
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/microhost/microhost/abi"
+)
+
+// Names and values of the protocol, as Go Micro's HTTP broker uses them.
+const (
+	// ServiceName is the registry service every subscriber node belongs to.
+	ServiceName = "micro.http.broker"
+	// BroadcastVersion is the service version of subscribers outside any queue group.
+	BroadcastVersion = "ff.http.broadcast"
+	// Path is the URL path deliveries are POSTed to.
+	Path = "/"
+	// ContentType is the content type of a delivery.
+	ContentType = "application/json"
+	// HeaderTopic is the message header that carries the topic.
+	HeaderTopic = "Micro-Topic"
+	// LegacyHeaderTopic carried the topic before Go Micro v2; Parse still accepts it.
+	LegacyHeaderTopic = ":topic"
+	// MetaBroker, MetaTopic and MetaSecure are the node metadata keys of a subscriber.
+	MetaBroker = "broker"
+	MetaTopic  = "topic"
+	MetaSecure = "secure"
+)
+
+// Operations of the broker plugin, called through microhost_handle.
+const (
+	OpEncode = "encode"
+	OpParse  = "parse"
+	OpRoute  = "route"
+)
+
+// Headers a host passes to the parse operation along with the delivery body; a real HTTP
+// header cannot have these names.
+const (
+	HeaderMethod = ":method"
+	HeaderQuery  = ":query"
+)
+
+// Message is a publication: its topic, its headers (Content-Type, Micro-Id and any
+// metadata) and its body.
+type Message struct {
+	Topic  string            `json:"topic"`
+	Header map[string]string `json:"header,omitempty"`
+	Body   []byte            `json:"body"`
+}
+
+// Delivery is a parsed delivery: the subscriber node it is addressed to, and the message.
+// Header still holds the Micro-Topic header.
+type Delivery struct {
+	ID     string            `json:"id"`
+	Topic  string            `json:"topic"`
+	Header map[string]string `json:"header"`
+	Body   []byte            `json:"body"`
+}
+
+// RouteRequest is the input of Route: the topic, the registry's services of ServiceName and
+// the seed that picks one node per queue group.
+type RouteRequest struct {
+	Topic    string         `json:"topic"`
+	Seed     uint64         `json:"seed"`
+	Services []*abi.Service `json:"services"`
+}
+
+// Routes is the output of Route: the content type of the deliveries and where to POST them.
+type Routes struct {
+	ContentType string   `json:"content_type"`
+	Targets     []Target `json:"targets"`
+}
+
+// Target is one subscriber node a publication goes to.
+type Target struct {
+	// ID is the node's id.
+	ID string `json:"id"`
+	// Address is the node's host:port.
+	Address string `json:"address"`
+	// URL is where to POST the delivery.
+	URL string `json:"url"`
+}
+
+// wire is a delivery body: Go Micro's broker.Message encoded by encoding/json.
+type wire struct {
+	Header map[string]string
+	Body   []byte
+}
+
+// Encode returns the body of the HTTP delivery of msg: its headers with Micro-Topic set to
+// its topic, and its body, base64-encoded.
+func Encode(msg *Message) ([]byte, error) {
+	if err := checkTopic(msg.Topic); err != nil {
+		return nil, err
+	}
+	h := make(map[string]string, len(msg.Header)+1)
+	for k, v := range msg.Header {
+		h[k] = v
+	}
+	h[HeaderTopic] = msg.Topic
+	return json.Marshal(wire{Header: h, Body: msg.Body})
+}
+
+// Parse validates a delivery: it must be a POST, of content type application/json (or
+// none), to a query naming the subscriber id, with a body that is exactly one JSON object of
+// Header (string values) and Body (base64), whose headers name the topic. A bad delivery is
+// an *abi.Error with the 4xx code to answer.
+func Parse(method, query, contentType string, body []byte) (*Delivery, error) {
+	if method != "POST" {
+		return nil, abi.NewError("", 405, "method %s not allowed: deliveries are POSTed", method)
+	}
+	if contentType != "" {
+		mt, _, _ := strings.Cut(contentType, ";")
+		if !strings.EqualFold(strings.TrimSpace(mt), ContentType) {
+			return nil, abi.NewError("", 415, "content type %q: a delivery is %s", contentType, ContentType)
+		}
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, abi.NewError("", 400, "malformed query %q: %v", query, err)
+	}
+	id := q.Get("id")
+	if id == "" {
+		return nil, abi.NewError("", 400, "the query names no subscriber id")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var w wire
+	if err := dec.Decode(&w); err != nil {
+		return nil, abi.NewError("", 400, "malformed delivery: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, abi.NewError("", 400, "malformed delivery: data after the message")
+	}
+	topic := w.Header[HeaderTopic]
+	if topic == "" {
+		topic = w.Header[LegacyHeaderTopic]
+	}
+	if topic == "" {
+		return nil, abi.NewError("", 400, "the message has no %s header", HeaderTopic)
+	}
+	if w.Header == nil {
+		w.Header = map[string]string{}
+	}
+	return &Delivery{ID: id, Topic: topic, Header: w.Header, Body: w.Body}, nil
+}
+
+// Route decides which nodes get a publication on req.Topic: among the nodes of the HTTP
+// broker registered for that topic, every node of the broadcast version, and one node of
+// each queue group (service version), picked at random from req.Seed. The same request
+// always gives the same targets.
+func Route(req *RouteRequest) (*Routes, error) {
+	if err := checkTopic(req.Topic); err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(req.Seed, req.Seed^0x9e3779b97f4a7c15))
+	out := &Routes{ContentType: ContentType, Targets: []Target{}}
+	// A registry may list one queue group in several entries; group them by version.
+	groups := map[string][]abi.Node{}
+	var versions []string
+	for _, svc := range req.Services {
+		if svc == nil || svc.Name != ServiceName {
+			continue
+		}
+		for _, n := range svc.Nodes {
+			if n.Metadata[MetaBroker] != "http" || n.Metadata[MetaTopic] != req.Topic || n.Address == "" {
+				continue
+			}
+			if _, ok := groups[svc.Version]; !ok {
+				versions = append(versions, svc.Version)
+			}
+			groups[svc.Version] = append(groups[svc.Version], n)
+		}
+	}
+	slices.Sort(versions)
+	for _, v := range versions {
+		nodes := groups[v]
+		slices.SortFunc(nodes, func(a, b abi.Node) int { return strings.Compare(a.ID, b.ID) })
+		nodes = slices.CompactFunc(nodes, func(a, b abi.Node) bool { return a.ID == b.ID })
+		if v != BroadcastVersion {
+			i := rng.IntN(len(nodes))
+			nodes = nodes[i : i+1]
+		}
+		for _, n := range nodes {
+			out.Targets = append(out.Targets, target(n))
+		}
+	}
+	return out, nil
+}
+
+func target(n abi.Node) Target {
+	scheme := "http"
+	if n.Metadata[MetaSecure] == "true" {
+		scheme = "https"
+	}
+	u := url.URL{Scheme: scheme, Host: n.Address, Path: Path, RawQuery: url.Values{"id": {n.ID}}.Encode()}
+	return Target{ID: n.ID, Address: n.Address, URL: u.String()}
+}
+
+func checkTopic(topic string) error {
+	switch {
+	case topic == "":
+		return abi.NewError("", 400, "the topic is empty")
+	case len(topic) > 1024:
+		return abi.NewError("", 400, "the topic is longer than 1024 bytes")
+	case strings.ContainsAny(topic, " \t\r\n\x00"):
+		return abi.NewError("", 400, "topic %q contains white space or NUL", topic)
+	}
+	return nil
+}
+
+// Handle runs one operation of the broker plugin on its input and returns its output, as
+// the Wasm plugin does through microhost_handle:
+//
+//   - "encode": input a Message as JSON; output the delivery body (see Encode).
+//   - "parse": input the delivery body, with the request's method and raw query in the
+//     headers ":method" and ":query" and its Content-Type; output a Delivery as JSON.
+//   - "route": input a RouteRequest as JSON; output Routes as JSON.
+//
+// header looks up the headers of the call; errors are *abi.Error values with a code.
+func Handle(op string, in []byte, header func(key string) (string, bool)) ([]byte, error) {
+	switch op {
+	case OpEncode:
+		var msg Message
+		if err := decodeInput(op, in, &msg); err != nil {
+			return nil, err
+		}
+		return Encode(&msg)
+	case OpParse:
+		method, _ := header(HeaderMethod)
+		query, _ := header(HeaderQuery)
+		ct, _ := header("Content-Type")
+		d, err := Parse(method, query, ct, in)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(d)
+	case OpRoute:
+		var req RouteRequest
+		if err := decodeInput(op, in, &req); err != nil {
+			return nil, err
+		}
+		r, err := Route(&req)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(r)
+	}
+	return nil, abi.NewError("", 404, "unknown operation %q (known: encode, parse, route)", op)
+}
+
+func decodeInput(op string, in []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(in))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return abi.NewError("", 400, "%s: malformed input: %v", op, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return abi.NewError("", 400, "%s: malformed input: data after the value", op)
+	}
+	return nil
+}
