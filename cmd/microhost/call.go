@@ -6,9 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/microhost/microhost/host/client"
+	"github.com/microhost/microhost/host/codec"
+	"github.com/microhost/microhost/host/registrycache"
 )
 
 func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) error {
@@ -18,9 +21,14 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	reg.add(fs)
 	address := fs.String("address", "", "call this host:port directly, bypassing the registry")
 	timeout := fs.Duration("timeout", 5*time.Second, "bound on the whole call")
-	contentType := fs.String("content-type", "application/json", "content type of the request body")
+	contentType := fs.String("content-type", "application/json", "wire content type: application/json, application/json-rpc, application/protobuf, application/proto-rpc or application/octet-stream")
+	bodyFile := fs.String("body-file", "", "read the request body from this file (- for stdin); binary bodies must come this way")
 	fs.Usage = func() {
-		io.WriteString(stderr, "Usage: microhost call [flags] SERVICE ENDPOINT [BODY]\n\nBODY defaults to {}.\n\nFlags:\n")
+		io.WriteString(stderr, "Usage: microhost call [flags] SERVICE ENDPOINT [BODY]\n\n"+
+			"BODY is the bare request: JSON for application/json and application/json-rpc (which\n"+
+			"wraps it in the JSON-RPC envelope), defaulting to {}. Protobuf bodies (application/protobuf,\n"+
+			"application/proto-rpc, application/octet-stream) are read with --body-file and default to\n"+
+			"the empty message; their reply is written to stdout as raw bytes.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -30,11 +38,29 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if len(pos) < 2 || len(pos) > 3 {
 		return usageError("want SERVICE ENDPOINT [BODY], got %d arguments", len(pos))
 	}
-	body := []byte("{}")
-	if len(pos) == 3 {
+	ct := codec.MediaType(*contentType)
+	jsonBody := ct == "application/json" || ct == "application/json-rpc"
+	binary := ct == "application/protobuf" || ct == "application/proto-rpc" || ct == "application/octet-stream"
+	var body []byte
+	switch {
+	case len(pos) == 3 && *bodyFile != "":
+		return usageError("give BODY or --body-file, not both")
+	case len(pos) == 3 && binary:
+		return usageError("a %s body is binary: pass it with --body-file FILE (or - for stdin)", ct)
+	case len(pos) == 3:
 		body = []byte(pos[2])
+	case *bodyFile == "-":
+		if body, err = io.ReadAll(os.Stdin); err != nil {
+			return fmt.Errorf("read the body from stdin: %w", err)
+		}
+	case *bodyFile != "":
+		if body, err = os.ReadFile(*bodyFile); err != nil {
+			return fmt.Errorf("read the body: %w", err)
+		}
+	case jsonBody:
+		body = []byte("{}")
 	}
-	if *contentType == "application/json" && !json.Valid(body) {
+	if jsonBody && !json.Valid(body) {
 		return usageError("the body is not valid JSON: %s", body)
 	}
 	req := &client.Request{Service: pos[0], Endpoint: pos[1], ContentType: *contentType, Body: body}
@@ -47,9 +73,17 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		if oerr != nil {
 			return oerr
 		}
-		reply, err = client.New(r, client.Options{Timeout: *timeout}).Call(ctx, req)
+		defer r.Close(context.WithoutCancel(ctx))
+		// Lookups go through the registry cache, as a service's own calls do.
+		cache := registrycache.New(r, registrycache.Options{})
+		defer cache.Close()
+		reply, err = client.New(cache, client.Options{Timeout: *timeout}).Call(ctx, req)
 	}
 	if err != nil {
+		return err
+	}
+	if binary {
+		_, err = stdout.Write(reply)
 		return err
 	}
 	_, err = fmt.Fprintf(stdout, "%s\n", reply)

@@ -22,7 +22,8 @@ type HelloResponse struct {
 
 func init() {
 	guest.Describe("greeter", "1.0.0")
-	guest.HandleJSON("Greeter.Hello", hello)
+	// JSON as guest.HandleJSON serves it, and protobuf by Content-Type (proto.go).
+	handleHello()
 }
 
 func hello(req *HelloRequest, rsp *HelloResponse) error {

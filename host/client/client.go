@@ -1,12 +1,13 @@
 // Package client is the client pipeline: it looks a service up in the registry, picks a node
-// at random and calls it over HTTP with Go Micro's mucp headers.
+// at random and calls it over HTTP with Go Micro's mucp headers, encoding the request and
+// decoding the reply with the codec of the request's content type.
 package client
 
 import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,11 +18,17 @@ import (
 	"time"
 
 	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/host/codec"
 )
 
 // Lookup finds a service's registrations. The local and Consul registries satisfy it.
 type Lookup interface {
 	GetService(ctx context.Context, name string) ([]*abi.Service, error)
+}
+
+// Codecs finds the codec for a content type. *codec.Registry satisfies it.
+type Codecs interface {
+	Lookup(contentType string) (*codec.Codec, bool)
 }
 
 // Options configure a Client.
@@ -32,6 +39,9 @@ type Options struct {
 	Seed uint64
 	// HTTP is the HTTP client to use; nil uses one with kept-alive connections.
 	HTTP *http.Client
+	// Codecs encode requests and decode replies by content type. Nil uses the native stock
+	// codecs.
+	Codecs Codecs
 }
 
 // Client calls services by name or by address.
@@ -39,6 +49,7 @@ type Client struct {
 	lookup  Lookup
 	http    *http.Client
 	timeout time.Duration
+	codecs  Codecs
 
 	mu   sync.Mutex
 	rand *mathrand.Rand
@@ -47,7 +58,10 @@ type Client struct {
 // New returns a Client that finds services through lookup (which may be nil when only
 // CallAddress is used).
 func New(lookup Lookup, opts Options) *Client {
-	c := &Client{lookup: lookup, http: opts.HTTP, timeout: opts.Timeout}
+	c := &Client{lookup: lookup, http: opts.HTTP, timeout: opts.Timeout, codecs: opts.Codecs}
+	if c.codecs == nil {
+		c.codecs = codec.NativeRegistry()
+	}
 	if c.http == nil {
 		c.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}}
 	}
@@ -72,11 +86,15 @@ type Request struct {
 	Service string
 	// Endpoint is "Service.Method", such as "Greeter.Hello".
 	Endpoint string
-	// ContentType defaults to application/json.
+	// ContentType is the wire content type, application/json by default:
+	// application/json, application/protobuf, application/octet-stream,
+	// application/json-rpc or application/proto-rpc.
 	ContentType string
 	// Metadata travels as headers.
 	Metadata map[string]string
-	// Body is the encoded request.
+	// Body is the bare request: JSON for application/json and application/json-rpc,
+	// protobuf for application/protobuf and application/proto-rpc. The codec wraps it in
+	// the envelope of the RPC content types.
 	Body []byte
 }
 
@@ -107,7 +125,8 @@ func (c *Client) Call(ctx context.Context, req *Request) ([]byte, error) {
 	return c.CallAddress(ctx, node.Address, req)
 }
 
-// CallAddress calls the node at addr (host:port) directly, bypassing the registry.
+// CallAddress calls the node at addr (host:port) directly, bypassing the registry. It returns
+// the bare reply body (for the RPC content types, the body inside the envelope).
 func (c *Client) CallAddress(ctx context.Context, addr string, req *Request) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -115,7 +134,16 @@ func (c *Client) CallAddress(ctx context.Context, addr string, req *Request) ([]
 	if ct == "" {
 		ct = "application/json"
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/", bytes.NewReader(req.Body))
+	cc, ok := c.codecs.Lookup(ct)
+	if !ok {
+		return nil, abi.NewError("microhost.client", http.StatusUnsupportedMediaType, "call %s: no codec for content type %q", req.Endpoint, ct)
+	}
+	id := newID()
+	wire, err := cc.WriteRequest(ctx, ct, &codec.Message{ID: id, Service: req.Service, Endpoint: req.Endpoint, Body: req.Body})
+	if err != nil {
+		return nil, fmt.Errorf("call %s: encode the request as %s: %w", req.Endpoint, ct, err)
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/", bytes.NewReader(wire))
 	if err != nil {
 		return nil, fmt.Errorf("call %s at %s: %w", req.Endpoint, addr, err)
 	}
@@ -126,7 +154,7 @@ func (c *Client) CallAddress(ctx context.Context, addr string, req *Request) ([]
 	hr.Header.Set("Micro-Service", req.Service)
 	hr.Header.Set("Micro-Endpoint", req.Endpoint)
 	hr.Header.Set("Micro-Method", req.Endpoint)
-	hr.Header.Set("Micro-Id", newID())
+	hr.Header.Set("Micro-Id", id)
 	if dl, ok := ctx.Deadline(); ok {
 		hr.Header.Set("Timeout", strconv.FormatInt(int64(time.Until(dl)), 10))
 	}
@@ -148,11 +176,20 @@ func (c *Client) CallAddress(ctx context.Context, addr string, req *Request) ([]
 	if rsp.StatusCode != http.StatusOK {
 		return nil, abi.ParseError(string(body))
 	}
-	return body, nil
+	msg, err := cc.ReadResponse(ctx, ct, body)
+	if err != nil {
+		return nil, fmt.Errorf("call %s at %s: decode the %s reply: %w", req.Endpoint, addr, ct, err)
+	}
+	if msg.Error != "" {
+		return nil, abi.ParseError(msg.Error)
+	}
+	return msg.Body, nil
 }
 
+// newID returns a random request id in decimal, so that it also fits proto-RPC's numeric seq
+// (kept below 2^63, as Go Micro parses seq as a signed number).
 func newID() string {
-	var b [16]byte
+	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return strconv.FormatUint(binary.BigEndian.Uint64(b[:])>>1, 10)
 }

@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/host/codec"
 )
 
 // Headers of Go Micro's mucp protocol.
@@ -36,6 +36,12 @@ type Handler interface {
 	Descriptor() abi.Descriptor
 }
 
+// Codecs finds the codec for a request's content type. *codec.Registry satisfies it.
+type Codecs interface {
+	Lookup(contentType string) (*codec.Codec, bool)
+	ContentTypes() []string
+}
+
 // Options configure a Server.
 type Options struct {
 	// Name is the service's name, used as the id of the errors it returns.
@@ -46,6 +52,9 @@ type Options struct {
 	Timeout time.Duration
 	// Logger receives request failures. Nil discards them.
 	Logger *slog.Logger
+	// Codecs decode requests and encode replies by content type. Nil uses the native stock
+	// codecs.
+	Codecs Codecs
 }
 
 // Server routes requests to handlers by endpoint. It is an http.Handler.
@@ -60,6 +69,9 @@ func New(opts Options, handlers ...Handler) (*Server, error) {
 	s := &Server{opts: opts, logger: opts.Logger, endpoints: map[string]Handler{}}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.opts.Codecs == nil {
+		s.opts.Codecs = codec.NativeRegistry()
 	}
 	for _, h := range handlers {
 		d := h.Descriptor()
@@ -88,62 +100,110 @@ func (s *Server) Endpoints() []abi.Endpoint {
 	return out
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. The request's Content-Type chooses the codec (JSON when
+// absent); the handler gets the bare body, and its reply is encoded in the request's codec.
+//
+// Errors go out as Go Micro errors: in the Micro-Error header, and in the body as the codec
+// carries them (the JSON error itself for JSON, the envelope's error for JSON-RPC and
+// proto-RPC, nothing for protobuf). A request with a Micro-Id header comes from an RPC client,
+// such as Go Micro's, whose HTTP transport treats any status but 200 as a broken transport,
+// so its errors are answered with 200; any other request gets the error's code as the HTTP
+// status, which is what curl users expect.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if id := r.Header.Get(HeaderID); id != "" {
-		w.Header().Set(HeaderID, id)
+	ct := codec.MediaType(r.Header.Get(HeaderContentType))
+	if ct == "" {
+		ct = "application/json"
 	}
-	res, ct, err := s.serve(r)
+	c, _ := s.opts.Codecs.Lookup(ct)
+	call := &codec.Message{ID: r.Header.Get(HeaderID), Service: r.Header.Get(HeaderService)}
+	res, err := s.serve(r, ct, c, call)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, ct, c, call, err)
+		return
+	}
+	// Codec calls use the request's context, not the handler's deadline, so a reply can
+	// still be written when the handler used up its time.
+	wire, err := c.WriteResponse(r.Context(), ct, &codec.Message{ID: call.ID, Service: call.Service, Endpoint: call.Endpoint, ContentType: call.ContentType, Body: res.Body})
+	if err != nil {
+		s.logger.Warn("encoding a reply failed", "endpoint", call.Endpoint, "content_type", ct, "err", err)
+		s.writeError(w, r, ct, c, call, s.codecError(fmt.Sprintf("encode the reply of %s", call.Endpoint), http.StatusInternalServerError, err))
 		return
 	}
 	h := w.Header()
 	for k, v := range res.Header {
 		h.Set(k, v)
 	}
+	if call.ID != "" {
+		h.Set(HeaderID, call.ID)
+	}
 	h.Set(HeaderContentType, ct)
-	h.Set("Content-Length", strconv.Itoa(len(res.Body)))
+	h.Set("Content-Length", strconv.Itoa(len(wire)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(res.Body)
+	_, _ = w.Write(wire)
 }
 
-func (s *Server) serve(r *http.Request) (*host.Response, string, error) {
+// serve decodes the request with c, calls its handler and returns the handler's reply. It
+// fills call with what the reply needs: the id, the endpoint and the bare content type.
+func (s *Server) serve(r *http.Request, ct string, c *codec.Codec, call *codec.Message) (*host.Response, error) {
 	if r.Method != http.MethodPost {
-		return nil, "", abi.NewError(s.opts.Name, http.StatusMethodNotAllowed, "method %s not allowed: send a POST", r.Method)
+		return nil, abi.NewError(s.opts.Name, http.StatusMethodNotAllowed, "method %s not allowed: send a POST", r.Method)
+	}
+	if c == nil {
+		return nil, abi.NewError(s.opts.Name, http.StatusUnsupportedMediaType, "unsupported content type %q (supported: %s; set the Content-Type header)", ct, strings.Join(s.opts.Codecs.ContentTypes(), ", "))
+	}
+	body, err := s.readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := c.ReadRequest(r.Context(), ct, body)
+	if err != nil {
+		return nil, s.codecError("", http.StatusBadRequest, err)
+	}
+	// The envelope's id wins over the header's, as in Go Micro, so the reply echoes it.
+	if msg.ID != "" {
+		call.ID = msg.ID
 	}
 	endpoint := r.Header.Get(HeaderEndpoint)
 	if endpoint == "" {
 		endpoint = r.Header.Get(HeaderMethod)
 	}
 	if endpoint == "" {
-		return nil, "", abi.NewError(s.opts.Name, http.StatusBadRequest, "missing %s header (such as Greeter.Hello)", HeaderEndpoint)
+		endpoint = msg.Endpoint
+	}
+	call.Endpoint = endpoint
+	call.ContentType = msg.ContentType
+	if endpoint == "" {
+		return nil, abi.NewError(s.opts.Name, http.StatusBadRequest, "missing %s header (such as Greeter.Hello)", HeaderEndpoint)
 	}
 	h, ok := s.endpoints[endpoint]
 	if !ok {
-		return nil, "", abi.NewError(s.opts.Name, http.StatusNotFound, "unknown endpoint %s", endpoint)
-	}
-	ct := mediaType(r.Header.Get(HeaderContentType))
-	if ct == "" {
-		ct = "application/json"
-	}
-	if ct != "application/json" {
-		return nil, "", abi.NewError(s.opts.Name, http.StatusUnsupportedMediaType, "unsupported content type %q (supported: application/json; set the Content-Type header)", ct)
-	}
-	body, err := s.readBody(r)
-	if err != nil {
-		return nil, "", err
-	}
-	if !json.Valid(body) {
-		return nil, "", abi.NewError(s.opts.Name, http.StatusBadRequest, "malformed JSON body for %s", endpoint)
+		return nil, abi.NewError(s.opts.Name, http.StatusNotFound, "unknown endpoint %s", endpoint)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout(r))
 	defer cancel()
-	res, err := h.Call(ctx, &host.Request{Endpoint: endpoint, ContentType: ct, Header: metadata(r.Header), Body: body})
+	res, err := h.Call(ctx, &host.Request{Endpoint: endpoint, ContentType: msg.ContentType, Header: metadata(r.Header), Body: msg.Body})
 	if err != nil {
-		return nil, "", s.callError(ctx, endpoint, err)
+		return nil, s.callError(ctx, endpoint, err)
 	}
-	return res, ct, nil
+	return res, nil
+}
+
+// codecError is the Go Micro error for a codec's failure: the codec's own code and detail
+// when it gave one, else code with the error as detail.
+func (s *Server) codecError(what string, code int32, err error) *abi.Error {
+	var ae *abi.Error
+	if errors.As(err, &ae) {
+		out := *ae
+		out.ID = s.opts.Name
+		if what != "" {
+			out.Detail = what + ": " + out.Detail
+		}
+		return &out
+	}
+	if what != "" {
+		return abi.NewError(s.opts.Name, code, "%s: %v", what, err)
+	}
+	return abi.NewError(s.opts.Name, code, "%v", err)
 }
 
 func (s *Server) readBody(r *http.Request) ([]byte, error) {
@@ -198,26 +258,36 @@ func (s *Server) callError(ctx context.Context, endpoint string, err error) erro
 	}
 }
 
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+// writeError answers with err as a Go Micro error (see ServeHTTP), encoded by c when the
+// content type has a codec.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, ct string, c *codec.Codec, call *codec.Message, err error) {
 	var ae *abi.Error
 	if !errors.As(err, &ae) {
 		ae = abi.NewError(s.opts.Name, http.StatusInternalServerError, "%v", err)
 	}
 	text := ae.Error()
-	h := w.Header()
-	h.Set(HeaderError, text)
-	h.Set(HeaderContentType, "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(text)))
-	w.WriteHeader(int(ae.Code))
-	_, _ = io.WriteString(w, text)
-}
-
-// mediaType returns the content type without parameters such as charset.
-func mediaType(ct string) string {
-	if i := strings.IndexByte(ct, ';'); i >= 0 {
-		ct = ct[:i]
+	body, bodyType := []byte(text), "application/json"
+	if c != nil {
+		wire, werr := c.WriteResponse(r.Context(), ct, &codec.Message{ID: call.ID, Service: call.Service, Endpoint: call.Endpoint, Error: text})
+		if werr == nil {
+			body, bodyType = wire, ct
+		} else {
+			s.logger.Warn("encoding an error reply failed; answering in JSON", "content_type", ct, "err", werr)
+		}
 	}
-	return strings.ToLower(strings.TrimSpace(ct))
+	h := w.Header()
+	if call.ID != "" {
+		h.Set(HeaderID, call.ID)
+	}
+	h.Set(HeaderError, text)
+	h.Set(HeaderContentType, bodyType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	status := int(ae.Code)
+	if r.Header.Get(HeaderID) != "" {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 // metadata turns request headers into the call's metadata, leaving out transport headers, as

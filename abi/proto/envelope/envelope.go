@@ -1,0 +1,255 @@
+// Package envelope reads and writes microhost.abi.v1.Message, the record the host and a codec
+// module exchange (abi/proto/microhost.proto), by hand with protowire.
+//
+// It is the hot path of every codec call, on both sides of the Wasm boundary, so it does not
+// use protobuf reflection (which would make each codec module several megabytes larger and each
+// call slower) and it does not allocate: Unmarshal makes the Message's fields point into the
+// bytes it reads, and Append writes into a buffer the caller owns. The generated package
+// abipb is the schema's reference form; a test proves the two agree.
+package envelope
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// Type says which way a message travels (microhost.abi.v1.MessageType).
+type Type int32
+
+// Message types.
+const (
+	// Unspecified is the zero value; codecs refuse it.
+	Unspecified Type = 0
+	// Request is a call from a client to a server.
+	Request Type = 1
+	// Response is a server's reply; an error reply has Error set.
+	Response Type = 2
+)
+
+// String names the type.
+func (t Type) String() string {
+	switch t {
+	case Request:
+		return "request"
+	case Response:
+		return "response"
+	}
+	return fmt.Sprintf("message type %d", int32(t))
+}
+
+// Header is one metadata entry.
+type Header struct {
+	Key, Value []byte
+}
+
+// Message is microhost.abi.v1.Message. The byte fields of a Message filled by Unmarshal, or by
+// a codec's Decode, point into the bytes they were read from: they stay valid as long as those
+// bytes are neither changed nor reused.
+type Message struct {
+	// Type is the direction: Request or Response.
+	Type Type
+	// ID is the request id, in text.
+	ID []byte
+	// Service is the service called.
+	Service []byte
+	// Endpoint is "Service.Method".
+	Endpoint []byte
+	// Error is a Go Micro JSON error; empty when the call succeeded.
+	Error []byte
+	// ContentType is Body's content type.
+	ContentType []byte
+	// Body is the body.
+	Body []byte
+	// Header is further metadata, in the order it was read.
+	Header []Header
+}
+
+// Reset clears m, keeping the Header slice's capacity.
+func (m *Message) Reset() {
+	*m = Message{Header: m.Header[:0]}
+}
+
+// Field numbers of microhost.abi.v1.Message.
+const (
+	fieldType        protowire.Number = 1
+	fieldID          protowire.Number = 2
+	fieldService     protowire.Number = 3
+	fieldEndpoint    protowire.Number = 4
+	fieldError       protowire.Number = 5
+	fieldContentType protowire.Number = 6
+	fieldBody        protowire.Number = 7
+	fieldHeader      protowire.Number = 8
+
+	fieldKey   protowire.Number = 1
+	fieldValue protowire.Number = 2
+)
+
+// Size returns the length of m's encoding.
+func Size(m *Message) int {
+	n := 0
+	if m.Type != 0 {
+		n += protowire.SizeTag(fieldType) + protowire.SizeVarint(uint64(int64(m.Type)))
+	}
+	n += sizeBytes(fieldID, m.ID)
+	n += sizeBytes(fieldService, m.Service)
+	n += sizeBytes(fieldEndpoint, m.Endpoint)
+	n += sizeBytes(fieldError, m.Error)
+	n += sizeBytes(fieldContentType, m.ContentType)
+	n += sizeBytes(fieldBody, m.Body)
+	for _, h := range m.Header {
+		e := entrySize(h)
+		n += protowire.SizeTag(fieldHeader) + protowire.SizeBytes(e)
+	}
+	return n
+}
+
+func sizeBytes(num protowire.Number, b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	return protowire.SizeTag(num) + protowire.SizeBytes(len(b))
+}
+
+func entrySize(h Header) int {
+	return protowire.SizeTag(fieldKey) + protowire.SizeBytes(len(h.Key)) +
+		protowire.SizeTag(fieldValue) + protowire.SizeBytes(len(h.Value))
+}
+
+// Append appends m's encoding to dst. Fields at their zero value are left out, as proto3 does;
+// header entries are written in order, each with both key and value.
+func Append(dst []byte, m *Message) []byte {
+	if need := Size(m); cap(dst)-len(dst) < need {
+		grown := make([]byte, len(dst), len(dst)+need)
+		copy(grown, dst)
+		dst = grown
+	}
+	if m.Type != 0 {
+		dst = protowire.AppendTag(dst, fieldType, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(int64(m.Type)))
+	}
+	dst = appendBytes(dst, fieldID, m.ID)
+	dst = appendBytes(dst, fieldService, m.Service)
+	dst = appendBytes(dst, fieldEndpoint, m.Endpoint)
+	dst = appendBytes(dst, fieldError, m.Error)
+	dst = appendBytes(dst, fieldContentType, m.ContentType)
+	dst = appendBytes(dst, fieldBody, m.Body)
+	for _, h := range m.Header {
+		dst = protowire.AppendTag(dst, fieldHeader, protowire.BytesType)
+		dst = protowire.AppendVarint(dst, uint64(entrySize(h)))
+		dst = protowire.AppendTag(dst, fieldKey, protowire.BytesType)
+		dst = protowire.AppendBytes(dst, h.Key)
+		dst = protowire.AppendTag(dst, fieldValue, protowire.BytesType)
+		dst = protowire.AppendBytes(dst, h.Value)
+	}
+	return dst
+}
+
+func appendBytes(dst []byte, num protowire.Number, b []byte) []byte {
+	if len(b) == 0 {
+		return dst
+	}
+	dst = protowire.AppendTag(dst, num, protowire.BytesType)
+	return protowire.AppendBytes(dst, b)
+}
+
+// ErrMalformed is wrapped by Unmarshal's errors.
+var ErrMalformed = errors.New("malformed message envelope")
+
+// Unmarshal reads a Message from b into m, replacing what m held. m's fields point into b.
+// Unknown fields (and known ones of an unexpected wire type) are skipped, as protobuf
+// requires; a repeated scalar field keeps its last value.
+func Unmarshal(m *Message, b []byte) error {
+	m.Reset()
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+		}
+		b = b[n:]
+		switch {
+		case num == fieldType && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return fmt.Errorf("%w: type: %v", ErrMalformed, protowire.ParseError(n))
+			}
+			m.Type = Type(int32(v))
+			b = b[n:]
+		case num >= fieldID && num <= fieldHeader && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return fmt.Errorf("%w: field %d: %v", ErrMalformed, num, protowire.ParseError(n))
+			}
+			b = b[n:]
+			switch num {
+			case fieldID:
+				m.ID = v
+			case fieldService:
+				m.Service = v
+			case fieldEndpoint:
+				m.Endpoint = v
+			case fieldError:
+				m.Error = v
+			case fieldContentType:
+				m.ContentType = v
+			case fieldBody:
+				m.Body = v
+			case fieldHeader:
+				h, err := unmarshalEntry(v)
+				if err != nil {
+					return err
+				}
+				m.Header = append(m.Header, h)
+			}
+		default:
+			// An unknown field, or a known one with another wire type, which protobuf
+			// also treats as unknown.
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return fmt.Errorf("%w: field %d: %v", ErrMalformed, num, protowire.ParseError(n))
+			}
+			b = b[n:]
+		}
+	}
+	return nil
+}
+
+func unmarshalEntry(b []byte) (Header, error) {
+	var h Header
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return h, fmt.Errorf("%w: header entry: %v", ErrMalformed, protowire.ParseError(n))
+		}
+		b = b[n:]
+		if (num == fieldKey || num == fieldValue) && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return h, fmt.Errorf("%w: header entry: %v", ErrMalformed, protowire.ParseError(n))
+			}
+			b = b[n:]
+			if num == fieldKey {
+				h.Key = v
+			} else {
+				h.Value = v
+			}
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return h, fmt.Errorf("%w: header entry: %v", ErrMalformed, protowire.ParseError(n))
+		}
+		b = b[n:]
+	}
+	return h, nil
+}
+
+// AppendField appends s to dst and returns the grown dst and the appended part. A codec's
+// Decode uses it to point a field at text of its own (a content type, a decimal id) without
+// allocating beyond the caller's buffer.
+func AppendField(dst []byte, s string) (grown, field []byte) {
+	start := len(dst)
+	dst = append(dst, s...)
+	return dst, dst[start:len(dst):len(dst)]
+}

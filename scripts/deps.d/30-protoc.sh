@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# protoc and protoc-gen-go, for `make generate` (the generated Go code is committed, so only
+# changing a .proto file needs them).
+set -euo pipefail
+if ! command -v protoc >/dev/null 2>&1; then
+	if [ "$(id -u)" -eq 0 ]; then
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null
+	else
+		sudo apt-get update -qq
+		sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null
+	fi
+fi
+if ! command -v protoc-gen-go >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/protoc-gen-go" ]; then
+	go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+fi
