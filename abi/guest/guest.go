@@ -111,14 +111,17 @@ func HandleEndpoint(e abi.Endpoint, h Handler) {
 
 // HandleJSON registers a handler that decodes a JSON request into Req and encodes the Rsp
 // it fills as JSON, in the manner of Go Micro's func(ctx, *Req, *Rsp) error handlers. A body
-// that does not decode is answered with a 400 error.
+// that does not decode is answered with a 400 error whose detail is "malformed JSON request
+// for ENDPOINT", the same in every language's SDK; the decoder's own message goes to the
+// host's log at debug level.
 func HandleJSON[Req, Rsp any](endpoint string, fn func(req *Req, rsp *Rsp) error) {
 	var req Req
 	var rsp Rsp
 	HandleEndpoint(abi.Endpoint{Name: endpoint, Request: typeName(req), Response: typeName(rsp)}, func(r *Request) ([]byte, error) {
 		in, out := new(Req), new(Rsp)
 		if err := json.Unmarshal(r.Body, in); err != nil {
-			return nil, BadRequest("malformed JSON request for %s: %v", r.Endpoint, err)
+			Log(abi.LogDebug, fmt.Sprintf("malformed JSON request for %s: %v", r.Endpoint, err))
+			return nil, BadRequest("malformed JSON request for %s", r.Endpoint)
 		}
 		if err := fn(in, out); err != nil {
 			return nil, err
