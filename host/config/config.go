@@ -33,6 +33,8 @@ type Config struct {
 	Handlers []Handler `toml:"handler"`
 	// Broker configures publishing and the delivery listener of subscribers.
 	Broker Broker `toml:"broker"`
+	// Transport chooses the wire protocol plugin and bounds connections.
+	Transport Transport `toml:"transport"`
 	// Subscribers lists the subscriber modules and the topics they take.
 	Subscribers []Subscriber `toml:"subscriber"`
 
@@ -289,6 +291,7 @@ func (c *Config) Finish() error {
 		h.Path = c.resolve(h.Path)
 	}
 	c.finishBroker()
+	c.finishTransport()
 	if err := c.validate(); err != nil {
 		return fmt.Errorf("config %s: %w", c.path, err)
 	}
@@ -342,6 +345,7 @@ func (c *Config) validate() error {
 		bad("handler", "at least one [[handler]] or [[subscriber]] is required")
 	}
 	errs = append(errs, c.validateBroker()...)
+	errs = append(errs, c.validateTransport()...)
 	for i, h := range c.Handlers {
 		key := fmt.Sprintf("handler[%d]", i)
 		if h.Module == "" && h.Path == "" {

@@ -17,6 +17,8 @@ import (
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/codec"
+	"github.com/microhost/microhost/host/transport"
+	httptransport "github.com/microhost/microhost/plugins/http-transport"
 )
 
 // Headers of Go Micro's mucp protocol.
@@ -100,8 +102,55 @@ func (s *Server) Endpoints() []abi.Endpoint {
 	return out
 }
 
-// ServeHTTP implements http.Handler. The request's Content-Type chooses the codec (JSON when
-// absent); the handler gets the bare body, and its reply is encoded in the request's codec.
+// headers is what the pipeline reads of a request's header fields, whichever transport
+// carried them.
+type headers interface {
+	Get(key string) string
+	// Metadata returns the fields that are the caller's metadata, leaving out transport
+	// fields, as Go Micro's server does.
+	Metadata() map[string]string
+}
+
+// reply is the pipeline's answer, for the transport to write.
+type reply struct {
+	status int
+	header map[string]string
+	body   []byte
+}
+
+// ServeHTTP implements http.Handler, for serving the pipeline from net/http.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var rep reply
+	if r.Method != http.MethodPost {
+		rep = s.errorReply(r.Context(), httpHeaders(r.Header), "", nil, &codec.Message{},
+			abi.NewError(s.opts.Name, http.StatusMethodNotAllowed, "method %s not allowed: send a POST", r.Method))
+	} else if body, err := s.readBody(r); err != nil {
+		rep = s.errorReply(r.Context(), httpHeaders(r.Header), "", nil, &codec.Message{}, err)
+	} else {
+		rep = s.process(r.Context(), httpHeaders(r.Header), body)
+	}
+	h := w.Header()
+	for k, v := range rep.header {
+		h.Set(k, v)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(rep.body)))
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(rep.body)
+}
+
+// ServeMessage implements transport.Handler: the pipeline behind microhost's own transport.
+func (s *Server) ServeMessage(ctx context.Context, m *transport.Message) *transport.Reply {
+	rep := s.process(ctx, messageHeaders(m.Header), m.Body)
+	out := &transport.Reply{Status: rep.status, Body: rep.body, Header: make([]httptransport.Header, 0, len(rep.header))}
+	for k, v := range rep.header {
+		out.Header = append(out.Header, httptransport.Header{Name: []byte(k), Value: []byte(v)})
+	}
+	return out
+}
+
+// process runs one request through the pipeline. The request's Content-Type chooses the
+// codec (JSON when absent); the handler gets the bare body, and its reply is encoded in the
+// request's codec.
 //
 // Errors go out as Go Micro errors: in the Micro-Error header, and in the body as the codec
 // carries them (the JSON error itself for JSON, the envelope's error for JSON-RPC and
@@ -109,53 +158,45 @@ func (s *Server) Endpoints() []abi.Endpoint {
 // such as Go Micro's, whose HTTP transport treats any status but 200 as a broken transport,
 // so its errors are answered with 200; any other request gets the error's code as the HTTP
 // status, which is what curl users expect.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ct := codec.MediaType(r.Header.Get(HeaderContentType))
+func (s *Server) process(ctx context.Context, hdr headers, body []byte) reply {
+	ct := codec.MediaType(hdr.Get(HeaderContentType))
 	if ct == "" {
 		ct = "application/json"
 	}
 	c, _ := s.opts.Codecs.Lookup(ct)
-	call := &codec.Message{ID: r.Header.Get(HeaderID), Service: r.Header.Get(HeaderService)}
-	res, err := s.serve(r, ct, c, call)
+	call := &codec.Message{ID: hdr.Get(HeaderID), Service: hdr.Get(HeaderService)}
+	res, err := s.serve(ctx, hdr, body, ct, c, call)
 	if err != nil {
-		s.writeError(w, r, ct, c, call, err)
-		return
+		return s.errorReply(ctx, hdr, ct, c, call, err)
 	}
 	// Codec calls use the request's context, not the handler's deadline, so a reply can
 	// still be written when the handler used up its time.
-	wire, err := c.WriteResponse(r.Context(), ct, &codec.Message{ID: call.ID, Service: call.Service, Endpoint: call.Endpoint, ContentType: call.ContentType, Body: res.Body})
+	wire, err := c.WriteResponse(ctx, ct, &codec.Message{ID: call.ID, Service: call.Service, Endpoint: call.Endpoint, ContentType: call.ContentType, Body: res.Body})
 	if err != nil {
 		s.logger.Warn("encoding a reply failed", "endpoint", call.Endpoint, "content_type", ct, "err", err)
-		s.writeError(w, r, ct, c, call, s.codecError(fmt.Sprintf("encode the reply of %s", call.Endpoint), http.StatusInternalServerError, err))
-		return
+		return s.errorReply(ctx, hdr, ct, c, call, s.codecError(fmt.Sprintf("encode the reply of %s", call.Endpoint), http.StatusInternalServerError, err))
 	}
-	h := w.Header()
+	h := make(map[string]string, len(res.Header)+2)
 	for k, v := range res.Header {
-		h.Set(k, v)
+		h[k] = v
 	}
 	if call.ID != "" {
-		h.Set(HeaderID, call.ID)
+		h[HeaderID] = call.ID
 	}
-	h.Set(HeaderContentType, ct)
-	h.Set("Content-Length", strconv.Itoa(len(wire)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(wire)
+	h[HeaderContentType] = ct
+	return reply{status: http.StatusOK, header: h, body: wire}
 }
 
 // serve decodes the request with c, calls its handler and returns the handler's reply. It
 // fills call with what the reply needs: the id, the endpoint and the bare content type.
-func (s *Server) serve(r *http.Request, ct string, c *codec.Codec, call *codec.Message) (*host.Response, error) {
-	if r.Method != http.MethodPost {
-		return nil, abi.NewError(s.opts.Name, http.StatusMethodNotAllowed, "method %s not allowed: send a POST", r.Method)
-	}
+func (s *Server) serve(ctx context.Context, hdr headers, body []byte, ct string, c *codec.Codec, call *codec.Message) (*host.Response, error) {
 	if c == nil {
 		return nil, abi.NewError(s.opts.Name, http.StatusUnsupportedMediaType, "unsupported content type %q (supported: %s; set the Content-Type header)", ct, strings.Join(s.opts.Codecs.ContentTypes(), ", "))
 	}
-	body, err := s.readBody(r)
-	if err != nil {
-		return nil, err
+	if limit := s.maxBody(); int64(len(body)) > limit {
+		return nil, abi.NewError(s.opts.Name, http.StatusRequestEntityTooLarge, "body of %d bytes is over the limit of %d", len(body), limit)
 	}
-	msg, err := c.ReadRequest(r.Context(), ct, body)
+	msg, err := c.ReadRequest(ctx, ct, body)
 	if err != nil {
 		return nil, s.codecError("", http.StatusBadRequest, err)
 	}
@@ -163,9 +204,9 @@ func (s *Server) serve(r *http.Request, ct string, c *codec.Codec, call *codec.M
 	if msg.ID != "" {
 		call.ID = msg.ID
 	}
-	endpoint := r.Header.Get(HeaderEndpoint)
+	endpoint := hdr.Get(HeaderEndpoint)
 	if endpoint == "" {
-		endpoint = r.Header.Get(HeaderMethod)
+		endpoint = hdr.Get(HeaderMethod)
 	}
 	if endpoint == "" {
 		endpoint = msg.Endpoint
@@ -179,9 +220,9 @@ func (s *Server) serve(r *http.Request, ct string, c *codec.Codec, call *codec.M
 	if !ok {
 		return nil, abi.NewError(s.opts.Name, http.StatusNotFound, "unknown endpoint %s", endpoint)
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.timeout(r))
+	ctx, cancel := context.WithTimeout(ctx, s.timeout(hdr))
 	defer cancel()
-	res, err := h.Call(ctx, &host.Request{Endpoint: endpoint, ContentType: msg.ContentType, Header: metadata(r.Header), Body: msg.Body})
+	res, err := h.Call(ctx, &host.Request{Endpoint: endpoint, ContentType: msg.ContentType, Header: hdr.Metadata(), Body: msg.Body})
 	if err != nil {
 		return nil, s.callError(ctx, endpoint, err)
 	}
@@ -206,11 +247,15 @@ func (s *Server) codecError(what string, code int32, err error) *abi.Error {
 	return abi.NewError(s.opts.Name, code, "%v", err)
 }
 
-func (s *Server) readBody(r *http.Request) ([]byte, error) {
-	limit := s.opts.MaxBodyBytes
-	if limit <= 0 {
-		limit = 4 << 20
+func (s *Server) maxBody() int64 {
+	if s.opts.MaxBodyBytes <= 0 {
+		return 4 << 20
 	}
+	return s.opts.MaxBodyBytes
+}
+
+func (s *Server) readBody(r *http.Request) ([]byte, error) {
+	limit := s.maxBody()
 	if r.ContentLength > limit {
 		return nil, abi.NewError(s.opts.Name, http.StatusRequestEntityTooLarge, "body of %d bytes is over the limit of %d", r.ContentLength, limit)
 	}
@@ -226,12 +271,12 @@ func (s *Server) readBody(r *http.Request) ([]byte, error) {
 
 // timeout is the handler deadline: the Timeout header (nanoseconds, as Go Micro sends it)
 // when present and shorter, else the configured default.
-func (s *Server) timeout(r *http.Request) time.Duration {
+func (s *Server) timeout(hdr headers) time.Duration {
 	d := s.opts.Timeout
 	if d <= 0 {
 		d = 5 * time.Second
 	}
-	if v := r.Header.Get(HeaderTimeout); v != "" {
+	if v := hdr.Get(HeaderTimeout); v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && time.Duration(n) < d {
 			d = time.Duration(n)
 		}
@@ -258,9 +303,9 @@ func (s *Server) callError(ctx context.Context, endpoint string, err error) erro
 	}
 }
 
-// writeError answers with err as a Go Micro error (see ServeHTTP), encoded by c when the
+// errorReply answers with err as a Go Micro error (see process), encoded by c when the
 // content type has a codec.
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, ct string, c *codec.Codec, call *codec.Message, err error) {
+func (s *Server) errorReply(ctx context.Context, hdr headers, ct string, c *codec.Codec, call *codec.Message, err error) reply {
 	var ae *abi.Error
 	if !errors.As(err, &ae) {
 		ae = abi.NewError(s.opts.Name, http.StatusInternalServerError, "%v", err)
@@ -268,39 +313,69 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, ct string, c
 	text := ae.Error()
 	body, bodyType := []byte(text), "application/json"
 	if c != nil {
-		wire, werr := c.WriteResponse(r.Context(), ct, &codec.Message{ID: call.ID, Service: call.Service, Endpoint: call.Endpoint, Error: text})
+		wire, werr := c.WriteResponse(ctx, ct, &codec.Message{ID: call.ID, Service: call.Service, Endpoint: call.Endpoint, Error: text})
 		if werr == nil {
 			body, bodyType = wire, ct
 		} else {
 			s.logger.Warn("encoding an error reply failed; answering in JSON", "content_type", ct, "err", werr)
 		}
 	}
-	h := w.Header()
+	h := map[string]string{HeaderError: text, HeaderContentType: bodyType}
 	if call.ID != "" {
-		h.Set(HeaderID, call.ID)
+		h[HeaderID] = call.ID
 	}
-	h.Set(HeaderError, text)
-	h.Set(HeaderContentType, bodyType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
 	status := int(ae.Code)
-	if r.Header.Get(HeaderID) != "" {
+	if hdr.Get(HeaderID) != "" {
 		status = http.StatusOK
 	}
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	return reply{status: status, header: h, body: body}
 }
 
-// metadata turns request headers into the call's metadata, leaving out transport headers, as
-// Go Micro's server does.
-func metadata(h http.Header) map[string]string {
+// transportHeader reports fields that belong to the transport, not to the caller's metadata.
+func transportHeader(k string) bool {
+	for _, t := range [...]string{HeaderContentType, HeaderTimeout, "Content-Length", "Accept-Encoding", "User-Agent", "Accept", "Connection", "Host"} {
+		if strings.EqualFold(k, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// httpHeaders adapts net/http's header map.
+type httpHeaders http.Header
+
+func (h httpHeaders) Get(key string) string { return http.Header(h).Get(key) }
+
+func (h httpHeaders) Metadata() map[string]string {
 	md := make(map[string]string, len(h))
 	for k, v := range h {
-		switch k {
-		case HeaderContentType, HeaderTimeout, "Content-Length", "Accept-Encoding", "User-Agent", "Accept", "Connection":
-			continue
-		}
-		if len(v) > 0 {
+		if !transportHeader(k) && len(v) > 0 {
 			md[k] = v[0]
+		}
+	}
+	return md
+}
+
+// messageHeaders adapts the transport's header map, whose keys are as the caller wrote them.
+type messageHeaders map[string]string
+
+func (h messageHeaders) Get(key string) string {
+	if v, ok := h[key]; ok {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
+}
+
+func (h messageHeaders) Metadata() map[string]string {
+	md := make(map[string]string, len(h))
+	for k, v := range h {
+		if !transportHeader(k) {
+			md[k] = v
 		}
 	}
 	return md

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/microhost/microhost/abi"
@@ -19,6 +18,7 @@ import (
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/registrycache"
 	"github.com/microhost/microhost/host/server"
+	"github.com/microhost/microhost/host/transport"
 	"github.com/microhost/microhost/ports"
 )
 
@@ -30,16 +30,16 @@ type Registrar interface {
 
 // Service is one running microhost service.
 type Service struct {
-	cfg     *config.Config
-	logger  *slog.Logger
-	reg     Registrar
-	rt      *host.Runtime
-	modules []*host.Module
-	pubsub  pubsub
-	codecs  *codec.Registry
-	ln      net.Listener
-	http    *http.Server
-	record  *abi.Service
+	cfg       *config.Config
+	logger    *slog.Logger
+	reg       Registrar
+	rt        *host.Runtime
+	modules   []*host.Module
+	pubsub    pubsub
+	codecs    *codec.Registry
+	ln        net.Listener
+	transport *transport.Server
+	record    *abi.Service
 	// lookups is the registry cache the service's calls find other services through; nil
 	// when the registrar cannot watch.
 	lookups *registrycache.Cache
@@ -117,11 +117,8 @@ func (s *Service) provision(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: advertise address: %w", err)
 	}
-	s.http = &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	if err := s.provisionTransport(ctx, srv); err != nil {
+		return err
 	}
 	s.record = &abi.Service{
 		Name:      cfg.Service.Name,
@@ -160,7 +157,7 @@ func (s *Service) Lookups() *registrycache.Cache { return s.lookups }
 // flight to finish.
 func (s *Service) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- s.http.Serve(s.ln) }()
+	go func() { serveErr <- s.transport.Serve(s.ln) }()
 	s.logger.Info("listening", "service", s.cfg.Service.Name, "address", s.Addr(), "node", s.record.Nodes[0].ID)
 
 	ttl, interval := s.cfg.Registry.TTL.D(), s.cfg.Registry.Interval.D()
@@ -191,10 +188,10 @@ loop:
 	}
 	shutdownCtx, cancel := context.WithTimeout(stop, 10*time.Second)
 	defer cancel()
-	if serr := s.http.Shutdown(shutdownCtx); serr != nil && err == nil {
+	if serr := s.transport.Shutdown(shutdownCtx); serr != nil && err == nil {
 		err = serr
 	}
-	if errors.Is(err, http.ErrServerClosed) {
+	if errors.Is(err, transport.ErrServerClosed) {
 		err = nil
 	}
 	return err
