@@ -82,8 +82,11 @@ test: deps
 	$(GO) test -race -count=1 -timeout 30m ./...
 	cd interop && $(GO) test -race -count=1 ./...
 
-bench:
+# bench runs every Go benchmark, then the end-to-end load test of the greeter over loopback
+# (plain net/http vs native twins vs all-Wasm), which prints req/s, p50, p99 and ratios.
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+	$(GO) run ./internal/loadtest -plugins $(PLUGINS) -c 32 -d 5s
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/microhost/microhost/abi"
 )
@@ -41,11 +42,26 @@ func (m *Module) Call(ctx context.Context, req *Request) (*Response, error) {
 		return nil, err
 	}
 	inst.call.req = req
+	inst.call.ctx = ctx
 	inst.stack[0] = uint64(len(req.Endpoint))
 	inst.stack[1] = uint64(len(req.Body))
-	callErr := inst.handle.CallWithStack(withCall(ctx, &inst.call), inst.stack)
-	if callErr != nil {
+	// A deadline stops the guest by closing its instance from a context callback; the guest
+	// itself runs under a context without a Done channel, which spares wazero a watcher
+	// goroutine per call (see RATIONALE.md).
+	var stop func() bool
+	if m.opts.InterruptOnDeadline && ctx.Done() != nil {
+		mod := inst.mod
+		stop = context.AfterFunc(ctx, func() {
+			_ = mod.CloseWithExitCode(context.Background(), sys.ExitCodeDeadlineExceeded)
+		})
+	}
+	inst.ctx = callCtx{Context: ctx, state: &inst.call}
+	callErr := inst.handle.CallWithStack(&inst.ctx, inst.stack)
+	interrupted := stop != nil && !stop()
+	if callErr != nil || interrupted {
 		m.discard(ctx, inst)
+	}
+	if callErr != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil && m.opts.InterruptOnDeadline {
 			return nil, fmt.Errorf("%w: %s stopped: %w", ErrGuestFault, req.Endpoint, ctxErr)
 		}
@@ -64,31 +80,64 @@ func (m *Module) Call(ctx context.Context, req *Request) (*Response, error) {
 	default:
 		err = abi.NewError("", 500, "%s failed with status %d", req.Endpoint, status)
 	}
-	m.release(inst)
+	if !interrupted {
+		m.release(inst)
+	}
 	return res, err
 }
 
 // callState is what the host functions see of the call in progress on an instance.
 type callState struct {
+	// ctx is the call's real context, with its deadline and cancellation, for host
+	// functions that call out.
+	ctx       context.Context
 	logger    *slog.Logger
 	req       *Request
 	rspBody   []byte
 	rspHeader map[string]string
 	err       *abi.Error
 	publisher Publisher
+	// services and callResult serve the call host functions (callout.go).
+	services   ServiceCaller
+	callResult []byte
 }
 
 func (s *callState) reset() {
+	s.ctx = nil
 	s.req = nil
 	s.rspBody = nil
 	s.rspHeader = nil
 	s.err = nil
+	s.callResult = nil
 }
 
 type callKey struct{}
 
 func withCall(ctx context.Context, s *callState) context.Context {
-	return context.WithValue(ctx, callKey{}, s)
+	return &callCtx{Context: ctx, state: s}
+}
+
+// callCtx is the context a guest call runs under. It carries the call state to the host
+// functions, and it hides its parent's Done channel and error: wazero would otherwise start
+// a goroutine per call to watch them. Deadline and Value still reach the parent. Host
+// functions that do I/O on the guest's behalf use callState.ctx, the call's real context.
+type callCtx struct {
+	context.Context
+	state *callState
+}
+
+// Done returns nil: the call is never cancelled through its context (see Module.Call).
+func (c *callCtx) Done() <-chan struct{} { return nil }
+
+// Err returns nil, matching Done.
+func (c *callCtx) Err() error { return nil }
+
+// Value returns the call state for callKey and asks the parent otherwise.
+func (c *callCtx) Value(key any) any {
+	if _, ok := key.(callKey); ok {
+		return c.state
+	}
+	return c.Context.Value(key)
 }
 
 func callFrom(ctx context.Context) *callState {

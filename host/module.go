@@ -205,6 +205,8 @@ func (m *Module) Close(ctx context.Context) error {
 
 // instance is one warm instance of a module, used by one call at a time.
 type instance struct {
+	// ctx is reused for every call, so a call allocates no context of its own.
+	ctx    callCtx
 	mod    api.Module
 	handle api.Function
 	stack  []uint64
@@ -241,6 +243,7 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	inst := &instance{mod: mod, handle: mod.ExportedFunction(abi.ExportHandle), stack: make([]uint64, 2)}
 	inst.call.logger = m.logger
 	inst.call.publisher = m.opts.Publisher
+	inst.call.services = m.opts.Services
 	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
 		if _, err := init.Call(withCall(ctx, &inst.call)); err != nil {
 			_ = mod.Close(ctx)
