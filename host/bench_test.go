@@ -57,3 +57,17 @@ func BenchmarkGreeterParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkNoopCall is the floor of a call into a Go guest through the SDK: an endpoint
+// that does nothing.
+func BenchmarkNoopCall(b *testing.B) {
+	m := load(b, newRuntime(b, nil), testguestWasm, ModuleOptions{PoolSize: 1})
+	req := &Request{Endpoint: "Test.Noop"}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Call(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

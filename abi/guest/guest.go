@@ -73,6 +73,9 @@ func BadRequest(format string, args ...any) error {
 type module struct {
 	desc     abi.Descriptor
 	handlers map[string]Handler
+	// names maps each endpoint name to itself, to turn bytes into a name without
+	// allocating.
+	names map[string]string
 }
 
 // The registrations live in package state because the ABI's exports are package-level
@@ -80,6 +83,7 @@ type module struct {
 var registered = module{
 	desc:     abi.Descriptor{Kind: abi.KindHandler},
 	handlers: map[string]Handler{},
+	names:    map[string]string{},
 }
 
 // Describe names a handler module and its version. Call it from init.
@@ -107,6 +111,7 @@ func HandleEndpoint(e abi.Endpoint, h Handler) {
 		registered.desc.Endpoints = append(registered.desc.Endpoints, e)
 	}
 	registered.handlers[e.Name] = h
+	registered.names[e.Name] = e.Name
 }
 
 // HandleJSON registers a handler that decodes a JSON request into Req and encodes the Rsp

@@ -30,8 +30,20 @@ func hostLog(level int32, msg unsafe.Pointer, msgLen uint32)
 var descriptor []byte
 
 // scratch is reused between calls for the endpoint and the body, so a warm instance does not
-// allocate for its input.
-var scratch []byte
+// allocate for its input; current is the request being served.
+var (
+	scratch []byte
+	current Request
+)
+
+// intern returns the registered endpoint name equal to b without allocating, or a copy of
+// b when none is.
+func intern(b []byte) string {
+	if name, ok := registered.names[string(b)]; ok {
+		return name
+	}
+	return string(b)
+}
 
 //go:wasmexport microhost_abi_version_1
 func abiVersion1() {}
@@ -51,11 +63,10 @@ func handle(endpointLen, bodyLen uint32) uint32 {
 	buf := scratch[:n+1]
 	hostRequestEndpoint(unsafe.Pointer(&buf[0]), endpointLen)
 	hostRequestBody(unsafe.Pointer(&buf[endpointLen]), bodyLen)
-	req := &Request{
-		Endpoint: string(buf[:endpointLen]),
-		Body:     buf[endpointLen:n:n],
-		header:   header,
-	}
+	// The request is reused between calls (Body is documented as valid only during the
+	// call), and a registered endpoint's name is interned, so a call allocates nothing here.
+	req := &current
+	*req = Request{Endpoint: intern(buf[:endpointLen]), Body: buf[endpointLen:n:n], header: header}
 	body, err := dispatch(req)
 	if err != nil {
 		hostError(err.Code, unsafe.Pointer(unsafe.StringData(err.Detail)), uint32(len(err.Detail)))

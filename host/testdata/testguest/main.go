@@ -24,6 +24,9 @@ func init() {
 		md, _ := req.Header("X-Trace")
 		return []byte(ct + "|" + md + "|" + string(req.Body)), nil
 	})
+	guest.Handle("Test.Noop", func(req *guest.Request) ([]byte, error) {
+		return nil, nil
+	})
 	guest.Handle("Test.Fail", func(req *guest.Request) ([]byte, error) {
 		return nil, guest.Errorf(409, "conflict: %s", req.Body)
 	})
