@@ -63,12 +63,16 @@ wasm-broker:
 	@echo "wasm  $(PLUGINS)/http-broker.wasm"
 	@$(WASMGO) -o $(PLUGINS)/http-broker.wasm ./plugins/http-broker/wasm
 
-# generate rebuilds the committed protobuf Go code; `make deps` installs protoc and
-# protoc-gen-go.
-generate: export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
+# generate rebuilds the committed protobuf Go code; `make deps` installs protoc. The plugins
+# are built here: protoc-gen-go at the version go.mod requires, and protoc-gen-microhost
+# (the greeter's handler and client code) from this tree.
+PROTOC := protoc --plugin=protoc-gen-go=$(BIN)/protoc-gen-go --plugin=protoc-gen-microhost=$(BIN)/protoc-gen-microhost
 generate:
-	protoc --proto_path=abi/proto --go_out=abi/proto/abipb --go_opt=paths=source_relative abi/proto/microhost.proto
-	protoc --proto_path=handlers/greeter --go_out=handlers/greeter/greeterpb --go_opt=paths=source_relative handlers/greeter/greeter.proto
+	$(GO) build -o $(BIN)/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
+	$(GO) build -o $(BIN)/protoc-gen-microhost ./cmd/protoc-gen-microhost
+	$(PROTOC) --proto_path=abi/proto --go_out=abi/proto/abipb --go_opt=paths=source_relative abi/proto/microhost.proto
+	$(PROTOC) --proto_path=handlers/greeter --go_out=handlers/greeter/greeterpb --go_opt=paths=source_relative \
+		--microhost_out=handlers/greeter/greeterpb --microhost_opt=paths=source_relative handlers/greeter/greeter.proto
 
 run: build
 	$(BIN)/microhost run examples/greeter/config.toml

@@ -49,6 +49,14 @@ const (
 	ImportError = "error"
 	// ImportLog writes a log record: (level i32, msg i32, msg_len i32).
 	ImportLog = "log"
+	// ImportCall calls another service by name through the host's client pipeline, with the
+	// current request's deadline and metadata: (service i32, service_len i32, endpoint i32,
+	// endpoint_len i32, content_type i32, content_type_len i32, body i32, body_len i32) ->
+	// i32, the reply's length, or -1 when the call failed (see ABI.md, "Calling services").
+	ImportCall = "call"
+	// ImportCallResult copies the last call's reply body, or its Go Micro JSON error text
+	// after a failure, if it fits: (buf i32, cap i32) -> i32 length.
+	ImportCallResult = "call_result"
 )
 
 // Status values a guest returns from ExportHandle.

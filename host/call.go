@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/microhost/microhost/abi"
 )
@@ -45,20 +44,9 @@ func (m *Module) Call(ctx context.Context, req *Request) (*Response, error) {
 	inst.call.ctx = ctx
 	inst.stack[0] = uint64(len(req.Endpoint))
 	inst.stack[1] = uint64(len(req.Body))
-	// A deadline stops the guest by closing its instance from a context callback; the guest
-	// itself runs under a context without a Done channel, which spares wazero a watcher
-	// goroutine per call (see RATIONALE.md).
-	var stop func() bool
-	if m.opts.InterruptOnDeadline && ctx.Done() != nil {
-		mod := inst.mod
-		stop = context.AfterFunc(ctx, func() {
-			_ = mod.CloseWithExitCode(context.Background(), sys.ExitCodeDeadlineExceeded)
-		})
-	}
-	inst.ctx = callCtx{Context: ctx, state: &inst.call}
-	callErr := inst.handle.CallWithStack(&inst.ctx, inst.stack)
-	interrupted := stop != nil && !stop()
-	if callErr != nil || interrupted {
+	// A fresh context per call: wazero's deadline watcher may still read the previous one.
+	callErr := inst.handle.CallWithStack(withCall(ctx, &inst.call), inst.stack)
+	if callErr != nil {
 		m.discard(ctx, inst)
 	}
 	if callErr != nil {
@@ -80,9 +68,7 @@ func (m *Module) Call(ctx context.Context, req *Request) (*Response, error) {
 	default:
 		err = abi.NewError("", 500, "%s failed with status %d", req.Endpoint, status)
 	}
-	if !interrupted {
-		m.release(inst)
-	}
+	m.release(inst)
 	return res, err
 }
 
@@ -117,20 +103,13 @@ func withCall(ctx context.Context, s *callState) context.Context {
 	return &callCtx{Context: ctx, state: s}
 }
 
-// callCtx is the context a guest call runs under. It carries the call state to the host
-// functions, and it hides its parent's Done channel and error: wazero would otherwise start
-// a goroutine per call to watch them. Deadline and Value still reach the parent. Host
-// functions that do I/O on the guest's behalf use callState.ctx, the call's real context.
+// callCtx is the context a guest call runs under: the call's own context plus the call
+// state for the host functions. When the module interrupts on deadlines, wazero watches its
+// Done channel and stops the guest when it closes.
 type callCtx struct {
 	context.Context
 	state *callState
 }
-
-// Done returns nil: the call is never cancelled through its context (see Module.Call).
-func (c *callCtx) Done() <-chan struct{} { return nil }
-
-// Err returns nil, matching Done.
-func (c *callCtx) Err() error { return nil }
 
 // Value returns the call state for callKey and asks the parent otherwise.
 func (c *callCtx) Value(key any) any {

@@ -41,6 +41,8 @@ var hostFunctions = map[string]api.GoModuleFunc{
 	abi.ImportError:           setError,
 	abi.ImportLog:             guestLog,
 	importPublish:             publish,
+	abi.ImportCall:            callService,
+	abi.ImportCallResult:      callResult,
 }
 
 var hostFunctionTypes = map[string][2][]api.ValueType{
@@ -54,6 +56,8 @@ var hostFunctionTypes = map[string][2][]api.ValueType{
 	importPublish:             {{i32, i32, i32, i32}, {i32}},
 	ImportHTTPRequest:         {{i32, i32}, {i32}},
 	ImportHTTPResponseRead:    {{i32, i32}, {i32}},
+	abi.ImportCall:            {{i32, i32, i32, i32, i32, i32, i32, i32}, {i32}},
+	abi.ImportCallResult:      {{i32, i32}, {i32}},
 }
 
 // HostFunctionNames lists the host functions of ABI v1, for tools such as inspect.

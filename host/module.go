@@ -205,8 +205,6 @@ func (m *Module) Close(ctx context.Context) error {
 
 // instance is one warm instance of a module, used by one call at a time.
 type instance struct {
-	// ctx is reused for every call, so a call allocates no context of its own.
-	ctx    callCtx
 	mod    api.Module
 	handle api.Function
 	stack  []uint64

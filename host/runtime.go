@@ -96,6 +96,9 @@ type ModuleOptions struct {
 	Mounts []Mount
 	// Publisher serves the module's publish host function. Nil makes publish answer 503.
 	Publisher Publisher
+	// Services serves the module's call host function: calls to other services by name.
+	// Nil makes call fail with a 503 error.
+	Services ServiceCaller
 }
 
 // Mount maps a host directory into a module's WASI file system.

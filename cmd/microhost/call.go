@@ -12,6 +12,7 @@ import (
 	"github.com/microhost/microhost/host/client"
 	"github.com/microhost/microhost/host/codec"
 	"github.com/microhost/microhost/host/registrycache"
+	"github.com/microhost/microhost/host/selector"
 )
 
 func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) error {
@@ -23,6 +24,9 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	timeout := fs.Duration("timeout", 5*time.Second, "bound on the whole call")
 	contentType := fs.String("content-type", "application/json", "wire content type: application/json, application/json-rpc, application/protobuf, application/proto-rpc or application/octet-stream")
 	bodyFile := fs.String("body-file", "", "read the request body from this file (- for stdin); binary bodies must come this way")
+	retries := fs.Int("retries", client.DefaultRetries, "retries on another node after a transport failure (never after a handler's error)")
+	version := fs.String("version", "", "call only nodes of this service version")
+	strategy := fs.String("strategy", selector.StrategyRandom, "node selection: random or roundrobin")
 	fs.Usage = func() {
 		io.WriteString(stderr, "Usage: microhost call [flags] SERVICE ENDPOINT [BODY]\n\n"+
 			"BODY is the bare request: JSON for application/json and application/json-rpc (which\n"+
@@ -63,10 +67,19 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if jsonBody && !json.Valid(body) {
 		return usageError("the body is not valid JSON: %s", body)
 	}
+	if *retries < 0 {
+		return usageError("--retries must not be negative")
+	}
+	if _, err := selector.New(selector.Options{Strategy: *strategy}); err != nil {
+		return usageError("--strategy: %v", err)
+	}
+	opts := []client.CallOption{client.WithRetries(*retries), client.WithVersion(*version)}
 	req := &client.Request{Service: pos[0], Endpoint: pos[1], ContentType: *contentType, Body: body}
 	var reply []byte
 	if *address != "" {
-		reply, err = client.New(nil, client.Options{Timeout: *timeout}).CallAddress(ctx, *address, req)
+		c := client.New(nil, client.Options{Timeout: *timeout})
+		defer c.Close()
+		reply, err = c.CallAddress(ctx, *address, req)
 	} else {
 		reg.resolve(getenv)
 		r, oerr := reg.open()
@@ -77,7 +90,9 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		// Lookups go through the registry cache, as a service's own calls do.
 		cache := registrycache.New(r, registrycache.Options{})
 		defer cache.Close()
-		reply, err = client.New(cache, client.Options{Timeout: *timeout}).Call(ctx, req)
+		c := client.New(cache, client.Options{Timeout: *timeout, Strategy: *strategy})
+		defer c.Close()
+		reply, err = c.Call(ctx, req, opts...)
 	}
 	if err != nil {
 		return err

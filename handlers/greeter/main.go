@@ -1,5 +1,9 @@
 // Command greeter is the example handler module: Greeter.Hello answers
-// {"name":"John"} with {"greeting":"Hello John"}.
+// {"name":"John"} with {"greeting":"Hello John"}, in JSON or protobuf.
+//
+// It is written as Go Micro's "Writing a service" writes one: greeter.proto declares the
+// service, protoc generates greeterpb (protoc-gen-go the messages, protoc-gen-microhost
+// GreeterHandler and RegisterGreeterHandler), and this file is the handler.
 //
 // Build it with:
 //
@@ -8,30 +12,24 @@ package main
 
 import (
 	"github.com/microhost/microhost/abi/guest"
+	pb "github.com/microhost/microhost/handlers/greeter/greeterpb"
 )
 
-// HelloRequest is Greeter.Hello's request.
-type HelloRequest struct {
-	Name string `json:"name"`
-}
+// Greeter serves the Greeter service.
+type Greeter struct{}
 
-// HelloResponse is Greeter.Hello's reply.
-type HelloResponse struct {
-	Greeting string `json:"greeting"`
-}
-
-func init() {
-	guest.Describe("greeter", "1.0.0")
-	// JSON as guest.HandleJSON serves it, and protobuf by Content-Type (proto.go).
-	handleHello()
-}
-
-func hello(req *HelloRequest, rsp *HelloResponse) error {
+// Hello greets req.Name.
+func (g *Greeter) Hello(req *pb.HelloRequest, rsp *pb.HelloResponse) error {
 	if req.Name == "" {
 		return guest.BadRequest("name is required")
 	}
 	rsp.Greeting = "Hello " + req.Name
 	return nil
+}
+
+func init() {
+	guest.Describe("greeter", "1.0.0")
+	pb.RegisterGreeterHandler(new(Greeter))
 }
 
 func main() {}

@@ -9,11 +9,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/guest"
 	"github.com/microhost/microhost/handlers/greeter/greeterpb"
 )
 
-// The hand-written protobuf path agrees with the code generated from greeter.proto.
+// Protobuf requests get protobuf replies, byte for byte what proto.Marshal writes.
 func TestProtobuf(t *testing.T) {
 	for _, name := range []string{"John", "héllo ☃", ""} {
 		req, err := proto.Marshal(&greeterpb.HelloRequest{Name: name})
@@ -34,12 +35,25 @@ func TestProtobuf(t *testing.T) {
 			assert.Equal(t, want, out)
 		}
 	}
-	_, gerr := guest.Dispatch("Greeter.Hello", []byte{0x0a, 0x05}, map[string]string{"Content-Type": "application/protobuf"})
-	require.NotNil(t, gerr)
-	assert.Contains(t, gerr.Detail, "malformed protobuf request")
-	_, gerr = guest.Dispatch("Greeter.Hello", []byte{0x0a, 0x01, 0xff}, map[string]string{"Content-Type": "application/protobuf"})
-	require.NotNil(t, gerr)
-	assert.Contains(t, gerr.Detail, "UTF-8")
+	// A truncated field and a name that is not UTF-8 are malformed.
+	for _, body := range [][]byte{{0x0a, 0x05}, {0x0a, 0x01, 0xff}} {
+		_, gerr := guest.Dispatch("Greeter.Hello", body, map[string]string{"Content-Type": "application/protobuf"})
+		require.NotNil(t, gerr)
+		assert.Equal(t, int32(400), gerr.Code)
+		assert.Equal(t, "malformed protobuf request for Greeter.Hello", gerr.Detail)
+	}
+	// Unknown fields are skipped and a repeated name keeps its last value.
+	body := []byte{0x0a, 0x01, 'a', 0x10, 0x07, 0x0a, 0x01, 'b'}
+	out, gerr := guest.Dispatch("Greeter.Hello", body, map[string]string{"Content-Type": "application/x-protobuf"})
+	require.Nil(t, gerr)
+	assert.Equal(t, []byte{0x12, 0x07, 'H', 'e', 'l', 'l', 'o', ' ', 'b'}, out)
+}
+
+// The generated registration describes the endpoint with its message names.
+func TestDescriptor(t *testing.T) {
+	d := guest.Descriptor()
+	assert.Equal(t, "greeter", d.Name)
+	assert.Equal(t, []abi.Endpoint{{Name: "Greeter.Hello", Request: "HelloRequest", Response: "HelloResponse"}}, d.Endpoints)
 }
 
 // JSON is unchanged: the same bytes as before protobuf was added.

@@ -1,27 +1,42 @@
-// Package client is the client pipeline: it looks a service up in the registry, picks a node
-// at random and calls it over HTTP with Go Micro's mucp headers, encoding the request and
-// decoding the reply with the codec of the request's content type.
+// Package client is the client pipeline, as Go Micro's: it looks a service up in the
+// registry (through a Lookup, such as the registry cache), picks a node with a selector
+// (random or round robin, filtered by version and metadata labels), calls it over a pooled,
+// kept-alive connection with Go Micro's mucp headers, and on a transport failure marks the
+// node and retries another after a back-off. Requests are encoded and replies decoded with
+// the codec of the request's content type.
+//
+// An ordinary Go program calls a microhost service by name in a few lines:
+//
+//	reg, _ := localregistry.New(localregistry.DefaultDir())
+//	c := client.New(reg, client.Options{})
+//	defer c.Close()
+//	var rsp struct{ Greeting string }
+//	err := c.CallJSON(ctx, "greeter", "Greeter.Hello", map[string]string{"name": "John"}, &rsp)
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	mathrand "math/rand/v2"
+	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/codec"
+	"github.com/microhost/microhost/host/selector"
+	"github.com/microhost/microhost/host/transport"
+	httptransport "github.com/microhost/microhost/plugins/http-transport"
 )
 
-// Lookup finds a service's registrations. The local and Consul registries satisfy it.
+// Lookup finds a service's registrations. The registries and the registry cache satisfy it.
 type Lookup interface {
 	GetService(ctx context.Context, name string) ([]*abi.Service, error)
 }
@@ -31,53 +46,136 @@ type Codecs interface {
 	Lookup(contentType string) (*codec.Codec, bool)
 }
 
+// Selector chooses a node for each try and learns which nodes failed. *selector.Selector
+// satisfies it, native or with its Wasm plugin.
+type Selector interface {
+	Select(ctx context.Context, service string, nodes []selector.Node, f selector.Filter) (selector.Node, error)
+	Mark(nodeID string, err error)
+}
+
+// Defaults, as Go Micro's.
+const (
+	// DefaultTimeout bounds a call, retries included, when neither its context nor its
+	// options set an earlier deadline.
+	DefaultTimeout = 5 * time.Second
+	// DefaultRetries is how many times a call is retried after a transport failure.
+	DefaultRetries = 1
+	// DefaultMaxBackoff bounds the wait before one retry.
+	DefaultMaxBackoff = time.Second
+)
+
+// ID is the id of the errors the client makes itself, as Go Micro's are "go.micro.client".
+const ID = "microhost.client"
+
 // Options configure a Client.
 type Options struct {
-	// Timeout bounds each call when its context has no earlier deadline. Zero means 5 s.
+	// Timeout bounds each call, retries included, when its context has no earlier deadline.
+	// Zero means DefaultTimeout. A call may override it with WithTimeout.
 	Timeout time.Duration
-	// Seed makes node choice repeatable; zero seeds from crypto/rand.
+	// Retries is how many times a call is retried, on another node when there is one, after
+	// a transport failure (the node could not be reached, or the connection broke). An error
+	// the handler returned is never retried. Zero means DefaultRetries; negative means none.
+	Retries int
+	// Backoff is the wait before retry number attempt (1 for the first retry). Nil means
+	// ExponentialBackoff: 10^attempt ms, bounded by DefaultMaxBackoff.
+	Backoff func(attempt int) time.Duration
+	// Selector chooses nodes. Nil means a native selector with Strategy and Seed.
+	Selector Selector
+	// Strategy is the native selector's strategy: "random" (default) or "roundrobin".
+	Strategy string
+	// Seed makes the native selector's random choices repeatable; zero seeds at random.
 	Seed uint64
-	// HTTP is the HTTP client to use; nil uses one with kept-alive connections.
-	HTTP *http.Client
+	// Transport carries the calls. Nil means a pooled transport client built from Pool,
+	// which Close closes.
+	Transport *transport.Client
+	// Pool configures the transport client when Transport is nil.
+	Pool transport.ClientOptions
 	// Codecs encode requests and decode replies by content type. Nil uses the native stock
 	// codecs.
 	Codecs Codecs
+	// Logger receives a debug record per failed try. Nil discards them.
+	Logger *slog.Logger
 }
 
-// Client calls services by name or by address.
+// Client calls services by name or by address. It is safe for concurrent use.
 type Client struct {
-	lookup  Lookup
-	http    *http.Client
-	timeout time.Duration
-	codecs  Codecs
-
-	mu   sync.Mutex
-	rand *mathrand.Rand
+	lookup     Lookup
+	selector   Selector
+	transport  *transport.Client
+	ownsTransp bool
+	codecs     Codecs
+	timeout    time.Duration
+	retries    int
+	backoff    func(int) time.Duration
+	logger     *slog.Logger
 }
 
-// New returns a Client that finds services through lookup (which may be nil when only
-// CallAddress is used).
+// New returns a Client that finds services through lookup (nil when only CallAddress is
+// used). It fails only on a bad Options.Strategy, which it reports by panicking: use
+// NewClient to get the error instead.
 func New(lookup Lookup, opts Options) *Client {
-	c := &Client{lookup: lookup, http: opts.HTTP, timeout: opts.Timeout, codecs: opts.Codecs}
+	c, err := NewClient(lookup, opts)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// NewClient returns a Client that finds services through lookup (nil when only CallAddress
+// is used), or an error for an unknown Options.Strategy.
+func NewClient(lookup Lookup, opts Options) (*Client, error) {
+	c := &Client{lookup: lookup, selector: opts.Selector, transport: opts.Transport, codecs: opts.Codecs,
+		timeout: opts.Timeout, retries: opts.Retries, backoff: opts.Backoff, logger: opts.Logger}
+	if c.selector == nil {
+		s, err := selector.New(selector.Options{Strategy: opts.Strategy, Seed: opts.Seed})
+		if err != nil {
+			return nil, fmt.Errorf("client: %w", err)
+		}
+		c.selector = s
+	}
+	if c.transport == nil {
+		c.transport = transport.NewClient(opts.Pool)
+		c.ownsTransp = true
+	}
 	if c.codecs == nil {
 		c.codecs = codec.NativeRegistry()
 	}
-	if c.http == nil {
-		c.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}}
-	}
 	if c.timeout <= 0 {
-		c.timeout = 5 * time.Second
+		c.timeout = DefaultTimeout
 	}
-	seed := opts.Seed
-	if seed == 0 {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		for _, x := range b {
-			seed = seed<<8 | uint64(x)
-		}
+	switch {
+	case c.retries == 0:
+		c.retries = DefaultRetries
+	case c.retries < 0:
+		c.retries = 0
 	}
-	c.rand = mathrand.New(mathrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	return c
+	if c.backoff == nil {
+		c.backoff = ExponentialBackoff
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// Close closes the pooled connections of a transport the client made itself.
+func (c *Client) Close() error {
+	if c.ownsTransp {
+		return c.transport.Close()
+	}
+	return nil
+}
+
+// ExponentialBackoff is Go Micro's back-off: 10^attempt milliseconds (10 ms before the first
+// retry, 100 ms before the second), bounded by DefaultMaxBackoff.
+func ExponentialBackoff(attempt int) time.Duration {
+	if attempt <= 0 {
+		return 0
+	}
+	if attempt >= 4 {
+		return DefaultMaxBackoff
+	}
+	return min(time.Duration(math.Pow10(attempt))*time.Millisecond, DefaultMaxBackoff)
 }
 
 // Request is one call.
@@ -90,7 +188,7 @@ type Request struct {
 	// application/json, application/protobuf, application/octet-stream,
 	// application/json-rpc or application/proto-rpc.
 	ContentType string
-	// Metadata travels as headers.
+	// Metadata travels as headers, over the metadata of the call's context (NewContext).
 	Metadata map[string]string
 	// Body is the bare request: JSON for application/json and application/json-rpc,
 	// protobuf for application/protobuf and application/proto-rpc. The codec wraps it in
@@ -98,92 +196,308 @@ type Request struct {
 	Body []byte
 }
 
-// Call looks req.Service up, picks one of its nodes at random and calls it. A service with no
-// live node gives an error wrapping abi.ErrServiceNotFound; an error the handler returned comes
-// back as an *abi.Error.
-func (c *Client) Call(ctx context.Context, req *Request) ([]byte, error) {
+// Response is a call's answer.
+type Response struct {
+	// Body is the bare reply body (for the RPC content types, the body inside the envelope).
+	Body []byte
+	// Metadata is the reply metadata the handler set (its response_header calls).
+	Metadata map[string]string
+	// Node is the node that answered.
+	Node selector.Node
+	// Attempts is how many tries the call took: 1, or more after transport failures.
+	Attempts int
+}
+
+// CallOption changes one call's options.
+type CallOption func(*callOptions)
+
+type callOptions struct {
+	timeout time.Duration
+	retries int
+	filter  selector.Filter
+}
+
+// WithTimeout bounds this call, retries included, instead of Options.Timeout. An earlier
+// deadline of the call's context still wins.
+func WithTimeout(d time.Duration) CallOption {
+	return func(o *callOptions) {
+		if d > 0 {
+			o.timeout = d
+		}
+	}
+}
+
+// WithRetries sets how many times this call is retried after a transport failure; 0 means
+// none.
+func WithRetries(n int) CallOption {
+	return func(o *callOptions) { o.retries = max(n, 0) }
+}
+
+// WithVersion calls only nodes of this service version.
+func WithVersion(version string) CallOption {
+	return func(o *callOptions) { o.filter.Version = version }
+}
+
+// WithLabels calls only nodes whose metadata has every one of these key/values.
+func WithLabels(labels map[string]string) CallOption {
+	return func(o *callOptions) { o.filter.Labels = labels }
+}
+
+func (c *Client) callOptions(opts []CallOption) callOptions {
+	o := callOptions{timeout: c.timeout, retries: c.retries}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// Call calls req.Service by name and returns the bare reply body; see Do.
+func (c *Client) Call(ctx context.Context, req *Request, opts ...CallOption) ([]byte, error) {
+	rsp, err := c.Do(ctx, req, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return rsp.Body, nil
+}
+
+// Do calls req.Service by name: it looks the service up, and for each try selects a node,
+// calls it and marks it (failed or not) in the selector. A transport failure is retried
+// after a back-off, up to the retry count and within the call's deadline; an error the handler
+// returned comes back at once as an *abi.Error with the handler's code. A service with no
+// registered node gives an error wrapping abi.ErrServiceNotFound; nodes that the filters all
+// rule out, one wrapping selector.ErrNoneAvailable; the deadline, a 408 *abi.Error.
+func (c *Client) Do(ctx context.Context, req *Request, opts ...CallOption) (*Response, error) {
 	if c.lookup == nil {
 		return nil, errors.New("client has no registry: call an address instead")
 	}
+	o := c.callOptions(opts)
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
 	services, err := c.lookup.GetService(ctx, req.Service)
 	if err != nil {
 		if errors.Is(err, abi.ErrServiceNotFound) {
 			return nil, err
 		}
+		if ctx.Err() != nil {
+			return nil, c.timedOut(req, "")
+		}
 		return nil, fmt.Errorf("look up %s: %w", req.Service, err)
 	}
-	var nodes []abi.Node
-	for _, s := range services {
-		nodes = append(nodes, s.Nodes...)
+	nodes := selector.Flatten(services)
+	wire, ct, id, err := c.encode(ctx, req)
+	if err != nil {
+		return nil, err
 	}
-	if len(nodes) == 0 {
-		return nil, fmt.Errorf("%w: %s has no nodes", abi.ErrServiceNotFound, req.Service)
+	var last error
+	for attempt := 0; attempt <= o.retries; attempt++ {
+		if attempt > 0 {
+			if err := sleep(ctx, c.backoff(attempt)); err != nil {
+				return nil, abi.NewError(ID, http.StatusRequestTimeout, "call %s %s: timed out after %d tries; the last failed with: %v", req.Service, req.Endpoint, attempt, last)
+			}
+		}
+		node, err := c.selector.Select(ctx, req.Service, nodes, o.filter)
+		if err != nil {
+			return nil, err
+		}
+		rsp, err := c.send(ctx, node.Address, req, ct, id, wire)
+		if errors.Is(err, transport.ErrTransport) {
+			c.selector.Mark(node.ID, err)
+			c.logger.Debug("call try failed", "service", req.Service, "endpoint", req.Endpoint, "node", node.ID, "attempt", attempt+1, "err", err)
+			last = err
+			continue
+		}
+		// The node answered (a handler error included): it is alive.
+		c.selector.Mark(node.ID, nil)
+		if err != nil {
+			return nil, err
+		}
+		rsp.Node, rsp.Attempts = node, attempt+1
+		return rsp, nil
 	}
-	c.mu.Lock()
-	node := nodes[c.rand.IntN(len(nodes))]
-	c.mu.Unlock()
-	return c.CallAddress(ctx, node.Address, req)
+	return nil, fmt.Errorf("call %s %s: gave up after %d tries: %w", req.Service, req.Endpoint, o.retries+1, last)
 }
 
-// CallAddress calls the node at addr (host:port) directly, bypassing the registry. It returns
-// the bare reply body (for the RPC content types, the body inside the envelope).
-func (c *Client) CallAddress(ctx context.Context, addr string, req *Request) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+// CallJSON calls endpoint of service with req encoded as JSON and decodes the reply into rsp
+// (which may be nil to discard it).
+func (c *Client) CallJSON(ctx context.Context, service, endpoint string, req, rsp any, opts ...CallOption) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("call %s %s: encode the request: %w", service, endpoint, err)
+	}
+	reply, err := c.Call(ctx, &Request{Service: service, Endpoint: endpoint, ContentType: "application/json", Body: body}, opts...)
+	if err != nil {
+		return err
+	}
+	if rsp == nil {
+		return nil
+	}
+	if err := json.Unmarshal(reply, rsp); err != nil {
+		return fmt.Errorf("call %s %s: decode the reply: %w", service, endpoint, err)
+	}
+	return nil
+}
+
+// CallAddress calls the node at addr (host:port) directly, bypassing the registry and the
+// retries. It returns the bare reply body (for the RPC content types, the body inside the
+// envelope).
+func (c *Client) CallAddress(ctx context.Context, addr string, req *Request, opts ...CallOption) ([]byte, error) {
+	o := c.callOptions(opts)
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	ct := req.ContentType
+	wire, ct, id, err := c.encode(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	rsp, err := c.send(ctx, addr, req, ct, id, wire)
+	if err != nil {
+		return nil, err
+	}
+	return rsp.Body, nil
+}
+
+// CallService serves a module's call host function: it calls through Call with the
+// calling request's metadata, and reports every failure as an *abi.Error — the handler's
+// own, or 408 at the deadline, 502 when no node could be reached, 503 when the service has
+// no node. It makes *Client a host.ServiceCaller.
+func (c *Client) CallService(ctx context.Context, r *host.ServiceRequest) ([]byte, error) {
+	reply, err := c.Call(ctx, &Request{Service: r.Service, Endpoint: r.Endpoint, ContentType: r.ContentType, Metadata: r.Metadata, Body: r.Body})
+	if err == nil {
+		return reply, nil
+	}
+	var ae *abi.Error
+	switch {
+	case errors.As(err, &ae):
+		return nil, ae
+	case errors.Is(err, abi.ErrServiceNotFound), errors.Is(err, selector.ErrNoneAvailable):
+		return nil, abi.NewError(ID, http.StatusServiceUnavailable, "%v", err)
+	case errors.Is(err, transport.ErrTransport):
+		return nil, abi.NewError(ID, http.StatusBadGateway, "%v", err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return nil, abi.NewError(ID, http.StatusRequestTimeout, "%v", err)
+	default:
+		return nil, abi.NewError(ID, http.StatusInternalServerError, "%v", err)
+	}
+}
+
+var _ host.ServiceCaller = (*Client)(nil)
+
+// encode writes req's wire body in its content type's codec, under a new request id that
+// every try of the call sends.
+func (c *Client) encode(ctx context.Context, req *Request) (wire []byte, ct, id string, err error) {
+	ct = req.ContentType
 	if ct == "" {
 		ct = "application/json"
 	}
 	cc, ok := c.codecs.Lookup(ct)
 	if !ok {
-		return nil, abi.NewError("microhost.client", http.StatusUnsupportedMediaType, "call %s: no codec for content type %q", req.Endpoint, ct)
+		return nil, ct, "", abi.NewError(ID, http.StatusUnsupportedMediaType, "call %s: no codec for content type %q", req.Endpoint, ct)
 	}
-	id := newID()
-	wire, err := cc.WriteRequest(ctx, ct, &codec.Message{ID: id, Service: req.Service, Endpoint: req.Endpoint, Body: req.Body})
+	id = newID()
+	wire, err = cc.WriteRequest(ctx, ct, &codec.Message{ID: id, Service: req.Service, Endpoint: req.Endpoint, Body: req.Body})
 	if err != nil {
-		return nil, fmt.Errorf("call %s: encode the request as %s: %w", req.Endpoint, ct, err)
+		return nil, ct, "", fmt.Errorf("call %s: encode the request as %s: %w", req.Endpoint, ct, err)
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/", bytes.NewReader(wire))
-	if err != nil {
-		return nil, fmt.Errorf("call %s at %s: %w", req.Endpoint, addr, err)
+	return wire, ct, id, nil
+}
+
+// Headers of Go Micro's mucp protocol the client sets itself; metadata of these names is
+// dropped.
+var reserved = []string{"Content-Type", "Content-Length", "Host", "Timeout", "Micro-Id", "Micro-Service", "Micro-Endpoint", "Micro-Method", "Micro-Error", "Connection"}
+
+// replyHeaders are reply headers that are not the handler's metadata.
+var replyHeaders = []string{"Content-Type", "Content-Length", "Micro-Id", "Micro-Error", "Connection", "Keep-Alive", "Date", "Transfer-Encoding"}
+
+func isOneOf(name string, names []string) bool {
+	for _, n := range names {
+		if strings.EqualFold(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// send makes one try: it writes the request to addr and reads and decodes the reply.
+func (c *Client) send(ctx context.Context, addr string, req *Request, ct, id string, wire []byte) (*Response, error) {
+	md, _ := ctx.Value(metadataKey{}).(map[string]string)
+	headers := make([]httptransport.Header, 0, len(md)+len(req.Metadata)+6)
+	add := func(k, v string) {
+		headers = append(headers, httptransport.Header{Name: []byte(k), Value: []byte(v)})
+	}
+	for k, v := range md {
+		if _, over := req.Metadata[k]; !over && !isOneOf(k, reserved) {
+			add(k, v)
+		}
 	}
 	for k, v := range req.Metadata {
-		hr.Header.Set(k, v)
+		if !isOneOf(k, reserved) {
+			add(k, v)
+		}
 	}
-	hr.Header.Set("Content-Type", ct)
-	hr.Header.Set("Micro-Service", req.Service)
-	hr.Header.Set("Micro-Endpoint", req.Endpoint)
-	hr.Header.Set("Micro-Method", req.Endpoint)
-	hr.Header.Set("Micro-Id", id)
+	add("Content-Type", ct)
+	add("Micro-Service", req.Service)
+	add("Micro-Endpoint", req.Endpoint)
+	add("Micro-Method", req.Endpoint)
+	add("Micro-Id", id)
 	if dl, ok := ctx.Deadline(); ok {
-		hr.Header.Set("Timeout", strconv.FormatInt(int64(time.Until(dl)), 10))
+		add("Timeout", strconv.FormatInt(int64(time.Until(dl)), 10))
 	}
-	rsp, err := c.http.Do(hr)
+	rep, err := c.transport.Call(ctx, addr, headers, wire)
 	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, abi.NewError("microhost.client", http.StatusRequestTimeout, "call %s at %s: timed out", req.Endpoint, addr)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, c.timedOut(req, addr)
 		}
 		return nil, fmt.Errorf("call %s at %s: %w", req.Endpoint, addr, err)
 	}
-	defer rsp.Body.Close()
-	body, err := io.ReadAll(rsp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("call %s at %s: reading reply: %w", req.Endpoint, addr, err)
+	rsp := &Response{}
+	for _, h := range rep.Header {
+		name := string(h.Name)
+		if strings.EqualFold(name, "Micro-Error") && len(h.Value) > 0 {
+			return nil, abi.ParseError(string(h.Value))
+		}
+		if isOneOf(name, replyHeaders) {
+			continue
+		}
+		if rsp.Metadata == nil {
+			rsp.Metadata = map[string]string{}
+		}
+		rsp.Metadata[name] = string(h.Value)
 	}
-	if e := rsp.Header.Get("Micro-Error"); e != "" {
-		return nil, abi.ParseError(e)
+	if rep.Status != http.StatusOK {
+		return nil, abi.ParseError(string(rep.Body))
 	}
-	if rsp.StatusCode != http.StatusOK {
-		return nil, abi.ParseError(string(body))
-	}
-	msg, err := cc.ReadResponse(ctx, ct, body)
+	cc, _ := c.codecs.Lookup(ct)
+	msg, err := cc.ReadResponse(ctx, ct, rep.Body)
 	if err != nil {
 		return nil, fmt.Errorf("call %s at %s: decode the %s reply: %w", req.Endpoint, addr, ct, err)
 	}
 	if msg.Error != "" {
 		return nil, abi.ParseError(msg.Error)
 	}
-	return msg.Body, nil
+	rsp.Body = msg.Body
+	return rsp, nil
+}
+
+// timedOut is the 408 error of a call that reached its deadline.
+func (c *Client) timedOut(req *Request, addr string) *abi.Error {
+	if addr == "" {
+		return abi.NewError(ID, http.StatusRequestTimeout, "call %s %s: timed out", req.Service, req.Endpoint)
+	}
+	return abi.NewError(ID, http.StatusRequestTimeout, "call %s at %s: timed out", req.Endpoint, addr)
+}
+
+// sleep waits d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // newID returns a random request id in decimal, so that it also fits proto-RPC's numeric seq

@@ -186,3 +186,6 @@ func (s *Selector) Mark(nodeID string, err error) {
 		delete(s.marks, nodeID)
 	}
 }
+
+// Node is one candidate node: its id, address, service version and metadata.
+type Node = randomselector.Node

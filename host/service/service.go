@@ -14,6 +14,7 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/host/client"
 	"github.com/microhost/microhost/host/codec"
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/registrycache"
@@ -43,6 +44,8 @@ type Service struct {
 	// lookups is the registry cache the service's calls find other services through; nil
 	// when the registrar cannot watch.
 	lookups *registrycache.Cache
+	// client makes the handlers' calls to other services (the call host function).
+	client *client.Client
 }
 
 // New provisions a service from cfg: it starts the runtime, loads every handler module and
@@ -55,6 +58,7 @@ func New(ctx context.Context, cfg *config.Config, reg Registrar, logger *slog.Lo
 	if src, ok := reg.(registrycache.Source); ok {
 		s.lookups = registrycache.New(src, registrycache.Options{Logger: logger})
 	}
+	s.client = client.New(s.lookup(), client.Options{Logger: logger})
 	if err := s.provision(ctx); err != nil {
 		_ = s.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -80,6 +84,7 @@ func (s *Service) provision(ctx context.Context) error {
 			MemoryLimitPages:    uint32(h.MemoryLimitMB) * 16,
 			InterruptOnDeadline: interrupt,
 			Publisher:           s.publisher(),
+			Services:            s.client,
 		})
 		if err != nil {
 			return err
@@ -152,6 +157,21 @@ func (s *Service) Record() *abi.Service { return s.record }
 // when its registry cannot be watched. The cache is closed with the service.
 func (s *Service) Lookups() *registrycache.Cache { return s.lookups }
 
+// Client returns the client through which the service's handlers call other services.
+func (s *Service) Client() *client.Client { return s.client }
+
+// lookup is what the service's client finds services through: the registry cache, else the
+// registry itself when it can look services up, else nothing.
+func (s *Service) lookup() client.Lookup {
+	if s.lookups != nil {
+		return s.lookups
+	}
+	if l, ok := s.reg.(client.Lookup); ok {
+		return l
+	}
+	return nil
+}
+
 // Run serves until ctx is done: it registers the service, re-registers it every interval,
 // and on the way out deregisters it before closing the listener, then waits for requests in
 // flight to finish.
@@ -216,6 +236,9 @@ func (s *Service) Close(ctx context.Context) error {
 	errs := []error{s.stopBroker(ctx)}
 	if s.lookups != nil {
 		s.lookups.Close()
+	}
+	if s.client != nil {
+		errs = append(errs, s.client.Close())
 	}
 	if s.ln != nil {
 		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {

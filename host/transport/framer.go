@@ -68,10 +68,40 @@ func (w *Wasm) Frame(ctx context.Context, buf []byte, lim httptransport.Limits, 
 	if n > len(buf) {
 		return 0, fmt.Errorf("transport plugin: consumed %d of %d bytes", n, len(buf))
 	}
+	if n > 0 && f.Chunked {
+		return w.dechunk(ctx, buf, n, lim, f)
+	}
 	if n > 0 {
 		f.Body = buf[n-f.ContentLength : n]
 	}
 	return n, nil
+}
+
+// dechunk decodes a chunked body that follows a head of n bytes, through the plugin, and
+// copies the decoded body into buf over the coding it replaces.
+func (w *Wasm) dechunk(ctx context.Context, buf []byte, n int, lim httptransport.Limits, f *Frame) (int, error) {
+	maxBody := lim.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = 4 << 20
+	}
+	in := httptransport.AppendDechunkInput(nil, maxBody, buf[n:])
+	res, err := w.Module.Call(ctx, &host.Request{Endpoint: "dechunk", ContentType: "application/octet-stream", Body: in})
+	if err != nil {
+		return 0, framingError(err)
+	}
+	m, body, err := httptransport.DecodeDechunk(res.Body)
+	if err != nil {
+		return 0, fmt.Errorf("transport plugin: %w", err)
+	}
+	if m == 0 {
+		return 0, nil
+	}
+	if n+m > len(buf) || len(body) > m {
+		return 0, fmt.Errorf("transport plugin: dechunk consumed %d of %d bytes", m, len(buf)-n)
+	}
+	f.Body = buf[n : n+copy(buf[n:], body)]
+	f.ContentLength = len(f.Body)
+	return n + m, nil
 }
 
 // Head implements Framer.

@@ -164,7 +164,8 @@ func TestHostileInput(t *testing.T) {
 			{"oversized header", "POST / HTTP/1.1\r\nX: " + strings.Repeat("a", 2000) + "\r\n\r\n", "HTTP/1.1 431 "},
 			{"oversized body", "POST / HTTP/1.1\r\nContent-Length: 4096\r\n\r\n", "HTTP/1.1 413 "},
 			{"GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405 "},
-			{"chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "HTTP/1.1 411 "},
+			{"unknown coding", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 501 "},
+			{"no length", "POST / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 411 "},
 			{"stalled head", "POST / HTTP/1.1\r\nContent-Le", "HTTP/1.1 408 "},
 			{"stalled body", "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", "HTTP/1.1 408 "},
 		}
@@ -221,6 +222,10 @@ func TestFramerDifferential(t *testing.T) {
 		"POST / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n",
 		"POST / HTTP/1.1\r\nX: " + strings.Repeat("v", 5000) + "\r\nContent-Length: 0\r\n\r\n",
 		"POST / HTTP/1.1\r\nContent-Length: 70000\r\n\r\n" + strings.Repeat("z", 70000),
+		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab",
+		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nqq\r\n",
 		"",
 	}
 	lim := httptransport.Limits{MaxHeaderBytes: 4096, MaxBodyBytes: 1 << 20}

@@ -39,7 +39,8 @@ func (r *Response) Get(name string) ([]byte, bool) {
 	return get(r.Headers, name)
 }
 
-// ParseResponse frames the first reply in b, as ParseRequest frames a request.
+// ParseResponse frames the first reply in b, as ParseRequest frames a request (a chunked
+// body is decoded in place).
 func ParseResponse(b []byte, lim Limits, rsp *Response) (n int, err error) {
 	hdrs := rsp.Headers[:0]
 	*rsp = Response{}
@@ -63,6 +64,7 @@ func ParseResponse(b []byte, lim Limits, rsp *Response) (n int, err error) {
 	rsp.Status = status
 	rsp.KeepAlive = string(proto) == "HTTP/1.1"
 	length := -1
+	chunked := false
 	for len(rest) > 0 {
 		var l []byte
 		l, rest, _ = bytes.Cut(rest, crlf)
@@ -79,13 +81,24 @@ func ParseResponse(b []byte, lim Limits, rsp *Response) (n int, err error) {
 			}
 			length = v
 		case equalFold(name, "Transfer-Encoding"):
-			return 0, ErrLengthRequired
+			if !equalFold(value, "chunked") {
+				return 0, ErrNotImplemented
+			}
+			chunked = true
 		case equalFold(name, "Connection") && equalFold(value, "close"):
 			rsp.KeepAlive = false
 		}
 		hdrs = append(hdrs, Header{Name: name, Value: value})
 	}
 	rsp.Headers = hdrs
+	if chunked {
+		body, m, err := DecodeChunked(b[end+4:], lim.body())
+		if err != nil || m == 0 {
+			return 0, err
+		}
+		rsp.Body = body
+		return end + 4 + m, nil
+	}
 	if length < 0 {
 		return 0, ErrLengthRequired
 	}

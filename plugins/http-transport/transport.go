@@ -8,10 +8,10 @@
 // without touching the host.
 //
 // The wire format is HTTP/1.1 as Go Micro's transport speaks it: each message is a POST on a
-// kept-alive connection, framed by Content-Length, with the mucp headers (Micro-Service,
-// Micro-Endpoint, Micro-Id, …), the caller's metadata as further headers and the deadline in
-// a Timeout header (nanoseconds). Chunked bodies are refused (411): Go Micro and ordinary
-// HTTP clients send a Content-Length for a request body they hold in memory.
+// kept-alive connection, framed by Content-Length or chunked transfer coding (Go Micro's
+// client sends an empty body chunked), with the mucp headers (Micro-Service, Micro-Endpoint,
+// Micro-Id, …), the caller's metadata as further headers and the deadline in a Timeout
+// header (nanoseconds).
 package httptransport
 
 import (
@@ -55,6 +55,9 @@ type Request struct {
 	Body          []byte
 	ContentLength int
 	KeepAlive     bool
+	// Chunked is set when the body follows the head in chunked transfer coding; ParsePrefix
+	// then returns the head's length and the caller decodes the rest with DecodeChunked.
+	Chunked bool
 }
 
 // Get returns the value of the first header named name, compared case-insensitively.
@@ -83,7 +86,8 @@ func (e *Error) Error() string { return strconv.Itoa(e.Status) + " " + e.Reason 
 var (
 	ErrMalformed      = &Error{400, "malformed request"}
 	ErrMethod         = &Error{405, "method not allowed: send a POST"}
-	ErrLengthRequired = &Error{411, "a Content-Length is required (chunked bodies are not supported)"}
+	ErrLengthRequired = &Error{411, "a Content-Length or chunked transfer coding is required"}
+	ErrNotImplemented = &Error{501, "transfer coding not supported (only chunked)"}
 	ErrBodyTooLarge   = &Error{413, "body too large"}
 	ErrHeaderTooLarge = &Error{431, "request header too large"}
 	ErrVersion        = &Error{505, "HTTP version not supported"}
@@ -93,16 +97,28 @@ func malformed(reason string) error { return &Error{400, "malformed request: " +
 
 // ParseRequest frames the first request in b. It returns the request and the number of
 // bytes it took; n == 0 with a nil error means b holds only part of a request and the host
-// should read more. Every slice of req is a view into b.
+// should read more. Every slice of req is a view into b. A chunked body is decoded in place,
+// so b is rewritten between the head and n.
 func ParseRequest(b []byte, lim Limits, req *Request) (n int, err error) {
-	return ParsePrefix(b, len(b), lim, req)
+	n, err = ParsePrefix(b, len(b), lim, req)
+	if err != nil || n == 0 || !req.Chunked {
+		return n, err
+	}
+	body, m, err := DecodeChunked(b[n:], lim.body())
+	if err != nil || m == 0 {
+		return 0, err
+	}
+	req.Body = body
+	req.ContentLength = len(body)
+	return n + m, nil
 }
 
 // ParsePrefix is ParseRequest for a host that hands over only the first bytes of what it has
 // buffered: b is a prefix of a buffer of available bytes. The request's body is set only
 // when it lies within b; otherwise the body is at [n-len, n) of the host's buffer, where len
 // is the Content-Length. This lets the Wasm twin frame a large request without the body
-// being copied into it.
+// being copied into it. For a chunked request it returns the length of the head with
+// req.Chunked set.
 func ParsePrefix(b []byte, available int, lim Limits, req *Request) (n int, err error) {
 	hdrs := req.Headers[:0]
 	*req = Request{}
@@ -157,7 +173,10 @@ func ParsePrefix(b []byte, available int, lim Limits, req *Request) (n int, err 
 			}
 			length = v
 		case equalFold(name, "Transfer-Encoding"):
-			return 0, ErrLengthRequired
+			if !equalFold(value, "chunked") || req.Chunked {
+				return 0, ErrNotImplemented
+			}
+			req.Chunked = true
 		case equalFold(name, "Connection"):
 			switch {
 			case equalFold(value, "close"):
@@ -171,6 +190,13 @@ func ParsePrefix(b []byte, available int, lim Limits, req *Request) (n int, err 
 	req.Headers = hdrs
 	if string(method) != "POST" {
 		return 0, ErrMethod
+	}
+	if req.Chunked {
+		if length >= 0 {
+			// Both framings at once is how requests are smuggled past proxies.
+			return 0, malformed("both Content-Length and chunked transfer coding")
+		}
+		return end + 4, nil
 	}
 	if length < 0 {
 		return 0, ErrLengthRequired
@@ -187,6 +213,112 @@ func ParsePrefix(b []byte, available int, lim Limits, req *Request) (n int, err 
 	}
 	req.ContentLength = length
 	return total, nil
+}
+
+// DecodeChunked decodes a body in chunked transfer coding at the start of b. It returns the
+// body and the bytes the coding took (chunks, last chunk and trailer); n == 0 with a nil
+// error asks for more bytes. The body is compacted in place at the start of b, so b is
+// rewritten — but only once the whole body is there.
+func DecodeChunked(b []byte, maxBody int) (body []byte, n int, err error) {
+	// First pass: validate and measure without writing, so an incomplete body leaves b as
+	// it was.
+	pos, size := 0, 0
+	for {
+		line, ok := chunkLine(b[pos:])
+		if !ok {
+			if len(b)-pos > 1024 {
+				return nil, 0, malformed("chunk size line too long")
+			}
+			return nil, 0, nil
+		}
+		sz, err := chunkSize(line)
+		if err != nil {
+			return nil, 0, err
+		}
+		pos += len(line) + 2
+		if sz == 0 {
+			break
+		}
+		if size+sz > maxBody {
+			return nil, 0, ErrBodyTooLarge
+		}
+		if len(b)-pos < sz+2 {
+			return nil, 0, nil
+		}
+		if b[pos+sz] != '\r' || b[pos+sz+1] != '\n' {
+			return nil, 0, malformed("chunk not followed by CRLF")
+		}
+		size += sz
+		pos += sz + 2
+	}
+	// Trailer fields, then an empty line.
+	for {
+		line, ok := chunkLine(b[pos:])
+		if !ok {
+			if len(b)-pos > 4096 {
+				return nil, 0, ErrHeaderTooLarge
+			}
+			return nil, 0, nil
+		}
+		pos += len(line) + 2
+		if len(line) == 0 {
+			break
+		}
+		if !bytes.Contains(line, colon) {
+			return nil, 0, malformed("bad trailer line")
+		}
+	}
+	n = pos
+	// Second pass: move the chunks' data to the front.
+	pos, size = 0, 0
+	for {
+		line, _ := chunkLine(b[pos:])
+		sz, _ := chunkSize(line)
+		pos += len(line) + 2
+		if sz == 0 {
+			break
+		}
+		copy(b[size:], b[pos:pos+sz])
+		size += sz
+		pos += sz + 2
+	}
+	return b[:size:size], n, nil
+}
+
+// chunkLine returns the line at the start of b without its CRLF.
+func chunkLine(b []byte) ([]byte, bool) {
+	i := bytes.Index(b, crlf)
+	if i < 0 {
+		return nil, false
+	}
+	return b[:i], true
+}
+
+// chunkSize reads a chunk-size line: hex digits, then optional extensions after ';'.
+func chunkSize(line []byte) (int, error) {
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line = line[:i]
+	}
+	line = trim(line)
+	if len(line) == 0 || len(line) > 7 {
+		return 0, malformed("bad chunk size")
+	}
+	n := 0
+	for _, c := range line {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, malformed("bad chunk size")
+		}
+		n = n<<4 | int(d)
+	}
+	return n, nil
 }
 
 var (
@@ -322,6 +454,8 @@ func reason(status int) string {
 		return "Internal Server Error"
 	case 503:
 		return "Service Unavailable"
+	case 501:
+		return "Not Implemented"
 	case 505:
 		return "HTTP Version Not Supported"
 	}

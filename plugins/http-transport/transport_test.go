@@ -38,6 +38,29 @@ func TestParseRequest(t *testing.T) {
 	}
 }
 
+func TestParseChunked(t *testing.T) {
+	const chunked = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nMicro-Endpoint: A.B\r\n\r\n" +
+		"5\r\nhello\r\n1;ext=1\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n"
+	const empty = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+	for _, c := range []struct{ in, body string }{{chunked, "hello 0123456789"}, {empty, ""}} {
+		buf := []byte(c.in + c.in)
+		var req Request
+		n, err := ParseRequest(buf, Limits{}, &req)
+		require.NoError(t, err)
+		assert.Equal(t, len(c.in), n)
+		assert.Equal(t, c.body, string(req.Body))
+		assert.Equal(t, len(c.body), req.ContentLength)
+		assert.Equal(t, c.in, string(buf[n:]), "the next request is untouched")
+		for i := range len(c.in) {
+			b := []byte(c.in[:i])
+			n, err := ParseRequest(b, Limits{}, &req)
+			require.NoError(t, err, "prefix %d", i)
+			require.Zero(t, n, "prefix %d", i)
+			require.Equal(t, c.in[:i], string(b), "an incomplete body is not rewritten")
+		}
+	}
+}
+
 func TestParseRequestErrors(t *testing.T) {
 	cases := map[string]struct {
 		in     string
@@ -47,7 +70,11 @@ func TestParseRequestErrors(t *testing.T) {
 		"garbage":            {"hello\r\n\r\n", Limits{}, 400},
 		"GET":                {"GET / HTTP/1.1\r\nHost: x\r\n\r\n", Limits{}, 405},
 		"no length":          {"POST / HTTP/1.1\r\nHost: x\r\n\r\n", Limits{}, 411},
-		"chunked":            {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", Limits{}, 411},
+		"chunked and length": {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n", Limits{}, 400},
+		"gzip coding":        {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", Limits{}, 501},
+		"bad chunk size":     {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", Limits{}, 400},
+		"chunk without CRLF": {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY0\r\n\r\n", Limits{}, 400},
+		"chunks too large":   {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n", Limits{MaxBodyBytes: 10}, 413},
 		"bad length":         {"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", Limits{}, 400},
 		"two lengths":        {"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", Limits{}, 400},
 		"HTTP/2":             {"POST / HTTP/2.0\r\nContent-Length: 0\r\n\r\n", Limits{}, 505},
@@ -185,12 +212,15 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte("POST / HTTP/1.0\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"))
 	f.Add([]byte("POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nab"))
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
+	f.Add([]byte("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var req Request
+		orig := append([]byte(nil), b...)
 		n, err := ParseRequest(b, Limits{MaxHeaderBytes: 1024, MaxBodyBytes: 1024}, &req)
 		if err != nil || n == 0 {
 			return
 		}
+		b = orig
 		if n > len(b) || len(req.Body) != req.ContentLength {
 			t.Fatalf("consumed %d of %d, body %d of %d", n, len(b), len(req.Body), req.ContentLength)
 		}

@@ -18,9 +18,13 @@ import (
 //	  repeated Header headers = 4;    // name = 1, value = 2
 //	  uint64 content_length = 5;      // the body is buffer[consumed-content_length : consumed]
 //	  bool keep_alive = 6;
+//	  bool chunked = 7;               // consumed is the head; call "dechunk" on the rest
 //	}
 //
 // or fails with the framing error's HTTP status and reason as the error's code and detail.
+//
+// "dechunk" takes varint(max_body_bytes) followed by the bytes after a chunked request's
+// head, and returns varint(consumed) followed by the decoded body; consumed 0 asks for more.
 //
 // "head" takes
 //
@@ -71,7 +75,42 @@ func AppendFrame(dst []byte, n int, req *Request) []byte {
 		dst = protowire.AppendTag(dst, 6, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, 1)
 	}
+	if req.Chunked {
+		dst = protowire.AppendTag(dst, 7, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, 1)
+	}
 	return dst
+}
+
+// AppendDechunkInput appends the "dechunk" operation's input.
+func AppendDechunkInput(dst []byte, maxBody int, rest []byte) []byte {
+	dst = protowire.AppendVarint(dst, uint64(maxBody))
+	return append(dst, rest...)
+}
+
+// Dechunk runs the "dechunk" operation: it decodes the input in place and appends the
+// output to dst.
+func Dechunk(dst, in []byte) ([]byte, error) {
+	maxBody, n := protowire.ConsumeVarint(in)
+	if n < 0 || maxBody > 1<<31 {
+		return dst, fmt.Errorf("dechunk input: bad header")
+	}
+	body, m, err := DecodeChunked(in[n:], int(maxBody))
+	if err != nil {
+		return dst, err
+	}
+	dst = protowire.AppendVarint(dst, uint64(m))
+	return append(dst, body...), nil
+}
+
+// DecodeDechunk reads the "dechunk" operation's output: the bytes consumed (0: read more)
+// and the body, a view into b.
+func DecodeDechunk(b []byte) (n int, body []byte, err error) {
+	v, k := protowire.ConsumeVarint(b)
+	if k < 0 {
+		return 0, nil, fmt.Errorf("dechunk output: %w", protowire.ParseError(k))
+	}
+	return int(v), b[k:], nil
 }
 
 // DecodeFrame reads the "frame" operation's output into req (whose slices become views into
@@ -98,6 +137,8 @@ func DecodeFrame(b []byte, req *Request) (int, error) {
 			req.ContentLength = int(x)
 		case 6:
 			req.KeepAlive = x != 0
+		case 7:
+			req.Chunked = x != 0
 		}
 		return nil
 	})

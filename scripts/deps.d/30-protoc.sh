@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# protoc and protoc-gen-go, for `make generate` (the generated Go code is committed, so only
-# changing a .proto file needs them).
+# protoc and protoc-gen-go: `make generate` runs protoc (the generated Go code is committed, so
+# only changing a .proto file needs it), and the tests of cmd/protoc-gen-microhost run it to
+# check the generator's output and that the committed code is current.
 set -euo pipefail
 if ! command -v protoc >/dev/null 2>&1; then
 	if [ "$(id -u)" -eq 0 ]; then

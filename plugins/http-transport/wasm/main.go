@@ -35,6 +35,18 @@ func init() {
 		out = httptransport.AppendFrame(out[:0], n, &req)
 		return out, nil
 	})
+	guest.Handle("dechunk", func(r *guest.Request) ([]byte, error) {
+		var err error
+		out, err = httptransport.Dechunk(out[:0], r.Body)
+		if err != nil {
+			var fe *httptransport.Error
+			if errors.As(err, &fe) {
+				return nil, guest.Errorf(int32(fe.Status), "%s", fe.Reason)
+			}
+			return nil, guest.BadRequest("%v", err)
+		}
+		return out, nil
+	})
 	guest.Handle("head", func(r *guest.Request) ([]byte, error) {
 		status, headers, bodyLen, keepAlive, err := httptransport.DecodeHeadInput(r.Body, hdr[:0])
 		if err != nil {

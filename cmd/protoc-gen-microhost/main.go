@@ -1,0 +1,55 @@
+// Command protoc-gen-microhost is a protoc plugin that generates microhost handler and client
+// code for the services of a .proto file, beside the message code of protoc-gen-go:
+//
+//	go install github.com/microhost/microhost/cmd/protoc-gen-microhost@latest
+//	protoc --go_out=. --go_opt=paths=source_relative \
+//		--microhost_out=. --microhost_opt=paths=source_relative greeter.proto
+//
+// For each file with services it writes NAME.microhost.go into the Go package of the messages.
+// For each service Greeter it holds:
+//
+//   - GreeterHandler, the interface a Go handler module implements (one method per RPC,
+//     Hello(req *HelloRequest, rsp *HelloResponse) error), and RegisterGreeterHandler, which
+//     serves its methods as the module's endpoints ("Greeter.Hello") in JSON or protobuf by
+//     the request's Content-Type;
+//   - GreeterClient and NewGreeterClient(name, caller), a typed client that calls the service
+//     registered as name through an rpc.Caller: from a handler module with rpc.GuestCaller,
+//     from a Go program with host/client/rpccaller.
+//
+// Streaming methods are left out, with a comment in the code and a warning on stderr, as
+// microhost's calls are unary. The plugin takes protoc-gen-go's common parameters (paths,
+// module, M).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/types/pluginpb"
+)
+
+// version is the plugin's version, printed by --version.
+const version = "1.0.0"
+
+func main() {
+	if len(os.Args) == 2 && (os.Args[1] == "--version" || os.Args[1] == "-version") {
+		fmt.Println("protoc-gen-microhost", version)
+		return
+	}
+	if len(os.Args) > 1 {
+		fmt.Fprintln(os.Stderr, "protoc-gen-microhost is a protoc plugin: run it through protoc, as in\n\tprotoc --go_out=. --microhost_out=. greeter.proto")
+		os.Exit(2)
+	}
+	var flags flag.FlagSet
+	protogen.Options{ParamFunc: flags.Set}.Run(func(gen *protogen.Plugin) error {
+		gen.SupportedFeatures = uint64(pluginpb.CodeGeneratorResponse_FEATURE_PROTO3_OPTIONAL)
+		for _, f := range gen.Files {
+			if f.Generate {
+				generateFile(gen, f, os.Stderr)
+			}
+		}
+		return nil
+	})
+}
