@@ -85,6 +85,10 @@ func TestHeadersAndHandlerErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "text/plain|abc|hi", string(res.Body))
 
+	res, err = m.Call(context.Background(), &Request{Endpoint: "Test.Meta", Header: map[string]string{"X-In": "hi"}})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"X-Out": "hi!"}, res.Header, "reply metadata set with SetHeader")
+
 	_, err = m.Call(context.Background(), &Request{Endpoint: "Test.Fail", Body: []byte("x")})
 	var ae *abi.Error
 	require.ErrorAs(t, err, &ae)

@@ -34,7 +34,16 @@ type Request struct {
 	// Body is the request body in the request's content type.
 	Body []byte
 
-	header func(key string) (string, bool)
+	header    func(key string) (string, bool)
+	setHeader func(key, value string)
+}
+
+// SetHeader adds metadata to the reply, which reaches the caller as a header (Go Micro's
+// reply metadata). Call it before the handler returns.
+func (r *Request) SetHeader(key, value string) {
+	if r.setHeader != nil {
+		r.setHeader(key, value)
+	}
 }
 
 // Header returns a request header or metadata value (case-insensitive key), such as

@@ -13,6 +13,14 @@ import (
 // Dispatch calls the registered handler for endpoint as the host would, for native unit
 // tests of handler logic. It exists only in non-Wasm builds.
 func Dispatch(endpoint string, body []byte, headers map[string]string) ([]byte, *Error) {
+	rsp, _, err := DispatchWithHeaders(endpoint, body, headers)
+	return rsp, err
+}
+
+// DispatchWithHeaders is Dispatch that also returns the reply metadata the handler set with
+// Request.SetHeader. It exists only in non-Wasm builds.
+func DispatchWithHeaders(endpoint string, body []byte, headers map[string]string) ([]byte, map[string]string, *Error) {
+	reply := map[string]string{}
 	req := &Request{Endpoint: endpoint, Body: body, header: func(key string) (string, bool) {
 		for k, v := range headers {
 			if strings.EqualFold(k, key) {
@@ -20,8 +28,9 @@ func Dispatch(endpoint string, body []byte, headers map[string]string) ([]byte, 
 			}
 		}
 		return "", false
-	}}
-	return dispatch(req)
+	}, setHeader: func(key, value string) { reply[key] = value }}
+	rsp, err := dispatch(req)
+	return rsp, reply, err
 }
 
 // Descriptor returns the module's descriptor as registered so far. It exists only in

@@ -20,6 +20,9 @@ func hostRequestHeader(key unsafe.Pointer, keyLen uint32, buf unsafe.Pointer, ca
 //go:wasmimport microhost response_body
 func hostResponseBody(ptr unsafe.Pointer, length uint32)
 
+//go:wasmimport microhost response_header
+func hostResponseHeader(key unsafe.Pointer, keyLen uint32, val unsafe.Pointer, valLen uint32)
+
 //go:wasmimport microhost error
 func hostError(code int32, detail unsafe.Pointer, detailLen uint32)
 
@@ -66,7 +69,7 @@ func handle(endpointLen, bodyLen uint32) uint32 {
 	// The request is reused between calls (Body is documented as valid only during the
 	// call), and a registered endpoint's name is interned, so a call allocates nothing here.
 	req := &current
-	*req = Request{Endpoint: intern(buf[:endpointLen]), Body: buf[endpointLen:n:n], header: header}
+	*req = Request{Endpoint: intern(buf[:endpointLen]), Body: buf[endpointLen:n:n], header: header, setHeader: setHeader}
 	body, err := dispatch(req)
 	if err != nil {
 		hostError(err.Code, unsafe.Pointer(unsafe.StringData(err.Detail)), uint32(len(err.Detail)))
@@ -76,6 +79,10 @@ func handle(endpointLen, bodyLen uint32) uint32 {
 		hostResponseBody(unsafe.Pointer(&body[0]), uint32(len(body)))
 	}
 	return abi.StatusOK
+}
+
+func setHeader(key, value string) {
+	hostResponseHeader(unsafe.Pointer(unsafe.StringData(key)), uint32(len(key)), unsafe.Pointer(unsafe.StringData(value)), uint32(len(value)))
 }
 
 func header(key string) (string, bool) {

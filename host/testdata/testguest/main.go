@@ -24,6 +24,11 @@ func init() {
 		md, _ := req.Header("X-Trace")
 		return []byte(ct + "|" + md + "|" + string(req.Body)), nil
 	})
+	guest.Handle("Test.Meta", func(req *guest.Request) ([]byte, error) {
+		v, _ := req.Header("X-In")
+		req.SetHeader("X-Out", v+"!")
+		return nil, nil
+	})
 	guest.Handle("Test.Noop", func(req *guest.Request) ([]byte, error) {
 		return nil, nil
 	})
