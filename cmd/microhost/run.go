@@ -46,13 +46,19 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer, getenv env) er
 		"plugin_dir":       *pluginDir,
 		"cache_dir":        *cacheDir,
 	})
+	if reg.mode != "" {
+		cfg.Registry.Mode = reg.mode
+	} else if m := getenv("MICROHOST_REGISTRY_MODE"); m != "" {
+		cfg.Registry.Mode = m
+	}
 	if err := cfg.Finish(); err != nil {
 		return err
 	}
-	r, err := openRegistry(cfg.Registry.Name, cfg.Registry.Address)
+	r, err := openRegistry(ctx, configRegistry(cfg, logger), getenv)
 	if err != nil {
 		return err
 	}
+	defer r.Close(context.WithoutCancel(ctx))
 	svc, err := service.New(ctx, cfg, r, logger)
 	if err != nil {
 		return err
