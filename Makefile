@@ -1,7 +1,7 @@
 # microhost — build, run, test.
 #
 #   make build   bin/microhost and every .wasm module under bin/plugins
-#   make run     build, then serve the greeter on the embedded registry
+#   make run     build what the greeter needs, then serve it on the embedded registry
 #   make test    install what the tests need (once), then the whole suite with -race
 #   make bench   the benchmarks
 #   make lint    gofmt and go vet
@@ -15,7 +15,7 @@ WASMGO  := $(WASMENV) $(GO) build -trimpath -buildmode=c-shared
 # Go guest modules: every package under handlers/ written in Go, plus the Go plugins.
 GO_HANDLERS := $(patsubst handlers/%/,%,$(dir $(wildcard handlers/*/main.go)))
 
-.PHONY: all build microhost wasm wasm-go wasm-c wasm-as wasm-wat wasm-plugins generate wasm-registry wasm-broker run test deps bench lint clean
+.PHONY: all build microhost wasm wasm-go wasm-c wasm-as wasm-wat wasm-plugins generate run test deps bench lint clean
 
 all: build
 
@@ -24,7 +24,7 @@ build: microhost wasm
 microhost:
 	$(GO) build -o $(BIN)/microhost ./cmd/microhost
 
-wasm: wasm-go wasm-c wasm-as wasm-wat wasm-plugins wasm-registry wasm-broker
+wasm: wasm-go wasm-c wasm-as wasm-wat wasm-plugins
 
 wasm-go:
 	@mkdir -p $(PLUGINS)
@@ -40,7 +40,8 @@ wasm-c wasm-as wasm-wat: wasm-%:
 	@echo "wasm  $(PLUGINS)/greeter-$*.wasm"
 	@$(MAKE) -s -C handlers/greeter-$* WASM=$(abspath $(PLUGINS))/greeter-$*.wasm
 
-# Stock plugins: every plugins/<name>/wasm package becomes bin/plugins/<name>.wasm.
+# Stock plugins: every plugins/<name>/wasm package becomes bin/plugins/<name>.wasm — the
+# codecs, the transport, the selector, the broker and the registries.
 wasm-plugins:
 	@mkdir -p $(PLUGINS)
 	@for d in $(sort $(patsubst %/wasm/,%,$(dir $(wildcard plugins/*/wasm/*.go)))); do \
@@ -48,20 +49,6 @@ wasm-plugins:
 		echo "wasm  $(PLUGINS)/$$p.wasm"; \
 		$(WASMGO) -o $(PLUGINS)/$$p.wasm ./$$d/wasm || exit 1; \
 	done
-
-# The registry plugins: Consul (many machines) and the embedded local registry (one machine).
-wasm-registry:
-	@mkdir -p $(PLUGINS)
-	@for p in consul-registry local-registry; do \
-		echo "wasm  $(PLUGINS)/$$p.wasm"; \
-		$(WASMGO) -o $(PLUGINS)/$$p.wasm ./plugins/$$p/wasm || exit 1; \
-	done
-
-# The broker plugin: the HTTP broker's protocol, used when [broker] mode = "wasm".
-wasm-broker:
-	@mkdir -p $(PLUGINS)
-	@echo "wasm  $(PLUGINS)/http-broker.wasm"
-	@$(WASMGO) -o $(PLUGINS)/http-broker.wasm ./plugins/http-broker/wasm
 
 # generate rebuilds the committed protobuf Go code; `make deps` installs protoc. The plugins
 # are built here: protoc-gen-go at the version go.mod requires, and protoc-gen-microhost
@@ -74,7 +61,9 @@ generate:
 	$(PROTOC) --proto_path=handlers/greeter --go_out=handlers/greeter/greeterpb --go_opt=paths=source_relative \
 		--microhost_out=handlers/greeter/greeterpb --microhost_opt=paths=source_relative handlers/greeter/greeter.proto
 
-run: build
+# run needs only Go: the Go handlers and the stock plugins, not the C/AssemblyScript/WAT
+# greeters (whose toolchains `make deps` installs).
+run: microhost wasm-go wasm-plugins
 	$(BIN)/microhost run examples/greeter/config.toml
 
 # deps installs the toolchains the tests use on a fresh machine; each step skips itself when
@@ -95,7 +84,7 @@ bench: build
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	GOOS=wasip1 GOARCH=wasm $(GO) vet ./abi/... ./handlers/...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./abi/... ./handlers/... ./plugins/...
 
 clean:
 	rm -rf $(BIN)
