@@ -221,6 +221,7 @@ func TestRunCallCurlAndShutdown(t *testing.T) {
 	_, errOut, code = cli(t, env, "call", "greeter", "Greeter.Hello", `{"name":"John"}`)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "service not found: greeter")
+	assert.NotContains(t, errOut, "not found: service not found", "the reason is said once")
 }
 
 func TestErrorsKeepServing(t *testing.T) {

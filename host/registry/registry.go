@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/microhost/microhost/abi"
@@ -288,7 +289,8 @@ func (w *wasm) call(ctx context.Context, timeout time.Duration, op string, in, o
 		var ae *abi.Error
 		if errors.As(err, &ae) {
 			if ae.Code == 404 {
-				return fmt.Errorf("%w: %s", abi.ErrServiceNotFound, ae.Detail)
+				// The plugin's detail already says "service not found: NAME".
+				return fmt.Errorf("%w: %s", abi.ErrServiceNotFound, strings.TrimPrefix(ae.Detail, abi.ErrServiceNotFound.Error()+": "))
 			}
 			return errors.New(ae.Detail)
 		}
