@@ -1,5 +1,5 @@
-// Command wasm is the proto-codec module: package protocodec compiled to WebAssembly, serving the codec
-// operations "encode" and "decode" over microhost.abi.v1.Message envelopes (abi/ABI.md §15).
+// Command wasm is the proto-codec module: package protocodec compiled to WebAssembly, serving the
+// codec operations "encode" and "decode" (abi/ABI.md, "Codec plugins").
 //
 // Build it with:
 //
@@ -7,49 +7,12 @@
 package main
 
 import (
-	"github.com/microhost/microhost/abi"
-	"github.com/microhost/microhost/abi/guest"
-	"github.com/microhost/microhost/abi/proto/envelope"
+	"github.com/microhost/microhost/plugins/codecguest"
 	protocodec "github.com/microhost/microhost/plugins/proto-codec"
 )
 
-// An instance serves one call at a time, so the envelopes and buffers are reused between
-// calls: a warm instance does not allocate for a call. The host copies a reply out before the
-// next call can reuse them.
-var (
-	in, out       envelope.Message
-	wire, scratch []byte
-)
-
 func init() {
-	guest.DescribeKind(abi.KindCodec, protocodec.Name, "1.0.0")
-	guest.Handle("encode", encode)
-	guest.Handle("decode", decode)
-}
-
-// encode answers with the wire bytes of the message in the request body.
-func encode(req *guest.Request) ([]byte, error) {
-	if err := envelope.Unmarshal(&in, req.Body); err != nil {
-		return nil, guest.Errorf(400, "encode: %v", err)
-	}
-	var err error
-	if wire, err = protocodec.Encode(wire[:0], &in); err != nil {
-		return nil, guest.Errorf(500, "%v", err)
-	}
-	return wire, nil
-}
-
-// decode answers with the message the wire bytes in the request envelope's body carry.
-func decode(req *guest.Request) ([]byte, error) {
-	if err := envelope.Unmarshal(&in, req.Body); err != nil {
-		return nil, guest.Errorf(400, "decode: %v", err)
-	}
-	var err error
-	if scratch, err = protocodec.Decode(scratch[:0], &in, &out); err != nil {
-		return nil, guest.Errorf(400, "%v", err)
-	}
-	wire = envelope.Append(wire[:0], &out)
-	return wire, nil
+	codecguest.Serve(codecguest.Codec{Name: protocodec.Name, Encode: protocodec.Encode, Decode: protocodec.Decode})
 }
 
 func main() {}
