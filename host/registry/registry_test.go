@@ -279,11 +279,10 @@ func TestConsulTTLExpiryAndAgentRestart(t *testing.T) {
 			require.NoError(t, r.Register(ctx, svc, time.Second))
 			visible(t, r, name, 1)
 
-			// A dev agent forgets everything when it restarts; the next refresh cannot
-			// pass a check the agent no longer has and registers in full.
+			// A dev agent usually forgets its services when it restarts (it may still be
+			// replaying them for a moment); either way the next refresh makes the node
+			// visible again — registering in full when the check is gone.
 			agent.Restart(t)
-			_, err := r.GetService(ctx, name)
-			require.ErrorIs(t, err, abi.ErrServiceNotFound)
 			require.NoError(t, r.Register(ctx, svc, 10*time.Second))
 			visible(t, r, name, 1)
 		})
