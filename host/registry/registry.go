@@ -245,28 +245,6 @@ func loadPlugin(ctx context.Context, o PluginOptions, spec pluginSpec) (*Registr
 	return &Registry{name: name, mode: ModeWasm, b: w, module: m, ownsRT: owned, watchSlot: make(chan struct{}, maxWatches)}, nil
 }
 
-// Operation records (abi/ABI.md, "Registry plugins").
-type (
-	registerRequest struct {
-		Service *abi.Service `json:"service"`
-		TTLMS   int64        `json:"ttl_ms,omitempty"`
-	}
-	nameRequest struct {
-		Name string `json:"name"`
-	}
-	watchRequest struct {
-		Name  string `json:"name"`
-		Index uint64 `json:"index"`
-	}
-	servicesReply struct {
-		Services []*abi.Service `json:"services"`
-		Index    uint64         `json:"index"`
-	}
-	namesReply struct {
-		Names []string `json:"names"`
-	}
-)
-
 // call runs one operation: in is sent as JSON, the reply decoded into out (when not nil). A
 // 404 from the plugin wraps abi.ErrServiceNotFound.
 func (w *wasm) call(ctx context.Context, timeout time.Duration, op string, in, out any) error {
@@ -306,16 +284,16 @@ func (w *wasm) call(ctx context.Context, timeout time.Duration, op string, in, o
 }
 
 func (w *wasm) Register(ctx context.Context, svc *abi.Service, ttl time.Duration) error {
-	return w.call(ctx, w.opTimeout, "register", registerRequest{Service: svc, TTLMS: ttl.Milliseconds()}, nil)
+	return w.call(ctx, w.opTimeout, "register", abi.RegistryRecord{Service: svc, TTLMS: ttl.Milliseconds()}, nil)
 }
 
 func (w *wasm) Deregister(ctx context.Context, svc *abi.Service) error {
-	return w.call(ctx, w.opTimeout, "deregister", registerRequest{Service: svc}, nil)
+	return w.call(ctx, w.opTimeout, "deregister", abi.RegistryRecord{Service: svc}, nil)
 }
 
 func (w *wasm) GetService(ctx context.Context, name string) ([]*abi.Service, error) {
-	var rep servicesReply
-	if err := w.call(ctx, w.opTimeout, "get", nameRequest{Name: name}, &rep); err != nil {
+	var rep abi.RegistryServices
+	if err := w.call(ctx, w.opTimeout, "get", abi.RegistryName{Name: name}, &rep); err != nil {
 		return nil, err
 	}
 	if len(rep.Services) == 0 {
@@ -325,7 +303,7 @@ func (w *wasm) GetService(ctx context.Context, name string) ([]*abi.Service, err
 }
 
 func (w *wasm) ListServices(ctx context.Context) ([]string, error) {
-	var rep namesReply
+	var rep abi.RegistryNames
 	if err := w.call(ctx, w.opTimeout, "list", struct{}{}, &rep); err != nil {
 		return nil, err
 	}
@@ -351,8 +329,8 @@ func (w *wasm) Watch(ctx context.Context, name string, index uint64) ([]*abi.Ser
 }
 
 func (w *wasm) watchOnce(ctx context.Context, name string, index uint64) ([]*abi.Service, uint64, error) {
-	var rep servicesReply
-	if err := w.call(ctx, w.watchTimeout, "watch", watchRequest{Name: name, Index: index}, &rep); err != nil {
+	var rep abi.RegistryServices
+	if err := w.call(ctx, w.watchTimeout, "watch", abi.RegistryWatch{Name: name, Index: index}, &rep); err != nil {
 		return nil, index, err
 	}
 	return rep.Services, rep.Index, nil
