@@ -57,6 +57,25 @@ const (
 	// ImportCallResult copies the last call's reply body, or its Go Micro JSON error text
 	// after a failure, if it fits: (buf i32, cap i32) -> i32 length.
 	ImportCallResult = "call_result"
+	// ImportStreamSend sends one message on the stream the current request opened:
+	// (ptr i32, len i32) -> i32, 0 when sent, else a Go Micro code (400 when the request is
+	// not a stream, 408 past the deadline, 499 when the client is gone; see ABI.md,
+	// "Streams").
+	ImportStreamSend = "stream_send"
+	// ImportStreamRecv waits for the client's next message on the stream and copies it if
+	// it fits: (buf i32, cap i32) -> i32, its length (a message that does not fit stays
+	// pending for the next call), StreamEnd after the client's last message, StreamFailed
+	// on an error.
+	ImportStreamRecv = "stream_recv"
+)
+
+// Results of ImportStreamRecv besides a length.
+const (
+	// StreamEnd means the client closed its side of the stream: no message follows.
+	StreamEnd = -1
+	// StreamFailed means no message can be received: the request is not a stream, the
+	// client is gone, or the deadline passed.
+	StreamFailed = -2
 )
 
 // Status values a guest returns from ExportHandle.

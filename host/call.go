@@ -22,6 +22,10 @@ type Request struct {
 	Header map[string]string
 	// Body is the request body.
 	Body []byte
+	// Stream is set when the request opened a stream: Body is the client's first message,
+	// and the handler sends and receives the others through the stream_send and stream_recv
+	// host functions (stream.go). Nil for a unary call.
+	Stream Stream
 }
 
 // Response is a handler's answer.
@@ -86,6 +90,10 @@ type callState struct {
 	// services and callResult serve the call host functions (callout.go).
 	services   ServiceCaller
 	callResult []byte
+	// streamPending is a received stream message that did not fit the guest's buffer
+	// (stream.go); hasPending tells an empty pending message from none.
+	streamPending []byte
+	hasPending    bool
 }
 
 func (s *callState) reset() {
@@ -95,6 +103,8 @@ func (s *callState) reset() {
 	s.rspHeader = nil
 	s.err = nil
 	s.callResult = nil
+	s.streamPending = nil
+	s.hasPending = false
 }
 
 type callKey struct{}

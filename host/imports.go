@@ -43,6 +43,8 @@ var hostFunctions = map[string]api.GoModuleFunc{
 	importPublish:             publish,
 	abi.ImportCall:            callService,
 	abi.ImportCallResult:      callResult,
+	abi.ImportStreamSend:      streamSend,
+	abi.ImportStreamRecv:      streamRecv,
 }
 
 var hostFunctionTypes = map[string][2][]api.ValueType{
@@ -58,6 +60,8 @@ var hostFunctionTypes = map[string][2][]api.ValueType{
 	ImportHTTPResponseRead:    {{i32, i32}, {i32}},
 	abi.ImportCall:            {{i32, i32, i32, i32, i32, i32, i32, i32}, {i32}},
 	abi.ImportCallResult:      {{i32, i32}, {i32}},
+	abi.ImportStreamSend:      {{i32, i32}, {i32}},
+	abi.ImportStreamRecv:      {{i32, i32}, {i32}},
 }
 
 // HostFunctionNames lists the host functions of ABI v1, for tools such as inspect.

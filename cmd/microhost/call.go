@@ -27,12 +27,16 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	retries := fs.Int("retries", client.DefaultRetries, "retries on another node after a transport failure (never after a handler's error)")
 	version := fs.String("version", "", "call only nodes of this service version")
 	strategy := fs.String("strategy", selector.StrategyRandom, "node selection: random or roundrobin")
+	stream := fs.Bool("stream", false, "open a stream and print each message the service sends on its own line; with BODY -, send each JSON line of stdin as a message (bidirectional). --timeout bounds the whole stream")
 	fs.Usage = func() {
 		io.WriteString(stderr, "Usage: microhost call [flags] SERVICE ENDPOINT [BODY]\n\n"+
 			"BODY is the bare request: JSON for application/json and application/json-rpc (which\n"+
 			"wraps it in the JSON-RPC envelope), defaulting to {}. Protobuf bodies (application/protobuf,\n"+
 			"application/proto-rpc, application/octet-stream) are read with --body-file and default to\n"+
-			"the empty message; their reply is written to stdout as raw bytes.\n\nFlags:\n")
+			"the empty message; their reply is written to stdout as raw bytes.\n\n"+
+			"With --stream, BODY is the stream's first message and every message the service sends\n"+
+			"is printed on a line of its own; BODY - sends each JSON line of stdin instead, closing\n"+
+			"the sending side at the end of stdin. Streams speak application/json.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -41,6 +45,17 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	if len(pos) < 2 || len(pos) > 3 {
 		return usageError("want SERVICE ENDPOINT [BODY], got %d arguments", len(pos))
+	}
+	// With --stream, BODY - means the messages come from stdin, one JSON line each.
+	bidi := *stream && len(pos) == 3 && pos[2] == "-"
+	if bidi {
+		pos = pos[:2]
+		if *bodyFile != "" {
+			return usageError("give BODY - or --body-file, not both")
+		}
+	}
+	if *stream && codec.MediaType(*contentType) != "application/json" {
+		return usageError("--stream prints JSON lines: it needs --content-type application/json")
 	}
 	ct := codec.MediaType(*contentType)
 	jsonBody := ct == "application/json" || ct == "application/json-rpc"
@@ -79,6 +94,12 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if *address != "" {
 		c := client.New(nil, client.Options{Timeout: *timeout})
 		defer c.Close()
+		if *stream {
+			return callStream(func(body []byte) (*client.Stream, error) {
+				req.Body = body
+				return c.StreamAddress(ctx, *address, req)
+			}, body, bidi, os.Stdin, stdout)
+		}
 		reply, err = c.CallAddress(ctx, *address, req)
 	} else {
 		reg.resolve(getenv)
@@ -92,6 +113,12 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		defer cache.Close()
 		c := client.New(cache, client.Options{Timeout: *timeout, Strategy: *strategy})
 		defer c.Close()
+		if *stream {
+			return callStream(func(body []byte) (*client.Stream, error) {
+				req.Body = body
+				return c.Stream(ctx, req, opts...)
+			}, body, bidi, os.Stdin, stdout)
+		}
 		reply, err = c.Call(ctx, req, opts...)
 	}
 	if err != nil {

@@ -402,7 +402,7 @@ func (c *Client) encode(ctx context.Context, req *Request) (wire []byte, ct, id 
 
 // Headers of Go Micro's mucp protocol the client sets itself; metadata of these names is
 // dropped.
-var reserved = []string{"Content-Type", "Content-Length", "Host", "Timeout", "Micro-Id", "Micro-Service", "Micro-Endpoint", "Micro-Method", "Micro-Error", "Connection"}
+var reserved = []string{"Content-Type", "Content-Length", "Host", "Timeout", "Micro-Id", "Micro-Service", "Micro-Endpoint", "Micro-Method", "Micro-Error", "Connection", "Micro-Stream", "Micro-Stream-End"}
 
 // replyHeaders are reply headers that are not the handler's metadata.
 var replyHeaders = []string{"Content-Type", "Content-Length", "Micro-Id", "Micro-Error", "Connection", "Keep-Alive", "Date", "Transfer-Encoding"}
@@ -418,29 +418,7 @@ func isOneOf(name string, names []string) bool {
 
 // send makes one try: it writes the request to addr and reads and decodes the reply.
 func (c *Client) send(ctx context.Context, addr string, req *Request, ct, id string, wire []byte) (*Response, error) {
-	md, _ := ctx.Value(metadataKey{}).(map[string]string)
-	headers := make([]httptransport.Header, 0, len(md)+len(req.Metadata)+6)
-	add := func(k, v string) {
-		headers = append(headers, httptransport.Header{Name: []byte(k), Value: []byte(v)})
-	}
-	for k, v := range md {
-		if _, over := req.Metadata[k]; !over && !isOneOf(k, reserved) {
-			add(k, v)
-		}
-	}
-	for k, v := range req.Metadata {
-		if !isOneOf(k, reserved) {
-			add(k, v)
-		}
-	}
-	add("Content-Type", ct)
-	add("Micro-Service", req.Service)
-	add("Micro-Endpoint", req.Endpoint)
-	add("Micro-Method", req.Endpoint)
-	add("Micro-Id", id)
-	if dl, ok := ctx.Deadline(); ok {
-		add("Timeout", strconv.FormatInt(int64(time.Until(dl)), 10))
-	}
+	headers := requestHeaders(ctx, req, ct, id, 0)
 	rep, err := c.transport.Call(ctx, addr, headers, wire)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -475,6 +453,35 @@ func (c *Client) send(ctx context.Context, addr string, req *Request, ct, id str
 	}
 	rsp.Body = msg.Body
 	return rsp, nil
+}
+
+// requestHeaders are the headers of a request: the metadata of ctx and req, then the mucp
+// headers, with room for extra more.
+func requestHeaders(ctx context.Context, req *Request, ct, id string, extra int) []httptransport.Header {
+	md, _ := ctx.Value(metadataKey{}).(map[string]string)
+	headers := make([]httptransport.Header, 0, len(md)+len(req.Metadata)+6+extra)
+	add := func(k, v string) {
+		headers = append(headers, httptransport.Header{Name: []byte(k), Value: []byte(v)})
+	}
+	for k, v := range md {
+		if _, over := req.Metadata[k]; !over && !isOneOf(k, reserved) {
+			add(k, v)
+		}
+	}
+	for k, v := range req.Metadata {
+		if !isOneOf(k, reserved) {
+			add(k, v)
+		}
+	}
+	add("Content-Type", ct)
+	add("Micro-Service", req.Service)
+	add("Micro-Endpoint", req.Endpoint)
+	add("Micro-Method", req.Endpoint)
+	add("Micro-Id", id)
+	if dl, ok := ctx.Deadline(); ok {
+		add("Timeout", strconv.FormatInt(int64(time.Until(dl)), 10))
+	}
+	return headers
 }
 
 // timedOut is the 408 error of a call that reached its deadline.

@@ -140,7 +140,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // ServeMessage implements transport.Handler: the pipeline behind microhost's own transport.
 func (s *Server) ServeMessage(ctx context.Context, m *transport.Message) *transport.Reply {
-	rep := s.process(ctx, messageHeaders(m.Header), m.Body)
+	var rep reply
+	if m.Stream != nil {
+		rep = s.processStream(ctx, messageHeaders(m.Header), m.Body, m.Stream)
+	} else {
+		rep = s.process(ctx, messageHeaders(m.Header), m.Body)
+	}
 	out := &transport.Reply{Status: rep.status, Body: rep.body, Header: make([]httptransport.Header, 0, len(rep.header))}
 	for k, v := range rep.header {
 		out.Header = append(out.Header, httptransport.Header{Name: []byte(k), Value: []byte(v)})
@@ -333,7 +338,7 @@ func (s *Server) errorReply(ctx context.Context, hdr headers, ct string, c *code
 
 // transportHeader reports fields that belong to the transport, not to the caller's metadata.
 func transportHeader(k string) bool {
-	for _, t := range [...]string{HeaderContentType, HeaderTimeout, "Content-Length", "Accept-Encoding", "User-Agent", "Accept", "Connection", "Host"} {
+	for _, t := range [...]string{HeaderContentType, HeaderTimeout, "Content-Length", "Accept-Encoding", "User-Agent", "Accept", "Connection", "Host", transport.HeaderStream, transport.HeaderStreamEnd} {
 		if strings.EqualFold(k, t) {
 			return true
 		}

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +19,11 @@ type Message struct {
 	// Header holds every header field, keyed as received (the first of repeated fields).
 	Header map[string]string
 	Body   []byte
+	// Stream is set when the request opened a stream (it carries a Micro-Stream header): the
+	// handler sends messages and receives the client's next ones through it until it
+	// returns, and its Reply is the stream's last frame. Body, then, is the first message
+	// and the handler's to keep. Nil for a unary request.
+	Stream Stream
 }
 
 // Reply is the pipeline's answer.
@@ -181,56 +187,24 @@ func (s *Server) serveConn(c net.Conn) {
 		c.Close()
 	}()
 	ctx := context.Background()
-	framer := s.opts.NewFramer()
-	lim := s.opts.Limits
-	maxBuf := limHeader(lim) + limBody(lim) + 4
-	buf := make([]byte, 0, 4096)
-	var f Frame
+	sc := &serverConn{s: s, c: c, framer: s.opts.NewFramer(), lim: s.opts.Limits, buf: make([]byte, 0, 4096)}
+	sc.maxBuf = limHeader(sc.lim) + limBody(sc.lim) + 4
 	var out []byte
 	for {
-		// Frame what is buffered; read more until a whole request is there.
-		n, err := framer.Frame(ctx, buf, lim, &f)
-		for err == nil && n == 0 {
-			if len(buf) == 0 {
-				if !s.setBusy(c, false) {
-					return
-				}
-				_ = c.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
-			} else {
-				_ = c.SetReadDeadline(time.Now().Add(s.opts.ReadTimeout))
-			}
-			if len(buf) == cap(buf) {
-				if cap(buf) >= maxBuf {
-					err = httptransport.ErrBodyTooLarge
-					break
-				}
-				grown := make([]byte, len(buf), min(2*cap(buf), maxBuf))
-				copy(grown, buf)
-				buf = grown
-			}
-			var m int
-			m, err = c.Read(buf[len(buf):cap(buf)])
-			buf = buf[:len(buf)+m]
-			if err != nil {
-				if len(buf) > 0 && isTimeout(err) {
-					s.writeFramingError(ctx, c, framer, out, &httptransport.Error{Status: 408, Reason: "request not received in time"})
-				}
-				return
-			}
-			if len(buf) > 0 {
-				s.setBusy(c, true)
-			}
-			n, err = framer.Frame(ctx, buf, lim, &f)
-		}
-		if err != nil {
+		if err := sc.next(ctx, false); err != nil {
 			var fe *httptransport.Error
-			if errors.As(err, &fe) {
-				s.writeFramingError(ctx, c, framer, out, fe)
-			} else {
+			switch {
+			case errors.As(err, &fe):
+				s.writeFramingError(ctx, c, sc.framer, out, fe)
+			case errors.Is(err, errReadTimeout):
+				s.writeFramingError(ctx, c, sc.framer, out, &httptransport.Error{Status: 408, Reason: "request not received in time"})
+			case errors.Is(err, errRead):
+			default:
 				s.logger.Warn("transport: framing failed", "remote", c.RemoteAddr().String(), "err", err)
 			}
 			return
 		}
+		f := &sc.f
 		msg := &Message{Header: make(map[string]string, len(f.Headers)), Body: f.Body}
 		for _, h := range f.Headers {
 			k := string(h.Name)
@@ -239,13 +213,24 @@ func (s *Server) serveConn(c net.Conn) {
 			}
 		}
 		keepAlive := f.KeepAlive
+		var st *serverStream
+		if id, _ := streamMarks(f.Headers); id != nil {
+			st = sc.openStream(msg, id)
+		}
 		reply := s.handler.ServeMessage(ctx, msg)
 		s.mu.Lock()
 		if s.closing {
 			keepAlive = false
 		}
 		s.mu.Unlock()
-		out, err = framer.Head(ctx, out[:0], reply.Status, reply.Header, len(reply.Body), keepAlive)
+		if st != nil {
+			if !st.end(ctx, reply, keepAlive) {
+				return
+			}
+			continue
+		}
+		var err error
+		out, err = sc.framer.Head(ctx, out[:0], reply.Status, reply.Header, len(reply.Body), keepAlive)
 		if err != nil {
 			s.logger.Warn("transport: encoding reply failed", "err", err)
 			return
@@ -258,8 +243,85 @@ func (s *Server) serveConn(c net.Conn) {
 		if !keepAlive {
 			return
 		}
-		buf = buf[:copy(buf, buf[n:])]
 	}
+}
+
+// serverConn is one connection's read side: its buffer, its framer and the request last
+// framed.
+type serverConn struct {
+	s      *Server
+	c      net.Conn
+	framer Framer
+	lim    httptransport.Limits
+	maxBuf int
+	buf    []byte
+	// n is how many bytes of buf the request in f takes; next drops them.
+	n int
+	f Frame
+}
+
+var (
+	// errRead is wrapped by next's errors from reading the connection.
+	errRead = errors.New("transport: read")
+	// errReadTimeout is wrapped by next's error when a request was begun but not finished
+	// in time.
+	errReadTimeout = errors.New("transport: request not received in time")
+	// errServerClosing is next's error when the server shuts down between requests.
+	errServerClosing = errors.New("transport: server shutting down")
+)
+
+// next drops the request last framed and frames the one after it into sc.f, reading more
+// bytes as needed: up to IdleTimeout for the first byte, then ReadTimeout for the rest.
+// Between requests the connection counts as idle, unless inStream says a stream is open;
+// then ctx bounds the wait as well (its cancellation must also set a past read deadline).
+func (sc *serverConn) next(ctx context.Context, inStream bool) error {
+	if sc.n > 0 {
+		sc.buf = sc.buf[:copy(sc.buf, sc.buf[sc.n:])]
+		sc.n = 0
+	}
+	n, err := sc.framer.Frame(ctx, sc.buf, sc.lim, &sc.f)
+	for err == nil && n == 0 {
+		timeout := sc.s.opts.ReadTimeout
+		if len(sc.buf) == 0 {
+			if !inStream && !sc.s.setBusy(sc.c, false) {
+				return errServerClosing
+			}
+			timeout = sc.s.opts.IdleTimeout
+		}
+		_ = sc.c.SetReadDeadline(time.Now().Add(timeout))
+		if inStream && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if len(sc.buf) == cap(sc.buf) {
+			if cap(sc.buf) >= sc.maxBuf {
+				return httptransport.ErrBodyTooLarge
+			}
+			grown := make([]byte, len(sc.buf), min(2*cap(sc.buf), sc.maxBuf))
+			copy(grown, sc.buf)
+			sc.buf = grown
+		}
+		var m int
+		m, err = sc.c.Read(sc.buf[len(sc.buf):cap(sc.buf)])
+		sc.buf = sc.buf[:len(sc.buf)+m]
+		if err != nil {
+			if inStream && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if len(sc.buf) > 0 && isTimeout(err) {
+				return fmt.Errorf("%w: %w", errReadTimeout, err)
+			}
+			return fmt.Errorf("%w: %w", errRead, err)
+		}
+		if !inStream && len(sc.buf) > 0 {
+			sc.s.setBusy(sc.c, true)
+		}
+		n, err = sc.framer.Frame(ctx, sc.buf, sc.lim, &sc.f)
+	}
+	if err != nil {
+		return err
+	}
+	sc.n = n
+	return nil
 }
 
 // writeFramingError answers a request that could not be framed and ends the connection.
