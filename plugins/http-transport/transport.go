@@ -80,6 +80,7 @@ type Error struct {
 	Reason string
 }
 
+// Error returns the status and the reason, such as "413 body too large".
 func (e *Error) Error() string { return strconv.Itoa(e.Status) + " " + e.Reason }
 
 // Framing errors.
