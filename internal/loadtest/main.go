@@ -8,7 +8,8 @@
 //   - microhost with every part a Wasm module: transport, codec and handler;
 //
 // the last two with the Go greeter and with the C greeter, to show what the handler's
-// language costs.
+// language costs, and the Go greeter also with interrupt = false, to show what stopping
+// runaway guests at their deadline costs.
 //
 // Each server gets the same load: a fixed number of connections, each sending requests
 // back to back on a kept-alive connection for a fixed time. Figures drift between runs on
@@ -101,11 +102,16 @@ func run(plugins string, conns int, dur time.Duration) error {
 		results = results[:0]
 	}
 
-	for _, v := range []struct{ name, mode, handler string }{
-		{"native twins, Go handler", "native", "greeter"},
-		{"all Wasm, Go handler", "wasm", "greeter"},
-		{"native twins, C handler", "native", "greeter-c"},
-		{"all Wasm, C handler", "wasm", "greeter-c"},
+	for _, v := range []struct {
+		name, mode, handler string
+		interrupt           bool
+	}{
+		{"native twins, Go handler", "native", "greeter", true},
+		{"all Wasm, Go handler", "wasm", "greeter", true},
+		{"native twins, Go, no interrupt", "native", "greeter", false},
+		{"all Wasm, Go, no interrupt", "wasm", "greeter", false},
+		{"native twins, C handler", "native", "greeter-c", true},
+		{"all Wasm, C handler", "wasm", "greeter-c", true},
 	} {
 		if filter != "" && !strings.Contains(v.name, filter) {
 			continue
@@ -114,7 +120,7 @@ func run(plugins string, conns int, dur time.Duration) error {
 			fmt.Fprintf(os.Stderr, "loadtest: skipping %q: %v\n", v.name, err)
 			continue
 		}
-		addr, stop, err := serveMicrohost(ctx, abs, v.mode, v.handler)
+		addr, stop, err := serveMicrohost(ctx, abs, v.mode, v.handler, v.interrupt)
 		if err != nil {
 			return fmt.Errorf("%s: %w", v.name, err)
 		}
@@ -123,9 +129,9 @@ func run(plugins string, conns int, dur time.Duration) error {
 	}
 
 	fmt.Printf("greeter over loopback, %d connections, %s each\n\n", conns, dur)
-	fmt.Printf("%-28s %10s %10s %10s %8s %12s\n", "server", "req/s", "p50", "p99", "errors", "vs net/http")
+	fmt.Printf("%-32s %10s %10s %10s %8s %12s\n", "server", "req/s", "p50", "p99", "errors", "vs net/http")
 	for _, r := range results {
-		fmt.Printf("%-28s %10.0f %10s %10s %8d %11.2fx\n", r.name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors, r.rps/results[0].rps)
+		fmt.Printf("%-32s %10.0f %10s %10s %8d %11.2fx\n", r.name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors, r.rps/results[0].rps)
 	}
 	for _, r := range results {
 		if r.errors > 0 {
@@ -161,7 +167,7 @@ func servePlain() (string, func(), error) {
 }
 
 // serveMicrohost runs a greeter service with the transport and codecs in mode.
-func serveMicrohost(ctx context.Context, plugins, mode, handler string) (string, func(), error) {
+func serveMicrohost(ctx context.Context, plugins, mode, handler string, interrupt bool) (string, func(), error) {
 	dir, err := os.MkdirTemp("", "microhost-loadtest-")
 	if err != nil {
 		return "", nil, err
@@ -183,7 +189,8 @@ mode = %q
 mode = %q
 [[handler]]
 module = %q
-`, filepath.Join(dir, "registry"), plugins, host.DefaultCacheDir(), mode, mode, handler)
+interrupt = %t
+`, filepath.Join(dir, "registry"), plugins, host.DefaultCacheDir(), mode, mode, handler, interrupt)
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		return "", nil, err
 	}
