@@ -62,34 +62,12 @@ func ParseResponse(b []byte, lim Limits, rsp *Response) (n int, err error) {
 		return 0, malformed("bad status code")
 	}
 	rsp.Status = status
-	rsp.KeepAlive = string(proto) == "HTTP/1.1"
-	length := -1
-	chunked := false
-	for len(rest) > 0 {
-		var l []byte
-		l, rest, _ = bytes.Cut(rest, crlf)
-		name, value, ok := bytes.Cut(l, colon)
-		if !ok || len(name) == 0 || !isToken(name) {
-			return 0, malformed("bad header line")
-		}
-		value = trim(value)
-		switch {
-		case equalFold(name, "Content-Length"):
-			v, err := parseLength(value)
-			if err != nil || (length >= 0 && v != length) {
-				return 0, malformed("bad Content-Length")
-			}
-			length = v
-		case equalFold(name, "Transfer-Encoding"):
-			if !equalFold(value, "chunked") {
-				return 0, ErrNotImplemented
-			}
-			chunked = true
-		case equalFold(name, "Connection") && equalFold(value, "close"):
-			rsp.KeepAlive = false
-		}
-		hdrs = append(hdrs, Header{Name: name, Value: value})
+	hdrs, fr, err := parseFields(rest, hdrs, string(proto) == "HTTP/1.1")
+	if err != nil {
+		return 0, err
 	}
+	rsp.KeepAlive = fr.keepAlive
+	length, chunked := fr.length, fr.chunked
 	rsp.Headers = hdrs
 	if chunked {
 		body, m, err := DecodeChunked(b[end+4:], lim.body())

@@ -153,41 +153,12 @@ func ParsePrefix(b []byte, available int, lim Limits, req *Request) (n int, err 
 		return 0, malformed("bad protocol")
 	}
 	req.Method, req.Target = method, target
-	req.KeepAlive = minor == 1
-	length := -1
-	for len(rest) > 0 {
-		var l []byte
-		l, rest, _ = bytes.Cut(rest, crlf)
-		name, value, ok := bytes.Cut(l, colon)
-		if !ok || len(name) == 0 || !isToken(name) {
-			return 0, malformed("bad header line")
-		}
-		value = trim(value)
-		if !validValue(value) {
-			return 0, malformed("bad header value")
-		}
-		switch {
-		case equalFold(name, "Content-Length"):
-			v, err := parseLength(value)
-			if err != nil || (length >= 0 && v != length) {
-				return 0, malformed("bad Content-Length")
-			}
-			length = v
-		case equalFold(name, "Transfer-Encoding"):
-			if !equalFold(value, "chunked") || req.Chunked {
-				return 0, ErrNotImplemented
-			}
-			req.Chunked = true
-		case equalFold(name, "Connection"):
-			switch {
-			case equalFold(value, "close"):
-				req.KeepAlive = false
-			case equalFold(value, "keep-alive"):
-				req.KeepAlive = true
-			}
-		}
-		hdrs = append(hdrs, Header{Name: name, Value: value})
+	hdrs, fr, err := parseFields(rest, hdrs, minor == 1)
+	if err != nil {
+		return 0, err
 	}
+	req.KeepAlive, req.Chunked = fr.keepAlive, fr.chunked
+	length := fr.length
 	req.Headers = hdrs
 	if string(method) != "POST" {
 		return 0, ErrMethod
@@ -214,6 +185,53 @@ func ParsePrefix(b []byte, available int, lim Limits, req *Request) (n int, err 
 	}
 	req.ContentLength = length
 	return total, nil
+}
+
+// framing is what a message's header fields say about its body and connection.
+type framing struct {
+	length    int // the Content-Length, or -1 when there is none
+	chunked   bool
+	keepAlive bool
+}
+
+// parseFields reads the header lines in rest (each ending in CRLF), appends them to hdrs and
+// returns the framing they declare; keepAlive is the protocol version's default.
+func parseFields(rest []byte, hdrs []Header, keepAlive bool) ([]Header, framing, error) {
+	fr := framing{length: -1, keepAlive: keepAlive}
+	for len(rest) > 0 {
+		var l []byte
+		l, rest, _ = bytes.Cut(rest, crlf)
+		name, value, ok := bytes.Cut(l, colon)
+		if !ok || len(name) == 0 || !isToken(name) {
+			return hdrs, fr, malformed("bad header line")
+		}
+		value = trim(value)
+		if !validValue(value) {
+			return hdrs, fr, malformed("bad header value")
+		}
+		switch {
+		case equalFold(name, "Content-Length"):
+			v, err := parseLength(value)
+			if err != nil || (fr.length >= 0 && v != fr.length) {
+				return hdrs, fr, malformed("bad Content-Length")
+			}
+			fr.length = v
+		case equalFold(name, "Transfer-Encoding"):
+			if !equalFold(value, "chunked") || fr.chunked {
+				return hdrs, fr, ErrNotImplemented
+			}
+			fr.chunked = true
+		case equalFold(name, "Connection"):
+			switch {
+			case equalFold(value, "close"):
+				fr.keepAlive = false
+			case equalFold(value, "keep-alive"):
+				fr.keepAlive = true
+			}
+		}
+		hdrs = append(hdrs, Header{Name: name, Value: value})
+	}
+	return hdrs, fr, nil
 }
 
 // DecodeChunked decodes a body in chunked transfer coding at the start of b. It returns the
