@@ -35,7 +35,7 @@ import (
 // contentTypes are the four codecs' content types, as Go Micro names them.
 var contentTypes = []string{"application/json", "application/protobuf", "application/json-rpc", "application/proto-rpc"}
 
-// modes are the codec modes every test runs with.
+// modes are the modes of the codecs and the transport every test runs with.
 var modes = []string{codec.ModeWasm, codec.ModeNative}
 
 // records is a registrar that keeps what the service registers; the calls here go by address.
@@ -53,7 +53,8 @@ func (r *records) Register(_ context.Context, svc *abi.Service, _ time.Duration)
 
 func (r *records) Deregister(context.Context, *abi.Service) error { return nil }
 
-// startMicrohost serves the Go greeter module with the stock codecs in mode, on 127.0.0.1.
+// startMicrohost serves the Go greeter module with the stock codecs and the http-transport
+// plugin in mode, on 127.0.0.1.
 func startMicrohost(t *testing.T, mode string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.toml")
@@ -71,9 +72,12 @@ cache_dir = %q
 [codec]
 mode = %q
 
+[transport]
+mode = %q
+
 [[handler]]
 module = "greeter"
-`, pluginDir, host.DefaultCacheDir(), mode)
+`, pluginDir, host.DefaultCacheDir(), mode, mode)
 	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
 	cfg, err := config.Load(path)
 	require.NoError(t, err)

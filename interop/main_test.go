@@ -31,7 +31,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	pluginDir = dir
-	pkgs := map[string]string{"greeter": "./handlers/greeter"}
+	pkgs := map[string]string{"greeter": "./handlers/greeter", "http-transport": "./plugins/http-transport/wasm"}
 	for _, c := range codecModules {
 		pkgs[c] = "./plugins/" + c + "/wasm"
 	}
