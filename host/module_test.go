@@ -16,27 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/internal/logbuffer"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newRuntime(t testing.TB, logs *syncBuffer) *Runtime {
+func newRuntime(t testing.TB, logs *logbuffer.Buffer) *Runtime {
 	t.Helper()
 	opts := Options{CacheDir: testCacheDir}
 	if logs != nil {
@@ -98,7 +81,7 @@ func TestHeadersAndHandlerErrors(t *testing.T) {
 // TestGuestFaultsAreContained drives every kind of guest fault and checks that each fails
 // only its own call and that the module keeps serving on a fresh instance.
 func TestGuestFaultsAreContained(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &logbuffer.Buffer{}
 	m := load(t, newRuntime(t, logs), testguestWasm, ModuleOptions{PoolSize: 1, MemoryLimitPages: 256})
 	for _, endpoint := range []string{"Test.Trap", "Test.BadPointer", "Test.BadEndpointBuffer", "Test.Hog"} {
 		t.Run(endpoint, func(t *testing.T) {
@@ -135,7 +118,7 @@ func TestRealClocks(t *testing.T) {
 }
 
 func TestGuestLogsReachSlog(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &logbuffer.Buffer{}
 	m := load(t, newRuntime(t, logs), testguestWasm, ModuleOptions{})
 	_, err := m.Call(context.Background(), &Request{Endpoint: "Test.Log", Body: []byte("hello")})
 	require.NoError(t, err)

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/logbuffer"
 )
 
 // Built once for the package: the microhost binary and the plugin folder.
@@ -61,25 +61,8 @@ func testMain(m *testing.M) int {
 type server struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *lockedBuffer
+	logs *logbuffer.Buffer
 	done chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var listeningRE = regexp.MustCompile(`msg=listening .*address=(\S+)`)
@@ -112,7 +95,7 @@ pool_size = 2
 // startServer runs `microhost run` with env and waits for it to log its address.
 func startServer(t *testing.T, config string, env ...string) *server {
 	t.Helper()
-	s := &server{logs: &lockedBuffer{}, done: make(chan struct{})}
+	s := &server{logs: &logbuffer.Buffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(binary, "run", config)
 	s.cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()

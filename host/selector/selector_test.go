@@ -14,37 +14,19 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
-	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/hosttest"
 	randomselector "github.com/microhost/microhost/plugins/random-selector"
 )
 
 var selectorWasm string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "microhost-selector-test-")
-	if err == nil {
-		selectorWasm, err = guestbuild.Go(context.Background(), "./plugins/random-selector/wasm", dir)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(hosttest.Main(m, "./plugins/random-selector/wasm", &selectorWasm))
 }
 
 func loadModule(t testing.TB) *host.Module {
 	t.Helper()
-	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
-	require.NoError(t, err)
-	m, err := rt.Load(ctx, selectorWasm, host.ModuleOptions{PoolSize: 1})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_ = m.Close(ctx)
-		_ = rt.Close(ctx)
-	})
+	m := hosttest.Load(t, selectorWasm, host.ModuleOptions{PoolSize: 1})
 	require.Equal(t, abi.KindSelector, m.Descriptor().Kind)
 	return m
 }

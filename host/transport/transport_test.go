@@ -19,38 +19,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/host"
-	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/hosttest"
 	httptransport "github.com/microhost/microhost/plugins/http-transport"
 )
 
 var transportWasm string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "microhost-transport-test-")
-	if err == nil {
-		transportWasm, err = guestbuild.Go(context.Background(), "./plugins/http-transport/wasm", dir)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(hosttest.Main(m, "./plugins/http-transport/wasm", &transportWasm))
 }
 
 func loadModule(t testing.TB) *host.Module {
 	t.Helper()
-	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
-	require.NoError(t, err)
-	m, err := rt.Load(ctx, transportWasm, host.ModuleOptions{})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_ = m.Close(ctx)
-		_ = rt.Close(ctx)
-	})
-	return m
+	return hosttest.Load(t, transportWasm, host.ModuleOptions{})
 }
 
 // echo answers with the endpoint header and the body.

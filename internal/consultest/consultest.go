@@ -7,7 +7,6 @@
 package consultest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/microhost/microhost/internal/logbuffer"
 )
 
 // Binary returns the path of the consul binary: PATH first, then bin/tools/consul above the
@@ -57,7 +58,7 @@ type Agent struct {
 
 	bin  string
 	args []string
-	logs *lockedBuffer
+	logs *logbuffer.Buffer
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -81,7 +82,7 @@ func Start(t testing.TB) *Agent {
 	a := &Agent{
 		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])),
 		bin:  bin,
-		logs: &lockedBuffer{},
+		logs: &logbuffer.Buffer{},
 	}
 	a.args = []string{"agent", "-dev",
 		"-bind", "127.0.0.1", "-client", "127.0.0.1", "-advertise", "127.0.0.1",
@@ -206,21 +207,4 @@ func freePorts(n int) ([]int, error) {
 		return nil, errors.New("no free ports")
 	}
 	return ports, nil
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -1,0 +1,51 @@
+// Package hosttest holds the set-up shared by tests of code that runs plugin modules: build a
+// plugin from source once per test binary, and load it on a runtime of its own.
+package hosttest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/internal/guestbuild"
+)
+
+// Main builds the Go guest package pkg (such as "./plugins/http-transport/wasm") into a
+// temporary folder, stores the module's path in *path, runs the tests and removes the
+// folder. It returns the exit code for os.Exit.
+func Main(m *testing.M, pkg string, path *string) int {
+	dir, err := os.MkdirTemp("", "microhost-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *path, err = guestbuild.Go(context.Background(), pkg, dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// Load loads the module at path on a runtime of its own, backed by the shared on-disk
+// compilation cache, and closes both when tb ends.
+func Load(tb testing.TB, path string, opts host.ModuleOptions) *host.Module {
+	tb.Helper()
+	ctx := context.Background()
+	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := rt.Load(ctx, path, opts)
+	if err != nil {
+		_ = rt.Close(ctx)
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = m.Close(ctx)
+		_ = rt.Close(ctx)
+	})
+	return m
+}
