@@ -10,7 +10,6 @@
 package main
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -28,24 +27,7 @@ type config struct {
 	WatchWaitMS               int64    `json:"watch_wait_ms"`
 }
 
-// One module per instance: the registry built for the last configuration seen is kept, so
-// re-registration can recognise an unchanged record and only pass its TTL check.
-var (
-	lastConfig string
-	reg        *consulregistry.Registry
-)
-
-func registry(req *guest.Request) (*consulregistry.Registry, error) {
-	raw, _ := req.Header("Registry-Config")
-	if reg != nil && raw == lastConfig {
-		return reg, nil
-	}
-	var c config
-	if raw != "" {
-		if err := json.Unmarshal([]byte(raw), &c); err != nil {
-			return nil, guest.BadRequest("Registry-Config header: %v", err)
-		}
-	}
+func newRegistry(c *config) (registryguest.Registry, error) {
 	r, err := consulregistry.New(consulregistry.Options{
 		Addresses:               c.Addresses,
 		Scheme:                  c.Scheme,
@@ -57,16 +39,11 @@ func registry(req *guest.Request) (*consulregistry.Registry, error) {
 	if err != nil {
 		return nil, guest.BadRequest("%v", err)
 	}
-	reg, lastConfig = r, raw
 	return r, nil
 }
 
 func init() {
-	registryguest.Serve(registryguest.Options{
-		Name:        "consul",
-		Open:        func(req *guest.Request) (registryguest.Registry, error) { return registry(req) },
-		FailureCode: 502,
-	})
+	registryguest.Serve(registryguest.Options[config]{Name: "consul", New: newRegistry, FailureCode: 502})
 }
 
 func main() {}

@@ -8,7 +8,6 @@
 package main
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/microhost/microhost/abi/guest"
@@ -25,23 +24,7 @@ type config struct {
 	PollIntervalMS int64 `json:"poll_interval_ms"`
 }
 
-// The registry built for the last configuration seen (one module per instance).
-var (
-	lastConfig string
-	reg        *localregistry.Registry
-)
-
-func registry(req *guest.Request) (*localregistry.Registry, error) {
-	raw, _ := req.Header("Registry-Config")
-	if reg != nil && raw == lastConfig {
-		return reg, nil
-	}
-	var c config
-	if raw != "" {
-		if err := json.Unmarshal([]byte(raw), &c); err != nil {
-			return nil, guest.BadRequest("Registry-Config header: %v", err)
-		}
-	}
+func newRegistry(c *config) (registryguest.Registry, error) {
 	r, err := localregistry.New(Dir, localregistry.Options{
 		WatchWait:    time.Duration(c.WatchWaitMS) * time.Millisecond,
 		PollInterval: time.Duration(c.PollIntervalMS) * time.Millisecond,
@@ -49,16 +32,11 @@ func registry(req *guest.Request) (*localregistry.Registry, error) {
 	if err != nil {
 		return nil, guest.Errorf(500, "%v (is the registry directory mounted at %s?)", err, Dir)
 	}
-	reg, lastConfig = r, raw
 	return r, nil
 }
 
 func init() {
-	registryguest.Serve(registryguest.Options{
-		Name:        "local",
-		Open:        func(req *guest.Request) (registryguest.Registry, error) { return registry(req) },
-		FailureCode: 500,
-	})
+	registryguest.Serve(registryguest.Options[config]{Name: "local", New: newRegistry, FailureCode: 500})
 }
 
 func main() {}
