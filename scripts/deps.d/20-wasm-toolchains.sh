@@ -42,7 +42,7 @@ if ! c_ok; then
 	echo "deps: installing clang and wasi-libc for C handlers"
 	command -v clang >/dev/null 2>&1 || apt_install clang lld
 	# The wasm32 builtins package is versioned like clang itself.
-	major=$(clang --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n1)
+	major=$(clang --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | sed -n 1p)
 	apt_install lld wasi-libc "libclang-rt-${major:-14}-dev-wasm32"
 	c_ok || { echo "deps: clang still cannot build for wasm32-wasi" >&2; exit 1; }
 fi

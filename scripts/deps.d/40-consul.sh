@@ -14,4 +14,5 @@ fi
 echo "consul: building bin/tools/consul from tools/consul (a few minutes the first time)"
 mkdir -p bin/tools
 (cd tools/consul && go build -trimpath -o ../../bin/tools/consul github.com/hashicorp/consul)
-bin/tools/consul version | head -1
+# sed reads the whole output, so the pipeline cannot die of SIGPIPE under pipefail.
+bin/tools/consul version | sed -n 1p
