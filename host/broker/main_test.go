@@ -14,6 +14,7 @@ var (
 	subscriberWasm string // handlers/subscriber: counts and logs "events" and "orders"
 	trapsubWasm    string // testdata/trapsub: traps on every "events" message
 	brokerWasm     string // the http-broker plugin
+	watsubWasm     string // testdata/watsub: a WAT subscriber, no SDK
 )
 
 func TestMain(m *testing.M) {
@@ -37,6 +38,10 @@ func run(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
+	}
+	if watsubWasm, err = guestbuild.WAT(ctx, "./host/broker/testdata/watsub", dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	return m.Run()
 }
