@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -190,6 +191,11 @@ func (o *outbound) do(ctx context.Context, raw []byte) ([]byte, error) {
 	}
 	rsp, err := o.client.Do(out)
 	if err != nil {
+		// A *url.Error repeats the method and URL this message already names.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("http_request: %s %s: %w", in.Method, u.Redacted(), err)
 	}
 	defer rsp.Body.Close()
