@@ -52,7 +52,8 @@ wasm-plugins:
 
 # generate rebuilds the committed protobuf Go code; `make deps` installs protoc. The plugins
 # are built here: protoc-gen-go at the version go.mod requires, and protoc-gen-microhost
-# (the greeter's handler and client code) from this tree.
+# (the handler and client code of the greeter and of rpccaller's stream test module) from
+# this tree.
 PROTOC := protoc --plugin=protoc-gen-go=$(BIN)/protoc-gen-go --plugin=protoc-gen-microhost=$(BIN)/protoc-gen-microhost
 generate:
 	$(GO) build -o $(BIN)/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
@@ -60,6 +61,8 @@ generate:
 	$(PROTOC) --proto_path=abi/proto --go_out=abi/proto/abipb --go_opt=paths=source_relative abi/proto/microhost.proto
 	$(PROTOC) --proto_path=handlers/greeter --go_out=handlers/greeter/greeterpb --go_opt=paths=source_relative \
 		--microhost_out=handlers/greeter/greeterpb --microhost_opt=paths=source_relative handlers/greeter/greeter.proto
+	$(PROTOC) --proto_path=host/client/rpccaller/testdata/tally --go_out=host/client/rpccaller/testdata/tally/tallypb --go_opt=paths=source_relative \
+		--microhost_out=host/client/rpccaller/testdata/tally/tallypb --microhost_opt=paths=source_relative host/client/rpccaller/testdata/tally/tally.proto
 
 # run needs only Go: the Go handlers and the stock plugins, not the C/AssemblyScript/WAT
 # greeters (whose toolchains `make deps` installs).

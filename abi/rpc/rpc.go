@@ -6,6 +6,13 @@
 // host's service-to-service call import; in an ordinary Go program, the adapter in
 // host/client/rpccaller wraps microhost's native client. The package depends on the ABI
 // and the guest SDK only, never on the host, so it builds for wasip1.
+//
+// Streaming methods go the same way: a generated handler serves them with
+// HandleServerStream or HandleStream over a HandlerStream, and a generated client opens
+// them with OpenServerStream or OpenStream through a Caller that is also a Streamer, getting
+// a ClientStream. The generated typed streams are one-line wrappers around these two.
+// Only host/client/rpccaller's Caller streams: a module cannot open a stream, so
+// GuestCaller's Stream fails with 501.
 package rpc
 
 import (

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -18,8 +16,8 @@ const (
 )
 
 // generateFile writes FILE.microhost.go for a file with services and returns it, or nil for
-// a file without. Streaming methods are reported to warn.
-func generateFile(gen *protogen.Plugin, file *protogen.File, warn io.Writer) *protogen.GeneratedFile {
+// a file without.
+func generateFile(gen *protogen.Plugin, file *protogen.File) *protogen.GeneratedFile {
 	if len(file.Services) == 0 {
 		return nil
 	}
@@ -31,12 +29,6 @@ func generateFile(gen *protogen.Plugin, file *protogen.File, warn io.Writer) *pr
 	g.P()
 	g.P("package ", file.GoPackageName)
 	for _, s := range file.Services {
-		for _, m := range s.Methods {
-			if streaming(m) {
-				fmt.Fprintf(warn, "protoc-gen-microhost: %s: %s.%s is %s: no handler or client method generated, as microhost serves unary methods only\n",
-					file.Desc.Path(), s.GoName, m.GoName, streamKind(m))
-			}
-		}
 		g.P()
 		generateHandler(g, s)
 		g.P()
@@ -45,26 +37,72 @@ func generateFile(gen *protogen.Plugin, file *protogen.File, warn io.Writer) *pr
 	return g
 }
 
-// streaming reports whether m streams in either direction.
-func streaming(m *protogen.Method) bool {
-	return m.Desc.IsStreamingClient() || m.Desc.IsStreamingServer()
+// kind is a method's kind of call.
+type kind int
+
+const (
+	unary           kind = iota
+	serverStreaming      // one request, a stream of replies
+	clientStreaming      // a stream of requests, one reply
+	bidiStreaming        // streams both ways
+)
+
+// kindOf tells m's kind.
+func kindOf(m *protogen.Method) kind {
+	switch client, server := m.Desc.IsStreamingClient(), m.Desc.IsStreamingServer(); {
+	case client && server:
+		return bidiStreaming
+	case client:
+		return clientStreaming
+	case server:
+		return serverStreaming
+	default:
+		return unary
+	}
 }
 
-// streamKind names m's kind of streaming.
-func streamKind(m *protogen.Method) string {
-	switch {
-	case m.Desc.IsStreamingClient() && m.Desc.IsStreamingServer():
-		return "a bidirectional streaming method"
-	case m.Desc.IsStreamingClient():
-		return "a client streaming method"
+// String names the kind as the generated comments do.
+func (k kind) String() string {
+	switch k {
+	case serverStreaming:
+		return "server-streaming"
+	case clientStreaming:
+		return "client-streaming"
+	case bidiStreaming:
+		return "bidirectional"
 	default:
-		return "a server streaming method"
+		return "unary"
 	}
+}
+
+// hasStreams reports whether s has a streaming method.
+func hasStreams(s *protogen.Service) bool {
+	for _, m := range s.Methods {
+		if kindOf(m) != unary {
+			return true
+		}
+	}
+	return false
 }
 
 // endpoint is m's endpoint name, "Service.Method", as Go Micro names it.
 func endpoint(s *protogen.Service, m *protogen.Method) string {
 	return s.GoName + "." + m.GoName
+}
+
+// unexported returns name with its first letter in lower case.
+func unexported(name string) string {
+	return strings.ToLower(name[:1]) + name[1:]
+}
+
+// handlerStream names the handler's typed stream of m, exported and implemented.
+func handlerStream(s *protogen.Service, m *protogen.Method) (iface, impl string) {
+	return s.GoName + "_" + m.GoName + "Stream", unexported(s.GoName) + m.GoName + "Stream"
+}
+
+// clientStream names the caller's typed stream of m, exported and implemented.
+func clientStream(s *protogen.Service, m *protogen.Method) (iface, impl string) {
+	return s.GoName + "_" + m.GoName + "ClientStream", unexported(s.GoName) + m.GoName + "ClientStream"
 }
 
 // comments writes c's lines, if any, after an empty comment line when before is set.
@@ -79,88 +117,148 @@ func comments(g *protogen.GeneratedFile, c protogen.Comments, before bool) {
 	g.P(text)
 }
 
-// skipped writes the comment that stands in for a streaming method.
-func skipped(g *protogen.GeneratedFile, m *protogen.Method) {
-	g.P("// ", m.GoName, " is left out: it is ", streamKind(m), ", and streaming methods")
-	g.P("// are not supported yet.")
-}
-
 func generateHandler(g *protogen.GeneratedFile, s *protogen.Service) {
 	handler := s.GoName + "Handler"
-	endpoints := make([]string, 0, len(s.Methods))
-	for _, m := range s.Methods {
-		if !streaming(m) {
-			endpoints = append(endpoints, endpoint(s, m))
-		}
-	}
+	rpcIdent := func(name string) string { return g.QualifiedGoIdent(rpcPackage.Ident(name)) }
 
 	g.P("// ", handler, " is the server API of the ", s.Desc.FullName(), " service: a Go handler")
 	g.P("// module implements it and serves it with Register", handler, ".")
 	comments(g, s.Comments.Leading, true)
 	g.P("type ", handler, " interface {")
 	for _, m := range s.Methods {
-		if streaming(m) {
-			skipped(g, m)
-			continue
-		}
 		comments(g, m.Comments.Leading, false)
-		g.P(m.GoName, "(req *", g.QualifiedGoIdent(m.Input.GoIdent), ", rsp *", g.QualifiedGoIdent(m.Output.GoIdent), ") error")
+		in, out := g.QualifiedGoIdent(m.Input.GoIdent), g.QualifiedGoIdent(m.Output.GoIdent)
+		stream, _ := handlerStream(s, m)
+		switch kindOf(m) {
+		case unary:
+			g.P(m.GoName, "(req *", in, ", rsp *", out, ") error")
+		case serverStreaming:
+			g.P(m.GoName, "(req *", in, ", stream ", stream, ") error")
+		default:
+			g.P(m.GoName, "(stream ", stream, ") error")
+		}
 	}
 	g.P("}")
 	g.P()
 
-	if len(endpoints) == 0 {
-		g.P("// Register", handler, " registers no endpoint: the service has only streaming")
-		g.P("// methods.")
+	if len(s.Methods) == 0 {
+		g.P("// Register", handler, " registers no endpoint: the service has no methods.")
 	} else {
 		g.P("// Register", handler, " serves h's methods as the module's endpoints:")
 		g.P("//")
-		for _, e := range endpoints {
-			g.P("//   - ", e)
+		for _, m := range s.Methods {
+			if k := kindOf(m); k != unary {
+				g.P("//   - ", endpoint(s, m), " (", k, ")")
+			} else {
+				g.P("//   - ", endpoint(s, m))
+			}
 		}
 		g.P("//")
-		g.P("// Each decodes its request in JSON or protobuf by the request's Content-Type and")
-		g.P("// answers in the same content type; the message names reach the registry. Call it")
-		g.P("// from init.")
+		if hasStreams(s) {
+			g.P("// Each decodes its request, or each message of a stream, in JSON or protobuf by the")
+			g.P("// request's Content-Type and answers in the same content type; the message names of")
+			g.P("// unary methods reach the registry, and streaming endpoints are marked as streams.")
+			g.P("// Call it from init.")
+		} else {
+			g.P("// Each decodes its request in JSON or protobuf by the request's Content-Type and")
+			g.P("// answers in the same content type; the message names reach the registry. Call it")
+			g.P("// from init.")
+		}
 	}
 	g.P("func Register", handler, "(h ", handler, ") {")
 	for _, m := range s.Methods {
-		if streaming(m) {
-			continue
+		in, out := g.QualifiedGoIdent(m.Input.GoIdent), g.QualifiedGoIdent(m.Output.GoIdent)
+		_, impl := handlerStream(s, m)
+		switch kindOf(m) {
+		case unary:
+			g.P(g.QualifiedGoIdent(guestPackage.Ident("HandleEndpoint")), "(", g.QualifiedGoIdent(abiPackage.Ident("Endpoint")), "{",
+				"Name: ", strconv.Quote(endpoint(s, m)), ", ",
+				"Request: ", strconv.Quote(m.Input.GoIdent.GoName), ", ",
+				"Response: ", strconv.Quote(m.Output.GoIdent.GoName), "}, ",
+				"func(r *", g.QualifiedGoIdent(guestPackage.Ident("Request")), ") ([]byte, error) {")
+			g.P("req, rsp := new(", in, "), new(", out, ")")
+			g.P("return ", rpcIdent("Serve"), "(r, req, rsp, func() error { return h.", m.GoName, "(req, rsp) })")
+		case serverStreaming:
+			g.P(rpcIdent("HandleServerStream"), "(", strconv.Quote(endpoint(s, m)), ", func(req *", in, ", s *", rpcIdent("HandlerStream"), ") error {")
+			g.P("return h.", m.GoName, "(req, ", impl, "{s})")
+		default:
+			g.P(rpcIdent("HandleStream"), "(", strconv.Quote(endpoint(s, m)), ", func(s *", rpcIdent("HandlerStream"), ") error {")
+			g.P("return h.", m.GoName, "(", impl, "{s})")
 		}
-		g.P(g.QualifiedGoIdent(guestPackage.Ident("HandleEndpoint")), "(", g.QualifiedGoIdent(abiPackage.Ident("Endpoint")), "{",
-			"Name: ", strconv.Quote(endpoint(s, m)), ", ",
-			"Request: ", strconv.Quote(m.Input.GoIdent.GoName), ", ",
-			"Response: ", strconv.Quote(m.Output.GoIdent.GoName), "}, ",
-			"func(r *", g.QualifiedGoIdent(guestPackage.Ident("Request")), ") ([]byte, error) {")
-		g.P("req, rsp := new(", g.QualifiedGoIdent(m.Input.GoIdent), "), new(", g.QualifiedGoIdent(m.Output.GoIdent), ")")
-		g.P("return ", g.QualifiedGoIdent(rpcPackage.Ident("Serve")), "(r, req, rsp, func() error { return h.", m.GoName, "(req, rsp) })")
 		g.P("})")
 	}
 	g.P("}")
+
+	for _, m := range s.Methods {
+		k := kindOf(m)
+		if k == unary {
+			continue
+		}
+		in, out := g.QualifiedGoIdent(m.Input.GoIdent), g.QualifiedGoIdent(m.Output.GoIdent)
+		iface, impl := handlerStream(s, m)
+		g.P()
+		g.P("// ", iface, " is the handler's side of the ", k, " ", endpoint(s, m), ":")
+		switch k {
+		case serverStreaming:
+			g.P("// Send sends one reply. A failed send means the client is gone or the deadline")
+			g.P("// passed: return its error.")
+		case clientStreaming:
+			g.P("// Recv returns the client's messages, then io.EOF once the client closed its side;")
+			g.P("// SendAndClose sends the one reply, after which the handler returns.")
+		default:
+			g.P("// Recv returns the client's messages, then io.EOF once the client closed its side;")
+			g.P("// Send sends one message. A failed send means the client is gone or the deadline")
+			g.P("// passed: return its error.")
+		}
+		g.P("type ", iface, " interface {")
+		if k != clientStreaming {
+			g.P("Send(*", out, ") error")
+		}
+		if k != serverStreaming {
+			g.P("Recv() (*", in, ", error)")
+		}
+		if k == clientStreaming {
+			g.P("SendAndClose(*", out, ") error")
+		}
+		g.P("}")
+		g.P()
+		g.P("type ", impl, " struct{ s *", rpcIdent("HandlerStream"), " }")
+		if k != clientStreaming {
+			g.P()
+			g.P("func (x ", impl, ") Send(m *", out, ") error { return x.s.SendMsg(m) }")
+		}
+		if k != serverStreaming {
+			g.P()
+			g.P("func (x ", impl, ") Recv() (*", in, ", error) { return ", rpcIdent("Recv"), "(x.s, new(", in, ")) }")
+		}
+		if k == clientStreaming {
+			g.P()
+			g.P("func (x ", impl, ") SendAndClose(m *", out, ") error { return x.s.SendAndClose(m) }")
+		}
+	}
 }
 
 func generateClient(g *protogen.GeneratedFile, s *protogen.Service) {
 	client := s.GoName + "Client"
-	impl := strings.ToLower(client[:1]) + client[1:]
-	// context is imported only when a method uses it: a service of streaming methods only
-	// has none.
+	impl := unexported(client)
+	// context is imported only when a method uses it: a service without methods has none.
 	ctx := func() string { return g.QualifiedGoIdent(contextPackage.Ident("Context")) }
-	opt := func() string { return g.QualifiedGoIdent(rpcPackage.Ident("CallOption")) }
-	caller := g.QualifiedGoIdent(rpcPackage.Ident("Caller"))
+	rpcIdent := func(name string) string { return g.QualifiedGoIdent(rpcPackage.Ident(name)) }
+	caller := rpcIdent("Caller")
 
 	g.P("// ", client, " is the client API of the ", s.Desc.FullName(), " service. Calls are protobuf")
-	g.P("// unless ", g.QualifiedGoIdent(rpcPackage.Ident("WithContentType")), " says otherwise; a handler's error comes back as the")
-	g.P("// Caller's error type.")
+	g.P("// unless ", rpcIdent("WithContentType"), " says otherwise; a handler's error comes back as the")
+	if hasStreams(s) {
+		g.P("// Caller's error type. Streaming methods need a Caller that is also an ", rpcIdent("Streamer"), ":")
+		g.P("// a Go program's, not a module's.")
+	} else {
+		g.P("// Caller's error type.")
+	}
 	comments(g, s.Comments.Leading, true)
 	g.P("type ", client, " interface {")
 	for _, m := range s.Methods {
-		if streaming(m) {
-			skipped(g, m)
-			continue
-		}
 		comments(g, m.Comments.Leading, false)
-		g.P(m.GoName, "(ctx ", ctx(), ", req *", g.QualifiedGoIdent(m.Input.GoIdent), ", opts ...", opt(), ") (*", g.QualifiedGoIdent(m.Output.GoIdent), ", error)")
+		g.P(clientSignature(g, s, m, ctx()))
 	}
 	g.P("}")
 	g.P()
@@ -175,17 +273,99 @@ func generateClient(g *protogen.GeneratedFile, s *protogen.Service) {
 	g.P("return &", impl, "{name: name, c: c}")
 	g.P("}")
 	for _, m := range s.Methods {
-		if streaming(m) {
+		g.P()
+		g.P("func (x *", impl, ") ", clientSignature(g, s, m, ctx()), " {")
+		ep := strconv.Quote(endpoint(s, m))
+		_, streamImpl := clientStream(s, m)
+		switch kindOf(m) {
+		case unary:
+			out := g.QualifiedGoIdent(m.Output.GoIdent)
+			g.P("rsp := new(", out, ")")
+			g.P("if err := ", rpcIdent("Invoke"), "(ctx, x.c, x.name, ", ep, ", req, rsp, opts...); err != nil {")
+			g.P("return nil, err")
+			g.P("}")
+			g.P("return rsp, nil")
+		case serverStreaming:
+			g.P("s, err := ", rpcIdent("OpenServerStream"), "(ctx, x.c, x.name, ", ep, ", req, opts...)")
+			g.P("if err != nil {")
+			g.P("return nil, err")
+			g.P("}")
+			g.P("return ", streamImpl, "{s}, nil")
+		default:
+			g.P("s, err := ", rpcIdent("OpenStream"), "(ctx, x.c, x.name, ", ep, ", opts...)")
+			g.P("if err != nil {")
+			g.P("return nil, err")
+			g.P("}")
+			g.P("return ", streamImpl, "{s}, nil")
+		}
+		g.P("}")
+	}
+
+	for _, m := range s.Methods {
+		k := kindOf(m)
+		if k == unary {
 			continue
 		}
-		out := g.QualifiedGoIdent(m.Output.GoIdent)
+		in, out := g.QualifiedGoIdent(m.Input.GoIdent), g.QualifiedGoIdent(m.Output.GoIdent)
+		iface, streamImpl := clientStream(s, m)
 		g.P()
-		g.P("func (x *", impl, ") ", m.GoName, "(ctx ", ctx(), ", req *", g.QualifiedGoIdent(m.Input.GoIdent), ", opts ...", opt(), ") (*", out, ", error) {")
-		g.P("rsp := new(", out, ")")
-		g.P("if err := ", g.QualifiedGoIdent(rpcPackage.Ident("Invoke")), "(ctx, x.c, x.name, ", strconv.Quote(endpoint(s, m)), ", req, rsp, opts...); err != nil {")
-		g.P("return nil, err")
+		g.P("// ", iface, " is the caller's side of the ", k, " ", endpoint(s, m), ":")
+		switch k {
+		case serverStreaming:
+			g.P("// Recv returns the replies, then io.EOF, or the handler's error.")
+		case clientStreaming:
+			g.P("// Send sends one message; CloseAndRecv closes the sending side and returns the reply,")
+			g.P("// or the handler's error.")
+		default:
+			g.P("// Send sends one message and CloseSend says no more follow; Recv returns the")
+			g.P("// handler's messages, then io.EOF, or the handler's error.")
+		}
+		g.P("// Close releases the stream, breaking it off when it has not ended.")
+		g.P("type ", iface, " interface {")
+		if k != serverStreaming {
+			g.P("Send(*", in, ") error")
+		}
+		if k == clientStreaming {
+			g.P("CloseAndRecv() (*", out, ", error)")
+		} else {
+			g.P("Recv() (*", out, ", error)")
+		}
+		if k == bidiStreaming {
+			g.P("CloseSend() error")
+		}
+		g.P("Close() error")
 		g.P("}")
-		g.P("return rsp, nil")
-		g.P("}")
+		g.P()
+		g.P("type ", streamImpl, " struct{ s *", rpcIdent("ClientStream"), " }")
+		if k != serverStreaming {
+			g.P()
+			g.P("func (x ", streamImpl, ") Send(m *", in, ") error { return x.s.SendMsg(m) }")
+		}
+		g.P()
+		if k == clientStreaming {
+			g.P("func (x ", streamImpl, ") CloseAndRecv() (*", out, ", error) { return ", rpcIdent("CloseAndRecv"), "(x.s, new(", out, ")) }")
+		} else {
+			g.P("func (x ", streamImpl, ") Recv() (*", out, ", error) { return ", rpcIdent("Recv"), "(x.s, new(", out, ")) }")
+		}
+		if k == bidiStreaming {
+			g.P()
+			g.P("func (x ", streamImpl, ") CloseSend() error { return x.s.CloseSend() }")
+		}
+		g.P()
+		g.P("func (x ", streamImpl, ") Close() error { return x.s.Close() }")
+	}
+}
+
+// clientSignature is the signature of m's client method, after "func (x *impl) ".
+func clientSignature(g *protogen.GeneratedFile, s *protogen.Service, m *protogen.Method, ctx string) string {
+	opts := "opts ..." + g.QualifiedGoIdent(rpcPackage.Ident("CallOption"))
+	stream, _ := clientStream(s, m)
+	switch kindOf(m) {
+	case unary:
+		return m.GoName + "(ctx " + ctx + ", req *" + g.QualifiedGoIdent(m.Input.GoIdent) + ", " + opts + ") (*" + g.QualifiedGoIdent(m.Output.GoIdent) + ", error)"
+	case serverStreaming:
+		return m.GoName + "(ctx " + ctx + ", req *" + g.QualifiedGoIdent(m.Input.GoIdent) + ", " + opts + ") (" + stream + ", error)"
+	default:
+		return m.GoName + "(ctx " + ctx + ", " + opts + ") (" + stream + ", error)"
 	}
 }

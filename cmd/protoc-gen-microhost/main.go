@@ -16,9 +16,14 @@
 //     registered as name through an rpc.Caller: from a handler module with rpc.GuestCaller,
 //     from a Go program with host/client/rpccaller.
 //
-// Streaming methods are left out, with a comment in the code and a warning on stderr, as
-// microhost's calls are unary. The plugin takes protoc-gen-go's common parameters (paths,
-// module, M).
+// Streaming methods get Go Micro's shapes, over typed streams: a server-streaming Watch is
+// Watch(req *GetRequest, stream Greeter_WatchStream) error in the handler and
+// Watch(ctx, req, opts...) (Greeter_WatchClientStream, error) in the client; a
+// client-streaming or bidirectional Sync is Sync(stream Greeter_SyncStream) error and
+// Sync(ctx, opts...) (Greeter_SyncClientStream, error). The streams' work is in abi/rpc.
+// Only a Go program can open a stream (through host/client/rpccaller): inside a module,
+// rpc.GuestCaller's streams fail with 501. The plugin takes protoc-gen-go's common
+// parameters (paths, module, M).
 package main
 
 import (
@@ -47,7 +52,7 @@ func main() {
 		gen.SupportedFeatures = uint64(pluginpb.CodeGeneratorResponse_FEATURE_PROTO3_OPTIONAL)
 		for _, f := range gen.Files {
 			if f.Generate {
-				generateFile(gen, f, os.Stderr)
+				generateFile(gen, f)
 			}
 		}
 		return nil

@@ -4,11 +4,16 @@
 //	c := client.New(registry, client.Options{})
 //	greeter := greeterpb.NewGreeterClient("greeter", rpccaller.New(c))
 //	rsp, err := greeter.Hello(ctx, &greeterpb.HelloRequest{Name: "John"})
+//
+// The Caller is also an rpc.Streamer, so the generated clients' streaming methods work
+// through it, over the client's streams (client.Client.Stream).
 package rpccaller
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/microhost/microhost/abi/rpc"
 	"github.com/microhost/microhost/host/client"
 )
 
@@ -17,7 +22,14 @@ type Client interface {
 	Call(ctx context.Context, req *client.Request, opts ...client.CallOption) ([]byte, error)
 }
 
-// Caller adapts a Client to the rpc.Caller interface the generated clients take.
+// StreamClient opens streams by service name. *client.Client satisfies it; a Client that
+// also does lets its Caller stream.
+type StreamClient interface {
+	Stream(ctx context.Context, req *client.Request, opts ...client.CallOption) (*client.Stream, error)
+}
+
+// Caller adapts a Client to the rpc.Caller interface the generated clients take, and to
+// rpc.Streamer when the Client is also a StreamClient.
 type Caller struct {
 	c        Client
 	opts     []client.CallOption
@@ -52,4 +64,29 @@ func (c *Caller) Call(ctx context.Context, service, endpoint, contentType string
 		Metadata:    c.metadata,
 		Body:        body,
 	}, c.opts...)
+}
+
+// Stream opens a stream to endpoint of service in contentType, with first as the opening
+// request's body, through the Client's Stream, with the Caller's options and metadata. The
+// stream is bounded by the call timeout (client.Options.Timeout, or client.WithTimeout
+// among the Caller's options), and streams speak the bare content types only
+// (application/json, application/protobuf, application/octet-stream). A handler's error
+// comes back as the client's *abi.Error from the stream's Recv. It fails when the Client
+// is not a StreamClient.
+func (c *Caller) Stream(ctx context.Context, service, endpoint, contentType string, first []byte) (rpc.RawStream, error) {
+	sc, ok := c.c.(StreamClient)
+	if !ok {
+		return nil, fmt.Errorf("stream %s of %s: the client (%T) cannot open streams: it has no Stream method", endpoint, service, c.c)
+	}
+	s, err := sc.Stream(ctx, &client.Request{
+		Service:     service,
+		Endpoint:    endpoint,
+		ContentType: contentType,
+		Metadata:    c.metadata,
+		Body:        first,
+	}, c.opts...)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }

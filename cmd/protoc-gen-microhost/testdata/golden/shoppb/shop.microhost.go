@@ -23,12 +23,11 @@ type CatalogHandler interface {
 	// Quote prices a nested message in an imported one.
 	Quote(req *Item_Price, rsp *commonpb.Money) error
 	Ping(req *commonpb.Empty, rsp *commonpb.Empty) error
-	// Watch is left out: it is a server streaming method, and streaming methods
-	// are not supported yet.
-	// Upload is left out: it is a client streaming method, and streaming methods
-	// are not supported yet.
-	// Sync is left out: it is a bidirectional streaming method, and streaming methods
-	// are not supported yet.
+	// Watch streams an item's changes.
+	Watch(req *GetRequest, stream Catalog_WatchStream) error
+	// Upload totals the prices of the items it receives.
+	Upload(stream Catalog_UploadStream) error
+	Sync(stream Catalog_SyncStream) error
 }
 
 // RegisterCatalogHandler serves h's methods as the module's endpoints:
@@ -36,10 +35,14 @@ type CatalogHandler interface {
 //   - Catalog.Get
 //   - Catalog.Quote
 //   - Catalog.Ping
+//   - Catalog.Watch (server-streaming)
+//   - Catalog.Upload (client-streaming)
+//   - Catalog.Sync (bidirectional)
 //
-// Each decodes its request in JSON or protobuf by the request's Content-Type and
-// answers in the same content type; the message names reach the registry. Call it
-// from init.
+// Each decodes its request, or each message of a stream, in JSON or protobuf by the
+// request's Content-Type and answers in the same content type; the message names of
+// unary methods reach the registry, and streaming endpoints are marked as streams.
+// Call it from init.
 func RegisterCatalogHandler(h CatalogHandler) {
 	guest.HandleEndpoint(abi.Endpoint{Name: "Catalog.Get", Request: "GetRequest", Response: "Item"}, func(r *guest.Request) ([]byte, error) {
 		req, rsp := new(GetRequest), new(Item)
@@ -53,11 +56,61 @@ func RegisterCatalogHandler(h CatalogHandler) {
 		req, rsp := new(commonpb.Empty), new(commonpb.Empty)
 		return rpc.Serve(r, req, rsp, func() error { return h.Ping(req, rsp) })
 	})
+	rpc.HandleServerStream("Catalog.Watch", func(req *GetRequest, s *rpc.HandlerStream) error {
+		return h.Watch(req, catalogWatchStream{s})
+	})
+	rpc.HandleStream("Catalog.Upload", func(s *rpc.HandlerStream) error {
+		return h.Upload(catalogUploadStream{s})
+	})
+	rpc.HandleStream("Catalog.Sync", func(s *rpc.HandlerStream) error {
+		return h.Sync(catalogSyncStream{s})
+	})
 }
+
+// Catalog_WatchStream is the handler's side of the server-streaming Catalog.Watch:
+// Send sends one reply. A failed send means the client is gone or the deadline
+// passed: return its error.
+type Catalog_WatchStream interface {
+	Send(*Item) error
+}
+
+type catalogWatchStream struct{ s *rpc.HandlerStream }
+
+func (x catalogWatchStream) Send(m *Item) error { return x.s.SendMsg(m) }
+
+// Catalog_UploadStream is the handler's side of the client-streaming Catalog.Upload:
+// Recv returns the client's messages, then io.EOF once the client closed its side;
+// SendAndClose sends the one reply, after which the handler returns.
+type Catalog_UploadStream interface {
+	Recv() (*Item, error)
+	SendAndClose(*commonpb.Money) error
+}
+
+type catalogUploadStream struct{ s *rpc.HandlerStream }
+
+func (x catalogUploadStream) Recv() (*Item, error) { return rpc.Recv(x.s, new(Item)) }
+
+func (x catalogUploadStream) SendAndClose(m *commonpb.Money) error { return x.s.SendAndClose(m) }
+
+// Catalog_SyncStream is the handler's side of the bidirectional Catalog.Sync:
+// Recv returns the client's messages, then io.EOF once the client closed its side;
+// Send sends one message. A failed send means the client is gone or the deadline
+// passed: return its error.
+type Catalog_SyncStream interface {
+	Send(*Item) error
+	Recv() (*Item, error)
+}
+
+type catalogSyncStream struct{ s *rpc.HandlerStream }
+
+func (x catalogSyncStream) Send(m *Item) error { return x.s.SendMsg(m) }
+
+func (x catalogSyncStream) Recv() (*Item, error) { return rpc.Recv(x.s, new(Item)) }
 
 // CatalogClient is the client API of the shop.Catalog service. Calls are protobuf
 // unless rpc.WithContentType says otherwise; a handler's error comes back as the
-// Caller's error type.
+// Caller's error type. Streaming methods need a Caller that is also an rpc.Streamer:
+// a Go program's, not a module's.
 //
 // Catalog lists the shop's items.
 type CatalogClient interface {
@@ -66,12 +119,11 @@ type CatalogClient interface {
 	// Quote prices a nested message in an imported one.
 	Quote(ctx context.Context, req *Item_Price, opts ...rpc.CallOption) (*commonpb.Money, error)
 	Ping(ctx context.Context, req *commonpb.Empty, opts ...rpc.CallOption) (*commonpb.Empty, error)
-	// Watch is left out: it is a server streaming method, and streaming methods
-	// are not supported yet.
-	// Upload is left out: it is a client streaming method, and streaming methods
-	// are not supported yet.
-	// Sync is left out: it is a bidirectional streaming method, and streaming methods
-	// are not supported yet.
+	// Watch streams an item's changes.
+	Watch(ctx context.Context, req *GetRequest, opts ...rpc.CallOption) (Catalog_WatchClientStream, error)
+	// Upload totals the prices of the items it receives.
+	Upload(ctx context.Context, opts ...rpc.CallOption) (Catalog_UploadClientStream, error)
+	Sync(ctx context.Context, opts ...rpc.CallOption) (Catalog_SyncClientStream, error)
 }
 
 type catalogClient struct {
@@ -108,6 +160,85 @@ func (x *catalogClient) Ping(ctx context.Context, req *commonpb.Empty, opts ...r
 	}
 	return rsp, nil
 }
+
+func (x *catalogClient) Watch(ctx context.Context, req *GetRequest, opts ...rpc.CallOption) (Catalog_WatchClientStream, error) {
+	s, err := rpc.OpenServerStream(ctx, x.c, x.name, "Catalog.Watch", req, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return catalogWatchClientStream{s}, nil
+}
+
+func (x *catalogClient) Upload(ctx context.Context, opts ...rpc.CallOption) (Catalog_UploadClientStream, error) {
+	s, err := rpc.OpenStream(ctx, x.c, x.name, "Catalog.Upload", opts...)
+	if err != nil {
+		return nil, err
+	}
+	return catalogUploadClientStream{s}, nil
+}
+
+func (x *catalogClient) Sync(ctx context.Context, opts ...rpc.CallOption) (Catalog_SyncClientStream, error) {
+	s, err := rpc.OpenStream(ctx, x.c, x.name, "Catalog.Sync", opts...)
+	if err != nil {
+		return nil, err
+	}
+	return catalogSyncClientStream{s}, nil
+}
+
+// Catalog_WatchClientStream is the caller's side of the server-streaming Catalog.Watch:
+// Recv returns the replies, then io.EOF, or the handler's error.
+// Close releases the stream, breaking it off when it has not ended.
+type Catalog_WatchClientStream interface {
+	Recv() (*Item, error)
+	Close() error
+}
+
+type catalogWatchClientStream struct{ s *rpc.ClientStream }
+
+func (x catalogWatchClientStream) Recv() (*Item, error) { return rpc.Recv(x.s, new(Item)) }
+
+func (x catalogWatchClientStream) Close() error { return x.s.Close() }
+
+// Catalog_UploadClientStream is the caller's side of the client-streaming Catalog.Upload:
+// Send sends one message; CloseAndRecv closes the sending side and returns the reply,
+// or the handler's error.
+// Close releases the stream, breaking it off when it has not ended.
+type Catalog_UploadClientStream interface {
+	Send(*Item) error
+	CloseAndRecv() (*commonpb.Money, error)
+	Close() error
+}
+
+type catalogUploadClientStream struct{ s *rpc.ClientStream }
+
+func (x catalogUploadClientStream) Send(m *Item) error { return x.s.SendMsg(m) }
+
+func (x catalogUploadClientStream) CloseAndRecv() (*commonpb.Money, error) {
+	return rpc.CloseAndRecv(x.s, new(commonpb.Money))
+}
+
+func (x catalogUploadClientStream) Close() error { return x.s.Close() }
+
+// Catalog_SyncClientStream is the caller's side of the bidirectional Catalog.Sync:
+// Send sends one message and CloseSend says no more follow; Recv returns the
+// handler's messages, then io.EOF, or the handler's error.
+// Close releases the stream, breaking it off when it has not ended.
+type Catalog_SyncClientStream interface {
+	Send(*Item) error
+	Recv() (*Item, error)
+	CloseSend() error
+	Close() error
+}
+
+type catalogSyncClientStream struct{ s *rpc.ClientStream }
+
+func (x catalogSyncClientStream) Send(m *Item) error { return x.s.SendMsg(m) }
+
+func (x catalogSyncClientStream) Recv() (*Item, error) { return rpc.Recv(x.s, new(Item)) }
+
+func (x catalogSyncClientStream) CloseSend() error { return x.s.CloseSend() }
+
+func (x catalogSyncClientStream) Close() error { return x.s.Close() }
 
 // OrdersHandler is the server API of the shop.Orders service: a Go handler
 // module implements it and serves it with RegisterOrdersHandler.
@@ -160,23 +291,42 @@ func (x *ordersClient) PlaceOrder(ctx context.Context, req *Order, opts ...rpc.C
 //
 // Feed only streams.
 type FeedHandler interface {
-	// Follow is left out: it is a server streaming method, and streaming methods
-	// are not supported yet.
+	Follow(req *commonpb.Empty, stream Feed_FollowStream) error
 }
 
-// RegisterFeedHandler registers no endpoint: the service has only streaming
-// methods.
+// RegisterFeedHandler serves h's methods as the module's endpoints:
+//
+//   - Feed.Follow (server-streaming)
+//
+// Each decodes its request, or each message of a stream, in JSON or protobuf by the
+// request's Content-Type and answers in the same content type; the message names of
+// unary methods reach the registry, and streaming endpoints are marked as streams.
+// Call it from init.
 func RegisterFeedHandler(h FeedHandler) {
+	rpc.HandleServerStream("Feed.Follow", func(req *commonpb.Empty, s *rpc.HandlerStream) error {
+		return h.Follow(req, feedFollowStream{s})
+	})
 }
+
+// Feed_FollowStream is the handler's side of the server-streaming Feed.Follow:
+// Send sends one reply. A failed send means the client is gone or the deadline
+// passed: return its error.
+type Feed_FollowStream interface {
+	Send(*Item) error
+}
+
+type feedFollowStream struct{ s *rpc.HandlerStream }
+
+func (x feedFollowStream) Send(m *Item) error { return x.s.SendMsg(m) }
 
 // FeedClient is the client API of the shop.Feed service. Calls are protobuf
 // unless rpc.WithContentType says otherwise; a handler's error comes back as the
-// Caller's error type.
+// Caller's error type. Streaming methods need a Caller that is also an rpc.Streamer:
+// a Go program's, not a module's.
 //
 // Feed only streams.
 type FeedClient interface {
-	// Follow is left out: it is a server streaming method, and streaming methods
-	// are not supported yet.
+	Follow(ctx context.Context, req *commonpb.Empty, opts ...rpc.CallOption) (Feed_FollowClientStream, error)
 }
 
 type feedClient struct {
@@ -189,3 +339,25 @@ type feedClient struct {
 func NewFeedClient(name string, c rpc.Caller) FeedClient {
 	return &feedClient{name: name, c: c}
 }
+
+func (x *feedClient) Follow(ctx context.Context, req *commonpb.Empty, opts ...rpc.CallOption) (Feed_FollowClientStream, error) {
+	s, err := rpc.OpenServerStream(ctx, x.c, x.name, "Feed.Follow", req, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return feedFollowClientStream{s}, nil
+}
+
+// Feed_FollowClientStream is the caller's side of the server-streaming Feed.Follow:
+// Recv returns the replies, then io.EOF, or the handler's error.
+// Close releases the stream, breaking it off when it has not ended.
+type Feed_FollowClientStream interface {
+	Recv() (*Item, error)
+	Close() error
+}
+
+type feedFollowClientStream struct{ s *rpc.ClientStream }
+
+func (x feedFollowClientStream) Recv() (*Item, error) { return rpc.Recv(x.s, new(Item)) }
+
+func (x feedFollowClientStream) Close() error { return x.s.Close() }
