@@ -13,7 +13,20 @@ type StreamHandler func(req *Request, s *Stream) error
 // its side, sending as it goes). The endpoint's registry metadata says "stream": "true", as
 // Go Micro's does. Call it from init.
 func HandleStream(endpoint string, h StreamHandler) {
-	HandleEndpoint(abi.Endpoint{Name: endpoint, Metadata: map[string]string{"stream": "true"}}, func(req *Request) ([]byte, error) {
+	HandleStreamEndpoint(abi.Endpoint{Name: endpoint}, h)
+}
+
+// HandleStreamEndpoint is HandleStream for an endpoint described in full, such as one whose
+// message names (e.Request, e.Response) should reach the registry. The metadata "stream":
+// "true" is added to a copy of e's. Call it from init.
+func HandleStreamEndpoint(e abi.Endpoint, h StreamHandler) {
+	md := make(map[string]string, len(e.Metadata)+1)
+	for k, v := range e.Metadata {
+		md[k] = v
+	}
+	md["stream"] = "true"
+	e.Metadata = md
+	HandleEndpoint(e, func(req *Request) ([]byte, error) {
 		return nil, h(req, requestStream())
 	})
 }

@@ -30,8 +30,8 @@ func newHandlerStream(r *guest.Request, s *guest.Stream) *HandlerStream {
 	return &HandlerStream{stream: s, endpoint: r.Endpoint, contentType: ct}
 }
 
-// HandleServerStream registers endpoint as a server-streaming endpoint (one request, a
-// stream of replies): the opening message is decoded into a new Req, as Serve decodes a
+// HandleServerStream registers e as a server-streaming endpoint (one request, a stream of
+// replies), with e's message names for the registry: the opening message is decoded into a new Req, as Serve decodes a
 // unary request (a 400 "malformed JSON request for ENDPOINT" or "malformed protobuf request
 // for ENDPOINT" when it does not decode), and h is called with it and the stream to send
 // the replies on. It is what generated code registers a server-streaming method with; call
@@ -39,8 +39,8 @@ func newHandlerStream(r *guest.Request, s *guest.Stream) *HandlerStream {
 func HandleServerStream[Req any, PReq interface {
 	*Req
 	proto.Message
-}](endpoint string, h func(req PReq, s *HandlerStream) error) {
-	guest.HandleStream(endpoint, func(r *guest.Request, gs *guest.Stream) error {
+}](e abi.Endpoint, h func(req PReq, s *HandlerStream) error) {
+	guest.HandleStreamEndpoint(e, func(r *guest.Request, gs *guest.Stream) error {
 		s := newHandlerStream(r, gs)
 		req := PReq(new(Req))
 		if err := s.decode(r.Body, req, "request"); err != nil {
@@ -50,16 +50,16 @@ func HandleServerStream[Req any, PReq interface {
 	})
 }
 
-// HandleStream registers endpoint as a client-streaming or bidirectional endpoint: h
-// receives the client's messages with RecvMsg until io.EOF. The opening request's body,
+// HandleStream registers e as a client-streaming or bidirectional endpoint, with e's
+// message names for the registry: h receives the client's messages with RecvMsg until io.EOF. The opening request's body,
 // when not empty, is the first message RecvMsg returns; an empty one is no message, which
 // is how a generated client opens such a stream (its every message then follows the opening
 // request). A raw client that opens with its first message in the body is served the same,
 // unless that message encodes to nothing (a protobuf message with every field at its
 // default): send it after the opening request instead. It is what generated code registers
 // a client-streaming or bidirectional method with; call it from init.
-func HandleStream(endpoint string, h func(s *HandlerStream) error) {
-	guest.HandleStream(endpoint, func(r *guest.Request, gs *guest.Stream) error {
+func HandleStream(e abi.Endpoint, h func(s *HandlerStream) error) {
+	guest.HandleStreamEndpoint(e, func(r *guest.Request, gs *guest.Stream) error {
 		s := newHandlerStream(r, gs)
 		s.first, s.pending = r.Body, len(r.Body) > 0
 		return h(s)

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/guest"
 	"github.com/microhost/microhost/abi/rpc"
 )
@@ -31,7 +32,7 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 // A server-streaming endpoint decodes its request from the opening body, and sends each
 // message in the request's content type.
 func TestHandleServerStream(t *testing.T) {
-	rpc.HandleServerStream("Stream.Count", func(req *wrapperspb.Int64Value, s *rpc.HandlerStream) error {
+	rpc.HandleServerStream(abi.Endpoint{Name: "Stream.Count"}, func(req *wrapperspb.Int64Value, s *rpc.HandlerStream) error {
 		for n := int64(1); n <= req.GetValue(); n++ {
 			if err := s.SendMsg(wrapperspb.Int64(n)); err != nil {
 				return err
@@ -71,7 +72,7 @@ func TestHandleServerStream(t *testing.T) {
 // not empty, then the client's messages, then io.EOF.
 func TestHandleStream(t *testing.T) {
 	var eof error
-	rpc.HandleStream("Stream.Echo", func(s *rpc.HandlerStream) error {
+	rpc.HandleStream(abi.Endpoint{Name: "Stream.Echo"}, func(s *rpc.HandlerStream) error {
 		for {
 			msg, err := rpc.Recv(s, new(wrapperspb.StringValue))
 			if err != nil {
@@ -110,7 +111,7 @@ func TestHandleStream(t *testing.T) {
 
 // SendAndClose sends the one reply of a client-streaming method; nothing may follow it.
 func TestSendAndClose(t *testing.T) {
-	rpc.HandleStream("Stream.Sum", func(s *rpc.HandlerStream) error {
+	rpc.HandleStream(abi.Endpoint{Name: "Stream.Sum"}, func(s *rpc.HandlerStream) error {
 		var sum int64
 		for {
 			n, err := rpc.Recv(s, new(wrapperspb.Int64Value))

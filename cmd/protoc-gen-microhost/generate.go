@@ -156,9 +156,9 @@ func generateHandler(g *protogen.GeneratedFile, s *protogen.Service) {
 		g.P("//")
 		if hasStreams(s) {
 			g.P("// Each decodes its request, or each message of a stream, in JSON or protobuf by the")
-			g.P("// request's Content-Type and answers in the same content type; the message names of")
-			g.P("// unary methods reach the registry, and streaming endpoints are marked as streams.")
-			g.P("// Call it from init.")
+			g.P("// request's Content-Type and answers in the same content type; the message names")
+			g.P("// reach the registry, and streaming endpoints are marked as streams. Call it from")
+			g.P("// init.")
 		} else {
 			g.P("// Each decodes its request in JSON or protobuf by the request's Content-Type and")
 			g.P("// answers in the same content type; the message names reach the registry. Call it")
@@ -169,20 +169,22 @@ func generateHandler(g *protogen.GeneratedFile, s *protogen.Service) {
 	for _, m := range s.Methods {
 		in, out := g.QualifiedGoIdent(m.Input.GoIdent), g.QualifiedGoIdent(m.Output.GoIdent)
 		_, impl := handlerStream(s, m)
+		// desc describes the endpoint to the registry, with its message names.
+		desc := g.QualifiedGoIdent(abiPackage.Ident("Endpoint")) + "{" +
+			"Name: " + strconv.Quote(endpoint(s, m)) + ", " +
+			"Request: " + strconv.Quote(m.Input.GoIdent.GoName) + ", " +
+			"Response: " + strconv.Quote(m.Output.GoIdent.GoName) + "}"
 		switch kindOf(m) {
 		case unary:
-			g.P(g.QualifiedGoIdent(guestPackage.Ident("HandleEndpoint")), "(", g.QualifiedGoIdent(abiPackage.Ident("Endpoint")), "{",
-				"Name: ", strconv.Quote(endpoint(s, m)), ", ",
-				"Request: ", strconv.Quote(m.Input.GoIdent.GoName), ", ",
-				"Response: ", strconv.Quote(m.Output.GoIdent.GoName), "}, ",
+			g.P(g.QualifiedGoIdent(guestPackage.Ident("HandleEndpoint")), "(", desc, ", ",
 				"func(r *", g.QualifiedGoIdent(guestPackage.Ident("Request")), ") ([]byte, error) {")
 			g.P("req, rsp := new(", in, "), new(", out, ")")
 			g.P("return ", rpcIdent("Serve"), "(r, req, rsp, func() error { return h.", m.GoName, "(req, rsp) })")
 		case serverStreaming:
-			g.P(rpcIdent("HandleServerStream"), "(", strconv.Quote(endpoint(s, m)), ", func(req *", in, ", s *", rpcIdent("HandlerStream"), ") error {")
+			g.P(rpcIdent("HandleServerStream"), "(", desc, ", func(req *", in, ", s *", rpcIdent("HandlerStream"), ") error {")
 			g.P("return h.", m.GoName, "(req, ", impl, "{s})")
 		default:
-			g.P(rpcIdent("HandleStream"), "(", strconv.Quote(endpoint(s, m)), ", func(s *", rpcIdent("HandlerStream"), ") error {")
+			g.P(rpcIdent("HandleStream"), "(", desc, ", func(s *", rpcIdent("HandlerStream"), ") error {")
 			g.P("return h.", m.GoName, "(", impl, "{s})")
 		}
 		g.P("})")

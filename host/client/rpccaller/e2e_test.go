@@ -84,10 +84,11 @@ func TestGeneratedStreamsEndToEnd(t *testing.T) {
 	require.Len(t, services, 1)
 	var names []string
 	for _, e := range services[0].Endpoints {
-		names = append(names, e.Name)
+		names = append(names, e.Name+"("+e.Request+" -> "+e.Response+")")
 		assert.Equal(t, "true", e.Metadata["stream"], "%s is marked as a stream in the registry", e.Name)
 	}
-	assert.Equal(t, []string{"Tally.Count", "Tally.Sum", "Tally.Running"}, names)
+	assert.Equal(t, []string{"Tally.Count(CountRequest -> Number)", "Tally.Sum(Number -> Total)", "Tally.Running(Number -> Total)"}, names,
+		"the streaming endpoints reach the registry with their message names")
 
 	native := client.New(reg, client.Options{})
 	t.Cleanup(func() { _ = native.Close() })

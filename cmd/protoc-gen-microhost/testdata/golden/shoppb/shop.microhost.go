@@ -40,9 +40,9 @@ type CatalogHandler interface {
 //   - Catalog.Sync (bidirectional)
 //
 // Each decodes its request, or each message of a stream, in JSON or protobuf by the
-// request's Content-Type and answers in the same content type; the message names of
-// unary methods reach the registry, and streaming endpoints are marked as streams.
-// Call it from init.
+// request's Content-Type and answers in the same content type; the message names
+// reach the registry, and streaming endpoints are marked as streams. Call it from
+// init.
 func RegisterCatalogHandler(h CatalogHandler) {
 	guest.HandleEndpoint(abi.Endpoint{Name: "Catalog.Get", Request: "GetRequest", Response: "Item"}, func(r *guest.Request) ([]byte, error) {
 		req, rsp := new(GetRequest), new(Item)
@@ -56,13 +56,13 @@ func RegisterCatalogHandler(h CatalogHandler) {
 		req, rsp := new(commonpb.Empty), new(commonpb.Empty)
 		return rpc.Serve(r, req, rsp, func() error { return h.Ping(req, rsp) })
 	})
-	rpc.HandleServerStream("Catalog.Watch", func(req *GetRequest, s *rpc.HandlerStream) error {
+	rpc.HandleServerStream(abi.Endpoint{Name: "Catalog.Watch", Request: "GetRequest", Response: "Item"}, func(req *GetRequest, s *rpc.HandlerStream) error {
 		return h.Watch(req, catalogWatchStream{s})
 	})
-	rpc.HandleStream("Catalog.Upload", func(s *rpc.HandlerStream) error {
+	rpc.HandleStream(abi.Endpoint{Name: "Catalog.Upload", Request: "Item", Response: "Money"}, func(s *rpc.HandlerStream) error {
 		return h.Upload(catalogUploadStream{s})
 	})
-	rpc.HandleStream("Catalog.Sync", func(s *rpc.HandlerStream) error {
+	rpc.HandleStream(abi.Endpoint{Name: "Catalog.Sync", Request: "Item", Response: "Item"}, func(s *rpc.HandlerStream) error {
 		return h.Sync(catalogSyncStream{s})
 	})
 }
@@ -299,11 +299,11 @@ type FeedHandler interface {
 //   - Feed.Follow (server-streaming)
 //
 // Each decodes its request, or each message of a stream, in JSON or protobuf by the
-// request's Content-Type and answers in the same content type; the message names of
-// unary methods reach the registry, and streaming endpoints are marked as streams.
-// Call it from init.
+// request's Content-Type and answers in the same content type; the message names
+// reach the registry, and streaming endpoints are marked as streams. Call it from
+// init.
 func RegisterFeedHandler(h FeedHandler) {
-	rpc.HandleServerStream("Feed.Follow", func(req *commonpb.Empty, s *rpc.HandlerStream) error {
+	rpc.HandleServerStream(abi.Endpoint{Name: "Feed.Follow", Request: "Empty", Response: "Item"}, func(req *commonpb.Empty, s *rpc.HandlerStream) error {
 		return h.Follow(req, feedFollowStream{s})
 	})
 }

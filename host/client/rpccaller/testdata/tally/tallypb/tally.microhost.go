@@ -7,6 +7,7 @@ package tallypb
 
 import (
 	context "context"
+	abi "github.com/microhost/microhost/abi"
 	rpc "github.com/microhost/microhost/abi/rpc"
 )
 
@@ -29,17 +30,17 @@ type TallyHandler interface {
 //   - Tally.Running (bidirectional)
 //
 // Each decodes its request, or each message of a stream, in JSON or protobuf by the
-// request's Content-Type and answers in the same content type; the message names of
-// unary methods reach the registry, and streaming endpoints are marked as streams.
-// Call it from init.
+// request's Content-Type and answers in the same content type; the message names
+// reach the registry, and streaming endpoints are marked as streams. Call it from
+// init.
 func RegisterTallyHandler(h TallyHandler) {
-	rpc.HandleServerStream("Tally.Count", func(req *CountRequest, s *rpc.HandlerStream) error {
+	rpc.HandleServerStream(abi.Endpoint{Name: "Tally.Count", Request: "CountRequest", Response: "Number"}, func(req *CountRequest, s *rpc.HandlerStream) error {
 		return h.Count(req, tallyCountStream{s})
 	})
-	rpc.HandleStream("Tally.Sum", func(s *rpc.HandlerStream) error {
+	rpc.HandleStream(abi.Endpoint{Name: "Tally.Sum", Request: "Number", Response: "Total"}, func(s *rpc.HandlerStream) error {
 		return h.Sum(tallySumStream{s})
 	})
-	rpc.HandleStream("Tally.Running", func(s *rpc.HandlerStream) error {
+	rpc.HandleStream(abi.Endpoint{Name: "Tally.Running", Request: "Number", Response: "Total"}, func(s *rpc.HandlerStream) error {
 		return h.Running(tallyRunningStream{s})
 	})
 }
