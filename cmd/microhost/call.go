@@ -27,6 +27,10 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	retries := fs.Int("retries", client.DefaultRetries, "retries on another node after a transport failure (never after a handler's error)")
 	version := fs.String("version", "", "call only nodes of this service version")
 	strategy := fs.String("strategy", selector.StrategyRandom, "node selection: random or roundrobin")
+	metadata := pairsFlag{check: checkMetadata}
+	fs.Var(&metadata, "metadata", "KEY=VALUE metadata sent as a request header, which the handler reads; repeat for more")
+	labels := pairsFlag{}
+	fs.Var(&labels, "label", "KEY=VALUE: call only nodes whose metadata has this label; repeat for more")
 	stream := fs.Bool("stream", false, "open a stream and print each message the service sends on its own line; with BODY -, send each JSON line of stdin as a message (bidirectional). --timeout bounds the whole stream")
 	fs.Usage = func() {
 		io.WriteString(stderr, "Usage: microhost call [flags] SERVICE ENDPOINT [BODY]\n\n"+
@@ -88,8 +92,8 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if _, err := selector.New(selector.Options{Strategy: *strategy}); err != nil {
 		return usageError("--strategy: %v", err)
 	}
-	opts := []client.CallOption{client.WithRetries(*retries), client.WithVersion(*version)}
-	req := &client.Request{Service: pos[0], Endpoint: pos[1], ContentType: *contentType, Body: body}
+	opts := []client.CallOption{client.WithRetries(*retries), client.WithVersion(*version), client.WithLabels(labels.pairs)}
+	req := &client.Request{Service: pos[0], Endpoint: pos[1], ContentType: *contentType, Metadata: metadata.pairs, Body: body}
 	var reply []byte
 	if *address != "" {
 		c := client.New(nil, client.Options{Timeout: *timeout})

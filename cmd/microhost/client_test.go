@@ -107,3 +107,57 @@ func TestCallFlags(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, "--retries must not be negative")
 }
+
+// TestCallMetadataAndLabels sends metadata with --metadata, which the handler reads as
+// headers, and selects nodes by their metadata with --label.
+func TestCallMetadataAndLabels(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	require.NoError(t, os.WriteFile(path, fmt.Appendf(nil, `
+[service]
+name = "labelled"
+metadata = { zone = "east" }
+
+[server]
+address = "127.0.0.1:0"
+
+[plugins]
+dir = %q
+
+[[handler]]
+module = "testguest"
+`, pluginDir), 0o644))
+	env := []string{"MICROHOST_REGISTRY_ADDRESS=" + t.TempDir()}
+	startServer(t, path, env...)
+
+	// Test.Echo answers "content type|X-Trace|body"; raw bytes, so octet-stream.
+	echo := func(flags ...string) (string, string, int) {
+		args := append([]string{"call", "--content-type", "application/octet-stream", "--body-file", os.DevNull}, flags...)
+		return cli(t, env, append(args, "labelled", "Test.Echo")...)
+	}
+	out, errOut, code := echo("--metadata", "X-Trace=abc", "--metadata", "X-Other=1")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "application/octet-stream|abc|", out)
+	out, errOut, code = echo()
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "application/octet-stream||", out, "no metadata unless asked")
+
+	out, errOut, code = echo("--label", "zone=east")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "application/octet-stream||", out)
+	_, errOut, code = echo("--label", "zone=west")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "no node available")
+
+	for _, c := range []struct{ flag, want string }{
+		{"X-Trace", "want KEY=VALUE"},
+		{"=v", "want KEY=VALUE"},
+		{"Bad Key=v", "not a header name"},
+		{"Micro-Id=1", "belong to the transport"},
+		{"content-type=text/plain", "belongs to the transport"},
+		{"X-Trace=a\nb", "control character"},
+	} {
+		_, errOut, code = cli(t, env, "call", "--metadata", c.flag, "labelled", "Test.Echo")
+		assert.Equal(t, 2, code, c.flag)
+		assert.Contains(t, errOut, c.want, c.flag)
+	}
+}

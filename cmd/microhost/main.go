@@ -96,12 +96,15 @@ func usageError(format string, args ...any) error {
 }
 
 // parseInterspersed parses flags that may come before, between or after the positional
-// arguments, and returns the positional ones.
+// arguments, and returns the positional ones. A flag it cannot parse is a usage error.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %w", errUsage, err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {

@@ -19,6 +19,8 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	timeout := fs.Duration("timeout", 10*time.Second, "bound on the whole publication")
 	retryFor := fs.Duration("retry-for", broker.DefaultRetryFor, "how long a failed delivery is retried")
 	contentType := fs.String("content-type", "application/json", "content type of the message body")
+	metadata := pairsFlag{check: checkMetadata}
+	fs.Var(&metadata, "metadata", "KEY=VALUE header sent with the message, which subscribers read; repeat for more")
 	fs.Usage = func() {
 		io.WriteString(stderr, "Usage: microhost publish [flags] TOPIC [BODY]\n\n"+
 			"Publishes BODY (default {}) to every subscriber of TOPIC, and to one subscriber of each\nqueue group.\n\nFlags:\n")
@@ -50,7 +52,11 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	defer b.Close(context.WithoutCancel(ctx))
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	n, err := b.PublishCount(ctx, pos[0], &broker.Message{Header: map[string]string{"Content-Type": *contentType}, Body: body})
+	header := map[string]string{"Content-Type": *contentType}
+	for k, v := range metadata.pairs {
+		header[k] = v
+	}
+	n, err := b.PublishCount(ctx, pos[0], &broker.Message{Header: header, Body: body})
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,17 @@ module = "subscriber"
 		return strings.Contains(srv.logs.String(), `received events message 1`) && strings.Contains(srv.logs.String(), `{\"order\":1}`)
 	}, 10*time.Second, 10*time.Millisecond, "the subscriber logged the message")
 
+	// Metadata travels with the message as headers.
+	out, errOut, code = cli(t, env, "publish", "--metadata", "X-Trace=t-42", "events", `{"order":2}`)
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "published to 1 subscriber\n", out)
+	require.Eventually(t, func() bool {
+		return strings.Contains(srv.logs.String(), `trace t-42`) && strings.Contains(srv.logs.String(), `{\"order\":2}`)
+	}, 10*time.Second, 10*time.Millisecond, "the subscriber logged the message with its metadata")
+	_, errOut, code = cli(t, env, "publish", "--metadata", "Micro-Topic=other", "events")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "belong to the transport")
+
 	out, errOut, code = cli(t, env, "publish", "--timeout", "5s", "orders")
 	require.Equal(t, 0, code, errOut)
 	assert.Equal(t, "published to 0 subscribers\n", out, "nobody subscribes to orders here")

@@ -1,5 +1,6 @@
 // Command subscriber is the example subscriber module: it subscribes to the topics "events"
-// and "orders", counts the messages each instance receives and logs every one of them.
+// and "orders", counts the messages each instance receives and logs every one of them, with
+// the publisher's X-Trace metadata when the message has it.
 // A message whose JSON body has "reject": true is refused with a 400 error, which tells the
 // publisher not to retry it.
 //
@@ -38,6 +39,10 @@ func handle(msg *guest.Request) error {
 	}
 	received++
 	id, _ := msg.Header("Micro-Id")
+	if trace, ok := msg.Header("X-Trace"); ok {
+		guest.Logf("received %s message %d (id %s, trace %s): %s", msg.Endpoint, received, id, trace, msg.Body)
+		return nil
+	}
 	guest.Logf("received %s message %d (id %s): %s", msg.Endpoint, received, id, msg.Body)
 	return nil
 }

@@ -131,17 +131,27 @@ func (s *Service) provision(ctx context.Context) error {
 		Metadata:  cfg.Service.Metadata,
 		Endpoints: srv.Endpoints(),
 		Nodes: []abi.Node{{
-			ID:      cfg.Service.Name + "-" + newUUID(),
-			Address: advertise,
-			Metadata: map[string]string{
-				"transport": "http",
-				"protocol":  "mucp",
-				"registry":  cfg.Registry.Name,
-				"server":    "microhost",
-			},
+			ID:       cfg.Service.Name + "-" + newUUID(),
+			Address:  advertise,
+			Metadata: nodeMetadata(cfg),
 		}},
 	}
 	return nil
+}
+
+// nodeMetadata is the metadata of the service's node: the service's own metadata, as Go
+// Micro's server puts its metadata on its node so that callers can select nodes by label,
+// under the keys that describe how to reach the node, which win.
+func nodeMetadata(cfg *config.Config) map[string]string {
+	md := make(map[string]string, len(cfg.Service.Metadata)+4)
+	for k, v := range cfg.Service.Metadata {
+		md[k] = v
+	}
+	md["transport"] = "http"
+	md["protocol"] = "mucp"
+	md["registry"] = cfg.Registry.Name
+	md["server"] = "microhost"
+	return md
 }
 
 // Addr returns the address the service listens on.

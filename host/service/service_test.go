@@ -88,7 +88,11 @@ func TestRegistersRefreshesAndDeregisters(t *testing.T) {
 	reg, err := localregistry.New(regDir)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := New(ctx, greeterConfig(t, regDir), reg, nil)
+	cfg := greeterConfig(t, regDir)
+	// The service's metadata is registered with it and labels its node; the node's own keys
+	// win.
+	cfg.Service.Metadata = map[string]string{"zone": "east", "transport": "pigeon"}
+	svc, err := New(ctx, cfg, reg, nil)
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
@@ -100,6 +104,8 @@ func TestRegistersRefreshesAndDeregisters(t *testing.T) {
 	got, err := reg.GetService(ctx, "greeter")
 	require.NoError(t, err)
 	assert.Equal(t, []abi.Endpoint{{Name: "Greeter.Hello", Request: "HelloRequest", Response: "HelloResponse"}}, got[0].Endpoints)
+	assert.Equal(t, "east", got[0].Metadata["zone"])
+	assert.Equal(t, map[string]string{"zone": "east", "transport": "http", "protocol": "mucp", "registry": "local", "server": "microhost"}, got[0].Nodes[0].Metadata)
 
 	// The TTL is 2 s and the interval 100 ms: the entry outlives several TTLs only if it is
 	// refreshed. Poll until well past one TTL and require it to stay.
