@@ -48,8 +48,7 @@ func (m *Module) Call(ctx context.Context, req *Request) (*Response, error) {
 	inst.call.ctx = ctx
 	inst.stack[0] = uint64(len(req.Endpoint))
 	inst.stack[1] = uint64(len(req.Body))
-	// A fresh context per call: wazero's deadline watcher may still read the previous one.
-	callErr := inst.handle.CallWithStack(withCall(ctx, &inst.call), inst.stack)
+	callErr := inst.handle.CallWithStack(inst.callContext(ctx, m.opts.InterruptOnDeadline), inst.stack)
 	if callErr != nil {
 		m.discard(ctx, inst)
 	}
@@ -94,6 +93,9 @@ type callState struct {
 	// (stream.go); hasPending tells an empty pending message from none.
 	streamPending []byte
 	hasPending    bool
+	// outboundHeld is set when the call made an outbound HTTP request, whose response the
+	// module's outbound keeps for this instance until the call ends (outbound.go).
+	outboundHeld bool
 }
 
 func (s *callState) reset() {
@@ -105,12 +107,25 @@ func (s *callState) reset() {
 	s.callResult = nil
 	s.streamPending = nil
 	s.hasPending = false
+	s.outboundHeld = false
 }
 
 type callKey struct{}
 
 func withCall(ctx context.Context, s *callState) context.Context {
 	return &callCtx{Context: ctx, state: s}
+}
+
+// callContext returns the context for a call on inst. When wazero watches the context for
+// deadlines (interrupt is on), each call gets a fresh one, because wazero's watcher of the
+// previous call may still read it. Otherwise nothing outlives the call's use of the context,
+// so the instance's own is reused and a call allocates no context.
+func (inst *instance) callContext(ctx context.Context, interrupt bool) context.Context {
+	if interrupt {
+		return withCall(ctx, &inst.call)
+	}
+	inst.ctx.Context = ctx
+	return &inst.ctx
 }
 
 // callCtx is the context a guest call runs under: the call's own context plus the call

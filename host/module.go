@@ -209,6 +209,9 @@ type instance struct {
 	handle api.Function
 	stack  []uint64
 	call   callState
+	// ctx is the context calls run under when the module does not interrupt on deadlines
+	// (see callContext); its state is call.
+	ctx callCtx
 }
 
 func (m *Module) newInstance(ctx context.Context) (*instance, error) {
@@ -239,6 +242,7 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("instantiate: %w", err)
 	}
 	inst := &instance{mod: mod, handle: mod.ExportedFunction(abi.ExportHandle), stack: make([]uint64, 2)}
+	inst.ctx.state = &inst.call
 	inst.call.logger = m.logger
 	inst.call.publisher = m.opts.Publisher
 	inst.call.services = m.opts.Services
@@ -299,15 +303,20 @@ func (m *Module) acquire(ctx context.Context) (*instance, error) {
 
 // release returns a healthy instance to the pool.
 func (m *Module) release(inst *instance) {
+	if inst.call.outboundHeld {
+		m.outbound.forget(inst.mod)
+	}
 	inst.call.reset()
-	m.outbound.forget(inst.mod)
+	inst.ctx.Context = nil
 	m.idle <- inst
 }
 
 // discard drops an instance that trapped or was interrupted; the next call that needs one
 // starts a fresh instance in its place.
 func (m *Module) discard(ctx context.Context, inst *instance) {
-	m.outbound.forget(inst.mod)
+	if inst.call.outboundHeld {
+		m.outbound.forget(inst.mod)
+	}
 	_ = inst.mod.Close(context.WithoutCancel(ctx))
 	<-m.slots
 }

@@ -117,6 +117,7 @@ func (o *outbound) allows(hostport string) bool {
 func (o *outbound) request(ctx context.Context, mod api.Module, stack []uint64) {
 	s := inCall(ctx, ImportHTTPRequest)
 	raw := read(mod, ImportHTTPRequest, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
+	s.outboundHeld = true
 	rsp, err := o.do(s.ctx, raw)
 	if err != nil {
 		o.hold(mod, []byte(err.Error()))

@@ -80,19 +80,24 @@ func BadRequest(format string, args ...any) error {
 
 // module is everything a handler module registered in init.
 type module struct {
-	desc     abi.Descriptor
-	handlers map[string]Handler
-	// names maps each endpoint name to itself, to turn bytes into a name without
-	// allocating.
-	names map[string]string
+	desc abi.Descriptor
+	// handlers maps each endpoint name to its handler and to the name itself, so one
+	// lookup by the bytes the host sent finds both without allocating.
+	handlers map[string]endpoint
+}
+
+// endpoint is one registered endpoint: its name, kept to turn the bytes of a call's
+// endpoint into a string without allocating, and its handler.
+type endpoint struct {
+	name string
+	h    Handler
 }
 
 // The registrations live in package state because the ABI's exports are package-level
 // functions: there is exactly one module per Wasm instance.
 var registered = module{
 	desc:     abi.Descriptor{Kind: abi.KindHandler},
-	handlers: map[string]Handler{},
-	names:    map[string]string{},
+	handlers: map[string]endpoint{},
 }
 
 // Describe names a handler module and its version. Call it from init.
@@ -119,8 +124,7 @@ func HandleEndpoint(e abi.Endpoint, h Handler) {
 	if _, dup := registered.handlers[e.Name]; !dup {
 		registered.desc.Endpoints = append(registered.desc.Endpoints, e)
 	}
-	registered.handlers[e.Name] = h
-	registered.names[e.Name] = e.Name
+	registered.handlers[e.Name] = endpoint{name: e.Name, h: h}
 }
 
 // HandleJSON registers a handler that decodes a JSON request into Req and encodes the Rsp
@@ -159,10 +163,15 @@ func typeName(v any) string {
 
 // dispatch runs the handler for req and reports its reply or its error with a code.
 func dispatch(req *Request) ([]byte, *Error) {
-	h, ok := registered.handlers[req.Endpoint]
+	e, ok := registered.handlers[req.Endpoint]
 	if !ok {
 		return nil, &Error{Code: 404, Detail: fmt.Sprintf("unknown endpoint %s", req.Endpoint)}
 	}
+	return run(e.h, req)
+}
+
+// run runs h for req and reports its reply or its error with a code.
+func run(h Handler, req *Request) ([]byte, *Error) {
 	body, err := h(req)
 	if err == nil {
 		return body, nil

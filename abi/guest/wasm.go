@@ -39,15 +39,6 @@ var (
 	current Request
 )
 
-// intern returns the registered endpoint name equal to b without allocating, or a copy of
-// b when none is.
-func intern(b []byte) string {
-	if name, ok := registered.names[string(b)]; ok {
-		return name
-	}
-	return string(b)
-}
-
 //go:wasmexport microhost_abi_version_1
 func abiVersion1() {}
 
@@ -65,12 +56,25 @@ func handle(endpointLen, bodyLen uint32) uint32 {
 	}
 	buf := scratch[:n+1]
 	hostRequestEndpoint(unsafe.Pointer(&buf[0]), endpointLen)
-	hostRequestBody(unsafe.Pointer(&buf[endpointLen]), bodyLen)
+	if bodyLen > 0 {
+		// An empty body needs no host call: each costs a trip out of the guest and back.
+		hostRequestBody(unsafe.Pointer(&buf[endpointLen]), bodyLen)
+	}
 	// The request is reused between calls (Body is documented as valid only during the
-	// call), and a registered endpoint's name is interned, so a call allocates nothing here.
+	// call), and one map lookup by the endpoint's bytes gives both the registered name and
+	// its handler, so a call allocates nothing here. An unknown endpoint is answered by
+	// dispatch with a 404.
 	req := &current
-	*req = Request{Endpoint: intern(buf[:endpointLen]), Body: buf[endpointLen:n:n], header: header, setHeader: setHeader}
-	body, err := dispatch(req)
+	*req = Request{Body: buf[endpointLen:n:n], header: header, setHeader: setHeader}
+	var body []byte
+	var err *Error
+	if e, ok := registered.handlers[string(buf[:endpointLen])]; ok {
+		req.Endpoint = e.name
+		body, err = run(e.h, req)
+	} else {
+		req.Endpoint = string(buf[:endpointLen])
+		body, err = dispatch(req)
+	}
 	if err != nil {
 		hostError(err.Code, unsafe.Pointer(unsafe.StringData(err.Detail)), uint32(len(err.Detail)))
 		return abi.StatusError

@@ -34,25 +34,33 @@ func NewWasm(m Caller) Plugin {
 
 type wasmPlugin struct {
 	m Caller
-	// bufs holds envelope buffers; a module call copies its input, so a buffer can be
-	// reused as soon as the call returns.
-	bufs sync.Pool
+	// calls holds envelope buffers with the requests that carry them; a module call
+	// copies its input and keeps no reference to the request, so both can be reused as
+	// soon as the call returns.
+	calls sync.Pool
 }
 
-func (w *wasmPlugin) buffer() *[]byte {
-	if b, ok := w.bufs.Get().(*[]byte); ok {
-		return b
+// wasmCall is the reusable part of one module call: the request and its envelope buffer.
+type wasmCall struct {
+	req host.Request
+	buf []byte
+}
+
+func (w *wasmPlugin) newCall() *wasmCall {
+	if c, ok := w.calls.Get().(*wasmCall); ok {
+		return c
 	}
-	b := make([]byte, 0, 512)
-	return &b
+	return &wasmCall{buf: make([]byte, 0, 512)}
 }
 
 func (w *wasmPlugin) call(ctx context.Context, op string, m *envelope.Message) (*host.Response, error) {
-	buf := w.buffer()
-	*buf = envelope.Append((*buf)[:0], m)
-	res, err := w.m.Call(ctx, &host.Request{Endpoint: op, Body: *buf})
-	if cap(*buf) <= 1<<20 {
-		w.bufs.Put(buf)
+	c := w.newCall()
+	c.buf = envelope.Append(c.buf[:0], m)
+	c.req = host.Request{Endpoint: op, Body: c.buf}
+	res, err := w.m.Call(ctx, &c.req)
+	c.req = host.Request{}
+	if cap(c.buf) <= 1<<20 {
+		w.calls.Put(c)
 	}
 	if err != nil {
 		return nil, errorFrom(op, err)

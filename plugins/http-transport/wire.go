@@ -39,9 +39,9 @@ import (
 
 // AppendFrameInput appends the "frame" operation's input.
 func AppendFrameInput(dst []byte, lim Limits, buf []byte) []byte {
-	dst = protowire.AppendVarint(dst, uint64(lim.header()))
-	dst = protowire.AppendVarint(dst, uint64(lim.body()))
-	dst = protowire.AppendVarint(dst, uint64(len(buf)))
+	dst = appendVarint(dst, uint64(lim.header()))
+	dst = appendVarint(dst, uint64(lim.body()))
+	dst = appendVarint(dst, uint64(len(buf)))
 	return append(dst, buf[:min(len(buf), lim.header()+4)]...)
 }
 
@@ -61,23 +61,21 @@ func DecodeFrameInput(b []byte) (lim Limits, available int, prefix []byte, err e
 
 // AppendFrame appends the "frame" operation's output.
 func AppendFrame(dst []byte, n int, req *Request) []byte {
-	dst = protowire.AppendTag(dst, 1, protowire.VarintType)
-	dst = protowire.AppendVarint(dst, uint64(n))
+	dst = appendTag(dst, 1, protowire.VarintType)
+	dst = appendVarint(dst, uint64(n))
 	if n == 0 {
 		return dst
 	}
 	dst = appendBytes(dst, 2, req.Method)
 	dst = appendBytes(dst, 3, req.Target)
 	dst = appendHeaders(dst, 4, req.Headers)
-	dst = protowire.AppendTag(dst, 5, protowire.VarintType)
-	dst = protowire.AppendVarint(dst, uint64(req.ContentLength))
+	dst = appendTag(dst, 5, protowire.VarintType)
+	dst = appendVarint(dst, uint64(req.ContentLength))
 	if req.KeepAlive {
-		dst = protowire.AppendTag(dst, 6, protowire.VarintType)
-		dst = protowire.AppendVarint(dst, 1)
+		dst = append(dst, 6<<3|byte(protowire.VarintType), 1)
 	}
 	if req.Chunked {
-		dst = protowire.AppendTag(dst, 7, protowire.VarintType)
-		dst = protowire.AppendVarint(dst, 1)
+		dst = append(dst, 7<<3|byte(protowire.VarintType), 1)
 	}
 	return dst
 }
@@ -154,14 +152,13 @@ func DecodeFrame(b []byte, req *Request) (int, error) {
 
 // AppendHeadInput appends the "head" operation's input.
 func AppendHeadInput(dst []byte, status int, headers []Header, bodyLen int, keepAlive bool) []byte {
-	dst = protowire.AppendTag(dst, 1, protowire.VarintType)
-	dst = protowire.AppendVarint(dst, uint64(status))
+	dst = appendTag(dst, 1, protowire.VarintType)
+	dst = appendVarint(dst, uint64(status))
 	dst = appendHeaders(dst, 2, headers)
-	dst = protowire.AppendTag(dst, 3, protowire.VarintType)
-	dst = protowire.AppendVarint(dst, uint64(bodyLen))
+	dst = appendTag(dst, 3, protowire.VarintType)
+	dst = appendVarint(dst, uint64(bodyLen))
 	if keepAlive {
-		dst = protowire.AppendTag(dst, 4, protowire.VarintType)
-		dst = protowire.AppendVarint(dst, 1)
+		dst = append(dst, 4<<3|byte(protowire.VarintType), 1)
 	}
 	return dst
 }
@@ -189,18 +186,41 @@ func DecodeHeadInput(b []byte, hdrs []Header) (status int, headers []Header, bod
 	return status, hdrs, bodyLen, keepAlive, err
 }
 
+// The wire forms are read and written on every request by the Wasm twin, where a function
+// call costs tens of nanoseconds, so the helpers below write one-byte tags and varints (all
+// the tags here, and most lengths) inline, and walk reads them inline, leaving the rest to
+// protowire.
+
+// appendTag appends a tag; every field number here is below 16, so a tag is one byte.
+func appendTag(dst []byte, num protowire.Number, typ protowire.Type) []byte {
+	return append(dst, byte(num)<<3|byte(typ))
+}
+
+// appendVarint appends x as a varint, values below 128 without a call.
+func appendVarint(dst []byte, x uint64) []byte {
+	if x < 0x80 {
+		return append(dst, byte(x))
+	}
+	return protowire.AppendVarint(dst, x)
+}
+
 func appendBytes(dst []byte, num protowire.Number, v []byte) []byte {
-	dst = protowire.AppendTag(dst, num, protowire.BytesType)
-	return protowire.AppendBytes(dst, v)
+	dst = appendTag(dst, num, protowire.BytesType)
+	dst = appendVarint(dst, uint64(len(v)))
+	return append(dst, v...)
 }
 
 func appendHeaders(dst []byte, num protowire.Number, hs []Header) []byte {
 	for _, h := range hs {
 		size := protowire.SizeTag(1) + protowire.SizeBytes(len(h.Name)) + protowire.SizeTag(2) + protowire.SizeBytes(len(h.Value))
-		dst = protowire.AppendTag(dst, num, protowire.BytesType)
-		dst = protowire.AppendVarint(dst, uint64(size))
-		dst = appendBytes(dst, 1, h.Name)
-		dst = appendBytes(dst, 2, h.Value)
+		dst = appendTag(dst, num, protowire.BytesType)
+		dst = appendVarint(dst, uint64(size))
+		dst = appendTag(dst, 1, protowire.BytesType)
+		dst = appendVarint(dst, uint64(len(h.Name)))
+		dst = append(dst, h.Name...)
+		dst = appendTag(dst, 2, protowire.BytesType)
+		dst = appendVarint(dst, uint64(len(h.Value)))
+		dst = append(dst, h.Value...)
 	}
 	return dst
 }
@@ -221,17 +241,26 @@ func decodeHeader(b []byte) (Header, error) {
 
 func walk(b []byte, fn func(num protowire.Number, v []byte, x uint64) error) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
+		var num protowire.Number
+		var typ protowire.Type
+		n := 1
+		if t := b[0]; t < 0x80 && t >= 1<<3 {
+			num, typ = protowire.Number(t>>3), protowire.Type(t&7)
+		} else if num, typ, n = protowire.ConsumeTag(b); n < 0 {
 			return fmt.Errorf("transport wire: %w", protowire.ParseError(n))
 		}
 		b = b[n:]
 		var v []byte
 		var x uint64
-		switch typ {
-		case protowire.VarintType:
+		switch {
+		case typ == protowire.VarintType && len(b) > 0 && b[0] < 0x80:
+			x, n = uint64(b[0]), 1
+		case typ == protowire.VarintType:
 			x, n = protowire.ConsumeVarint(b)
-		case protowire.BytesType:
+		case typ == protowire.BytesType && len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b):
+			n = 1 + int(b[0])
+			v = b[1:n]
+		case typ == protowire.BytesType:
 			v, n = protowire.ConsumeBytes(b)
 		default:
 			n = protowire.ConsumeFieldValue(num, typ, b)
@@ -240,6 +269,9 @@ func walk(b []byte, fn func(num protowire.Number, v []byte, x uint64) error) err
 			return fmt.Errorf("transport wire: field %d: %w", num, protowire.ParseError(n))
 		}
 		b = b[n:]
+		// Capped, so that appending to a decoded field copies it rather than writing over
+		// the bytes after it.
+		v = v[:len(v):len(v)]
 		if err := fn(num, v, x); err != nil {
 			return err
 		}

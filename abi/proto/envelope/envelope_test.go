@@ -121,3 +121,16 @@ func utf8ok(m *Message) bool {
 }
 
 func validUTF8(b []byte) bool { return utf8.Valid(b) }
+
+// Decoded fields point into the input with no room past their end, so appending to one
+// copies it instead of writing over the field after it.
+func TestDecodedFieldsAreCapped(t *testing.T) {
+	wire := Append(nil, sample())
+	var m Message
+	require.NoError(t, Unmarshal(&m, wire))
+	for _, f := range [][]byte{m.ID, m.Service, m.Endpoint, m.Error, m.ContentType, m.Body, m.Header[0].Key, m.Header[0].Value} {
+		assert.Equal(t, len(f), cap(f), "field %q", f)
+	}
+	_ = append(m.Service, "XXXXXXXX"...)
+	assert.Equal(t, "Greeter.Hello", string(m.Endpoint))
+}
