@@ -5,11 +5,7 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,53 +16,19 @@ import (
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/client"
 	"github.com/microhost/microhost/host/client/rpccaller"
-	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/localregistry"
-	"github.com/microhost/microhost/host/service"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/servicetest"
 )
 
-// startGreeter builds the greeter module and serves it on 127.0.0.1 with a private local
+// startGreeter serves the greeter module from pluginDir on 127.0.0.1 with a private local
 // registry until the test ends.
 func startGreeter(t *testing.T, pluginDir string) *localregistry.Registry {
 	t.Helper()
 	regDir := t.TempDir()
-	cfgPath := filepath.Join(t.TempDir(), "config.toml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
-[service]
-name = "greeter"
-version = "1.0.0"
-[server]
-address = "127.0.0.1:0"
-[registry]
-address = %q
-[plugins]
-dir = %q
-cache_dir = %q
-[[handler]]
-module = "greeter"
-`, regDir, pluginDir, host.DefaultCacheDir())), 0o644))
-	cfg, err := config.Load(cfgPath)
-	require.NoError(t, err)
-	cfg.Override(func(string) string { return "" }, nil)
-	require.NoError(t, cfg.Finish())
 	reg, err := localregistry.New(regDir)
 	require.NoError(t, err)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := service.New(ctx, cfg, reg, nil)
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		_ = svc.Close(context.Background())
-	})
-	require.Eventually(t, func() bool {
-		_, err := reg.GetService(ctx, "greeter")
-		return err == nil
-	}, 10*time.Second, 10*time.Millisecond)
+	servicetest.Start(t, servicetest.Service{Name: "greeter", Version: "1.0.0", Module: "greeter", PluginDir: pluginDir, Registry: reg, RegistryDir: regDir})
 	return reg
 }
 

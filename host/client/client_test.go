@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,14 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/abi"
-	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/client"
-	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/localregistry"
 	"github.com/microhost/microhost/host/selector"
 	"github.com/microhost/microhost/host/service"
 	"github.com/microhost/microhost/host/transport"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/servicetest"
 )
 
 // pluginDir holds the modules built from source for these tests: the greeter, the api of the
@@ -64,54 +61,10 @@ func registry(t testing.TB) (*localregistry.Registry, string) {
 // the node's) on 127.0.0.1 until the test ends, and waits until it is registered.
 func serve(t testing.TB, reg *localregistry.Registry, regDir, name, version, module string, extra ...string) *service.Service {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "config.toml")
-	text := fmt.Sprintf(`
-[service]
-name = %q
-version = %q
-[server]
-address = "127.0.0.1:0"
-[registry]
-address = %q
-ttl = "10s"
-interval = "1s"
-[plugins]
-dir = %q
-cache_dir = %q
-[[handler]]
-module = %q
-pool_size = 1
-%s
-`, name, version, regDir, pluginDir, host.DefaultCacheDir(), module, strings.Join(extra, "\n"))
-	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
-	cfg, err := config.Load(path)
-	require.NoError(t, err)
-	cfg.Override(func(string) string { return "" }, nil)
-	require.NoError(t, cfg.Finish())
-	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := service.New(ctx, cfg, reg, nil)
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		_ = svc.Close(context.Background())
+	return servicetest.Start(t, servicetest.Service{
+		Name: name, Version: version, Module: module, PluginDir: pluginDir,
+		Registry: reg, RegistryDir: regDir, Extra: append([]string{"pool_size = 1"}, extra...),
 	})
-	node := svc.Record().Nodes[0].ID
-	require.Eventually(t, func() bool {
-		svcs, err := reg.GetService(ctx, name)
-		if err != nil {
-			return false
-		}
-		for _, n := range selector.Flatten(svcs) {
-			if n.ID == node {
-				return true
-			}
-		}
-		return false
-	}, 10*time.Second, 10*time.Millisecond)
-	return svc
 }
 
 func newClient(t testing.TB, lookup client.Lookup, opts client.Options) *client.Client {

@@ -3,73 +3,33 @@ package rpccaller_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/rpc"
-	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/client"
 	"github.com/microhost/microhost/host/client/rpccaller"
 	pb "github.com/microhost/microhost/host/client/rpccaller/testdata/tally/tallypb"
-	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/localregistry"
-	"github.com/microhost/microhost/host/service"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/servicetest"
 )
 
 // startTally builds the tally module (testdata/tally) and serves it on 127.0.0.1 with a
 // private local registry until the test ends.
 func startTally(t *testing.T) *localregistry.Registry {
 	t.Helper()
-	ctx := context.Background()
 	pluginDir := t.TempDir()
-	_, err := guestbuild.Go(ctx, "./host/client/rpccaller/testdata/tally", pluginDir)
+	_, err := guestbuild.Go(context.Background(), "./host/client/rpccaller/testdata/tally", pluginDir)
 	require.NoError(t, err)
 	regDir := t.TempDir()
-	cfgPath := filepath.Join(t.TempDir(), "config.toml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
-[service]
-name = "tally"
-version = "1.0.0"
-[server]
-address = "127.0.0.1:0"
-[registry]
-address = %q
-[plugins]
-dir = %q
-cache_dir = %q
-[[handler]]
-module = "tally"
-`, regDir, pluginDir, host.DefaultCacheDir())), 0o644))
-	cfg, err := config.Load(cfgPath)
-	require.NoError(t, err)
-	cfg.Override(func(string) string { return "" }, nil)
-	require.NoError(t, cfg.Finish())
 	reg, err := localregistry.New(regDir)
 	require.NoError(t, err)
-
-	ctx, cancel := context.WithCancel(ctx)
-	svc, err := service.New(ctx, cfg, reg, nil)
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		_ = svc.Close(context.Background())
-	})
-	require.Eventually(t, func() bool {
-		_, err := reg.GetService(ctx, "tally")
-		return err == nil
-	}, 10*time.Second, 10*time.Millisecond)
+	servicetest.Start(t, servicetest.Service{Name: "tally", Version: "1.0.0", Module: "tally", PluginDir: pluginDir, Registry: reg, RegistryDir: regDir})
 	return reg
 }
 
