@@ -56,11 +56,17 @@ func (r *records) Deregister(context.Context, *abi.Service) error { return nil }
 // startMicrohost serves the Go greeter module with the stock codecs and the http-transport
 // plugin in mode, on 127.0.0.1.
 func startMicrohost(t *testing.T, mode string) string {
+	return startModule(t, "greeter", mode)
+}
+
+// startModule serves the handler module name as service name, with the stock codecs and the
+// http-transport plugin in mode, on 127.0.0.1.
+func startModule(t *testing.T, name, mode string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.toml")
 	text := fmt.Sprintf(`
 [service]
-name = "greeter"
+name = %q
 
 [server]
 address = "127.0.0.1:0"
@@ -76,8 +82,8 @@ mode = %q
 mode = %q
 
 [[handler]]
-module = "greeter"
-`, pluginDir, host.DefaultCacheDir(), mode, mode)
+module = %q
+`, name, pluginDir, host.DefaultCacheDir(), mode, mode, name)
 	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
 	cfg, err := config.Load(path)
 	require.NoError(t, err)
@@ -88,11 +94,6 @@ module = "greeter"
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	svc, err := service.New(ctx, cfg, &records{}, logger)
 	require.NoError(t, err)
-	for _, ct := range contentTypes {
-		c, ok := svc.Codecs().Lookup(ct)
-		require.True(t, ok, ct)
-		require.NotNil(t, c)
-	}
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
 	t.Cleanup(func() {

@@ -13,7 +13,8 @@ import (
 	"testing"
 )
 
-// pluginDir holds greeter.wasm and the four codec modules, built from this repository.
+// pluginDir holds greeter.wasm, counter.wasm (the stream example), the transport and the four
+// codec modules, built from this repository.
 var pluginDir string
 
 // codecModules are the stock codecs' Wasm twins.
@@ -31,7 +32,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	pluginDir = dir
-	pkgs := map[string]string{"greeter": "./handlers/greeter", "http-transport": "./plugins/http-transport/wasm"}
+	pkgs := map[string]string{"greeter": "./handlers/greeter", "counter": "./handlers/counter", "http-transport": "./plugins/http-transport/wasm"}
 	for _, c := range codecModules {
 		pkgs[c] = "./plugins/" + c + "/wasm"
 	}

@@ -126,7 +126,13 @@ func (cs *ClientStream) CloseSend() error {
 		return nil
 	}
 	cs.sendClosed = true
-	err := cs.write([]httptransport.Header{{Name: []byte(HeaderStream), Value: cs.id}, {Name: []byte(HeaderStreamEnd), Value: []byte("true")}}, nil)
+	// Go Micro's server knows the end of a client's side by its EOS mark, microhost's by
+	// either.
+	err := cs.write([]httptransport.Header{
+		{Name: []byte(HeaderStream), Value: cs.id},
+		{Name: []byte(HeaderStreamEnd), Value: []byte("true")},
+		{Name: []byte(headerError), Value: []byte(goMicroEOS)},
+	}, nil)
 	if err != nil {
 		cs.release(false)
 	}
@@ -205,8 +211,13 @@ func (cs *ClientStream) recv() (msg []byte, end bool, err error) {
 			inStream = len(h.Value) > 0
 		case bytes.EqualFold(h.Name, []byte(HeaderStreamEnd)):
 			end = end || bytes.EqualFold(h.Value, []byte("true"))
-		case bytes.EqualFold(h.Name, []byte("Micro-Error")):
-			microErr = h.Value
+		case bytes.EqualFold(h.Name, []byte(headerError)):
+			// Go Micro's end-of-stream mark ends the stream without an error.
+			if string(h.Value) == goMicroEOS {
+				end = true
+			} else {
+				microErr = h.Value
+			}
 		}
 	}
 	// A server that does not speak streams answers the opening request as a unary call:

@@ -22,8 +22,10 @@ const (
 	// HeaderStreamEnd is "true" on the last frame of each side: the client's empty request
 	// that closes its sending side, the server's reply that ends the stream.
 	HeaderStreamEnd = "Micro-Stream-End"
-	// goMicroEOS is the Micro-Error value with which Go Micro's client closes a stream; the
-	// server takes it as the client's end too.
+	// goMicroEOS is the Micro-Error value with which Go Micro ends its side of a stream.
+	// The server takes it as the client's end too, and puts it on a clean last frame that
+	// carries no message, which Go Micro's client reads as the end of the stream;
+	// microhost's client reads it as no error.
 	goMicroEOS = "EOS"
 )
 
@@ -49,7 +51,7 @@ func streamMarks(hs []httptransport.Header) (id []byte, end bool) {
 			}
 		case len(h.Name) == len(HeaderStreamEnd) && bytes.EqualFold(h.Name, []byte(HeaderStreamEnd)):
 			end = end || bytes.EqualFold(h.Value, []byte("true"))
-		case len(h.Name) == len("Micro-Error") && bytes.EqualFold(h.Name, []byte("Micro-Error")):
+		case len(h.Name) == len(headerError) && bytes.EqualFold(h.Name, []byte(headerError)):
 			end = end || string(h.Value) == goMicroEOS
 		}
 	}
@@ -161,6 +163,23 @@ func (st *serverStream) recv(ctx context.Context) ([]byte, error) {
 	return append([]byte{}, st.sc.f.Body...), nil
 }
 
+// headerError is Go Micro's error header.
+const headerError = "Micro-Error"
+
+// cleanEnd reports whether reply ends a stream without an error and without a last
+// message, so that its frame can carry Go Micro's end-of-stream mark.
+func cleanEnd(reply *Reply) bool {
+	if reply.Status != 200 || len(reply.Body) > 0 {
+		return false
+	}
+	for _, h := range reply.Header {
+		if bytes.EqualFold(h.Name, []byte(headerError)) {
+			return false
+		}
+	}
+	return true
+}
+
 // end writes the stream's last frame, reply with HeaderStreamEnd, and reads on to the
 // client's end of the stream, discarding the messages the handler did not receive. It
 // reports whether the connection can serve another request.
@@ -169,10 +188,13 @@ func (st *serverStream) end(ctx context.Context, reply *Reply, keepAlive bool) b
 		return false
 	}
 	keepAlive = keepAlive && st.recvErr == nil
-	hdr := make([]httptransport.Header, 0, len(reply.Header)+2)
+	hdr := make([]httptransport.Header, 0, len(reply.Header)+3)
 	hdr = append(hdr, reply.Header...)
 	hdr = append(hdr, httptransport.Header{Name: []byte(HeaderStream), Value: st.id},
 		httptransport.Header{Name: []byte(HeaderStreamEnd), Value: []byte("true")})
+	if cleanEnd(reply) {
+		hdr = append(hdr, httptransport.Header{Name: []byte(headerError), Value: []byte(goMicroEOS)})
+	}
 	out, err := st.sc.framer.Head(ctx, st.out[:0], reply.Status, hdr, len(reply.Body), keepAlive)
 	if err != nil {
 		st.sc.s.logger.Warn("transport: encoding a stream's last reply failed", "err", err)

@@ -369,3 +369,46 @@ func BenchmarkStreamMessage(b *testing.B) {
 		})
 	}
 }
+
+// TestClientStreamGoMicroEnd: a server that ends a stream as Go Micro's does, with a frame
+// whose only mark is Micro-Error: EOS, ends it cleanly for the client; the client's end of
+// its side carries both microhost's and Go Micro's marks.
+func TestClientStreamGoMicroEnd(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	ends := make(chan http.Header, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		r := bufio.NewReader(c)
+		if _, err := http.ReadRequest(r); err != nil { // the opening request
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nMicro-Stream: 1\r\nContent-Length: 2\r\n\r\nm1"+
+			"HTTP/1.1 200 OK\r\nMicro-Stream: 1\r\nMicro-Error: EOS\r\nContent-Length: 0\r\n\r\n")
+		req, err := http.ReadRequest(r) // the client's end of its side
+		if err != nil {
+			return
+		}
+		ends <- req.Header
+	}()
+
+	c := NewClient(ClientOptions{})
+	defer c.Close()
+	s, err := c.Stream(context.Background(), ln.Addr().String(), nil, []byte("go"))
+	require.NoError(t, err)
+	defer s.Close()
+	msg, err := s.Recv()
+	require.NoError(t, err)
+	assert.Equal(t, "m1", string(msg))
+	_, err = s.Recv()
+	require.ErrorIs(t, err, io.EOF, "Go Micro's EOS mark is the end, not an error")
+	hdr := <-ends
+	assert.Equal(t, "true", hdr.Get("Micro-Stream-End"))
+	assert.Equal(t, "EOS", hdr.Get("Micro-Error"))
+}
