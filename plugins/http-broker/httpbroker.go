@@ -15,9 +15,6 @@
 package httpbroker
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"math/rand/v2"
 	"net/url"
 	"slices"
@@ -101,12 +98,6 @@ type Target struct {
 	URL string `json:"url"`
 }
 
-// wire is a delivery body: Go Micro's broker.Message encoded by encoding/json.
-type wire struct {
-	Header map[string]string
-	Body   []byte
-}
-
 // Encode returns the body of the HTTP delivery of msg: its headers with Micro-Topic set to
 // its topic, and its body, base64-encoded.
 func Encode(msg *Message) ([]byte, error) {
@@ -118,7 +109,7 @@ func Encode(msg *Message) ([]byte, error) {
 		h[k] = v
 	}
 	h[HeaderTopic] = msg.Topic
-	return json.Marshal(wire{Header: h, Body: msg.Body})
+	return appendWire(make([]byte, 0, wireLen(h, msg.Body)), h, msg.Body), nil
 }
 
 // Parse validates a delivery: it must be a POST, of content type application/json (or
@@ -143,26 +134,18 @@ func Parse(method, query, contentType string, body []byte) (*Delivery, error) {
 	if id == "" {
 		return nil, abi.NewError("", 400, "the query names no subscriber id")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var w wire
-	if err := dec.Decode(&w); err != nil {
+	header, msgBody, err := decodeWire(body)
+	if err != nil {
 		return nil, abi.NewError("", 400, "malformed delivery: %v", err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, abi.NewError("", 400, "malformed delivery: data after the message")
-	}
-	topic := w.Header[HeaderTopic]
+	topic := header[HeaderTopic]
 	if topic == "" {
-		topic = w.Header[LegacyHeaderTopic]
+		topic = header[LegacyHeaderTopic]
 	}
 	if topic == "" {
 		return nil, abi.NewError("", 400, "the message has no %s header", HeaderTopic)
 	}
-	if w.Header == nil {
-		w.Header = map[string]string{}
-	}
-	return &Delivery{ID: id, Topic: topic, Header: w.Header, Body: w.Body}, nil
+	return &Delivery{ID: id, Topic: topic, Header: header, Body: msgBody}, nil
 }
 
 // Route decides which nodes get a publication on req.Topic: among the nodes of the HTTP
@@ -242,8 +225,8 @@ func Handle(op string, in []byte, header func(key string) (string, bool)) ([]byt
 	switch op {
 	case OpEncode:
 		var msg Message
-		if err := decodeInput(op, in, &msg); err != nil {
-			return nil, err
+		if err := decodeMessage(in, &msg); err != nil {
+			return nil, abi.NewError("", 400, "%s: malformed input: %v", op, err)
 		}
 		return Encode(&msg)
 	case OpParse:
@@ -254,29 +237,17 @@ func Handle(op string, in []byte, header func(key string) (string, bool)) ([]byt
 		if err != nil {
 			return nil, err
 		}
-		return json.Marshal(d)
+		return appendDelivery(nil, d), nil
 	case OpRoute:
 		var req RouteRequest
-		if err := decodeInput(op, in, &req); err != nil {
-			return nil, err
+		if err := decodeRouteRequest(in, &req); err != nil {
+			return nil, abi.NewError("", 400, "%s: malformed input: %v", op, err)
 		}
 		r, err := Route(&req)
 		if err != nil {
 			return nil, err
 		}
-		return json.Marshal(r)
+		return appendRoutes(nil, r), nil
 	}
 	return nil, abi.NewError("", 404, "unknown operation %q (known: encode, parse, route)", op)
-}
-
-func decodeInput(op string, in []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(in))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return abi.NewError("", 400, "%s: malformed input: %v", op, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return abi.NewError("", 400, "%s: malformed input: data after the value", op)
-	}
-	return nil
 }

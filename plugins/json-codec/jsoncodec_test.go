@@ -139,3 +139,106 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// stringCorpus holds strings whose encoding/json treatment is easy to get wrong.
+var stringCorpus = []string{"", "plain", `quote " backslash \ slash /`, "ctl \x00\x01\x1f\x7f\n\r\t\b\f",
+	"unicode é ☃ 😀", "<html>&amp;", "sep \u2028 \u2029 \u2027 \u202a", "bad \xff\xfe utf8 \xc3", "\xed\xa0\x80 surrogate",
+	"\xef\xbf\xbd replacement", "trunc \xe2\x82"}
+
+func TestAppendMarshaledStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range stringCorpus {
+		want, err := json.Marshal(s)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(AppendMarshaledString(nil, s)), "%q", s)
+	}
+}
+
+func TestAppendUnmarshaledStringMatchesEncodingJSON(t *testing.T) {
+	quoted := []string{`"\u00e9"`, `"\ud83d\ude00"`, `"\ud83d"`, `"a\/b"`, "\"raw \xff\xfe bad\"", "\"esc\\n then \xc3\"",
+		"\"\xed\xa0\x80\"", `"\u2028<&>"`}
+	for _, s := range stringCorpus {
+		quoted = append(quoted, string(AppendQuoted(nil, []byte(s))), `"`+s+`"`)
+	}
+	for _, q := range quoted {
+		var want string
+		if json.Unmarshal([]byte(q), &want) != nil {
+			continue // a raw control character: not a string literal
+		}
+		got, err := AppendUnmarshaledString(nil, []byte(q))
+		require.NoError(t, err)
+		assert.Equal(t, want, string(got), "%q", q)
+	}
+}
+
+func TestArrayReader(t *testing.T) {
+	b := []byte(` [ 1 , "]" , [2, {"x": "]"}] ,null] `)
+	r, err := NewArrayReader(b, 0)
+	require.NoError(t, err)
+	var elems []string
+	for {
+		e, ok, err := r.Next()
+		require.NoError(t, err)
+		if !ok {
+			break
+		}
+		elems = append(elems, string(e))
+	}
+	assert.Equal(t, []string{`1`, `"]"`, `[2, {"x": "]"}]`, `null`}, elems)
+	assert.Equal(t, len(b)-1, r.Offset())
+
+	r, err = NewArrayReader([]byte(`[]`), 0)
+	require.NoError(t, err)
+	_, ok, err := r.Next()
+	require.NoError(t, err)
+	assert.False(t, ok)
+
+	for _, bad := range []string{`[1 2]`, `[,1]`, `[1,]`, `[1`} {
+		r, err := NewArrayReader([]byte(bad), 0)
+		require.NoError(t, err)
+		for err == nil {
+			var ok bool
+			if _, ok, err = r.Next(); !ok && err == nil {
+				t.Fatalf("%s: read to the end without an error", bad)
+			}
+		}
+	}
+	_, err = NewArrayReader([]byte(`{}`), 0)
+	assert.Error(t, err)
+}
+
+func FuzzStringsMatchEncodingJSON(f *testing.F) {
+	for _, s := range stringCorpus {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := AppendMarshaledString(nil, s); string(got) != string(want) {
+			t.Fatalf("AppendMarshaledString(%q) = %s, encoding/json gives %s", s, got, want)
+		}
+		q := `"` + s + `"`
+		var ws string
+		if json.Unmarshal([]byte(q), &ws) == nil {
+			got, err := AppendUnmarshaledString(nil, []byte(q))
+			if err != nil || string(got) != ws {
+				t.Fatalf("AppendUnmarshaledString(%q) = %q, %v; encoding/json gives %q", q, got, err, ws)
+			}
+		}
+	})
+}
+
+func TestFieldIsMatchesEncodingJSON(t *testing.T) {
+	type fields struct {
+		Seed  int `json:"seed"`
+		Kind  int `json:"kind"`
+		Other int `json:"a_b"`
+	}
+	for _, key := range []string{"seed", "SEED", "sEeD", "ſeed", "\u017fEED", "\\u017feed", "kind", "\u212aind", "KIND", "a_b", "A_B",
+		"seeds", "see", "", "se\u00e9d", "\xffeed", "seed\\u0000", "a-b", "\\u0073eed"} {
+		var v fields
+		require.NoError(t, json.Unmarshal([]byte(`{"`+key+`":1}`), &v))
+		q := []byte(`"` + key + `"`)
+		assert.Equal(t, v.Seed == 1, FieldIs(q, "seed"), "%q", key)
+		assert.Equal(t, v.Kind == 1, FieldIs(q, "kind"), "%q", key)
+		assert.Equal(t, v.Other == 1, FieldIs(q, "a_b"), "%q", key)
+	}
+}

@@ -2,6 +2,7 @@ package jsoncodec
 
 import (
 	"fmt"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -311,6 +312,55 @@ func (r *ObjectReader) Next() (key, value []byte, ok bool, err error) {
 // Offset returns the index in b the reader has reached.
 func (r *ObjectReader) Offset() int { return r.i }
 
+// ArrayReader walks the elements of one JSON array without allocating.
+type ArrayReader struct {
+	b     []byte
+	i     int
+	first bool
+}
+
+// NewArrayReader starts reading the array that begins at b[i] (after optional whitespace).
+func NewArrayReader(b []byte, i int) (ArrayReader, error) {
+	i = SkipSpace(b, i)
+	if i >= len(b) || b[i] != '[' {
+		return ArrayReader{}, unexpected(b, i, "looking for beginning of array")
+	}
+	return ArrayReader{b: b, i: i + 1, first: true}, nil
+}
+
+// Next returns the next element (the raw, checked JSON value), or ok false after the last one.
+// Offset then is just past the array.
+func (r *ArrayReader) Next() (elem []byte, ok bool, err error) {
+	b := r.b
+	i := SkipSpace(b, r.i)
+	if i >= len(b) {
+		return nil, false, unexpected(b, i, "")
+	}
+	switch {
+	case b[i] == ']' && r.first:
+		r.i = i + 1
+		return nil, false, nil
+	case r.first:
+		r.first = false
+	case b[i] == ']':
+		r.i = i + 1
+		return nil, false, nil
+	case b[i] == ',':
+		i = SkipSpace(b, i+1)
+	default:
+		return nil, false, unexpected(b, i, "after array element")
+	}
+	end, err := skipValue(b, i, 1)
+	if err != nil {
+		return nil, false, err
+	}
+	r.i = end
+	return b[i:end], true, nil
+}
+
+// Offset returns the index in b the reader has reached.
+func (r *ArrayReader) Offset() int { return r.i }
+
 // FirstElement returns the first element of a checked JSON array, or ok false when it is
 // empty.
 func FirstElement(array []byte) (elem []byte, ok bool) {
@@ -358,10 +408,73 @@ func KeyIs(key []byte, name string) bool {
 	return true
 }
 
+// FieldIs reports whether the object key literal key (with its quotes) selects the struct field
+// whose JSON name is name, plain ASCII, the way encoding/json matches keys to fields: ignoring
+// case with Unicode simple case folding, so that "ſeed" (long s) selects "seed" and a Kelvin
+// sign selects "k". KeyIs folds ASCII letters only.
+func FieldIs(key []byte, name string) bool {
+	if isPlainASCII(key) {
+		return KeyIs(key, name) // no rune of the key folds to a non-ASCII one
+	}
+	var buf [64]byte
+	k, err := AppendUnmarshaledString(buf[:0], key)
+	if err != nil {
+		return false
+	}
+	j := 0
+	for i := 0; i < len(k); j++ {
+		r, size := utf8.DecodeRune(k[i:])
+		i += size
+		if j >= len(name) || foldRune(r) != foldRune(rune(name[j])) {
+			return false
+		}
+	}
+	return j == len(name)
+}
+
+// isPlainASCII reports whether the string literal key holds ASCII bytes and no escapes.
+func isPlainASCII(key []byte) bool {
+	for _, c := range key {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// foldRune returns the smallest rune of r's case-folding orbit, as encoding/json folds the
+// runes of keys and field names: upper case for ASCII letters.
+func foldRune(r rune) rune {
+	if r < utf8.RuneSelf {
+		if r >= 'a' && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		return r
+	}
+	for {
+		r2 := unicode.SimpleFold(r)
+		if r2 <= r {
+			return r2
+		}
+		r = r2
+	}
+}
+
 // AppendUnquoted appends the decoded content of the checked JSON string literal quoted (with
 // its quotes) to dst. Escapes are decoded as encoding/json decodes them: a lone UTF-16
 // surrogate becomes U+FFFD; other bytes are copied unchanged.
 func AppendUnquoted(dst, quoted []byte) ([]byte, error) {
+	return appendUnquoted(dst, quoted, false)
+}
+
+// AppendUnmarshaledString appends the content of the checked JSON string literal quoted (with
+// its quotes) to dst exactly as encoding/json.Unmarshal decodes it into a Go string: like
+// AppendUnquoted, and each byte of invalid UTF-8 also becomes U+FFFD.
+func AppendUnmarshaledString(dst, quoted []byte) ([]byte, error) {
+	return appendUnquoted(dst, quoted, true)
+}
+
+func appendUnquoted(dst, quoted []byte, fixUTF8 bool) ([]byte, error) {
 	if len(quoted) < 2 || quoted[0] != '"' || quoted[len(quoted)-1] != '"' {
 		return dst, syntaxError(0, "not a JSON string literal")
 	}
@@ -373,7 +486,11 @@ func AppendUnquoted(dst, quoted []byte) ([]byte, error) {
 			for j < len(s) && s[j] != '\\' {
 				j++
 			}
-			dst = append(dst, s[i:j]...)
+			if fixUTF8 {
+				dst = appendValidUTF8(dst, s[i:j])
+			} else {
+				dst = append(dst, s[i:j]...)
+			}
 			i = j
 			continue
 		}
@@ -419,6 +536,20 @@ func AppendUnquoted(dst, quoted []byte) ([]byte, error) {
 	return dst, nil
 }
 
+// appendValidUTF8 appends s to dst with each byte of invalid UTF-8 replaced by U+FFFD, as
+// encoding/json does when it decodes a string.
+func appendValidUTF8(dst, s []byte) []byte {
+	if utf8.Valid(s) {
+		return append(dst, s...)
+	}
+	for len(s) > 0 {
+		r, size := utf8.DecodeRune(s)
+		dst = utf8.AppendRune(dst, r) // RuneError for a byte of invalid UTF-8
+		s = s[size:]
+	}
+	return dst
+}
+
 func hex4(s []byte, i int) (rune, bool) {
 	if i+4 > len(s) {
 		return 0, false
@@ -446,24 +577,40 @@ const hexDigits = "0123456789abcdef"
 // and control characters, and writes invalid UTF-8 as U+FFFD, so the result is always valid
 // JSON and valid UTF-8.
 func AppendQuoted(dst, s []byte) []byte {
+	return appendQuoted(dst, s, false)
+}
+
+// AppendMarshaledString appends s as a JSON string literal to dst exactly as
+// encoding/json.Marshal writes a Go string: like AppendQuoted, and it also escapes <, > and &
+// (Marshal's HTML-safe escaping) and the separators U+2028 and U+2029.
+func AppendMarshaledString(dst []byte, s string) []byte {
+	return appendQuoted(dst, s, true)
+}
+
+func appendQuoted[S string | []byte](dst []byte, s S, marshal bool) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf && !(marshal && isHTMLSpecial(c)) {
 			i++
 			continue
 		}
 		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRune(s[i:])
-			if r == utf8.RuneError && size == 1 {
+			r, size := decodeRune(s[i:])
+			switch {
+			case r == utf8.RuneError && size == 1:
 				dst = append(dst, s[start:i]...)
 				dst = append(dst, `\ufffd`...)
-				i++
-				start = i
+			case marshal && (r == '\u2028' || r == '\u2029'):
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			default:
+				i += size
 				continue
 			}
 			i += size
+			start = i
 			continue
 		}
 		dst = append(dst, s[start:i]...)
@@ -488,4 +635,16 @@ func AppendQuoted(dst, s []byte) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// isHTMLSpecial reports whether encoding/json.Marshal escapes the ASCII byte c to keep its
+// output safe to embed in HTML.
+func isHTMLSpecial(c byte) bool { return c == '<' || c == '>' || c == '&' }
+
+// decodeRune is utf8.DecodeRune for a string or a byte slice.
+func decodeRune[S string | []byte](s S) (rune, int) {
+	if b, ok := any(s).([]byte); ok {
+		return utf8.DecodeRune(b)
+	}
+	return utf8.DecodeRuneInString(string(s))
 }
