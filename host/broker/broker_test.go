@@ -224,7 +224,9 @@ func TestTrappingSubscriberDoesNotStopOthers(t *testing.T) {
 	tb := e.broker("wasm")
 	trap, err := tb.Subscribe(context.Background(), "events", "", broker.ModuleHandler(e.load(trapsubWasm)))
 	require.NoError(t, err)
-	pub := e.broker("wasm", func(o *broker.Options) { o.RetryFor = 30 * time.Millisecond })
+	// The window leaves room for a retry even when a trap and the new instance after it make
+	// the first attempt slow on a loaded machine.
+	pub := e.broker("wasm", func(o *broker.Options) { o.RetryFor = 300 * time.Millisecond })
 	for range 5 {
 		err := pub.Publish(context.Background(), "events", &broker.Message{Body: []byte(`{}`)})
 		require.ErrorIs(t, err, broker.ErrDropped)
