@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	httptransport "github.com/microhost/microhost/plugins/http-transport"
 )
 
 // pairsFlag collects a repeatable KEY=VALUE flag, such as --metadata or --label; check, when
@@ -45,14 +47,11 @@ func (p *pairsFlag) Set(s string) error {
 }
 
 // checkMetadata accepts a metadata pair that can travel as an HTTP header the transport does
-// not own: the key a header name (an RFC 9110 token), not Content-Type, Content-Length, Host,
-// Connection, Timeout or a Micro-* header; the value without control characters other than
-// tab.
+// not own: the key a header name, not Content-Type, Content-Length, Host, Connection, Timeout
+// or a Micro-* header; the value without control characters other than tab.
 func checkMetadata(key, value string) error {
-	for i := 0; i < len(key); i++ {
-		if !isTokenChar(key[i]) {
-			return fmt.Errorf("metadata key %q is not a header name (letters, digits and !#$%%&'*+-.^_`|~ only)", key)
-		}
+	if !httptransport.ValidHeaderName(key) {
+		return fmt.Errorf("metadata key %q is not a header name (letters, digits and !#$%%&'*+-.^_`|~ only)", key)
 	}
 	lower := strings.ToLower(key)
 	switch {
@@ -61,19 +60,8 @@ func checkMetadata(key, value string) error {
 	case lower == "content-type" || lower == "content-length" || lower == "host" || lower == "connection" || lower == "timeout":
 		return fmt.Errorf("metadata key %q: that header belongs to the transport (use --content-type or --timeout)", key)
 	}
-	for i := 0; i < len(value); i++ {
-		if c := value[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return fmt.Errorf("metadata %s: the value holds a control character", key)
-		}
+	if !httptransport.ValidHeaderValue(value) {
+		return fmt.Errorf("metadata %s: the value holds a control character", key)
 	}
 	return nil
-}
-
-// isTokenChar reports whether c may appear in an HTTP header name.
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
+	"strings"
 )
 
 // Limits bound what Parse accepts.
@@ -385,18 +386,26 @@ func trim(v []byte) []byte {
 	return v
 }
 
-func validValue(v []byte) bool {
-	for _, c := range v {
-		if c < ' ' && c != '\t' || c == 0x7f {
+// ValidHeaderName reports whether name can be an HTTP header field name: a non-empty RFC 9110
+// token. Headers that fail it are never written.
+func ValidHeaderName(name string) bool { return len(name) > 0 && isToken(name) }
+
+// ValidHeaderValue reports whether value can be an HTTP header field value: no control
+// characters other than tab. Headers that fail it are never written.
+func ValidHeaderValue(value string) bool { return validValue(value) }
+
+func validValue[T []byte | string](v T) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
 			return false
 		}
 	}
 	return true
 }
 
-func isToken(b []byte) bool {
-	for _, c := range b {
-		if c <= ' ' || c >= 0x7f || bytes.IndexByte([]byte(`"(),/:;<=>?@[\]{}`), c) >= 0 {
+func isToken[T []byte | string](b T) bool {
+	for i := 0; i < len(b); i++ {
+		if c := b[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
 			return false
 		}
 	}
