@@ -28,8 +28,10 @@ import (
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/client"
 	"github.com/microhost/microhost/host/codec"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/service"
+	"github.com/microhost/microhost/plugins/standard"
 )
 
 // contentTypes are the four codecs' content types, as Go Micro names them.
@@ -92,7 +94,7 @@ module = %q
 
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	svc, err := service.New(ctx, cfg, &records{}, logger)
+	svc, err := service.New(ctx, cfg, service.Deps{Registry: &records{}, Catalogue: stockCatalogue(t), Logger: logger})
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
@@ -256,4 +258,11 @@ func TestMicrohostClientCallsGoMicro(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stockCatalogue returns the stock native twins.
+func stockCatalogue(t *testing.T) *component.Catalogue {
+	cat, err := standard.Catalogue("")
+	require.NoError(t, err)
+	return cat
 }

@@ -59,7 +59,11 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer, getenv env) er
 		return err
 	}
 	defer r.Close(context.WithoutCancel(ctx))
-	svc, err := service.New(ctx, cfg, r, logger)
+	cat, err := stockCatalogue()
+	if err != nil {
+		return err
+	}
+	svc, err := service.New(ctx, cfg, service.Deps{Registry: r, Catalogue: cat, Logger: logger})
 	if err != nil {
 		return err
 	}

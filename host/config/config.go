@@ -37,6 +37,8 @@ type Config struct {
 	Transport Transport `toml:"transport"`
 	// Subscribers lists the subscriber modules and the topics they take.
 	Subscribers []Subscriber `toml:"subscriber"`
+	// Selector chooses the node each call goes to.
+	Selector Selector `toml:"selector"`
 
 	// path is the file the config came from; relative paths resolve against its directory.
 	path string
@@ -292,6 +294,7 @@ func (c *Config) Finish() error {
 	}
 	c.finishBroker()
 	c.finishTransport()
+	c.finishSelector()
 	if err := c.validate(); err != nil {
 		return fmt.Errorf("config %s: %w", c.path, err)
 	}
@@ -346,6 +349,7 @@ func (c *Config) validate() error {
 	}
 	errs = append(errs, c.validateBroker()...)
 	errs = append(errs, c.validateTransport()...)
+	errs = append(errs, c.validateSelector()...)
 	for i, h := range c.Handlers {
 		key := fmt.Sprintf("handler[%d]", i)
 		if h.Module == "" && h.Path == "" {

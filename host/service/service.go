@@ -16,6 +16,7 @@ import (
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/client"
 	"github.com/microhost/microhost/host/codec"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/registrycache"
 	"github.com/microhost/microhost/host/server"
@@ -29,9 +30,22 @@ type Registrar interface {
 	Deregister(ctx context.Context, svc *abi.Service) error
 }
 
+// Deps are what a service is built from besides its config.
+type Deps struct {
+	// Registry registers the service; when it can look services up, the service's calls
+	// and its broker find other services through it.
+	Registry Registrar
+	// Catalogue holds the native twins of the components; nil means none, so every
+	// component must come as a module.
+	Catalogue *component.Catalogue
+	// Logger receives the service's log; nil discards it.
+	Logger *slog.Logger
+}
+
 // Service is one running microhost service.
 type Service struct {
 	cfg       *config.Config
+	catalogue *component.Catalogue
 	logger    *slog.Logger
 	reg       Registrar
 	rt        *host.Runtime
@@ -50,11 +64,12 @@ type Service struct {
 
 // New provisions a service from cfg: it starts the runtime, loads every handler module and
 // binds the listener. What it started is undone, in reverse, if a later step fails.
-func New(ctx context.Context, cfg *config.Config, reg Registrar, logger *slog.Logger) (*Service, error) {
+func New(ctx context.Context, cfg *config.Config, deps Deps) (*Service, error) {
+	logger, reg := deps.Logger, deps.Registry
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, logger: logger, reg: reg}
+	s := &Service{cfg: cfg, catalogue: deps.Catalogue, logger: logger, reg: reg}
 	if src, ok := reg.(registrycache.Source); ok {
 		s.lookups = registrycache.New(src, registrycache.Options{Logger: logger})
 	}

@@ -24,7 +24,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -39,6 +38,7 @@ import (
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/localregistry"
 	"github.com/microhost/microhost/host/service"
+	"github.com/microhost/microhost/plugins/standard"
 	"github.com/microhost/microhost/host/transport"
 	httptransport "github.com/microhost/microhost/plugins/http-transport"
 )
@@ -207,7 +207,12 @@ interrupt = %t
 		return "", nil, err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
-	svc, err := service.New(runCtx, cfg, reg, slog.New(slog.DiscardHandler))
+	cat, err := standard.Catalogue("")
+	if err != nil {
+		cancel()
+		return "", nil, err
+	}
+	svc, err := service.New(runCtx, cfg, service.Deps{Registry: reg, Catalogue: cat})
 	if err != nil {
 		cancel()
 		return "", nil, err

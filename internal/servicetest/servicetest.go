@@ -17,6 +17,7 @@ import (
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/localregistry"
 	"github.com/microhost/microhost/host/service"
+	"github.com/microhost/microhost/plugins/standard"
 )
 
 // Service says what to run.
@@ -65,7 +66,9 @@ module = %q
 	require.NoError(tb, cfg.Finish())
 
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := service.New(ctx, cfg, s.Registry, nil)
+	cat, err := standard.Catalogue("")
+	require.NoError(tb, err)
+	svc, err := service.New(ctx, cfg, service.Deps{Registry: s.Registry, Catalogue: cat})
 	if err != nil {
 		cancel()
 	}

@@ -1,0 +1,17 @@
+package main
+
+import (
+	"github.com/microhost/microhost/host/component"
+	"github.com/microhost/microhost/plugins/standard"
+)
+
+// stockDigests lists the SHA-256 of the stock .wasm builds made with this binary, as
+// "name=sha256hex" words. The Makefile sets it at link time (-ldflags -X), so that mode auto
+// recognises the plugin folder's stock files and runs their native twins instead. A binary
+// built without it knows no stock build and runs every module file it finds.
+var stockDigests string
+
+// stockCatalogue returns the stock native twins, with the digests of their stock builds.
+func stockCatalogue() (*component.Catalogue, error) {
+	return standard.Catalogue(stockDigests)
+}

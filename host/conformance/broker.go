@@ -1,0 +1,6 @@
+package conformance
+
+// brokerSuite is the broker kind's acceptance suite.
+func brokerSuite() suite {
+	return suite{}
+}

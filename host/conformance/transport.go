@@ -1,0 +1,6 @@
+package conformance
+
+// transportSuite is the transport kind's acceptance suite.
+func transportSuite() suite {
+	return suite{}
+}
