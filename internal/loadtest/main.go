@@ -38,9 +38,9 @@ import (
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/localregistry"
 	"github.com/microhost/microhost/host/service"
-	"github.com/microhost/microhost/plugins/standard"
 	"github.com/microhost/microhost/host/transport"
 	httptransport "github.com/microhost/microhost/plugins/http-transport"
+	"github.com/microhost/microhost/plugins/standard"
 )
 
 func main() {
