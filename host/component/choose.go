@@ -87,3 +87,13 @@ func namesOrNone(names []string) string {
 	}
 	return out
 }
+
+// LogArgs returns the choice as slog key-value pairs, so that every kind logs which twin runs
+// and why in the same words: component=KIND name=NAME runs=native|wasm why=REASON.
+func (c Choice) LogArgs() []any {
+	args := []any{"component", string(c.Kind), "name", c.Name, "runs", string(c.Mode), "why", c.Reason}
+	if c.Mode == ModeWasm {
+		args = append(args, "path", c.Path)
+	}
+	return args
+}
