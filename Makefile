@@ -21,8 +21,18 @@ all: build
 
 build: microhost wasm
 
-microhost:
-	$(GO) build -o $(BIN)/microhost ./cmd/microhost
+# The stock plugins: every plugins/<name>/wasm package.
+STOCK_PLUGINS := $(sort $(notdir $(patsubst %/wasm/,%,$(dir $(wildcard plugins/*/wasm/*.go)))))
+
+# STOCK_DIGESTS lists "name=sha256" of each stock plugin build in $(PLUGINS); bin/microhost
+# is linked with it, so that mode auto recognises the stock files by content and runs their
+# native twins (a different file of the same name runs as Wasm). Expanded when the recipe
+# runs, after wasm-plugins has built the files.
+STOCK_DIGESTS = $(shell for p in $(STOCK_PLUGINS); do f=$(PLUGINS)/$$p.wasm; [ -f $$f ] && printf '%s=%s,' $$p $$(sha256sum $$f | cut -c1-64); done)
+
+microhost: wasm-plugins
+	@echo "go    $(BIN)/microhost (with the digests of the stock plugins in $(PLUGINS))"
+	@$(GO) build -ldflags "-X main.stockDigests=$(STOCK_DIGESTS)" -o $(BIN)/microhost ./cmd/microhost
 
 wasm: wasm-go wasm-c wasm-as wasm-wat wasm-plugins
 
@@ -44,10 +54,9 @@ wasm-c wasm-as wasm-wat: wasm-%:
 # codecs, the transport, the selector, the broker and the registries.
 wasm-plugins:
 	@mkdir -p $(PLUGINS)
-	@for d in $(sort $(patsubst %/wasm/,%,$(dir $(wildcard plugins/*/wasm/*.go)))); do \
-		p=$$(basename $$d); \
+	@for p in $(STOCK_PLUGINS); do \
 		echo "wasm  $(PLUGINS)/$$p.wasm"; \
-		$(WASMGO) -o $(PLUGINS)/$$p.wasm ./$$d/wasm || exit 1; \
+		$(WASMGO) -o $(PLUGINS)/$$p.wasm ./plugins/$$p/wasm || exit 1; \
 	done
 
 # generate rebuilds the committed protobuf Go code; `make deps` installs protoc. The plugins

@@ -14,6 +14,7 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/host/conformance"
 )
 
 func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) error {
@@ -21,6 +22,7 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	endpoint := fs.String("call", "", "load the module and call this endpoint once, printing the reply")
+	conform := fs.Bool("conform", false, "run the conformance checks of the module's kind (codec, selector, transport, broker, registry) and print each")
 	body := fs.String("body", "{}", "request body for --call")
 	contentType := fs.String("content-type", "application/json", "content type of the --call body")
 	timeout := fs.Duration("timeout", 30*time.Second, "bound on loading (and calling) the module")
@@ -30,7 +32,8 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		io.WriteString(stderr, "Usage: microhost inspect [flags] FILE.wasm\n\n"+
 			"Prints what a module declares (kind, name, version, ABI version, endpoints, the host\n"+
 			"functions and WASI functions it imports, its memory limits, its size) and, when the\n"+
-			"host would refuse it, why. With --call, calls one endpoint instead.\n\nFlags:\n")
+			"host would refuse it, why. With --call, calls one endpoint instead. With --conform,\n"+
+			"runs its kind's conformance checks; the exit code is 1 when one fails.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -55,6 +58,9 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	defer rt.Close(context.WithoutCancel(ctx))
 
+	if *conform {
+		return conformOnce(ctx, rt, pos[0], stdout)
+	}
 	if *endpoint != "" {
 		return callOnce(ctx, rt, pos[0], &host.Request{Endpoint: *endpoint, ContentType: *contentType, Body: []byte(*body)}, stdout)
 	}
@@ -71,6 +77,28 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	if info.Refused != nil {
 		return fmt.Errorf("the host refuses this module: %w", info.Refused)
+	}
+	return nil
+}
+
+// conformOnce runs the conformance suite of the module's kind and prints one line a check.
+func conformOnce(ctx context.Context, rt *host.Runtime, path string, stdout io.Writer) error {
+	r, err := conformance.File(ctx, rt, path)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, res := range r.Results {
+		if res.Err != nil {
+			failed++
+			fmt.Fprintf(stdout, "FAIL  %s: %v\n", res.Check, res.Err)
+		} else {
+			fmt.Fprintf(stdout, "ok    %s\n", res.Check)
+		}
+	}
+	fmt.Fprintf(stdout, "%s %q: %d passed, %d failed\n", r.Kind, r.Name, len(r.Results)-failed, failed)
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("%s %q does not conform: %d of %d checks failed", r.Kind, r.Name, failed, len(r.Results))
 	}
 	return nil
 }
