@@ -1,4 +1,4 @@
-package service
+package service_test
 
 import (
 	"context"
@@ -15,10 +15,13 @@ import (
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/broker"
 	"github.com/microhost/microhost/host/client"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/localregistry"
+	"github.com/microhost/microhost/host/service"
 	"github.com/microhost/microhost/internal/guestbuild"
 	httpbroker "github.com/microhost/microhost/plugins/http-broker"
+	"github.com/microhost/microhost/plugins/standard"
 )
 
 // TestServicePubSub runs a service with a publishing handler and two subscribers (one in a
@@ -72,7 +75,7 @@ module = "subscriber"
 	reg, err := localregistry.New(regDir)
 	require.NoError(t, err)
 
-	svc, err := New(ctx, cfg, reg, nil)
+	svc, err := service.New(ctx, cfg, service.Deps{Registry: reg, Catalogue: catalogue(t)})
 	require.NoError(t, err)
 	defer svc.Close(ctx)
 	runCtx, stop := context.WithCancel(ctx)
@@ -85,7 +88,7 @@ module = "subscriber"
 	subs := svc.Subscriptions()
 
 	// From a Go program, through a broker of its own.
-	pub, err := broker.New(broker.Options{Registry: reg})
+	pub, err := broker.New(broker.Options{Registry: reg, Protocol: httpbroker.Protocol{}})
 	require.NoError(t, err)
 	defer pub.Close(ctx)
 	for range 5 {
@@ -138,6 +141,14 @@ module = "subscriber"
 	require.NoError(t, cfg.Finish())
 	reg, err := localregistry.New(t.TempDir())
 	require.NoError(t, err)
-	_, err = New(ctx, cfg, reg, nil)
+	_, err = service.New(ctx, cfg, service.Deps{Registry: reg, Catalogue: catalogue(t)})
 	require.ErrorContains(t, err, `does not subscribe to topic "nope"`)
+}
+
+// catalogue returns the stock catalogue, with no stock digest recorded.
+func catalogue(t *testing.T) *component.Catalogue {
+	t.Helper()
+	c, err := standard.Catalogue("")
+	require.NoError(t, err)
+	return c
 }
