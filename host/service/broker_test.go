@@ -171,7 +171,7 @@ func TestBrokerChoosesItsTwin(t *testing.T) {
 
 	cases := []struct {
 		name, mode, file string // file: what http-broker.wasm is ("" for none)
-		stockDigest      bool // whether the catalogue records the digest of the build as stock
+		stockDigest      bool   // whether the catalogue records the digest of the build as stock
 		runs, err        string
 	}{
 		{name: "auto, no module file", mode: "auto", runs: "runs=native"},
