@@ -1,7 +1,11 @@
 package main
 
 import (
+	"fmt"
+
+	"github.com/microhost/microhost/host/broker"
 	"github.com/microhost/microhost/host/component"
+	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/plugins/standard"
 )
 
@@ -14,4 +18,22 @@ var stockDigests string
 // stockCatalogue returns the stock native twins, with the digests of their stock builds.
 func stockCatalogue() (*component.Catalogue, error) {
 	return standard.Catalogue(stockDigests)
+}
+
+// stockBroker returns the protocol of the stock broker's native twin, which the publish
+// command speaks.
+func stockBroker() (broker.Protocol, error) {
+	c, err := stockCatalogue()
+	if err != nil {
+		return nil, err
+	}
+	ch, err := c.Choose(component.KindBroker, config.DefaultBrokerModule, component.ModeNative, "")
+	if err != nil {
+		return nil, err
+	}
+	twin, ok := ch.Twin.Native.(component.BrokerTwin)
+	if !ok {
+		return nil, fmt.Errorf("broker %q: the native twin is a %T, not a component.BrokerTwin", ch.Name, ch.Twin.Native)
+	}
+	return twin.Protocol, nil
 }

@@ -45,7 +45,11 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err != nil {
 		return err
 	}
-	b, err := broker.New(broker.Options{Registry: r, RetryFor: *retryFor})
+	proto, err := stockBroker()
+	if err != nil {
+		return err
+	}
+	b, err := broker.New(broker.Options{Registry: r, Protocol: proto, RetryFor: *retryFor})
 	if err != nil {
 		return err
 	}

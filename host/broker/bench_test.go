@@ -9,6 +9,7 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host/broker"
+	"github.com/microhost/microhost/host/component"
 	httpbroker "github.com/microhost/microhost/plugins/http-broker"
 )
 
@@ -71,7 +72,7 @@ func BenchmarkProtocol(b *testing.B) {
 			})
 			b.Run("parse", func(b *testing.B) {
 				for b.Loop() {
-					if _, err := p.Parse(ctx, "POST", "id=events-broker-1", "application/json", body); err != nil {
+					if _, err := p.Parse(ctx, &component.BrokerParseRequest{Method: "POST", Query: "id=events-broker-1", ContentType: "application/json", Body: body}); err != nil {
 						b.Fatal(err)
 					}
 				}

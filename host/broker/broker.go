@@ -4,8 +4,8 @@
 // message to every broadcast subscriber and to one subscriber of each queue group.
 //
 // The broker owns the sockets, the registry calls and the retries; what is on the wire and
-// who gets a message is decided by a Protocol, either compiled into the host (Native) or a
-// broker plugin module (Wasm).
+// who gets a message is decided by a Protocol (the broker kind, component.BrokerProtocol):
+// a native twin such as plugins/http-broker's, or a broker module through Wasm.
 package broker
 
 import (
@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/microhost/microhost/abi"
-	httpbroker "github.com/microhost/microhost/plugins/http-broker"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/ports"
 )
 
@@ -68,11 +68,11 @@ type Event struct {
 // to retry; any other error makes it retry for a while.
 type Handler func(ctx context.Context, ev *Event) error
 
-// Options configure a Broker. Registry is required; the rest have defaults.
+// Options configure a Broker. Registry and Protocol are required; the rest have defaults.
 type Options struct {
 	// Registry registers subscribers and finds them for publications.
 	Registry Registry
-	// Protocol encodes, parses and routes messages. Nil means Native().
+	// Protocol encodes, parses and routes messages; required.
 	Protocol Protocol
 	// Address is where deliveries are received: host:port, host:min-max or :0. Empty means
 	// DefaultAddress.
@@ -161,7 +161,7 @@ func New(opts Options) (*Broker, error) {
 		return nil, errors.New("broker: a registry is required")
 	}
 	if opts.Protocol == nil {
-		opts.Protocol = Native()
+		return nil, errors.New("broker: a protocol is required")
 	}
 	if opts.Address == "" {
 		opts.Address = DefaultAddress
@@ -294,12 +294,12 @@ func (b *Broker) Subscribe(ctx context.Context, topic, queue string, h Handler) 
 	if h == nil {
 		return nil, errors.New("broker: subscribe: nil handler")
 	}
-	if _, err := b.proto.Route(ctx, &httpbroker.RouteRequest{Topic: topic}); err != nil {
+	if _, err := b.proto.Route(ctx, &component.BrokerRouteRequest{Topic: topic}); err != nil {
 		return nil, fmt.Errorf("broker: subscribe: %w", err)
 	}
 	version := queue
 	if version == "" {
-		version = httpbroker.BroadcastVersion
+		version = component.BrokerBroadcastVersion
 	}
 	b.mu.Lock()
 	if b.closed {
@@ -311,15 +311,15 @@ func (b *Broker) Subscribe(ctx context.Context, topic, queue string, h Handler) 
 		return nil, errors.New("broker: subscribe before Start")
 	}
 	s := &Subscription{b: b, topic: topic, queue: queue, handler: h, record: &abi.Service{
-		Name:    httpbroker.ServiceName,
+		Name:    component.BrokerServiceName,
 		Version: version,
 		Nodes: []abi.Node{{
 			ID:      topic + "-broker-" + newUUID(),
 			Address: b.advertise,
 			Metadata: map[string]string{
-				httpbroker.MetaBroker: "http",
-				httpbroker.MetaTopic:  topic,
-				httpbroker.MetaSecure: "false",
+				component.BrokerMetaBroker: "http",
+				component.BrokerMetaTopic:  topic,
+				component.BrokerMetaSecure: "false",
 			},
 		}},
 	}}
@@ -454,7 +454,7 @@ func (b *Broker) publish(ctx context.Context, topic string, msg *Message) (int, 
 	if header["Micro-Id"] == "" {
 		header["Micro-Id"] = newUUID()
 	}
-	body, err := b.proto.Encode(ctx, &httpbroker.Message{Topic: topic, Header: header, Body: msg.Body})
+	body, err := b.proto.Encode(ctx, &component.BrokerMessage{Topic: topic, Header: header, Body: msg.Body})
 	if err != nil {
 		return 0, fmt.Errorf("broker: publish to %s: %w", topic, err)
 	}
@@ -462,7 +462,7 @@ func (b *Broker) publish(ctx context.Context, topic string, msg *Message) (int, 
 	if err != nil {
 		return 0, fmt.Errorf("broker: publish to %s: %w", topic, err)
 	}
-	routes, err := b.proto.Route(ctx, &httpbroker.RouteRequest{Topic: topic, Seed: b.opts.Seed(), Services: services})
+	routes, err := b.proto.Route(ctx, &component.BrokerRouteRequest{Topic: topic, Seed: b.opts.Seed(), Services: services})
 	if err != nil {
 		return 0, fmt.Errorf("broker: publish to %s: %w", topic, err)
 	}
@@ -505,7 +505,7 @@ func (b *Broker) lookup(ctx context.Context) ([]*abi.Service, error) {
 		}
 		b.cacheMu.Unlock()
 	}
-	services, err := b.opts.Registry.GetService(ctx, httpbroker.ServiceName)
+	services, err := b.opts.Registry.GetService(ctx, component.BrokerServiceName)
 	if errors.Is(err, abi.ErrServiceNotFound) {
 		services, err = nil, nil
 	}
@@ -529,7 +529,7 @@ func (b *Broker) invalidate() {
 
 // deliver POSTs one delivery to t, retrying failures with backoff for RetryFor. A 4xx
 // answer (other than 408 and 429) is final: the subscriber refused the message.
-func (b *Broker) deliver(ctx context.Context, contentType string, t httpbroker.Target, body []byte) error {
+func (b *Broker) deliver(ctx context.Context, contentType string, t component.BrokerTarget, body []byte) error {
 	deadline := time.Now().Add(b.opts.RetryFor)
 	backoff := b.opts.Backoff
 	for attempt := 0; ; attempt++ {
@@ -560,7 +560,7 @@ func (b *Broker) deliver(ctx context.Context, contentType string, t httpbroker.T
 }
 
 // attempt makes one delivery and says whether a failure is worth retrying.
-func (b *Broker) attempt(ctx context.Context, contentType string, t httpbroker.Target, body []byte) (retry bool, err error) {
+func (b *Broker) attempt(ctx context.Context, contentType string, t component.BrokerTarget, body []byte) (retry bool, err error) {
 	actx, cancel := context.WithTimeout(ctx, b.opts.DeliveryTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, t.URL, bytes.NewReader(body))
@@ -596,7 +596,8 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.reject(w, abi.NewError("", 400, "reading the delivery: %v", err))
 		return
 	}
-	d, err := b.proto.Parse(r.Context(), r.Method, r.URL.RawQuery, r.Header.Get("Content-Type"), body)
+	d, err := b.proto.Parse(r.Context(), &component.BrokerParseRequest{
+		Method: r.Method, Query: r.URL.RawQuery, ContentType: r.Header.Get("Content-Type"), Body: body})
 	if err != nil {
 		b.reject(w, err)
 		return

@@ -17,7 +17,9 @@ import (
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/broker"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/localregistry"
+	"github.com/microhost/microhost/host/wasmcomponent"
 	httpbroker "github.com/microhost/microhost/plugins/http-broker"
 )
 
@@ -45,7 +47,7 @@ func (e *env) load(path string) *host.Module {
 	if m, ok := e.modules[path]; ok {
 		return m
 	}
-	m, err := e.rt.Load(context.Background(), path, host.ModuleOptions{PoolSize: 4, InterruptOnDeadline: path != brokerWasm})
+	m, err := e.rt.Load(context.Background(), path, host.ModuleOptions{PoolSize: 4, InterruptOnDeadline: true})
 	require.NoError(e.t, err)
 	e.t.Cleanup(func() { _ = m.Close(context.Background()) })
 	e.modules[path] = m
@@ -55,9 +57,13 @@ func (e *env) load(path string) *host.Module {
 // protocol returns the protocol of mode: "native" or "wasm".
 func (e *env) protocol(mode string) broker.Protocol {
 	if mode == "wasm" {
-		return broker.Wasm(e.load(brokerWasm))
+		m, err := wasmcomponent.Load(context.Background(), e.rt, wasmcomponent.Spec{Kind: component.KindBroker, Name: httpbroker.Name,
+			Path: brokerWasm, Ops: component.BrokerOps(), Options: host.ModuleOptions{PoolSize: 4}})
+		require.NoError(e.t, err)
+		e.t.Cleanup(func() { _ = m.Close(context.Background()) })
+		return broker.Wasm(m)
 	}
-	return broker.Native()
+	return httpbroker.Protocol{}
 }
 
 // broker starts a broker, closed when the test ends. Lookups are not cached, so every

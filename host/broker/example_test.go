@@ -7,6 +7,7 @@ import (
 
 	"github.com/microhost/microhost/host/broker"
 	"github.com/microhost/microhost/host/localregistry"
+	httpbroker "github.com/microhost/microhost/plugins/http-broker"
 )
 
 // A Go program publishes to the subscribers of a topic; here the subscriber is in the same
@@ -17,7 +18,7 @@ func ExampleBroker_Publish() {
 	defer os.RemoveAll(dir)
 	reg, _ := localregistry.New(dir)
 
-	sub, _ := broker.New(broker.Options{Registry: reg})
+	sub, _ := broker.New(broker.Options{Registry: reg, Protocol: httpbroker.Protocol{}})
 	_ = sub.Start(ctx)
 	defer sub.Close(ctx)
 	got := make(chan string, 1)
@@ -26,7 +27,7 @@ func ExampleBroker_Publish() {
 		return nil
 	})
 
-	pub, _ := broker.New(broker.Options{Registry: reg})
+	pub, _ := broker.New(broker.Options{Registry: reg, Protocol: httpbroker.Protocol{}})
 	defer pub.Close(ctx)
 	if err := pub.Publish(ctx, "greetings", &broker.Message{Body: []byte(`{"hello":"world"}`)}); err != nil {
 		fmt.Println(err)

@@ -2,98 +2,67 @@ package broker
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/microhost/microhost/host"
-	httpbroker "github.com/microhost/microhost/plugins/http-broker"
+	"github.com/microhost/microhost/host/component"
 )
 
-// Protocol is the sans-I/O part of the broker: it encodes publications, parses deliveries
-// and routes publications to subscriber nodes. Native runs package httpbroker compiled into
-// the host; Wasm runs the same package compiled to the http-broker plugin. Errors a caller
-// should answer with a 4xx come back as *abi.Error values.
-type Protocol interface {
-	Encode(ctx context.Context, msg *httpbroker.Message) ([]byte, error)
-	Parse(ctx context.Context, method, query, contentType string, body []byte) (*httpbroker.Delivery, error)
-	Route(ctx context.Context, req *httpbroker.RouteRequest) (*httpbroker.Routes, error)
-}
+// Protocol is the sans-I/O part of the broker: the broker kind's interface
+// (component.BrokerProtocol). It encodes publications, parses deliveries and routes
+// publications to subscriber nodes; a native twin implements it in the host, Wasm adapts a
+// broker module. Errors a caller should answer with a 4xx come back as *abi.Error values.
+type Protocol = component.BrokerProtocol
 
-// Caller is what the Wasm protocol and module subscribers need of a loaded module;
-// *host.Module satisfies it.
+// Caller is what module subscribers need of a loaded module; *host.Module satisfies it.
 type Caller interface {
 	Call(ctx context.Context, req *host.Request) (*host.Response, error)
 }
 
-// Native returns the protocol compiled into the host.
-func Native() Protocol { return native{} }
-
-type native struct{}
-
-func (native) Encode(_ context.Context, msg *httpbroker.Message) ([]byte, error) {
-	return httpbroker.Encode(msg)
+// OpCaller runs one operation of a component module: its name, its input record, its output
+// record. *wasmcomponent.Module satisfies it.
+type OpCaller interface {
+	Call(ctx context.Context, op string, in []byte) ([]byte, error)
 }
 
-func (native) Parse(_ context.Context, method, query, contentType string, body []byte) (*httpbroker.Delivery, error) {
-	return httpbroker.Parse(method, query, contentType, body)
-}
+// Wasm returns the protocol of a loaded broker module, such as http-broker.wasm. Each
+// operation is one call into the module, with the protobuf records of abi/broker.md.
+func Wasm(m OpCaller) Protocol { return wasm{m: m} }
 
-func (native) Route(_ context.Context, req *httpbroker.RouteRequest) (*httpbroker.Routes, error) {
-	return httpbroker.Route(req)
-}
+type wasm struct{ m OpCaller }
 
-// Wasm returns the protocol of a loaded broker plugin, such as http-broker.wasm. Each
-// operation is one call into the module: encode, parse and route, with JSON inputs and
-// outputs as package httpbroker's Handle defines them.
-func Wasm(m Caller) Protocol { return wasm{m: m} }
-
-type wasm struct{ m Caller }
-
-func (w wasm) call(ctx context.Context, req *host.Request) ([]byte, error) {
-	rsp, err := w.m.Call(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("broker plugin %s: %w", req.Endpoint, err)
-	}
-	return rsp.Body, nil
-}
-
-func (w wasm) Encode(ctx context.Context, msg *httpbroker.Message) ([]byte, error) {
-	in, err := json.Marshal(msg)
+func (w wasm) Encode(ctx context.Context, msg *component.BrokerMessage) ([]byte, error) {
+	out, err := w.m.Call(ctx, component.BrokerOpEncode, component.AppendBrokerMessage(make([]byte, 0, 64+len(msg.Body)), msg))
 	if err != nil {
 		return nil, err
 	}
-	return w.call(ctx, &host.Request{Endpoint: httpbroker.OpEncode, ContentType: "application/json", Body: in})
+	body, err := component.UnmarshalBrokerEncoded(out)
+	if err != nil {
+		return nil, fmt.Errorf("broker module encode: malformed output: %w", err)
+	}
+	return body, nil
 }
 
-func (w wasm) Parse(ctx context.Context, method, query, contentType string, body []byte) (*httpbroker.Delivery, error) {
-	out, err := w.call(ctx, &host.Request{
-		Endpoint:    httpbroker.OpParse,
-		ContentType: contentType,
-		Header:      map[string]string{httpbroker.HeaderMethod: method, httpbroker.HeaderQuery: query},
-		Body:        body,
-	})
+func (w wasm) Parse(ctx context.Context, req *component.BrokerParseRequest) (*component.BrokerDelivery, error) {
+	out, err := w.m.Call(ctx, component.BrokerOpParse, component.AppendBrokerParseRequest(make([]byte, 0, 64+len(req.Body)), req))
 	if err != nil {
 		return nil, err
 	}
-	d := new(httpbroker.Delivery)
-	if err := json.Unmarshal(out, d); err != nil {
-		return nil, fmt.Errorf("broker plugin parse: malformed output: %w", err)
+	d, err := component.UnmarshalBrokerDelivery(out)
+	if err != nil {
+		return nil, fmt.Errorf("broker module parse: malformed output: %w", err)
 	}
 	return d, nil
 }
 
-func (w wasm) Route(ctx context.Context, req *httpbroker.RouteRequest) (*httpbroker.Routes, error) {
-	in, err := json.Marshal(req)
+func (w wasm) Route(ctx context.Context, req *component.BrokerRouteRequest) (*component.BrokerRoutes, error) {
+	out, err := w.m.Call(ctx, component.BrokerOpRoute, component.AppendBrokerRouteRequest(nil, req))
 	if err != nil {
 		return nil, err
 	}
-	out, err := w.call(ctx, &host.Request{Endpoint: httpbroker.OpRoute, ContentType: "application/json", Body: in})
+	r, err := component.UnmarshalBrokerRoutes(out)
 	if err != nil {
-		return nil, err
-	}
-	r := new(httpbroker.Routes)
-	if err := json.Unmarshal(out, r); err != nil {
-		return nil, fmt.Errorf("broker plugin route: malformed output: %w", err)
+		return nil, fmt.Errorf("broker module route: malformed output: %w", err)
 	}
 	return r, nil
 }

@@ -16,6 +16,10 @@ const (
 	DefaultBrokerTimeout = Duration(10 * time.Second)
 )
 
+// BrokerOptions are the [broker.options] of the stock broker, http-broker: it has none, so
+// any key there is an error.
+type BrokerOptions struct{}
+
 // finishBroker fills in the [broker] defaults and resolves the module paths of the broker
 // plugin and of each [[subscriber]].
 func (c *Config) finishBroker() {
@@ -23,16 +27,7 @@ func (c *Config) finishBroker() {
 	if b.Address == "" {
 		b.Address = DefaultBrokerAddress
 	}
-	if b.Mode == "" {
-		b.Mode = "native"
-	}
-	if b.Module == "" {
-		b.Module = DefaultBrokerModule
-	}
-	if b.Path == "" {
-		b.Path = filepath.Join(c.Plugins.Dir, b.Module+".wasm")
-	}
-	b.Path = c.resolve(b.Path)
+	c.finishComponent(&b.Component, DefaultBrokerModule)
 	if b.RetryFor == 0 {
 		b.RetryFor = DefaultRetryFor
 	}
@@ -56,10 +51,9 @@ func (c *Config) validateBroker() []error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
-	switch c.Broker.Mode {
-	case "native", "wasm":
-	default:
-		bad("broker.mode", "unknown mode %q (known: native, wasm)", c.Broker.Mode)
+	errs = append(errs, validateComponent("broker", &c.Broker.Component)...)
+	if err := DecodeOptions("broker.options", c.Broker.Options, &BrokerOptions{}); err != nil {
+		errs = append(errs, err)
 	}
 	for i, s := range c.Subscribers {
 		key := fmt.Sprintf("subscriber[%d]", i)

@@ -50,7 +50,8 @@ func TestBrokerDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, c.Finish())
 	assert.Equal(t, DefaultBrokerAddress, c.Broker.Address)
-	assert.Equal(t, "native", c.Broker.Mode)
+	assert.Equal(t, "auto", c.Broker.Mode, "the broker chooses its twin as every component does")
+	assert.Equal(t, "http-broker", c.Broker.Module)
 	assert.Equal(t, DefaultRetryFor, c.Broker.RetryFor)
 	assert.Equal(t, DefaultBrokerTimeout, c.Broker.Timeout)
 }
@@ -63,6 +64,9 @@ func TestBrokerErrors(t *testing.T) {
 		"no module":     {good + "[[subscriber]]\ntopic = \"a\"\n", "subscriber[0].module: is required"},
 		"unknown key":   {good + "[[subscriber]]\ntopic = \"a\"\nmodule = \"s\"\ngroup = \"g\"\n", "unknown key subscriber.group"},
 		"bad retry_for": {good + "[broker]\nretry_for = \"later\"\n", `invalid duration "later"`},
+		"broker option": {good + "[broker.options]\nfast = true\n", "unknown key broker.options.fast"},
+		"broker pool":   {good + "[broker]\npool_size = -2\n", "broker.pool_size: must not be negative"},
+		"broker module": {good + "[broker]\nmodule = \"a/b\"\n", "broker.module"},
 		"negative pool": {good + "[[subscriber]]\ntopic = \"a\"\nmodule = \"s\"\npool_size = -1\n", "subscriber[0].pool_size"},
 	}
 	for name, c := range cases {

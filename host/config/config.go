@@ -133,20 +133,15 @@ type Handler struct {
 	Interrupt *bool `toml:"interrupt"`
 }
 
-// Broker is the [broker] table.
+// Broker is the [broker] table: the broker component (module, path, mode, pool_size and
+// [broker.options], see Component) and the host's settings of publishing and of the
+// delivery listener.
 type Broker struct {
+	Component
 	// Address is where subscribers receive deliveries: host:port, host:min-max or :0.
 	Address string `toml:"address"`
 	// Advertise is the address registered for subscribers when listening on all interfaces.
 	Advertise string `toml:"advertise"`
-	// Mode runs the broker protocol "native" (the default, compiled into the host) or
-	// "wasm" (the broker plugin module).
-	Mode string `toml:"mode"`
-	// Module names the broker plugin for mode "wasm": Module + ".wasm" in the plugin folder
-	// ("http-broker" by default).
-	Module string `toml:"module"`
-	// Path loads the broker plugin from this file instead.
-	Path string `toml:"path"`
 	// RetryFor bounds the time a failed delivery is retried; Backoff is the first pause
 	// between tries (it doubles, up to a second).
 	RetryFor Duration `toml:"retry_for"`

@@ -3,13 +3,14 @@ package service
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/broker"
+	"github.com/microhost/microhost/host/component"
+	"github.com/microhost/microhost/host/wasmcomponent"
 )
 
 // pubsub is the service's broker and the subscriber modules it serves.
@@ -27,6 +28,40 @@ type subscriber struct {
 	module       *host.Module
 }
 
+// brokerProtocol chooses the broker's twin as every component's is chosen — the native twin
+// or the module, by the [broker] mode — logs the choice and returns the protocol.
+func (s *Service) brokerProtocol(ctx context.Context) (broker.Protocol, error) {
+	cfg := s.cfg.Broker
+	mode, err := component.ParseMode(cfg.Mode)
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	ch, err := s.catalogue.Choose(component.KindBroker, cfg.Module, mode, cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	s.logger.Info("component", ch.LogArgs()...)
+	if ch.Mode == component.ModeNative {
+		twin, ok := ch.Twin.Native.(component.BrokerTwin)
+		if !ok || twin.Protocol == nil {
+			return nil, fmt.Errorf("broker: the native twin %q is a %T, not a component.BrokerTwin", ch.Name, ch.Twin.Native)
+		}
+		return twin.Protocol, nil
+	}
+	m, err := wasmcomponent.Load(ctx, s.rt, wasmcomponent.Spec{
+		Kind:    component.KindBroker,
+		Name:    cfg.Module,
+		Path:    ch.Path,
+		Ops:     component.BrokerOps(),
+		Options: host.ModuleOptions{PoolSize: cfg.PoolSize},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.modules = append(s.modules, m.Host())
+	return broker.Wasm(m), nil
+}
+
 // provisionBroker creates the broker (with the protocol the config chooses), loads the
 // subscriber modules and, when there are any, binds the delivery listener. Without a
 // registry that can look services up there is no broker: modules' publish answers 503.
@@ -39,20 +74,14 @@ func (s *Service) provisionBroker(ctx context.Context) error {
 		}
 		return nil
 	}
-	proto := broker.Native()
-	if cfg.Broker.Mode == "wasm" {
-		m, err := s.rt.Load(ctx, cfg.Broker.Path, host.ModuleOptions{})
-		if err != nil {
-			if os.IsNotExist(err) {
-				return fmt.Errorf("broker: mode wasm needs the broker plugin: %w (build it with make wasm-broker)", err)
-			}
-			return fmt.Errorf("broker: %w", err)
+	proto, err := s.brokerProtocol(ctx)
+	if err != nil {
+		if len(cfg.Subscribers) > 0 || cfg.Broker.Mode != string(component.ModeAuto) {
+			return err
 		}
-		s.modules = append(s.modules, m)
-		if kind := m.Descriptor().Kind; kind != abi.KindBroker {
-			return fmt.Errorf("broker: module %s is a %s module, not a broker", cfg.Broker.Path, kind)
-		}
-		proto = broker.Wasm(m)
+		// Nothing subscribes and no broker was asked for by mode: run without one.
+		s.logger.Warn("no broker: modules' publish answers 503", "err", err)
+		return nil
 	}
 	b, err := broker.New(broker.Options{
 		Registry:        reg,

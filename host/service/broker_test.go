@@ -1,8 +1,10 @@
-package service
+package service_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,10 +17,13 @@ import (
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/broker"
 	"github.com/microhost/microhost/host/client"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/localregistry"
+	"github.com/microhost/microhost/host/service"
 	"github.com/microhost/microhost/internal/guestbuild"
 	httpbroker "github.com/microhost/microhost/plugins/http-broker"
+	"github.com/microhost/microhost/plugins/standard"
 )
 
 // TestServicePubSub runs a service with a publishing handler and two subscribers (one in a
@@ -72,7 +77,7 @@ module = "subscriber"
 	reg, err := localregistry.New(regDir)
 	require.NoError(t, err)
 
-	svc, err := New(ctx, cfg, reg, nil)
+	svc, err := service.New(ctx, cfg, service.Deps{Registry: reg, Catalogue: catalogue(t)})
 	require.NoError(t, err)
 	defer svc.Close(ctx)
 	runCtx, stop := context.WithCancel(ctx)
@@ -85,7 +90,7 @@ module = "subscriber"
 	subs := svc.Subscriptions()
 
 	// From a Go program, through a broker of its own.
-	pub, err := broker.New(broker.Options{Registry: reg})
+	pub, err := broker.New(broker.Options{Registry: reg, Protocol: httpbroker.Protocol{}})
 	require.NoError(t, err)
 	defer pub.Close(ctx)
 	for range 5 {
@@ -138,6 +143,93 @@ module = "subscriber"
 	require.NoError(t, cfg.Finish())
 	reg, err := localregistry.New(t.TempDir())
 	require.NoError(t, err)
-	_, err = New(ctx, cfg, reg, nil)
+	_, err = service.New(ctx, cfg, service.Deps{Registry: reg, Catalogue: catalogue(t)})
 	require.ErrorContains(t, err, `does not subscribe to topic "nope"`)
+}
+
+// catalogue returns the stock catalogue, with no stock digest recorded.
+func catalogue(t *testing.T) *component.Catalogue {
+	t.Helper()
+	c, err := standard.Catalogue("")
+	require.NoError(t, err)
+	return c
+}
+
+// TestBrokerChoosesItsTwin checks that the broker's twin is chosen by the [broker] mode, as
+// every component's is, and that the choice is logged.
+func TestBrokerChoosesItsTwin(t *testing.T) {
+	ctx := context.Background()
+	build := t.TempDir()
+	_, err := guestbuild.Go(ctx, "./handlers/subscriber", build)
+	require.NoError(t, err)
+	stock, err := guestbuild.Go(ctx, "./plugins/http-broker/wasm", build)
+	require.NoError(t, err)
+	digest, err := component.Digest(stock)
+	require.NoError(t, err)
+	broken, err := guestbuild.WAT(ctx, "./host/conformance/testdata/broken-broker.wat", build)
+	require.NoError(t, err)
+
+	cases := []struct {
+		name, mode, file string // file: what http-broker.wasm is ("" for none)
+		stockDigest      bool   // whether the catalogue records the digest of the build as stock
+		runs, err        string
+	}{
+		{name: "auto, no module file", mode: "auto", runs: "runs=native"},
+		{name: "auto, the stock build", mode: "", file: stock, stockDigest: true, runs: "runs=native"},
+		{name: "auto, a build that is not the stock one", mode: "auto", file: stock, runs: "runs=wasm"},
+		{name: "native", mode: "native", file: stock, runs: "runs=native"},
+		{name: "wasm", mode: "wasm", file: stock, stockDigest: true, runs: "runs=wasm"},
+		{name: "wasm, no file", mode: "wasm", err: "mode is wasm but the module cannot be read"},
+		{name: "wasm, a module of another name", mode: "wasm", file: broken,
+			err: `it declares itself the broker "broken-broker", not "http-broker"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, copyFile(filepath.Join(build, "subscriber.wasm"), filepath.Join(dir, "subscriber.wasm")))
+			if c.file != "" {
+				require.NoError(t, copyFile(c.file, filepath.Join(dir, "http-broker.wasm")))
+			}
+			path := filepath.Join(t.TempDir(), "config.toml")
+			require.NoError(t, os.WriteFile(path, fmt.Appendf(nil, `
+[service]
+name = "s"
+[plugins]
+dir = %q
+cache_dir = %q
+[broker]
+mode = %q
+[[subscriber]]
+topic = "events"
+module = "subscriber"
+`, dir, host.DefaultCacheDir(), c.mode), 0o644))
+			cfg, err := config.Load(path)
+			require.NoError(t, err)
+			require.NoError(t, cfg.Finish())
+			reg, err := localregistry.New(t.TempDir())
+			require.NoError(t, err)
+			cat := catalogue(t)
+			if c.stockDigest {
+				cat.AddStockDigest("http-broker", digest)
+			}
+			var log bytes.Buffer
+			svc, err := service.New(ctx, cfg, service.Deps{Registry: reg, Catalogue: cat,
+				Logger: slog.New(slog.NewTextHandler(&log, nil))})
+			if c.err != "" {
+				require.ErrorContains(t, err, c.err)
+				return
+			}
+			require.NoError(t, err)
+			defer svc.Close(ctx)
+			assert.Contains(t, log.String(), "component=broker name=http-broker "+c.runs, log.String())
+		})
+	}
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o644)
 }

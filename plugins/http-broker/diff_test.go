@@ -1,8 +1,8 @@
 package httpbroker_test
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +13,8 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/host/component"
+	"github.com/microhost/microhost/host/wasmcomponent"
 	"github.com/microhost/microhost/internal/guestbuild"
 	httpbroker "github.com/microhost/microhost/plugins/http-broker"
 )
@@ -36,11 +38,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// call is one operation with its input and headers.
+// call is one operation with its input record.
 type call struct {
-	op     string
-	in     []byte
-	header map[string]string
+	op string
+	in []byte
 }
 
 func corpus(t *testing.T) []call {
@@ -50,26 +51,29 @@ func corpus(t *testing.T) []call {
 		{Topic: "events", Body: []byte(`{"n":1}`)},
 		{Topic: "events", Header: map[string]string{"Content-Type": "application/json", "Micro-Id": "x", "z": "last", "A": "first"}, Body: []byte(`{}`)},
 		{Topic: "orders.created", Header: map[string]string{"Micro-Topic": "overridden"}, Body: []byte{0, 1, 2, 0xff, 0xfe}},
-		{Topic: "ünïcode/topic", Header: map[string]string{"k": "<&>\u2028"}, Body: nil},
+		{Topic: "ünïcode/topic", Header: map[string]string{"k": "<&>\u2028", "": ""}, Body: nil},
+		{Topic: "events", Body: []byte{}},
+		{Topic: "big", Body: bytes.Repeat([]byte("large body \x00\xff "), 20000)},
 		{Topic: "", Body: []byte(`{}`)},
 		{Topic: "has space", Body: []byte(`{}`)},
 	}
 	for _, m := range messages {
-		in, err := json.Marshal(m)
-		require.NoError(t, err)
-		calls = append(calls, call{op: "encode", in: in})
+		calls = append(calls, call{op: "encode", in: component.AppendBrokerMessage(nil, m)})
 		if body, err := httpbroker.Encode(m); err == nil {
 			for _, q := range []string{"id=node-1", "id=a%20b&x=1", "", "id=%zz"} {
 				for _, method := range []string{"POST", "PUT"} {
-					calls = append(calls, call{op: "parse", in: body, header: map[string]string{":method": method, ":query": q, "Content-Type": "application/json"}})
+					calls = append(calls, call{op: "parse", in: component.AppendBrokerParseRequest(nil,
+						&component.BrokerParseRequest{Method: method, Query: q, ContentType: "application/json", Body: body})})
 				}
 			}
 		}
 	}
 	for _, raw := range []string{``, `{`, `[]`, `null`, `{"Header":null}`, `{"Header":{"Micro-Topic":"t"},"Body":"!!"}`,
 		`{"Header":{":topic":"legacy"},"Body":"AAEC"}`, `{"Header":{"Micro-Topic":"t"}} x`, `{"header":{"micro-topic":"t"}}`} {
-		calls = append(calls, call{op: "parse", in: []byte(raw), header: map[string]string{":method": "POST", ":query": "id=n", "Content-Type": "text/json"}})
-		calls = append(calls, call{op: "parse", in: []byte(raw), header: map[string]string{":method": "POST", ":query": "id=n"}})
+		for _, ct := range []string{"text/json", ""} {
+			calls = append(calls, call{op: "parse", in: component.AppendBrokerParseRequest(nil,
+				&component.BrokerParseRequest{Method: "POST", Query: "id=n", ContentType: ct, Body: []byte(raw)})})
+		}
 	}
 	nodes := func(topic string, ids ...string) []abi.Node {
 		var ns []abi.Node
@@ -85,14 +89,16 @@ func corpus(t *testing.T) []call {
 			{Name: httpbroker.ServiceName, Version: "q2", Nodes: nodes("events", "q2-a", "q2-b")},
 			{Name: httpbroker.ServiceName, Version: "q3", Nodes: nodes("orders", "o")},
 		}}
-		in, err := json.Marshal(req)
-		require.NoError(t, err)
-		calls = append(calls, call{op: "route", in: in})
+		calls = append(calls, call{op: "route", in: component.AppendBrokerRouteRequest(nil, &req)})
 	}
-	for _, raw := range []string{`{}`, `{"topic":"t"}`, `{"topic":"t","services":null}`, `{"topic":"t","seed":-1}`, `nope`, `{"topic":"t","x":1}`} {
-		calls = append(calls, call{op: "route", in: []byte(raw)})
+	calls = append(calls, call{op: "route", in: component.AppendBrokerRouteRequest(nil, &httpbroker.RouteRequest{Topic: "t"})})
+	// Malformed records: a truncated tag, a length past the end, a bad wire type.
+	for _, raw := range []string{"", "\x0a", "\x0a\x05ab", "\xff", "\x0f", "\x0a\x01t\x1a\x03\x0a"} {
+		for _, op := range []string{"encode", "parse", "route"} {
+			calls = append(calls, call{op: op, in: []byte(raw)})
+		}
 	}
-	calls = append(calls, call{op: "unknown", in: []byte(`{}`)})
+	calls = append(calls, call{op: "unknown", in: nil})
 	return calls
 }
 
@@ -103,30 +109,15 @@ func TestNativeAndWasmAgree(t *testing.T) {
 	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
 	require.NoError(t, err)
 	defer rt.Close(ctx)
-	m, err := rt.Load(ctx, pluginWasm, host.ModuleOptions{PoolSize: 1})
+	m, err := wasmcomponent.Load(ctx, rt, wasmcomponent.Spec{Kind: component.KindBroker, Name: httpbroker.Name,
+		Path: pluginWasm, Ops: component.BrokerOps(), Options: host.ModuleOptions{PoolSize: 1}})
 	require.NoError(t, err)
 	defer m.Close(ctx)
-	assert.Equal(t, abi.KindBroker, m.Descriptor().Kind)
 
 	for i, c := range corpus(t) {
 		name := fmt.Sprintf("%d %s %.60q", i, c.op, c.in)
-		want, wantErr := httpbroker.Handle(c.op, c.in, func(k string) (string, bool) {
-			if k == "Content-Type" {
-				v := c.header[k]
-				return v, v != ""
-			}
-			v, ok := c.header[k]
-			return v, ok
-		})
-		req := &host.Request{Endpoint: c.op, Body: c.in, Header: map[string]string{}}
-		for k, v := range c.header {
-			if k == "Content-Type" {
-				req.ContentType = v
-			} else {
-				req.Header[k] = v
-			}
-		}
-		rsp, gotErr := m.Call(ctx, req)
+		want, wantErr := component.HandleBroker(ctx, httpbroker.Protocol{}, c.op, c.in)
+		got, gotErr := m.Call(ctx, c.op, c.in)
 		if wantErr != nil {
 			var we, ge *abi.Error
 			require.True(t, errors.As(wantErr, &we), name)
@@ -138,6 +129,6 @@ func TestNativeAndWasmAgree(t *testing.T) {
 			continue
 		}
 		require.NoError(t, gotErr, name)
-		assert.Equal(t, string(want), string(rsp.Body), name)
+		assert.Equal(t, want, got, name)
 	}
 }

@@ -15,20 +15,22 @@
 package httpbroker
 
 import (
+	"context"
 	"math/rand/v2"
 	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/host/component"
 )
 
 // Names and values of the protocol, as Go Micro's HTTP broker uses them.
 const (
 	// ServiceName is the registry service every subscriber node belongs to.
-	ServiceName = "micro.http.broker"
+	ServiceName = component.BrokerServiceName
 	// BroadcastVersion is the service version of subscribers outside any queue group.
-	BroadcastVersion = "ff.http.broadcast"
+	BroadcastVersion = component.BrokerBroadcastVersion
 	// Path is the URL path deliveries are POSTed to.
 	Path = "/"
 	// ContentType is the content type of a delivery.
@@ -38,68 +40,57 @@ const (
 	// LegacyHeaderTopic carried the topic before Go Micro v2; Parse still accepts it.
 	LegacyHeaderTopic = ":topic"
 	// MetaBroker, MetaTopic and MetaSecure are the node metadata keys of a subscriber.
-	MetaBroker = "broker"
-	MetaTopic  = "topic"
-	MetaSecure = "secure"
+	MetaBroker = component.BrokerMetaBroker
+	MetaTopic  = component.BrokerMetaTopic
+	MetaSecure = component.BrokerMetaSecure
 )
 
-// Operations of the broker plugin, called through microhost_handle.
-const (
-	OpEncode = "encode"
-	OpParse  = "parse"
-	OpRoute  = "route"
+// The records of the broker kind, as this package names them.
+type (
+	// Message is a publication.
+	Message = component.BrokerMessage
+	// Delivery is a parsed delivery; its Header still holds the Micro-Topic header.
+	Delivery = component.BrokerDelivery
+	// RouteRequest is the input of Route.
+	RouteRequest = component.BrokerRouteRequest
+	// Routes is the output of Route.
+	Routes = component.BrokerRoutes
+	// Target is one subscriber node a publication goes to.
+	Target = component.BrokerTarget
 )
 
-// Headers a host passes to the parse operation along with the delivery body; a real HTTP
-// header cannot have these names.
-const (
-	HeaderMethod = ":method"
-	HeaderQuery  = ":query"
-)
+// Name is the plugin's name: its module is http-broker.wasm, its native twin has this name.
+const Name = "http-broker"
 
-// Message is a publication: its topic, its headers (Content-Type, Micro-Id and any
-// metadata) and its body.
-type Message struct {
-	Topic  string            `json:"topic"`
-	Header map[string]string `json:"header,omitempty"`
-	Body   []byte            `json:"body"`
+// Protocol is the http-broker plugin as the broker kind's interface: Encode, Parse and
+// Route below. Its zero value is ready to use.
+type Protocol struct{}
+
+var _ component.BrokerProtocol = Protocol{}
+
+// Encode is Encode.
+func (Protocol) Encode(_ context.Context, msg *component.BrokerMessage) ([]byte, error) {
+	return Encode(msg)
 }
 
-// Delivery is a parsed delivery: the subscriber node it is addressed to, and the message.
-// Header still holds the Micro-Topic header.
-type Delivery struct {
-	ID     string            `json:"id"`
-	Topic  string            `json:"topic"`
-	Header map[string]string `json:"header"`
-	Body   []byte            `json:"body"`
+// Parse is Parse of the request's method, query, content type and body.
+func (Protocol) Parse(_ context.Context, req *component.BrokerParseRequest) (*component.BrokerDelivery, error) {
+	return Parse(req.Method, req.Query, req.ContentType, req.Body)
 }
 
-// RouteRequest is the input of Route: the topic, the registry's services of ServiceName and
-// the seed that picks one node per queue group.
-type RouteRequest struct {
-	Topic    string         `json:"topic"`
-	Seed     uint64         `json:"seed"`
-	Services []*abi.Service `json:"services"`
+// Route is Route.
+func (Protocol) Route(_ context.Context, req *component.BrokerRouteRequest) (*component.BrokerRoutes, error) {
+	return Route(req)
 }
 
-// Routes is the output of Route: the content type of the deliveries and where to POST them.
-type Routes struct {
-	ContentType string   `json:"content_type"`
-	Targets     []Target `json:"targets"`
-}
-
-// Target is one subscriber node a publication goes to.
-type Target struct {
-	// ID is the node's id.
-	ID string `json:"id"`
-	// Address is the node's host:port.
-	Address string `json:"address"`
-	// URL is where to POST the delivery.
-	URL string `json:"url"`
+// Twin returns the plugin's native twin, for a catalogue.
+func Twin() component.Twin {
+	return component.Twin{Kind: component.KindBroker, Name: Name, Native: component.BrokerTwin{Protocol: Protocol{}}}
 }
 
 // Encode returns the body of the HTTP delivery of msg: its headers with Micro-Topic set to
-// its topic, and its body, base64-encoded.
+// its topic, and its body, base64-encoded. An empty body is written null, whether or not
+// msg.Body is nil: the broker kind's records do not tell the two apart.
 func Encode(msg *Message) ([]byte, error) {
 	if err := checkTopic(msg.Topic); err != nil {
 		return nil, err
@@ -109,7 +100,11 @@ func Encode(msg *Message) ([]byte, error) {
 		h[k] = v
 	}
 	h[HeaderTopic] = msg.Topic
-	return appendWire(make([]byte, 0, wireLen(h, msg.Body)), h, msg.Body), nil
+	body := msg.Body
+	if len(body) == 0 {
+		body = nil
+	}
+	return appendWire(make([]byte, 0, wireLen(h, body)), h, body), nil
 }
 
 // Parse validates a delivery: it must be a POST, of content type application/json (or
@@ -210,44 +205,4 @@ func checkTopic(topic string) error {
 		return abi.NewError("", 400, "topic %q contains white space or NUL", topic)
 	}
 	return nil
-}
-
-// Handle runs one operation of the broker plugin on its input and returns its output, as
-// the Wasm plugin does through microhost_handle:
-//
-//   - "encode": input a Message as JSON; output the delivery body (see Encode).
-//   - "parse": input the delivery body, with the request's method and raw query in the
-//     headers ":method" and ":query" and its Content-Type; output a Delivery as JSON.
-//   - "route": input a RouteRequest as JSON; output Routes as JSON.
-//
-// header looks up the headers of the call; errors are *abi.Error values with a code.
-func Handle(op string, in []byte, header func(key string) (string, bool)) ([]byte, error) {
-	switch op {
-	case OpEncode:
-		var msg Message
-		if err := decodeMessage(in, &msg); err != nil {
-			return nil, abi.NewError("", 400, "%s: malformed input: %v", op, err)
-		}
-		return Encode(&msg)
-	case OpParse:
-		method, _ := header(HeaderMethod)
-		query, _ := header(HeaderQuery)
-		ct, _ := header("Content-Type")
-		d, err := Parse(method, query, ct, in)
-		if err != nil {
-			return nil, err
-		}
-		return appendDelivery(nil, d), nil
-	case OpRoute:
-		var req RouteRequest
-		if err := decodeRouteRequest(in, &req); err != nil {
-			return nil, abi.NewError("", 400, "%s: malformed input: %v", op, err)
-		}
-		r, err := Route(&req)
-		if err != nil {
-			return nil, err
-		}
-		return appendRoutes(nil, r), nil
-	}
-	return nil, abi.NewError("", 404, "unknown operation %q (known: encode, parse, route)", op)
 }

@@ -1,7 +1,7 @@
 package httpbroker_test
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"net/url"
 	"testing"
@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/host/component"
 	httpbroker "github.com/microhost/microhost/plugins/http-broker"
 )
 
@@ -109,23 +110,27 @@ func TestRouteSecureNodeUsesHTTPS(t *testing.T) {
 }
 
 func TestHandleOperations(t *testing.T) {
-	none := func(string) (string, bool) { return "", false }
-	out, err := httpbroker.Handle("encode", []byte(`{"topic":"t","body":"e30="}`), none)
+	ctx := context.Background()
+	p := httpbroker.Protocol{}
+	out, err := component.HandleBroker(ctx, p, "encode", component.AppendBrokerMessage(nil, &httpbroker.Message{Topic: "t", Body: []byte(`{}`)}))
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"Header":{"Micro-Topic":"t"},"Body":"e30="}`, string(out))
+	body, err := component.UnmarshalBrokerEncoded(out)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"Header":{"Micro-Topic":"t"},"Body":"e30="}`, string(body))
 
-	hdr := map[string]string{":method": "POST", ":query": "id=n1", "Content-Type": "application/json"}
-	out, err = httpbroker.Handle("parse", out, func(k string) (string, bool) { v, ok := hdr[k]; return v, ok })
+	out, err = component.HandleBroker(ctx, p, "parse", component.AppendBrokerParseRequest(nil,
+		&component.BrokerParseRequest{Method: "POST", Query: "id=n1", ContentType: "application/json", Body: body}))
 	require.NoError(t, err)
-	var d httpbroker.Delivery
-	require.NoError(t, json.Unmarshal(out, &d))
+	d, err := component.UnmarshalBrokerDelivery(out)
+	require.NoError(t, err)
 	assert.Equal(t, "n1", d.ID)
+	assert.Equal(t, "t", d.Topic)
 
-	_, err = httpbroker.Handle("route", []byte(`{"topic":"t","bogus":1}`), none)
+	_, err = component.HandleBroker(ctx, p, "route", []byte{0xff})
 	var ae *abi.Error
 	require.True(t, errors.As(err, &ae))
 	assert.EqualValues(t, 400, ae.Code)
-	_, err = httpbroker.Handle("nope", nil, none)
+	_, err = component.HandleBroker(ctx, p, "nope", nil)
 	require.True(t, errors.As(err, &ae))
 	assert.EqualValues(t, 404, ae.Code)
 }

@@ -1,6 +1,6 @@
 package httpbroker
 
-// The JSON of the protocol's fixed schemas, written and read by hand. In the Wasm plugin,
+// The JSON of Go Micro's wire format (the delivery body), written and read by hand. In the Wasm plugin,
 // encoding/json's reflection costs 50–100× its native time; these functions give the bytes
 // json.Marshal gives and accept what a json.Decoder with DisallowUnknownFields accepts (see
 // RATIONALE.md, "The broker protocol encodes its JSON by hand").
@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/microhost/microhost/abi"
 	jsoncodec "github.com/microhost/microhost/plugins/json-codec"
 )
 
@@ -23,45 +22,6 @@ func appendWire(dst []byte, header map[string]string, body []byte) []byte {
 	dst = appendHeader(dst, header)
 	dst = append(dst, `,"Body":`...)
 	dst = appendBytes(dst, body)
-	return append(dst, '}')
-}
-
-// appendDelivery appends d as json.Marshal writes it.
-func appendDelivery(dst []byte, d *Delivery) []byte {
-	dst = append(dst, `{"id":`...)
-	dst = jsoncodec.AppendMarshaledString(dst, d.ID)
-	dst = append(dst, `,"topic":`...)
-	dst = jsoncodec.AppendMarshaledString(dst, d.Topic)
-	dst = append(dst, `,"header":`...)
-	dst = appendHeader(dst, d.Header)
-	dst = append(dst, `,"body":`...)
-	dst = appendBytes(dst, d.Body)
-	return append(dst, '}')
-}
-
-// appendRoutes appends r as json.Marshal writes it.
-func appendRoutes(dst []byte, r *Routes) []byte {
-	dst = append(dst, `{"content_type":`...)
-	dst = jsoncodec.AppendMarshaledString(dst, r.ContentType)
-	dst = append(dst, `,"targets":`...)
-	if r.Targets == nil {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, '[')
-		for i, t := range r.Targets {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, `{"id":`...)
-			dst = jsoncodec.AppendMarshaledString(dst, t.ID)
-			dst = append(dst, `,"address":`...)
-			dst = jsoncodec.AppendMarshaledString(dst, t.Address)
-			dst = append(dst, `,"url":`...)
-			dst = jsoncodec.AppendMarshaledString(dst, t.URL)
-			dst = append(dst, '}')
-		}
-		dst = append(dst, ']')
-	}
 	return append(dst, '}')
 }
 
@@ -116,21 +76,6 @@ func decodeWire(b []byte) (header map[string]string, body []byte, err error) {
 		return unknownField(key)
 	})
 	return header, body, err
-}
-
-// decodeMessage decodes the input of the encode operation into msg, as decodeWire does.
-func decodeMessage(b []byte, msg *Message) error {
-	return decodeDocument(b, func(key, value []byte) error {
-		switch {
-		case jsoncodec.FieldIs(key, "topic"):
-			return decodeString(&msg.Topic, value)
-		case jsoncodec.FieldIs(key, "header"):
-			return decodeHeader(&msg.Header, value)
-		case jsoncodec.FieldIs(key, "body"):
-			return decodeBytes(&msg.Body, value)
-		}
-		return unknownField(key)
-	})
 }
 
 // decodeDocument checks that b is one JSON value with nothing after it but white space, and
@@ -310,16 +255,6 @@ func decodeByte(dst *byte, v []byte) error {
 	return err
 }
 
-// decodeUint64 decodes the checked JSON value v into *dst as encoding/json decodes a uint64;
-// null leaves it unchanged.
-func decodeUint64(dst *uint64, v []byte) error {
-	n, err := decodeUint(v, 64)
-	if err == nil && v[0] != 'n' {
-		*dst = n
-	}
-	return err
-}
-
 // decodeUint parses the checked JSON value v as an unsigned integer of bits bits; null is 0.
 func decodeUint(v []byte, bits int) (uint64, error) {
 	if v[0] == 'n' {
@@ -330,89 +265,6 @@ func decodeUint(v []byte, bits int) (uint64, error) {
 		return 0, typeError(v, "uint"+strconv.Itoa(bits))
 	}
 	return n, nil
-}
-
-// decodeRouteRequest decodes the input of the route operation into req, as decodeWire does.
-func decodeRouteRequest(b []byte, req *RouteRequest) error {
-	return decodeDocument(b, func(key, value []byte) error {
-		switch {
-		case jsoncodec.FieldIs(key, "topic"):
-			return decodeString(&req.Topic, value)
-		case jsoncodec.FieldIs(key, "seed"):
-			return decodeUint64(&req.Seed, value)
-		case jsoncodec.FieldIs(key, "services"):
-			return decodeSlice(&req.Services, value, "an array of services", decodeServicePtr)
-		}
-		return unknownField(key)
-	})
-}
-
-// decodeServicePtr decodes a service record into *dst, as encoding/json decodes into a
-// pointer: null sets it to nil, and a value is decoded into the record it points to, new if
-// there is none.
-func decodeServicePtr(dst **abi.Service, v []byte) error {
-	if v[0] == 'n' {
-		*dst = nil
-		return nil
-	}
-	if *dst == nil {
-		*dst = new(abi.Service)
-	}
-	return decodeService(*dst, v)
-}
-
-// decodeService decodes a service record into svc, as encoding/json decodes an abi.Service
-// with unknown fields refused.
-func decodeService(svc *abi.Service, v []byte) error {
-	return decodeObject(v, func(key, value []byte) error {
-		switch {
-		case jsoncodec.FieldIs(key, "name"):
-			return decodeString(&svc.Name, value)
-		case jsoncodec.FieldIs(key, "version"):
-			return decodeString(&svc.Version, value)
-		case jsoncodec.FieldIs(key, "metadata"):
-			return decodeHeader(&svc.Metadata, value)
-		case jsoncodec.FieldIs(key, "endpoints"):
-			return decodeSlice(&svc.Endpoints, value, "an array of endpoints", decodeEndpoint)
-		case jsoncodec.FieldIs(key, "nodes"):
-			return decodeSlice(&svc.Nodes, value, "an array of nodes", decodeNode)
-		}
-		return unknownField(key)
-	})
-}
-
-// decodeEndpoint decodes an endpoint record into ep, as encoding/json decodes an
-// abi.Endpoint with unknown fields refused.
-func decodeEndpoint(ep *abi.Endpoint, v []byte) error {
-	return decodeObject(v, func(key, value []byte) error {
-		switch {
-		case jsoncodec.FieldIs(key, "name"):
-			return decodeString(&ep.Name, value)
-		case jsoncodec.FieldIs(key, "request"):
-			return decodeString(&ep.Request, value)
-		case jsoncodec.FieldIs(key, "response"):
-			return decodeString(&ep.Response, value)
-		case jsoncodec.FieldIs(key, "metadata"):
-			return decodeHeader(&ep.Metadata, value)
-		}
-		return unknownField(key)
-	})
-}
-
-// decodeNode decodes a node record into n, as encoding/json decodes an abi.Node with unknown
-// fields refused.
-func decodeNode(n *abi.Node, v []byte) error {
-	return decodeObject(v, func(key, value []byte) error {
-		switch {
-		case jsoncodec.FieldIs(key, "id"):
-			return decodeString(&n.ID, value)
-		case jsoncodec.FieldIs(key, "address"):
-			return decodeString(&n.Address, value)
-		case jsoncodec.FieldIs(key, "metadata"):
-			return decodeHeader(&n.Metadata, value)
-		}
-		return unknownField(key)
-	})
 }
 
 func typeError(v []byte, want string) error {

@@ -1,5 +1,6 @@
 // Command wasm is the http-broker plugin: the protocol logic of package httpbroker served
-// through the microhost ABI, with the operations encode, parse and route.
+// through the microhost ABI as a module of the broker kind (abi/broker.md), with the
+// operations encode, parse and route.
 //
 // Build it with:
 //
@@ -7,18 +8,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/guest"
+	"github.com/microhost/microhost/host/component"
 	httpbroker "github.com/microhost/microhost/plugins/http-broker"
 )
 
 func init() {
-	guest.DescribeKind(abi.KindBroker, "http", "1.0.0")
-	for _, op := range []string{httpbroker.OpEncode, httpbroker.OpParse, httpbroker.OpRoute} {
+	guest.DescribeKind(abi.KindBroker, httpbroker.Name, "1.0.0")
+	for _, op := range component.BrokerOps() {
 		guest.Handle(op, func(req *guest.Request) ([]byte, error) {
-			out, err := httpbroker.Handle(op, req.Body, req.Header)
+			out, err := component.HandleBroker(context.Background(), httpbroker.Protocol{}, op, req.Body)
 			var ae *abi.Error
 			if errors.As(err, &ae) {
 				return nil, guest.Errorf(ae.Code, "%s", ae.Detail)
