@@ -95,7 +95,7 @@ var (
 	// ErrNoNodes means there were no nodes at all; it wraps abi.ErrServiceNotFound.
 	ErrNoNodes = fmt.Errorf("no nodes: %w", abi.ErrServiceNotFound)
 	// ErrNoneAvailable means nodes exist but none passes the filters.
-	ErrNoneAvailable = errors.New("none available")
+	ErrNoneAvailable = errors.New("no node available")
 	// ErrMalformedSelection is wrapped by DecodeSelection's errors.
 	ErrMalformedSelection = errors.New("malformed select input")
 )
