@@ -66,6 +66,10 @@ type Selector struct {
 	// closer releases the Wasm module the Selector loaded; nil otherwise.
 	closer func(context.Context) error
 
+	// inputs recycles the Selection of each call, so that a choice by a native twin does
+	// not allocate.
+	inputs sync.Pool
+
 	mu       sync.Mutex
 	rng      *rand.Rand
 	counters map[string]uint64
@@ -124,7 +128,15 @@ func Flatten(services []*abi.Service) []Node {
 // failing are excluded, unless every node that passes the filters is marked: then the
 // choice is made again without the marks rather than fail without trying.
 func (s *Selector) Select(ctx context.Context, service string, nodes []Node, f Filter) (Node, error) {
-	in := component.Selection{Strategy: s.strategy, Version: f.Version, Labels: f.Labels, Nodes: nodes}
+	in, _ := s.inputs.Get().(*component.Selection)
+	if in == nil {
+		in = new(component.Selection)
+	}
+	defer func() {
+		*in = component.Selection{Exclude: in.Exclude[:0]}
+		s.inputs.Put(in)
+	}()
+	*in = component.Selection{Strategy: s.strategy, Version: f.Version, Labels: f.Labels, Nodes: nodes, Exclude: in.Exclude[:0]}
 	s.mu.Lock()
 	in.Rand = s.rng.Uint64()
 	in.Counter = s.counters[service]
@@ -139,10 +151,10 @@ func (s *Selector) Select(ctx context.Context, service string, nodes []Node, f F
 	}
 	s.mu.Unlock()
 
-	i, err := s.choose(ctx, &in)
+	i, err := s.choose(ctx, in)
 	if errors.Is(err, ErrNoneAvailable) && len(in.Exclude) > 0 {
-		in.Exclude = nil
-		i, err = s.choose(ctx, &in)
+		in.Exclude = in.Exclude[:0]
+		i, err = s.choose(ctx, in)
 	}
 	if err != nil {
 		return Node{}, fmt.Errorf("select %s: %w", service, err)
