@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/microhost/microhost/host/client"
 	"github.com/microhost/microhost/host/selector"
@@ -13,7 +12,7 @@ import (
 func (s *Service) provisionClient(ctx context.Context) error {
 	sel, err := selector.Load(ctx, selector.Setup{Config: s.cfg.Selector, Catalogue: s.catalogue, Loader: s.rt, Logger: s.logger})
 	if err != nil {
-		return fmt.Errorf("selector: %w", err)
+		return err
 	}
 	s.selector = sel
 	s.client, err = client.NewClient(s.lookup(), client.Options{Logger: s.logger, Selector: sel})
