@@ -27,6 +27,8 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	retries := fs.Int("retries", client.DefaultRetries, "retries on another node after a transport failure (never after a handler's error)")
 	version := fs.String("version", "", "call only nodes of this service version")
 	strategy := fs.String("strategy", selector.StrategyRandom, "node selection: random or roundrobin")
+	var sel selectorFlags
+	sel.add(fs)
 	metadata := pairsFlag{check: checkMetadata}
 	fs.Var(&metadata, "metadata", "KEY=VALUE metadata sent as a request header, which the handler reads; repeat for more")
 	labels := pairsFlag{}
@@ -89,8 +91,11 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if *retries < 0 {
 		return usageError("--retries must not be negative")
 	}
-	if _, err := selector.New(selector.Options{Strategy: *strategy}); err != nil {
+	if _, err := selector.ParseStrategy(*strategy); err != nil {
 		return usageError("--strategy: %v", err)
+	}
+	if err := sel.resolve(getenv); err != nil {
+		return err
 	}
 	opts := []client.CallOption{client.WithRetries(*retries), client.WithVersion(*version), client.WithLabels(labels.pairs)}
 	req := &client.Request{Service: pos[0], Endpoint: pos[1], ContentType: *contentType, Metadata: metadata.pairs, Body: body}
@@ -115,7 +120,12 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		// Lookups go through the registry cache, as a service's own calls do.
 		cache := registrycache.New(r, registrycache.Options{})
 		defer cache.Close()
-		c := client.New(cache, client.Options{Timeout: *timeout, Strategy: *strategy})
+		s, loader, serr := sel.open(ctx, *strategy, getenv)
+		if serr != nil {
+			return serr
+		}
+		defer closeSelector(ctx, s, loader)
+		c := client.New(cache, client.Options{Timeout: *timeout, Selector: s})
 		defer c.Close()
 		if *stream {
 			return callStream(func(body []byte) (*client.Stream, error) {

@@ -79,11 +79,13 @@ type Options struct {
 	// Backoff is the wait before retry number attempt (1 for the first retry). Nil means
 	// ExponentialBackoff: 10^attempt ms, bounded by DefaultMaxBackoff.
 	Backoff func(attempt int) time.Duration
-	// Selector chooses nodes. Nil means a native selector with Strategy and Seed.
+	// Selector chooses nodes: a service passes the one its [selector] table configures
+	// (selector.Load). Nil means a selector.Selector making the host's builtin choice
+	// (selector.Builtin, the stock strategies) with Strategy and Seed.
 	Selector Selector
-	// Strategy is the native selector's strategy: "random" (default) or "roundrobin".
+	// Strategy is the builtin selector's strategy: "random" (default) or "roundrobin".
 	Strategy string
-	// Seed makes the native selector's random choices repeatable; zero seeds at random.
+	// Seed makes the builtin selector's random choices repeatable; zero seeds at random.
 	Seed uint64
 	// Transport carries the calls. Nil means a pooled transport client built from Pool,
 	// which Close closes.

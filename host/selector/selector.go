@@ -1,6 +1,7 @@
 // Package selector picks the node a call goes to. It keeps the state a choice depends on —
 // a seedable random source, a round-robin counter per service and the nodes marked as
-// failing — and asks the selector plugin, native or Wasm, to choose.
+// failing — and asks a selector component (component.Selector), native twin or Wasm module,
+// to choose. It never imports a plugin: the command hands it the catalogue of native twins.
 package selector
 
 import (
@@ -8,22 +9,18 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
-
 	"github.com/microhost/microhost/abi"
-	"github.com/microhost/microhost/host"
-	randomselector "github.com/microhost/microhost/plugins/random-selector"
+	"github.com/microhost/microhost/host/component"
 )
 
 // ErrNoneAvailable is wrapped by Select's error when nodes exist but none passes the
-// filters or all are marked as failing.
-var ErrNoneAvailable = errors.New("no node available")
+// filters. It is component.ErrNoneAvailable.
+var ErrNoneAvailable = component.ErrNoneAvailable
 
-// Strategy names.
+// Strategy names, as the [selector.options] table and the --strategy flag write them.
 const (
 	StrategyRandom     = "random"
 	StrategyRoundRobin = "roundrobin"
@@ -33,21 +30,18 @@ const (
 // blacklisting selector does.
 const DefaultMarkPeriod = 60 * time.Second
 
-// Caller runs one operation of a plugin module; *host.Module satisfies it.
-type Caller interface {
-	Call(ctx context.Context, req *host.Request) (*host.Response, error)
-}
-
 // Options configure a Selector.
 type Options struct {
+	// Selector makes each choice: a native twin's or a Wasm module's (see NewWasm). Nil
+	// means Builtin, the stock strategies compiled into the host for clients built without
+	// a configured selector.
+	Selector component.Selector
 	// Strategy is StrategyRandom (default) or StrategyRoundRobin.
 	Strategy string
 	// Seed makes random choices repeatable; zero seeds from the runtime's random source.
 	Seed uint64
 	// MarkPeriod is how long a failing node is skipped (default DefaultMarkPeriod).
 	MarkPeriod time.Duration
-	// Module, when set, makes the choice in the Wasm plugin instead of the native twin.
-	Module Caller
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
 }
@@ -60,12 +54,21 @@ type Filter struct {
 	Labels map[string]string
 }
 
+// Node is one candidate node: its id, address, service version and metadata.
+type Node = component.SelectNode
+
 // Selector chooses nodes. It is safe for concurrent use.
 type Selector struct {
-	strategy randomselector.Strategy
+	impl     component.Selector
+	strategy component.Strategy
 	period   time.Duration
-	module   Caller
 	now      func() time.Time
+	// closer releases the Wasm module the Selector loaded; nil otherwise.
+	closer func(context.Context) error
+
+	// inputs recycles the Selection of each call, so that a choice by a native twin does
+	// not allocate.
+	inputs sync.Pool
 
 	mu       sync.Mutex
 	rng      *rand.Rand
@@ -73,17 +76,27 @@ type Selector struct {
 	marks    map[string]time.Time // node ID → skip until
 }
 
+// ParseStrategy reads a strategy's name; the empty string is StrategyRandom.
+func ParseStrategy(s string) (component.Strategy, error) {
+	switch s {
+	case "", StrategyRandom:
+		return component.StrategyRandom, nil
+	case StrategyRoundRobin:
+		return component.StrategyRoundRobin, nil
+	}
+	return 0, fmt.Errorf("unknown strategy %q (known: random, roundrobin)", s)
+}
+
 // New returns a Selector.
 func New(opts Options) (*Selector, error) {
-	s := &Selector{period: opts.MarkPeriod, module: opts.Module, now: opts.Now,
+	strategy, err := ParseStrategy(opts.Strategy)
+	if err != nil {
+		return nil, fmt.Errorf("selector: %w", err)
+	}
+	s := &Selector{impl: opts.Selector, strategy: strategy, period: opts.MarkPeriod, now: opts.Now,
 		counters: map[string]uint64{}, marks: map[string]time.Time{}}
-	switch opts.Strategy {
-	case "", StrategyRandom:
-		s.strategy = randomselector.Random
-	case StrategyRoundRobin:
-		s.strategy = randomselector.RoundRobin
-	default:
-		return nil, fmt.Errorf("selector: unknown strategy %q (known: random, roundrobin)", opts.Strategy)
+	if s.impl == nil {
+		s.impl = Builtin{}
 	}
 	if s.period <= 0 {
 		s.period = DefaultMarkPeriod
@@ -100,19 +113,30 @@ func New(opts Options) (*Selector, error) {
 }
 
 // Flatten turns a registry lookup into candidate nodes, each with its service's version.
-func Flatten(services []*abi.Service) []randomselector.Node {
-	var nodes []randomselector.Node
+func Flatten(services []*abi.Service) []Node {
+	var nodes []Node
 	for _, s := range services {
 		for _, n := range s.Nodes {
-			nodes = append(nodes, randomselector.Node{ID: n.ID, Address: n.Address, Version: s.Version, Metadata: n.Metadata})
+			nodes = append(nodes, Node{ID: n.ID, Address: n.Address, Version: s.Version, Metadata: n.Metadata})
 		}
 	}
 	return nodes
 }
 
-// Select chooses one of nodes for a call to service.
-func (s *Selector) Select(ctx context.Context, service string, nodes []randomselector.Node, f Filter) (randomselector.Node, error) {
-	in := randomselector.Input{Strategy: s.strategy, Version: f.Version, Labels: f.Labels, Nodes: nodes}
+// Select chooses one of nodes for a call to service. With no nodes the error wraps
+// abi.ErrServiceNotFound; with none passing the filters, ErrNoneAvailable. Nodes marked as
+// failing are excluded, unless every node that passes the filters is marked: then the
+// choice is made again without the marks rather than fail without trying.
+func (s *Selector) Select(ctx context.Context, service string, nodes []Node, f Filter) (Node, error) {
+	in, _ := s.inputs.Get().(*component.Selection)
+	if in == nil {
+		in = new(component.Selection)
+	}
+	defer func() {
+		*in = component.Selection{Exclude: in.Exclude[:0]}
+		s.inputs.Put(in)
+	}()
+	*in = component.Selection{Strategy: s.strategy, Version: f.Version, Labels: f.Labels, Nodes: nodes, Exclude: in.Exclude[:0]}
 	s.mu.Lock()
 	in.Rand = s.rng.Uint64()
 	in.Counter = s.counters[service]
@@ -127,52 +151,27 @@ func (s *Selector) Select(ctx context.Context, service string, nodes []randomsel
 	}
 	s.mu.Unlock()
 
-	i, err := s.choose(ctx, &in)
+	i, err := s.choose(ctx, in)
 	if errors.Is(err, ErrNoneAvailable) && len(in.Exclude) > 0 {
-		// Every node that passes the filters is marked as failing: try them anyway rather
-		// than fail the call without trying.
-		in.Exclude = nil
-		i, err = s.choose(ctx, &in)
+		in.Exclude = in.Exclude[:0]
+		i, err = s.choose(ctx, in)
 	}
 	if err != nil {
-		return randomselector.Node{}, fmt.Errorf("select %s: %w", service, err)
+		return Node{}, fmt.Errorf("select %s: %w", service, err)
 	}
 	return nodes[i], nil
 }
 
-func (s *Selector) choose(ctx context.Context, in *randomselector.Input) (int, error) {
-	if s.module == nil {
-		i, err := randomselector.Select(in)
-		return i, translate(err)
-	}
-	res, err := s.module.Call(ctx, &host.Request{Endpoint: "select", ContentType: "application/protobuf", Body: randomselector.AppendInput(nil, in)})
+// choose asks the component and checks that its answer is an index into in.Nodes.
+func (s *Selector) choose(ctx context.Context, in *component.Selection) (int, error) {
+	i, err := s.impl.Select(ctx, in)
 	if err != nil {
-		var ae *abi.Error
-		if errors.As(err, &ae) {
-			switch ae.Code {
-			case http.StatusNotFound:
-				return -1, abi.ErrServiceNotFound
-			case http.StatusServiceUnavailable:
-				return -1, ErrNoneAvailable
-			}
-		}
 		return -1, err
 	}
-	v, n := protowire.ConsumeVarint(res.Body)
-	if n < 0 || n != len(res.Body) || v >= uint64(len(in.Nodes)) {
-		return -1, fmt.Errorf("selector plugin returned a bad index %x", res.Body)
+	if i < 0 || i >= len(in.Nodes) {
+		return -1, fmt.Errorf("the selector chose index %d of %d nodes", i, len(in.Nodes))
 	}
-	return int(v), nil
-}
-
-func translate(err error) error {
-	switch {
-	case errors.Is(err, randomselector.ErrNotFound):
-		return abi.ErrServiceNotFound
-	case errors.Is(err, randomselector.ErrNoneAvailable):
-		return ErrNoneAvailable
-	}
-	return err
+	return i, nil
 }
 
 // Mark records the outcome of a call to node: an error skips the node for the mark period;
@@ -187,5 +186,42 @@ func (s *Selector) Mark(nodeID string, err error) {
 	}
 }
 
-// Node is one candidate node: its id, address, service version and metadata.
-type Node = randomselector.Node
+// Close releases the Wasm module the Selector runs, when Load loaded one. It is safe to
+// call more than once.
+func (s *Selector) Close(ctx context.Context) error {
+	s.mu.Lock()
+	closer := s.closer
+	s.closer = nil
+	s.mu.Unlock()
+	if closer == nil {
+		return nil
+	}
+	return closer(ctx)
+}
+
+// Builtin is the choice a Selector makes when it is given no component: among the nodes that
+// pass the filters, the one at Rand % n, or Counter % n for round robin — the stock
+// strategies, so that a client built without a configured selector (a test, a program
+// embedding the client alone) chooses as the stock selector does.
+type Builtin struct{}
+
+// Select implements component.Selector.
+func (Builtin) Select(_ context.Context, in *component.Selection) (int, error) {
+	if len(in.Nodes) == 0 {
+		return -1, component.ErrNoNodes
+	}
+	var candidates []int
+	for i := range in.Nodes {
+		if in.Passes(&in.Nodes[i]) {
+			candidates = append(candidates, i)
+		}
+	}
+	if len(candidates) == 0 {
+		return -1, component.ErrNoneAvailable
+	}
+	k := in.Rand
+	if in.Strategy == component.StrategyRoundRobin {
+		k = in.Counter
+	}
+	return candidates[k%uint64(len(candidates))], nil
+}

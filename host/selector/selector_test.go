@@ -1,4 +1,4 @@
-package selector
+package selector_test
 
 import (
 	"context"
@@ -14,6 +14,9 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/host/component"
+	. "github.com/microhost/microhost/host/selector"
+	"github.com/microhost/microhost/host/wasmcomponent"
 	"github.com/microhost/microhost/internal/hosttest"
 	randomselector "github.com/microhost/microhost/plugins/random-selector"
 )
@@ -24,14 +27,28 @@ func TestMain(m *testing.M) {
 	os.Exit(hosttest.Main(m, "./plugins/random-selector/wasm", &selectorWasm))
 }
 
-func loadModule(t testing.TB) *host.Module {
+// newRuntime returns a runtime closed when t ends.
+func newRuntime(t testing.TB) *host.Runtime {
 	t.Helper()
-	m := hosttest.Load(t, selectorWasm, host.ModuleOptions{PoolSize: 1})
-	require.Equal(t, abi.KindSelector, m.Descriptor().Kind)
-	return m
+	ctx := context.Background()
+	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close(ctx) })
+	return rt
 }
 
-func candidates(n int) []randomselector.Node {
+// loadModule loads the Go-built random-selector.wasm through the component adapter.
+func loadModule(t testing.TB) component.Selector {
+	t.Helper()
+	ctx := context.Background()
+	m, err := wasmcomponent.Load(ctx, newRuntime(t), wasmcomponent.Spec{Kind: component.KindSelector,
+		Name: randomselector.Name, Path: selectorWasm, Ops: []string{component.OpSelect}, Options: host.ModuleOptions{PoolSize: 1}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close(ctx) })
+	return NewWasm(m)
+}
+
+func candidates(n int) []Node {
 	var svcs []*abi.Service
 	for v, version := range []string{"1.0.0", "2.0.0"} {
 		s := &abi.Service{Name: "greeter", Version: version}
@@ -45,16 +62,16 @@ func candidates(n int) []randomselector.Node {
 }
 
 // modes runs f with the native twin and with the Wasm plugin.
-func modes(t *testing.T, f func(t *testing.T, module Caller)) {
-	t.Run("native", func(t *testing.T) { f(t, nil) })
+func modes(t *testing.T, f func(t *testing.T, module component.Selector)) {
+	t.Run("native", func(t *testing.T) { f(t, randomselector.Selector{}) })
 	t.Run("wasm", func(t *testing.T) { f(t, loadModule(t)) })
 }
 
 func TestSeededSpreadAndRoundRobin(t *testing.T) {
-	modes(t, func(t *testing.T, module Caller) {
+	modes(t, func(t *testing.T, module component.Selector) {
 		ctx := context.Background()
 		nodes := candidates(2)
-		s, err := New(Options{Seed: 42, Module: module})
+		s, err := New(Options{Seed: 42, Selector: module})
 		require.NoError(t, err)
 		counts := map[string]int{}
 		for range 1000 {
@@ -67,9 +84,9 @@ func TestSeededSpreadAndRoundRobin(t *testing.T) {
 		assert.InDelta(t, 500, counts["greeter-0"], 100)
 		assert.Equal(t, 1000, counts["greeter-0"]+counts["greeter-1"])
 
-		s2, err := New(Options{Seed: 42, Module: module})
+		s2, err := New(Options{Seed: 42, Selector: module})
 		require.NoError(t, err)
-		s3, err := New(Options{Seed: 42})
+		s3, err := New(Options{Seed: 42, Selector: randomselector.Selector{}})
 		require.NoError(t, err)
 		for range 50 {
 			a, _ := s2.Select(ctx, "greeter", nodes, Filter{})
@@ -77,7 +94,7 @@ func TestSeededSpreadAndRoundRobin(t *testing.T) {
 			require.Equal(t, b.ID, a.ID, "same seed, same choices, native or Wasm")
 		}
 
-		rr, err := New(Options{Strategy: StrategyRoundRobin, Module: module})
+		rr, err := New(Options{Strategy: StrategyRoundRobin, Selector: module})
 		require.NoError(t, err)
 		var got []string
 		for range 6 {
@@ -90,11 +107,11 @@ func TestSeededSpreadAndRoundRobin(t *testing.T) {
 }
 
 func TestFiltersAndMarks(t *testing.T) {
-	modes(t, func(t *testing.T, module Caller) {
+	modes(t, func(t *testing.T, module component.Selector) {
 		ctx := context.Background()
 		nodes := candidates(6)
 		now := time.Unix(1000, 0)
-		s, err := New(Options{Module: module, MarkPeriod: time.Minute, Now: func() time.Time { return now }})
+		s, err := New(Options{Selector: module, MarkPeriod: time.Minute, Now: func() time.Time { return now }})
 		require.NoError(t, err)
 		for range 50 {
 			n, err := s.Select(ctx, "greeter", nodes, Filter{Version: "2.0.0"})
@@ -136,10 +153,11 @@ func TestFiltersAndMarks(t *testing.T) {
 func TestDifferential(t *testing.T) {
 	ctx := context.Background()
 	m := loadModule(t)
+	native := randomselector.Selector{}
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 300 {
 		nodes := candidates(r.IntN(20))
-		in := randomselector.Input{Strategy: randomselector.Strategy(r.IntN(2)), Rand: r.Uint64(), Counter: r.Uint64(), Nodes: nodes}
+		in := component.Selection{Strategy: component.Strategy(r.IntN(2)), Rand: r.Uint64(), Counter: r.Uint64(), Nodes: nodes}
 		if r.IntN(3) == 0 {
 			in.Version = []string{"1.0.0", "2.0.0", "9"}[r.IntN(3)]
 		}
@@ -149,10 +167,17 @@ func TestDifferential(t *testing.T) {
 		if len(nodes) > 0 && r.IntN(2) == 0 {
 			in.Exclude = []string{nodes[r.IntN(len(nodes))].ID}
 		}
-		want, werr := (&Selector{}).choose(ctx, &in)
-		got, gerr := (&Selector{module: m}).choose(ctx, &in)
+		want, werr := native.Select(ctx, &in)
+		got, gerr := m.Select(ctx, &in)
+		builtin, berr := Builtin{}.Select(ctx, &in)
+		if werr != nil {
+			require.ErrorIs(t, gerr, werr, "case %d", i)
+			require.ErrorIs(t, berr, werr, "case %d", i)
+			continue
+		}
+		require.NoError(t, gerr, "case %d", i)
 		require.Equal(t, want, got, "case %d", i)
-		require.Equal(t, werr, gerr, "case %d", i)
+		require.Equal(t, want, builtin, "case %d: the builtin choice is the stock one", i)
 	}
 }
 
@@ -161,11 +186,11 @@ func BenchmarkSelect(b *testing.B) {
 		nodes := candidates(n)
 		for _, mode := range []string{"native", "wasm"} {
 			b.Run(fmt.Sprintf("nodes=%d/%s", n, mode), func(b *testing.B) {
-				var module Caller
+				var module component.Selector = randomselector.Selector{}
 				if mode == "wasm" {
 					module = loadModule(b)
 				}
-				s, err := New(Options{Seed: 1, Module: module})
+				s, err := New(Options{Seed: 1, Selector: module})
 				require.NoError(b, err)
 				ctx := context.Background()
 				b.ReportAllocs()

@@ -19,6 +19,7 @@ import (
 	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/registrycache"
+	"github.com/microhost/microhost/host/selector"
 	"github.com/microhost/microhost/host/server"
 	"github.com/microhost/microhost/host/transport"
 	"github.com/microhost/microhost/ports"
@@ -60,6 +61,8 @@ type Service struct {
 	lookups *registrycache.Cache
 	// client makes the handlers' calls to other services (the call host function).
 	client *client.Client
+	// selector picks the node each of the client's calls goes to ([selector]).
+	selector *selector.Selector
 }
 
 // New provisions a service from cfg: it starts the runtime, loads every handler module and
@@ -73,7 +76,6 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Service, error) {
 	if src, ok := reg.(registrycache.Source); ok {
 		s.lookups = registrycache.New(src, registrycache.Options{Logger: logger})
 	}
-	s.client = client.New(s.lookup(), client.Options{Logger: logger})
 	if err := s.provision(ctx); err != nil {
 		_ = s.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -86,6 +88,9 @@ func (s *Service) provision(ctx context.Context) error {
 	var err error
 	s.rt, err = host.NewRuntime(ctx, host.Options{CacheDir: cfg.Plugins.CacheDir, Logger: logger})
 	if err != nil {
+		return err
+	}
+	if err := s.provisionClient(ctx); err != nil {
 		return err
 	}
 	if err := s.provisionBroker(ctx); err != nil {
@@ -264,6 +269,9 @@ func (s *Service) Close(ctx context.Context) error {
 	}
 	if s.client != nil {
 		errs = append(errs, s.client.Close())
+	}
+	if s.selector != nil {
+		errs = append(errs, s.selector.Close(ctx))
 	}
 	if s.ln != nil {
 		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {

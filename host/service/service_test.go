@@ -71,7 +71,7 @@ func start(t testing.TB) (*Service, *localregistry.Registry) {
 	reg, err := localregistry.New(regDir)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := New(ctx, greeterConfig(t, regDir), Deps{Registry: reg})
+	svc, err := New(ctx, greeterConfig(t, regDir), Deps{Registry: reg, Catalogue: testCatalogue(t)})
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
@@ -92,7 +92,7 @@ func TestRegistersRefreshesAndDeregisters(t *testing.T) {
 	// The service's metadata is registered with it and labels its node; the node's own keys
 	// win.
 	cfg.Service.Metadata = map[string]string{"zone": "east", "transport": "pigeon"}
-	svc, err := New(ctx, cfg, Deps{Registry: reg})
+	svc, err := New(ctx, cfg, Deps{Registry: reg, Catalogue: testCatalogue(t)})
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
@@ -133,7 +133,7 @@ func TestNewUndoesOnFailure(t *testing.T) {
 	require.NoError(t, err)
 	cfg := greeterConfig(t, regDir)
 	cfg.Handlers = append(cfg.Handlers, config.Handler{Module: "greeter", Path: cfg.Handlers[0].Path})
-	_, err = New(context.Background(), cfg, Deps{Registry: reg})
+	_, err = New(context.Background(), cfg, Deps{Registry: reg, Catalogue: testCatalogue(t)})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "endpoint Greeter.Hello is served by two modules")
 }

@@ -7,6 +7,22 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/microhost/microhost/host/component"
+)
+
+type (
+	Input = component.Selection
+	Node  = component.SelectNode
+)
+
+const (
+	RoundRobin = component.StrategyRoundRobin
+)
+
+var (
+	AppendInput = component.AppendSelection
+	DecodeInput = component.DecodeSelection
 )
 
 func nodes(n int) []Node {
@@ -47,9 +63,9 @@ func TestSelectStrategiesAndFilters(t *testing.T) {
 	assert.Equal(t, 1, i)
 
 	_, err = Select(&Input{Version: "9", Nodes: ns})
-	assert.ErrorIs(t, err, ErrNoneAvailable)
+	assert.ErrorIs(t, err, component.ErrNoneAvailable)
 	_, err = Select(&Input{})
-	assert.ErrorIs(t, err, ErrNotFound)
+	assert.ErrorIs(t, err, component.ErrNoNodes)
 }
 
 func TestSelectDoesNotAllocate(t *testing.T) {

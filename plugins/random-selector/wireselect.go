@@ -5,11 +5,14 @@ import (
 	"fmt"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/microhost/microhost/host/component"
 )
 
-// WireSelector chooses straight from the wire form of an Input, without decoding it into
-// Go values: it reads the filters, then walks the nodes once, comparing bytes in place and
-// noting the candidates. It gives the same answer as Select(DecodeInput(b)) and allocates
+// WireSelector chooses straight from the wire form of a component.Selection, without
+// decoding it into Go values: it reads the filters, then walks the nodes once, comparing bytes in place and
+// noting the candidates. It gives the same answer as Select after component.DecodeSelection,
+// refuses the same malformed input, and allocates
 // nothing once its scratch space has grown, which is what keeps the Wasm plugin fast on
 // large services. A WireSelector is not safe for concurrent use; keep one per instance.
 type WireSelector struct {
@@ -24,32 +27,38 @@ type pair struct{ key, val []byte }
 
 // Select returns the index of the chosen node among the wire input's nodes.
 func (w *WireSelector) Select(b []byte) (int, error) {
-	var strategy Strategy
+	var strategy component.Strategy
 	var random, counter uint64
 	w.labels, w.exclude, w.version, w.candidates = w.labels[:0], w.exclude[:0], nil, w.candidates[:0]
 	// Pass 1: the scalars and filters, wherever they stand; nodes are only skipped.
 	for rest := b; len(rest) > 0; {
 		num, typ, v, x, n := field(rest)
 		if n < 0 {
-			return -1, fmt.Errorf("%w: %w", ErrMalformed, protowire.ParseError(n))
+			return -1, fmt.Errorf("%w: %w", component.ErrMalformedSelection, protowire.ParseError(n))
 		}
 		rest = rest[n:]
-		switch {
-		case typ == protowire.VarintType && num == 1:
-			strategy = Strategy(x)
-		case typ == protowire.VarintType && num == 2:
+		if num < 1 || num > 7 {
+			continue
+		}
+		if want := wireType(num); typ != want {
+			return -1, fmt.Errorf("%w: field %d has wire type %d, want %d", component.ErrMalformedSelection, num, typ, want)
+		}
+		switch num {
+		case 1:
+			strategy = component.Strategy(x)
+		case 2:
 			random = x
-		case typ == protowire.VarintType && num == 3:
+		case 3:
 			counter = x
-		case typ == protowire.BytesType && num == 4:
+		case 4:
 			w.version = v
-		case typ == protowire.BytesType && num == 5:
-			k, val, err := entry(v)
+		case 5:
+			k, val, err := component.SelectionEntry(v)
 			if err != nil {
 				return -1, err
 			}
 			w.setLabel(k, val)
-		case typ == protowire.BytesType && num == 6:
+		case 6:
 			w.exclude = append(w.exclude, v)
 		}
 	}
@@ -75,13 +84,13 @@ func (w *WireSelector) Select(b []byte) (int, error) {
 		total++
 	}
 	if total == 0 {
-		return -1, ErrNotFound
+		return -1, component.ErrNoNodes
 	}
 	if len(w.candidates) == 0 {
-		return -1, ErrNoneAvailable
+		return -1, component.ErrNoneAvailable
 	}
 	k := random % uint64(len(w.candidates))
-	if strategy == RoundRobin {
+	if strategy == component.StrategyRoundRobin {
 		k = counter % uint64(len(w.candidates))
 	}
 	return int(w.candidates[k]), nil
@@ -109,7 +118,16 @@ func field(b []byte) (num protowire.Number, typ protowire.Type, v []byte, x uint
 	return num, typ, v, x, n + m
 }
 
-// passes validates one node's wire form as decodeNode does and applies the filters.
+// wireType is the wire type of field num (1 to 7) of a SelectInput.
+func wireType(num protowire.Number) protowire.Type {
+	if num <= 3 {
+		return protowire.VarintType
+	}
+	return protowire.BytesType
+}
+
+// passes validates one node's wire form as component.DecodeSelection does and applies the
+// filters.
 func (w *WireSelector) passes(node []byte) (bool, error) {
 	var id, version []byte
 	for i := range w.matched {
@@ -118,11 +136,14 @@ func (w *WireSelector) passes(node []byte) (bool, error) {
 	for len(node) > 0 {
 		num, typ, v, _, n := field(node)
 		if n < 0 {
-			return false, fmt.Errorf("%w: node", ErrMalformed)
+			return false, fmt.Errorf("%w: node: %w", component.ErrMalformedSelection, protowire.ParseError(n))
 		}
 		node = node[n:]
-		if typ != protowire.BytesType {
+		if num < 1 || num > 4 {
 			continue
+		}
+		if typ != protowire.BytesType {
+			return false, fmt.Errorf("%w: node field %d has wire type %d, want 2", component.ErrMalformedSelection, num, typ)
 		}
 		switch num {
 		case 1:
@@ -130,7 +151,7 @@ func (w *WireSelector) passes(node []byte) (bool, error) {
 		case 3:
 			version = v
 		case 4:
-			k, val, err := entry(v)
+			k, val, err := component.SelectionEntry(v)
 			if err != nil {
 				return false, err
 			}
@@ -166,26 +187,4 @@ func (w *WireSelector) setLabel(k, v []byte) {
 		}
 	}
 	w.labels = append(w.labels, pair{k, v})
-}
-
-// entry reads a map entry's key and value, as decodeEntry does.
-func entry(b []byte) (key, val []byte, err error) {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || typ != protowire.BytesType {
-			return nil, nil, fmt.Errorf("%w: map entry", ErrMalformed)
-		}
-		v, l := protowire.ConsumeBytes(b[n:])
-		if l < 0 {
-			return nil, nil, fmt.Errorf("%w: map entry", ErrMalformed)
-		}
-		b = b[n+l:]
-		switch num {
-		case 1:
-			key = v
-		case 2:
-			val = v
-		}
-	}
-	return key, val, nil
 }

@@ -1,9 +1,11 @@
 package standard
 
-import "github.com/microhost/microhost/host/component"
+import (
+	"github.com/microhost/microhost/host/component"
+	randomselector "github.com/microhost/microhost/plugins/random-selector"
+)
 
-// addSelectors adds the stock selector twins.
+// addSelectors adds the stock selector twins: random-selector.
 func addSelectors(c *component.Catalogue) error {
-	_ = c
-	return nil
+	return c.Add(randomselector.Twin())
 }

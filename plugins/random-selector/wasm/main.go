@@ -1,15 +1,15 @@
-// Command wasm is the random selector compiled to random-selector.wasm: its one operation,
-// "select", takes the wire form of randomselector.Input and returns the chosen index as a
-// protobuf varint; no candidate gives a 503 error, no nodes at all a 404.
+// Command wasm is the random selector compiled to random-selector.wasm. Its one operation,
+// "select", takes a SelectInput record and returns a SelectOutput record holding the chosen
+// index (abi/selector.md); malformed input is a 400 error, no nodes at all a 404, no node
+// passing the filters a 503.
 package main
 
 import (
 	"errors"
 
-	"google.golang.org/protobuf/encoding/protowire"
-
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/guest"
+	"github.com/microhost/microhost/host/component"
 	randomselector "github.com/microhost/microhost/plugins/random-selector"
 )
 
@@ -21,18 +21,18 @@ var (
 )
 
 func init() {
-	guest.DescribeKind(abi.KindSelector, "random", "1.0.0")
-	guest.Handle("select", func(req *guest.Request) ([]byte, error) {
+	guest.DescribeKind(abi.KindSelector, randomselector.Name, "1.0.0")
+	guest.Handle(component.OpSelect, func(req *guest.Request) ([]byte, error) {
 		i, err := ws.Select(req.Body)
 		switch {
-		case errors.Is(err, randomselector.ErrMalformed):
+		case errors.Is(err, component.ErrMalformedSelection):
 			return nil, guest.BadRequest("%v", err)
-		case errors.Is(err, randomselector.ErrNotFound):
+		case errors.Is(err, component.ErrNoNodes):
 			return nil, guest.Errorf(404, "%v", err)
 		case err != nil:
 			return nil, guest.Errorf(503, "%v", err)
 		}
-		out = protowire.AppendVarint(out[:0], uint64(i))
+		out = component.AppendSelectIndex(out[:0], i)
 		return out, nil
 	})
 }

@@ -1,0 +1,20 @@
+package service
+
+import (
+	"context"
+
+	"github.com/microhost/microhost/host/client"
+	"github.com/microhost/microhost/host/selector"
+)
+
+// provisionClient builds the configured selector ([selector]: its native twin or its
+// module, chosen by the catalogue) and the client that makes the handlers' calls through it.
+func (s *Service) provisionClient(ctx context.Context) error {
+	sel, err := selector.Load(ctx, selector.Setup{Config: s.cfg.Selector, Catalogue: s.catalogue, Loader: s.rt, Logger: s.logger})
+	if err != nil {
+		return err
+	}
+	s.selector = sel
+	s.client, err = client.NewClient(s.lookup(), client.Options{Logger: s.logger, Selector: sel})
+	return err
+}
