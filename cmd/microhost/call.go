@@ -94,9 +94,14 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	opts := []client.CallOption{client.WithRetries(*retries), client.WithVersion(*version), client.WithLabels(labels.pairs)}
 	req := &client.Request{Service: pos[0], Endpoint: pos[1], ContentType: *contentType, Metadata: metadata.pairs, Body: body}
+	cat, err := stockCatalogue()
+	if err != nil {
+		return err
+	}
+	codecs := codec.NativeRegistry(cat)
 	var reply []byte
 	if *address != "" {
-		c := client.New(nil, client.Options{Timeout: *timeout})
+		c := client.New(nil, client.Options{Timeout: *timeout, Codecs: codecs})
 		defer c.Close()
 		if *stream {
 			return callStream(func(body []byte) (*client.Stream, error) {
@@ -115,7 +120,7 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		// Lookups go through the registry cache, as a service's own calls do.
 		cache := registrycache.New(r, registrycache.Options{})
 		defer cache.Close()
-		c := client.New(cache, client.Options{Timeout: *timeout, Strategy: *strategy})
+		c := client.New(cache, client.Options{Timeout: *timeout, Strategy: *strategy, Codecs: codecs})
 		defer c.Close()
 		if *stream {
 			return callStream(func(body []byte) (*client.Stream, error) {

@@ -72,7 +72,7 @@ module = "subscriber"
 	reg, err := localregistry.New(regDir)
 	require.NoError(t, err)
 
-	svc, err := New(ctx, cfg, reg, nil)
+	svc, err := New(ctx, cfg, Deps{Registry: reg, Catalogue: stockCatalogue(t)})
 	require.NoError(t, err)
 	defer svc.Close(ctx)
 	runCtx, stop := context.WithCancel(ctx)
@@ -94,7 +94,7 @@ module = "subscriber"
 		assert.Equal(t, 2, n)
 	}
 	// From the publisher handler, through the publish host function.
-	c := client.New(reg, client.Options{Timeout: 5 * time.Second})
+	c := client.New(reg, client.Options{Codecs: stockCodecs(), Timeout: 5 * time.Second})
 	reply, err := c.Call(ctx, &client.Request{Service: "events", Endpoint: "Events.Publish", ContentType: "application/json",
 		Body: []byte(`{"topic":"events","message":{"from":"handler"}}`)})
 	require.NoError(t, err)
@@ -138,6 +138,6 @@ module = "subscriber"
 	require.NoError(t, cfg.Finish())
 	reg, err := localregistry.New(t.TempDir())
 	require.NoError(t, err)
-	_, err = New(ctx, cfg, reg, nil)
+	_, err = New(ctx, cfg, Deps{Registry: reg, Catalogue: stockCatalogue(t)})
 	require.ErrorContains(t, err, `does not subscribe to topic "nope"`)
 }

@@ -73,7 +73,7 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Service, error) {
 	if src, ok := reg.(registrycache.Source); ok {
 		s.lookups = registrycache.New(src, registrycache.Options{Logger: logger})
 	}
-	s.client = client.New(s.lookup(), client.Options{Logger: logger})
+	s.client = client.New(s.lookup(), client.Options{Logger: logger, Codecs: codec.NativeRegistry(deps.Catalogue)})
 	if err := s.provision(ctx); err != nil {
 		_ = s.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -110,11 +110,16 @@ func (s *Service) provision(ctx context.Context) error {
 		}
 		handlers = append(handlers, m)
 	}
-	codecs, err := codec.Load(ctx, s.rt, codec.Setup{Dir: cfg.Plugins.Dir, Mode: cfg.Codec.Mode, Types: cfg.Codec.Types, PoolSize: cfg.Codec.PoolSize})
+	codecs, err := codec.Load(ctx, s.rt, codec.Setup{
+		Modules: cfg.Codec.Modules, Dir: cfg.Plugins.Dir, Mode: cfg.Codec.Mode, Types: cfg.Codec.Types,
+		PoolSize: cfg.Codec.PoolSize, Catalogue: s.catalogue, Logger: logger,
+	})
 	if err != nil {
 		return err
 	}
-	s.modules = append(s.modules, codecs.Modules...)
+	for _, m := range codecs.Modules {
+		s.modules = append(s.modules, m.Host())
+	}
 	s.codecs = codecs.Registry
 	for _, ct := range codecs.Registry.ContentTypes() {
 		logger.Debug("codec", "content_type", ct, "mode", codecs.Modes[ct])
