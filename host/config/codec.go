@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // Codec is the [codec] table: which codec modules serve the content types, and which twin of
@@ -49,9 +50,10 @@ func (c *Config) validateCodec() []error {
 			errs = append(errs, fmt.Errorf("%s: is empty", key))
 		case seen[name]:
 			errs = append(errs, fmt.Errorf("%s: %q is listed twice", key, name))
+		case strings.ContainsAny(name, "/\\"):
+			errs = append(errs, fmt.Errorf("%s: %q is a name, not a path (module NAME loads from plugins.dir as NAME.wasm)", key, name))
 		}
 		seen[name] = true
-		errs = append(errs, validateComponent(key, &Component{Module: name})...)
 	}
 	for _, ct := range slices.Sorted(maps.Keys(c.Codec.Types)) {
 		switch mode := c.Codec.Types[ct]; mode {
