@@ -269,6 +269,10 @@ func TestThirdParty(t *testing.T) {
 	defer l.Close(ctx)
 	assert.Equal(t, []string{"application/octet-stream", "application/protobuf"}, l.Registry.ContentTypes())
 	assert.Contains(t, logs.String(), "component=codec name=proto-codec runs=wasm")
+
+	_, err = Load(ctx, rt, Setup{Dir: pluginDir, Modules: []string{"proto-codec"}, Catalogue: component.NewCatalogue(),
+		Types: map[string]string{"application/protobuf": "native"}})
+	require.ErrorContains(t, err, "has no native twin")
 }
 
 func TestUnsupported(t *testing.T) {

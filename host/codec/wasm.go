@@ -228,6 +228,9 @@ func (out *Loaded) add(ctx context.Context, l wasmcomponent.Loader, s Setup, log
 		}
 		for _, ct := range served {
 			ct = MediaType(ct)
+			if m, ok := types[ct]; ok && len(twinTypes) == 0 && m != mode {
+				return fmt.Errorf("codec.types %q: codec %q has no native twin, so it runs in codec.mode %q", ct, name, mode)
+			}
 			if len(modes) > 1 && modeOf(ct) != mode {
 				continue
 			}
