@@ -71,7 +71,7 @@ func startStreamStack(t testing.TB, counterWasm, transportWasm string) *streamSt
 	t.Cleanup(func() { _ = rt.Close(ctx) })
 	m, err := rt.Load(ctx, counterWasm, host.ModuleOptions{PoolSize: 4})
 	require.NoError(t, err)
-	srv, err := server.New(server.Options{Name: "counter", Timeout: 30 * time.Second}, m)
+	srv, err := server.New(server.Options{Name: "counter", Timeout: 30 * time.Second, Codecs: stockCodecs()}, m)
 	require.NoError(t, err)
 	newFramer := func() transport.Framer { return transport.Native{} }
 	if transportWasm != "" {
@@ -87,7 +87,7 @@ func startStreamStack(t testing.TB, counterWasm, transportWasm string) *streamSt
 	pool := transport.NewClient(transport.ClientOptions{})
 	st := &streamStack{addr: ln.Addr().String(), pool: pool, logs: logs}
 	st.client = client.New(staticLookup{&abi.Service{Name: "counter", Version: "1.0.0", Nodes: []abi.Node{{ID: "counter-1", Address: st.addr}}}},
-		client.Options{Transport: pool, Timeout: 20 * time.Second})
+		client.Options{Codecs: stockCodecs(), Transport: pool, Timeout: 20 * time.Second})
 	t.Cleanup(func() {
 		_ = st.client.Close()
 		_ = pool.Close()

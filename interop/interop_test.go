@@ -184,12 +184,12 @@ func startGoMicro(t *testing.T) string {
 func microhostCodecs(t *testing.T, mode string) client.Codecs {
 	t.Helper()
 	if mode == codec.ModeNative {
-		return codec.NativeRegistry()
+		return codec.NativeRegistry(stockCatalogue(t))
 	}
 	ctx := context.Background()
 	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
 	require.NoError(t, err)
-	l, err := codec.Load(ctx, rt, codec.Setup{Dir: pluginDir, Mode: codec.ModeWasm})
+	l, err := codec.Load(ctx, rt, codec.Setup{Dir: pluginDir, Mode: codec.ModeWasm, Catalogue: stockCatalogue(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		_ = l.Close(ctx)

@@ -99,9 +99,14 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	opts := []client.CallOption{client.WithRetries(*retries), client.WithVersion(*version), client.WithLabels(labels.pairs)}
 	req := &client.Request{Service: pos[0], Endpoint: pos[1], ContentType: *contentType, Metadata: metadata.pairs, Body: body}
+	cat, err := stockCatalogue()
+	if err != nil {
+		return err
+	}
+	codecs := codec.NativeRegistry(cat)
 	var reply []byte
 	if *address != "" {
-		c := client.New(nil, client.Options{Timeout: *timeout})
+		c := client.New(nil, client.Options{Timeout: *timeout, Codecs: codecs})
 		defer c.Close()
 		if *stream {
 			return callStream(func(body []byte) (*client.Stream, error) {
@@ -125,7 +130,7 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 			return serr
 		}
 		defer closeSelector(ctx, s, loader)
-		c := client.New(cache, client.Options{Timeout: *timeout, Selector: s})
+		c := client.New(cache, client.Options{Timeout: *timeout, Selector: s, Codecs: codecs})
 		defer c.Close()
 		if *stream {
 			return callStream(func(body []byte) (*client.Stream, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/microhost/microhost/handlers/greeter/greeterpb"
+	"github.com/microhost/microhost/internal/guestbuild"
 )
 
 // `microhost call --content-type` speaks every stock codec: JSON bodies on the command line,
@@ -57,4 +59,26 @@ func TestWasmCodecMissing(t *testing.T) {
 	_, errOut, code := cli(t, env, "run", writeConfig(t, "\n[codec]\nmode = \"wasm\"\n"))
 	assert.NotEqual(t, 0, code)
 	assert.Contains(t, errOut, "json-codec.wasm")
+}
+
+// The issue's case: jsonrpc-codec.wasm copied over json-codec.wasm is refused at start-up,
+// naming both, instead of failing every JSON call with "malformed JSON-RPC request".
+func TestWrongCodecFileRefused(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"greeter.wasm", "testguest.wasm"} {
+		raw, err := os.ReadFile(filepath.Join(pluginDir, name))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), raw, 0o644))
+	}
+	rpc, err := guestbuild.Go(context.Background(), "./plugins/jsonrpc-codec/wasm", t.TempDir())
+	require.NoError(t, err)
+	raw, err := os.ReadFile(rpc)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "json-codec.wasm"), raw, 0o644))
+	env := []string{"MICROHOST_REGISTRY_ADDRESS=" + t.TempDir(), "MICROHOST_PLUGIN_DIR=" + dir}
+	_, errOut, code := cli(t, env, "run", writeConfig(t, ""))
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, errOut, `"jsonrpc-codec"`)
+	assert.Contains(t, errOut, `"json-codec"`)
+	t.Log(errOut)
 }

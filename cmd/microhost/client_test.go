@@ -55,7 +55,7 @@ func TestCallsSurviveSIGKILL(t *testing.T) {
 		return err == nil && len(svcs) == 1 && len(svcs[0].Nodes) == 2
 	}, 10*time.Second, 10*time.Millisecond)
 
-	c := client.New(reg, client.Options{Seed: 3})
+	c := client.New(reg, client.Options{Seed: 3, Codecs: stockCodecs()})
 	defer c.Close()
 	byAddr := map[string]int{}
 	retried, afterKill := 0, 0

@@ -281,7 +281,7 @@ func TestConsulAgentRestart(t *testing.T) {
 			defer reg.Close(ctx)
 			cache := registrycache.New(reg, registrycache.Options{RetryMax: 200 * time.Millisecond})
 			defer cache.Close()
-			cl := client.New(cache, client.Options{Timeout: 5 * time.Second})
+			cl := client.New(cache, client.Options{Timeout: 5 * time.Second, Codecs: stockCodecs()})
 			var calls, failed int
 			var firstErr error
 			call := func() {

@@ -71,7 +71,7 @@ func TestSpecWATExample(t *testing.T) {
 	assert.Equal(t, "body too large", ae.Detail)
 
 	// Served, as the section says to use it.
-	srv, err := server.New(server.Options{Name: "echo"}, m)
+	srv, err := server.New(server.Options{Name: "echo", Codecs: stockCodecs()}, m)
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)
 	defer ts.Close()

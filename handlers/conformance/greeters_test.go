@@ -188,7 +188,7 @@ func TestGreetersServed(t *testing.T) {
 	mods := load(t)
 	for _, l := range languages {
 		t.Run(l.name, func(t *testing.T) {
-			srv, err := server.New(server.Options{Name: "greeter"}, mods[l.name])
+			srv, err := server.New(server.Options{Name: "greeter", Codecs: stockCodecs()}, mods[l.name])
 			require.NoError(t, err)
 			ts := httptest.NewServer(srv)
 			defer ts.Close()

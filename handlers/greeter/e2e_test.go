@@ -49,7 +49,7 @@ func TestGeneratedEndToEnd(t *testing.T) {
 	require.Len(t, services, 1)
 	assert.Equal(t, []abi.Endpoint{{Name: "Greeter.Hello", Request: "HelloRequest", Response: "HelloResponse"}}, services[0].Endpoints)
 
-	native := client.New(reg, client.Options{})
+	native := client.New(reg, client.Options{Codecs: stockCodecs()})
 	greeter := pb.NewGreeterClient("greeter", rpccaller.New(native))
 	for _, ct := range []string{"", rpc.ContentTypeProtobuf, rpc.ContentTypeJSON, "application/octet-stream", "application/json-rpc", "application/proto-rpc"} {
 		t.Run("native "+ct, func(t *testing.T) {

@@ -92,8 +92,8 @@ type Options struct {
 	Transport *transport.Client
 	// Pool configures the transport client when Transport is nil.
 	Pool transport.ClientOptions
-	// Codecs encode requests and decode replies by content type. Nil uses the native stock
-	// codecs.
+	// Codecs encode requests and decode replies by content type, such as
+	// codec.NativeRegistry(catalogue). Nil knows no content type, so every call fails.
 	Codecs Codecs
 	// Logger receives a debug record per failed try. Nil discards them.
 	Logger *slog.Logger
@@ -140,7 +140,7 @@ func NewClient(lookup Lookup, opts Options) (*Client, error) {
 		c.ownsTransp = true
 	}
 	if c.codecs == nil {
-		c.codecs = codec.NativeRegistry()
+		c.codecs = codec.NewRegistry()
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout

@@ -69,6 +69,9 @@ func serve(t testing.TB, reg *localregistry.Registry, regDir, name, version, mod
 
 func newClient(t testing.TB, lookup client.Lookup, opts client.Options) *client.Client {
 	t.Helper()
+	if opts.Codecs == nil {
+		opts.Codecs = stockCodecs()
+	}
 	c, err := client.NewClient(lookup, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })

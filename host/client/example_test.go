@@ -17,7 +17,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c := client.New(reg, client.Options{})
+	c := client.New(reg, client.Options{Codecs: stockCodecs()})
 	defer c.Close()
 
 	ctx := client.NewContext(context.Background(), map[string]string{"X-Trace": "42"})
@@ -38,7 +38,7 @@ func ExampleClient_CallJSON() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c := client.New(reg, client.Options{Retries: 2})
+	c := client.New(reg, client.Options{Codecs: stockCodecs(), Retries: 2})
 	defer c.Close()
 	var rsp struct {
 		Greeting string `json:"greeting"`

@@ -22,14 +22,14 @@ func benchBody(ct string, n int) []byte {
 func BenchmarkCodec(b *testing.B) {
 	ctx := context.Background()
 	l := loadWasm(b)
-	for _, s := range StockCodecs() {
+	for _, s := range stockTwins(b) {
 		ct := s.ContentTypes[0]
 		wasm, _ := l.Registry.Lookup(ct)
 		for _, size := range []int{64, 1024} {
 			for _, twin := range []struct {
 				name string
 				p    Plugin
-			}{{"native", s.Native}, {"wasm", wasm.Plugin()}} {
+			}{{"native", s.Codec}, {"wasm", wasm.Plugin()}} {
 				b.Run(fmt.Sprintf("%s/%dB/%s", s.Name, size, twin.name), func(b *testing.B) {
 					req := envelope.Message{Type: envelope.Request, ID: []byte("1234567890"), Endpoint: []byte("Greeter.Hello"), ContentType: []byte(ct), Body: benchBody(ct, size)}
 					wire := make([]byte, 0, 2*size+128)

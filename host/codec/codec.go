@@ -1,7 +1,7 @@
 // Package codec is the host's side of codecs: it turns wire bytes into messages and back for
-// each content type, by calling a stock codec either natively (the plugin package compiled
-// into the host) or as a Wasm module through the ABI's "encode" and "decode" operations. Both
-// give the same bytes; the config chooses per content type.
+// each content type, by calling a codec either as its native twin (from the catalogue) or as
+// a Wasm module through the "encode" and "decode" operations (abi/codec.md). Both twins give
+// the same bytes; the config chooses per codec module and content type.
 package codec
 
 import (
@@ -15,64 +15,12 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/proto/envelope"
-	jsoncodec "github.com/microhost/microhost/plugins/json-codec"
-	jsonrpccodec "github.com/microhost/microhost/plugins/jsonrpc-codec"
-	protocodec "github.com/microhost/microhost/plugins/proto-codec"
-	protorpccodec "github.com/microhost/microhost/plugins/protorpc-codec"
+	"github.com/microhost/microhost/host/component"
 )
 
-// Plugin is a codec's two operations over envelope messages (abi/ABI.md §15). Encode appends
-// the wire bytes of m to dst. Decode reads the wire bytes in in.Body (in.Type says request or
-// response, in.ContentType the wire content type) into out, whose fields may point into
-// in.Body and into the returned buffer. Errors are *abi.Error: 400 for bytes that do not
-// decode, 500 for a message that cannot be encoded.
-type Plugin interface {
-	Encode(ctx context.Context, dst []byte, m *envelope.Message) ([]byte, error)
-	Decode(ctx context.Context, dst []byte, in, out *envelope.Message) ([]byte, error)
-}
-
-// Stock describes one of the stock codecs.
-type Stock struct {
-	// Name is the module name: its Wasm twin is Name + ".wasm" in the plugin folder.
-	Name string
-	// ContentTypes lists the content types it serves.
-	ContentTypes []string
-	// Native is the codec compiled into the host.
-	Native Plugin
-}
-
-// StockCodecs lists the stock codecs: JSON, protobuf (and raw octet-stream), JSON-RPC and
-// proto-RPC.
-func StockCodecs() []Stock {
-	return []Stock{
-		{Name: jsoncodec.Name, ContentTypes: jsoncodec.ContentTypes, Native: native{jsoncodec.Encode, jsoncodec.Decode}},
-		{Name: protocodec.Name, ContentTypes: protocodec.ContentTypes, Native: native{protocodec.Encode, protocodec.Decode}},
-		{Name: jsonrpccodec.Name, ContentTypes: jsonrpccodec.ContentTypes, Native: native{jsonrpccodec.Encode, jsonrpccodec.Decode}},
-		{Name: protorpccodec.Name, ContentTypes: protorpccodec.ContentTypes, Native: native{protorpccodec.Encode, protorpccodec.Decode}},
-	}
-}
-
-// native calls a plugin package directly.
-type native struct {
-	encode func(dst []byte, m *envelope.Message) ([]byte, error)
-	decode func(dst []byte, in, out *envelope.Message) ([]byte, error)
-}
-
-func (n native) Encode(_ context.Context, dst []byte, m *envelope.Message) ([]byte, error) {
-	out, err := n.encode(dst, m)
-	if err != nil {
-		return dst, &abi.Error{Code: http.StatusInternalServerError, Detail: err.Error(), Status: abi.StatusText(http.StatusInternalServerError)}
-	}
-	return out, nil
-}
-
-func (n native) Decode(_ context.Context, dst []byte, in, out *envelope.Message) ([]byte, error) {
-	buf, err := n.decode(dst, in, out)
-	if err != nil {
-		return buf, &abi.Error{Code: http.StatusBadRequest, Detail: err.Error(), Status: abi.StatusText(http.StatusBadRequest)}
-	}
-	return buf, nil
-}
+// Plugin is a codec's two operations over envelope messages: the codec kind's interface,
+// component.Codec (abi/codec.md).
+type Plugin = component.Codec
 
 // Message is a request or a reply as the server and client see it: the bare body and what
 // the wire carried about it.
@@ -168,13 +116,19 @@ func NewRegistry() *Registry {
 	return &Registry{byType: map[string]*Codec{}}
 }
 
-// NativeRegistry returns a registry of every stock codec's native twin.
-func NativeRegistry() *Registry {
+// NativeRegistry returns a registry of the native twin of every codec in cat, in the order of
+// their names (a content type two twins serve goes to the later name).
+func NativeRegistry(cat *component.Catalogue) *Registry {
 	r := NewRegistry()
-	for _, s := range StockCodecs() {
-		c := New(s.Name, s.Native)
-		for _, ct := range s.ContentTypes {
-			r.Register(ct, c)
+	for _, name := range cat.Names(component.KindCodec) {
+		t, _ := cat.Twin(component.KindCodec, name)
+		ct, ok := t.Native.(component.CodecTwin)
+		if !ok || ct.Codec == nil {
+			continue
+		}
+		c := New(name, ct.Codec)
+		for _, typ := range ct.ContentTypes {
+			r.Register(typ, c)
 		}
 	}
 	return r

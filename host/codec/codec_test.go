@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/proto/envelope"
 	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/host/component"
 )
 
 func protoString(num protowire.Number, s string) []byte {
@@ -86,7 +88,7 @@ func TestWasmAndNativeAgree(t *testing.T) {
 	ctx := context.Background()
 	l := loadWasm(t)
 	bodies, ids, errs := corpus()
-	for _, s := range StockCodecs() {
+	for _, s := range stockTwins(t) {
 		for _, ct := range s.ContentTypes {
 			wasm, ok := l.Registry.Lookup(ct)
 			require.True(t, ok)
@@ -104,14 +106,14 @@ func TestWasmAndNativeAgree(t *testing.T) {
 								continue
 							}
 							m := &envelope.Message{Type: typ, ID: []byte(id), Endpoint: []byte("Greeter.Hello"), Error: []byte(e), ContentType: []byte(ct), Body: body}
-							n := apply(ctx, s.Native, true, m)
+							n := apply(ctx, s.Codec, true, m)
 							w := apply(ctx, wasm.Plugin(), true, m)
 							require.Equal(t, n, w, "%s encode %v id %q body %.40q", ct, typ, id, body)
 							encoded++
 							// Decode what was encoded, and the body itself as wire bytes.
 							for _, wire := range [][]byte{n.wire, body} {
 								in := &envelope.Message{Type: typ, ContentType: []byte(ct), Body: wire}
-								n := apply(ctx, s.Native, false, in)
+								n := apply(ctx, s.Codec, false, in)
 								w := apply(ctx, wasm.Plugin(), false, in)
 								require.Equal(t, n, w, "%s decode %v %.40q", ct, typ, wire)
 								decoded++
@@ -135,7 +137,7 @@ func TestWasmAndNativeAgree(t *testing.T) {
 
 func TestRoundTrips(t *testing.T) {
 	ctx := context.Background()
-	for _, reg := range map[string]*Registry{"native": NativeRegistry(), "wasm": loadWasm(t).Registry} {
+	for _, reg := range map[string]*Registry{"native": NativeRegistry(stockCatalogue(t)), "wasm": loadWasm(t).Registry} {
 		for ct, body := range map[string][]byte{
 			"application/json":                         []byte(`{"name":"John"}`),
 			"application/json-rpc":                     []byte(`{"name":"John"}`),
@@ -172,20 +174,40 @@ func TestLoadModes(t *testing.T) {
 	require.NoError(t, err)
 	defer rt.Close(ctx)
 
-	// auto: Wasm where the folder has the module.
+	cat := stockCatalogue(t)
+
+	// auto: Wasm where the folder has a module that is not the stock build.
 	partial := t.TempDir()
 	raw, err := os.ReadFile(filepath.Join(pluginDir, "jsonrpc-codec.wasm"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(partial, "jsonrpc-codec.wasm"), raw, 0o644))
-	l, err := Load(ctx, rt, Setup{Dir: partial})
+	l, err := Load(ctx, rt, Setup{Dir: partial, Catalogue: cat})
 	require.NoError(t, err)
 	assert.Equal(t, ModeWasm, l.Modes["application/json-rpc"])
 	assert.Equal(t, ModeNative, l.Modes["application/json"])
 	assert.Len(t, l.Modules, 1)
 	require.NoError(t, l.Close(ctx))
 
+	// auto: the stock build runs as the native twin.
+	stock := stockCatalogue(t)
+	digest, err := component.Digest(filepath.Join(partial, "jsonrpc-codec.wasm"))
+	require.NoError(t, err)
+	stock.AddStockDigest("jsonrpc-codec", digest)
+	l, err = Load(ctx, rt, Setup{Dir: partial, Catalogue: stock})
+	require.NoError(t, err)
+	assert.Equal(t, ModeNative, l.Modes["application/json-rpc"])
+	assert.Empty(t, l.Modules)
+	require.NoError(t, l.Close(ctx))
+
+	// native and wasm, explicit.
+	l, err = Load(ctx, rt, Setup{Dir: pluginDir, Mode: ModeNative, Catalogue: cat})
+	require.NoError(t, err)
+	assert.Empty(t, l.Modules)
+	assert.Len(t, l.Modes, 5)
+	require.NoError(t, l.Close(ctx))
+
 	// Per content type overrides; a module serving two types is loaded once.
-	l, err = Load(ctx, rt, Setup{Dir: pluginDir, Mode: ModeNative, Types: map[string]string{"application/protobuf": "wasm", "Application/Octet-Stream": "wasm"}})
+	l, err = Load(ctx, rt, Setup{Dir: pluginDir, Mode: ModeNative, Catalogue: cat, Types: map[string]string{"application/protobuf": "wasm", "Application/Octet-Stream": "wasm"}})
 	require.NoError(t, err)
 	assert.Equal(t, ModeWasm, l.Modes["application/protobuf"])
 	assert.Equal(t, ModeWasm, l.Modes["application/octet-stream"])
@@ -193,22 +215,68 @@ func TestLoadModes(t *testing.T) {
 	assert.Len(t, l.Modules, 1)
 	require.NoError(t, l.Close(ctx))
 
-	_, err = Load(ctx, rt, Setup{Dir: partial, Mode: ModeWasm})
+	// A module split between its twins.
+	l, err = Load(ctx, rt, Setup{Dir: pluginDir, Mode: ModeNative, Catalogue: cat, Types: map[string]string{"application/protobuf": "wasm"}})
+	require.NoError(t, err)
+	assert.Equal(t, ModeWasm, l.Modes["application/protobuf"])
+	assert.Equal(t, ModeNative, l.Modes["application/octet-stream"])
+	require.NoError(t, l.Close(ctx))
+
+	_, err = Load(ctx, rt, Setup{Dir: partial, Mode: ModeWasm, Catalogue: cat})
 	require.ErrorContains(t, err, "json-codec.wasm")
-	_, err = Load(ctx, rt, Setup{Dir: partial, Mode: "fast"})
+	_, err = Load(ctx, rt, Setup{Dir: partial, Mode: "fast", Catalogue: cat})
 	require.ErrorContains(t, err, `unknown mode "fast"`)
-	_, err = Load(ctx, rt, Setup{Dir: partial, Types: map[string]string{"text/plain": "native"}})
-	require.ErrorContains(t, err, `no stock codec serves "text/plain"`)
+	_, err = Load(ctx, rt, Setup{Dir: partial, Mode: ModeNative, Catalogue: cat, Types: map[string]string{"text/plain": "native"}})
+	require.ErrorContains(t, err, `no codec module serves "text/plain"`)
 
 	// A module of another kind is refused.
 	wrong := t.TempDir()
 	require.NoError(t, os.Rename(greeterWasm, filepath.Join(wrong, "proto-codec.wasm")))
-	_, err = Load(ctx, rt, Setup{Dir: wrong})
-	require.ErrorContains(t, err, "it is a handler module, not a codec")
+	_, err = Load(ctx, rt, Setup{Dir: wrong, Catalogue: cat})
+	require.ErrorContains(t, err, "it is a handler module")
+}
+
+// TestWrongNameRefused is the issue's case: jsonrpc-codec.wasm copied over json-codec.wasm is
+// refused at start-up, with a message naming both, instead of failing every JSON call.
+func TestWrongNameRefused(t *testing.T) {
+	ctx := context.Background()
+	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
+	require.NoError(t, err)
+	defer rt.Close(ctx)
+	dir := t.TempDir()
+	raw, err := os.ReadFile(filepath.Join(pluginDir, "jsonrpc-codec.wasm"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "json-codec.wasm"), raw, 0o644))
+	for _, mode := range []string{ModeAuto, ModeWasm} {
+		_, err = Load(ctx, rt, Setup{Dir: dir, Mode: mode, Modules: []string{"json-codec"}, Catalogue: stockCatalogue(t)})
+		require.Error(t, err, mode)
+		assert.ErrorContains(t, err, `"jsonrpc-codec"`, mode)
+		assert.ErrorContains(t, err, `"json-codec"`, mode)
+	}
+}
+
+// TestThirdParty loads a codec module that has no native twin: its content types come from
+// its descriptor.
+func TestThirdParty(t *testing.T) {
+	ctx := context.Background()
+	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
+	require.NoError(t, err)
+	defer rt.Close(ctx)
+	var logs bytes.Buffer
+	l, err := Load(ctx, rt, Setup{Dir: pluginDir, Modules: []string{"proto-codec"}, Catalogue: component.NewCatalogue(),
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	defer l.Close(ctx)
+	assert.Equal(t, []string{"application/octet-stream", "application/protobuf"}, l.Registry.ContentTypes())
+	assert.Contains(t, logs.String(), "component=codec name=proto-codec runs=wasm")
+
+	_, err = Load(ctx, rt, Setup{Dir: pluginDir, Modules: []string{"proto-codec"}, Catalogue: component.NewCatalogue(),
+		Types: map[string]string{"application/protobuf": "native"}})
+	require.ErrorContains(t, err, "has no native twin")
 }
 
 func TestUnsupported(t *testing.T) {
-	r := NativeRegistry()
+	r := NativeRegistry(stockCatalogue(t))
 	_, ok := r.Lookup("text/plain")
 	assert.False(t, ok)
 	assert.Equal(t, []string{"application/json", "application/json-rpc", "application/octet-stream", "application/proto-rpc", "application/protobuf"}, r.ContentTypes())

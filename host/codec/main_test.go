@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/plugins/standard"
 )
 
 // pluginDir holds the four codec modules, built from source as <name>.wasm; greeterWasm is a
@@ -38,17 +40,49 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
+// stockCatalogue returns the stock catalogue, with no stock digests recorded.
+func stockCatalogue(tb testing.TB) *component.Catalogue {
+	tb.Helper()
+	cat, err := standard.Catalogue("")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cat
+}
+
+// stockTwin is one stock codec's native twin.
+type stockTwin struct {
+	Name string
+	component.CodecTwin
+}
+
+// stockTwins lists the stock codecs' native twins, by name.
+func stockTwins(tb testing.TB) []stockTwin {
+	tb.Helper()
+	cat := stockCatalogue(tb)
+	var out []stockTwin
+	for _, name := range cat.Names(component.KindCodec) {
+		t, _ := cat.Twin(component.KindCodec, name)
+		out = append(out, stockTwin{Name: name, CodecTwin: t.Native.(component.CodecTwin)})
+	}
+	return out
+}
+
 // buildStock builds every stock codec's module from source into dir as <name>.wasm.
 func buildStock(ctx context.Context, dir, work string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for _, s := range StockCodecs() {
-		out, err := guestbuild.Go(ctx, "./plugins/"+s.Name+"/wasm", filepath.Join(work, s.Name))
+	cat, err := standard.Catalogue("")
+	if err != nil {
+		return err
+	}
+	for _, name := range cat.Names(component.KindCodec) {
+		out, err := guestbuild.Go(ctx, "./plugins/"+name+"/wasm", filepath.Join(work, name))
 		if err != nil {
 			return err
 		}
-		if err := os.Rename(out, filepath.Join(dir, s.Name+".wasm")); err != nil {
+		if err := os.Rename(out, filepath.Join(dir, name+".wasm")); err != nil {
 			return err
 		}
 	}
@@ -63,7 +97,7 @@ func loadWasm(tb testing.TB) *Loaded {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	l, err := Load(ctx, rt, Setup{Dir: pluginDir, Mode: ModeWasm, PoolSize: 2})
+	l, err := Load(ctx, rt, Setup{Dir: pluginDir, Mode: ModeWasm, PoolSize: 2, Catalogue: stockCatalogue(tb)})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -6,9 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -27,7 +25,7 @@ type Config struct {
 	Plugins Plugins `toml:"plugins"`
 	// Client configures calls this service makes.
 	Client Client `toml:"client"`
-	// Codec chooses the native or the Wasm twin of each stock codec.
+	// Codec names the codec modules and chooses the native or the Wasm twin of each.
 	Codec Codec `toml:"codec"`
 	// Handlers lists the handler modules the service serves.
 	Handlers []Handler `toml:"handler"`
@@ -105,18 +103,6 @@ type Plugins struct {
 type Client struct {
 	// Timeout bounds each call.
 	Timeout Duration `toml:"timeout"`
-}
-
-// Codec is the [codec] table: which twin of each stock codec serves each content type.
-type Codec struct {
-	// Mode is the default for every content type: "auto" (the default: the codec's module
-	// from the plugin folder when it is there, such as jsonrpc-codec.wasm, else the codec
-	// compiled into the host), "native" or "wasm" (the module must be there).
-	Mode string `toml:"mode"`
-	// Types overrides Mode per content type, such as "application/json-rpc" = "wasm".
-	Types map[string]string `toml:"types"`
-	// PoolSize bounds each codec module's warm instances.
-	PoolSize int `toml:"pool_size"`
 }
 
 // Handler is one [[handler]] entry.
@@ -290,6 +276,7 @@ func (c *Config) Finish() error {
 	c.finishBroker()
 	c.finishTransport()
 	c.finishSelector()
+	c.finishCodec()
 	if err := c.validate(); err != nil {
 		return fmt.Errorf("config %s: %w", c.path, err)
 	}
@@ -326,16 +313,6 @@ func (c *Config) validate() error {
 	if c.Registry.Interval >= c.Registry.TTL {
 		bad("registry.interval", "%s must be shorter than registry.ttl %s", c.Registry.Interval.D(), c.Registry.TTL.D())
 	}
-	for _, mode := range append([]string{c.Codec.Mode}, slices.Sorted(maps.Values(c.Codec.Types))...) {
-		switch mode {
-		case "", "auto", "native", "wasm":
-		default:
-			bad("codec", "unknown mode %q (known: auto, native, wasm)", mode)
-		}
-	}
-	if c.Codec.PoolSize < 0 {
-		bad("codec.pool_size", "must not be negative")
-	}
 	if c.Server.MaxBodyBytes < 0 {
 		bad("server.max_body_bytes", "must not be negative")
 	}
@@ -345,6 +322,7 @@ func (c *Config) validate() error {
 	errs = append(errs, c.validateBroker()...)
 	errs = append(errs, c.validateTransport()...)
 	errs = append(errs, c.validateSelector()...)
+	errs = append(errs, c.validateCodec()...)
 	for i, h := range c.Handlers {
 		key := fmt.Sprintf("handler[%d]", i)
 		if h.Module == "" && h.Path == "" {

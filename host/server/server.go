@@ -54,8 +54,8 @@ type Options struct {
 	Timeout time.Duration
 	// Logger receives request failures. Nil discards them.
 	Logger *slog.Logger
-	// Codecs decode requests and encode replies by content type. Nil uses the native stock
-	// codecs.
+	// Codecs decode requests and encode replies by content type, such as
+	// codec.NativeRegistry(catalogue). Nil serves no content type.
 	Codecs Codecs
 }
 
@@ -73,7 +73,7 @@ func New(opts Options, handlers ...Handler) (*Server, error) {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if s.opts.Codecs == nil {
-		s.opts.Codecs = codec.NativeRegistry()
+		s.opts.Codecs = codec.NewRegistry()
 	}
 	for _, h := range handlers {
 		d := h.Descriptor()

@@ -41,7 +41,7 @@ func pbString(s string) []byte {
 func newServer(t *testing.T) (*httptest.Server, *echo) {
 	t.Helper()
 	h := &echo{}
-	s, err := New(Options{Name: "echo"}, h)
+	s, err := New(Options{Name: "echo", Codecs: stockCodecs()}, h)
 	require.NoError(t, err)
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
@@ -67,7 +67,7 @@ func post(t *testing.T, url, ct string, hdr map[string]string, body []byte) (*ht
 func TestEveryContentTypeReachesTheHandlerBare(t *testing.T) {
 	ts, h := newServer(t)
 	ctx := context.Background()
-	reg := codec.NativeRegistry()
+	reg := stockCodecs()
 	for _, c := range []struct{ ct, bare string }{
 		{"application/json", "application/json"},
 		{"application/json-rpc", "application/json"},

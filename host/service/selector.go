@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/microhost/microhost/host/client"
+	"github.com/microhost/microhost/host/codec"
 	"github.com/microhost/microhost/host/selector"
 )
 
@@ -15,6 +16,6 @@ func (s *Service) provisionClient(ctx context.Context) error {
 		return err
 	}
 	s.selector = sel
-	s.client, err = client.NewClient(s.lookup(), client.Options{Logger: s.logger, Selector: sel})
+	s.client, err = client.NewClient(s.lookup(), client.Options{Logger: s.logger, Selector: sel, Codecs: codec.NativeRegistry(s.catalogue)})
 	return err
 }

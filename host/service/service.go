@@ -115,11 +115,16 @@ func (s *Service) provision(ctx context.Context) error {
 		}
 		handlers = append(handlers, m)
 	}
-	codecs, err := codec.Load(ctx, s.rt, codec.Setup{Dir: cfg.Plugins.Dir, Mode: cfg.Codec.Mode, Types: cfg.Codec.Types, PoolSize: cfg.Codec.PoolSize})
+	codecs, err := codec.Load(ctx, s.rt, codec.Setup{
+		Modules: cfg.Codec.Modules, Dir: cfg.Plugins.Dir, Mode: cfg.Codec.Mode, Types: cfg.Codec.Types,
+		PoolSize: cfg.Codec.PoolSize, Catalogue: s.catalogue, Logger: logger,
+	})
 	if err != nil {
 		return err
 	}
-	s.modules = append(s.modules, codecs.Modules...)
+	for _, m := range codecs.Modules {
+		s.modules = append(s.modules, m.Host())
+	}
 	s.codecs = codecs.Registry
 	for _, ct := range codecs.Registry.ContentTypes() {
 		logger.Debug("codec", "content_type", ct, "mode", codecs.Modes[ct])

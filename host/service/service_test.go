@@ -71,7 +71,7 @@ func start(t testing.TB) (*Service, *localregistry.Registry) {
 	reg, err := localregistry.New(regDir)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := New(ctx, greeterConfig(t, regDir), Deps{Registry: reg, Catalogue: testCatalogue(t)})
+	svc, err := New(ctx, greeterConfig(t, regDir), Deps{Registry: reg, Catalogue: stockCatalogue(t)})
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
@@ -92,7 +92,7 @@ func TestRegistersRefreshesAndDeregisters(t *testing.T) {
 	// The service's metadata is registered with it and labels its node; the node's own keys
 	// win.
 	cfg.Service.Metadata = map[string]string{"zone": "east", "transport": "pigeon"}
-	svc, err := New(ctx, cfg, Deps{Registry: reg, Catalogue: testCatalogue(t)})
+	svc, err := New(ctx, cfg, Deps{Registry: reg, Catalogue: stockCatalogue(t)})
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
@@ -116,7 +116,7 @@ func TestRegistersRefreshesAndDeregisters(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	reply, err := client.New(reg, client.Options{}).Call(ctx, &client.Request{Service: "greeter", Endpoint: "Greeter.Hello", Body: []byte(`{"name":"Reg"}`)})
+	reply, err := client.New(reg, client.Options{Codecs: stockCodecs()}).Call(ctx, &client.Request{Service: "greeter", Endpoint: "Greeter.Hello", Body: []byte(`{"name":"Reg"}`)})
 	require.NoError(t, err)
 	assert.Equal(t, `{"greeting":"Hello Reg"}`, string(reply))
 
@@ -133,7 +133,7 @@ func TestNewUndoesOnFailure(t *testing.T) {
 	require.NoError(t, err)
 	cfg := greeterConfig(t, regDir)
 	cfg.Handlers = append(cfg.Handlers, config.Handler{Module: "greeter", Path: cfg.Handlers[0].Path})
-	_, err = New(context.Background(), cfg, Deps{Registry: reg, Catalogue: testCatalogue(t)})
+	_, err = New(context.Background(), cfg, Deps{Registry: reg, Catalogue: stockCatalogue(t)})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "endpoint Greeter.Hello is served by two modules")
 }
@@ -142,7 +142,7 @@ func TestNewUndoesOnFailure(t *testing.T) {
 // server → Wasm handler → reply, on a kept-alive connection.
 func BenchmarkGreeterLoopback(b *testing.B) {
 	svc, _ := start(b)
-	c := client.New(nil, client.Options{})
+	c := client.New(nil, client.Options{Codecs: stockCodecs()})
 	req := &client.Request{Service: "greeter", Endpoint: "Greeter.Hello", Body: []byte(`{"name":"John"}`)}
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -156,7 +156,7 @@ func BenchmarkGreeterLoopback(b *testing.B) {
 // BenchmarkGreeterLoopbackParallel is the same from GOMAXPROCS×4 concurrent callers.
 func BenchmarkGreeterLoopbackParallel(b *testing.B) {
 	svc, _ := start(b)
-	c := client.New(nil, client.Options{})
+	c := client.New(nil, client.Options{Codecs: stockCodecs()})
 	req := &client.Request{Service: "greeter", Endpoint: "Greeter.Hello", Body: []byte(`{"name":"John"}`)}
 	b.SetParallelism(4)
 	b.ReportAllocs()

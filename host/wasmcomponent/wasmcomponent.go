@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
@@ -45,6 +46,9 @@ type Module struct {
 	m    *host.Module
 	kind component.Kind
 	name string
+	// reqs holds requests for reuse: the module copies a request's body in and keeps no
+	// reference to the request once the call returns, so a hot call does not allocate one.
+	reqs sync.Pool
 }
 
 // Load loads the module s names and checks it against s. On error nothing stays loaded.
@@ -98,7 +102,14 @@ func (m *Module) Host() *host.Module { return m.m }
 // error the module reports comes back as the module's *abi.Error (see Code); any other
 // failure (a trap, a deadline) is wrapped with the kind, name and operation.
 func (m *Module) Call(ctx context.Context, op string, in []byte) ([]byte, error) {
-	res, err := m.m.Call(ctx, &host.Request{Endpoint: op, ContentType: "application/protobuf", Body: in})
+	req, ok := m.reqs.Get().(*host.Request)
+	if !ok {
+		req = new(host.Request)
+	}
+	*req = host.Request{Endpoint: op, ContentType: "application/protobuf", Body: in}
+	res, err := m.m.Call(ctx, req)
+	*req = host.Request{}
+	m.reqs.Put(req)
 	if err != nil {
 		var ae *abi.Error
 		if errors.As(err, &ae) {

@@ -1,10 +1,12 @@
 // Package codecguest turns a stock codec's logic into a Wasm codec module: it registers the
 // codec operations "encode" and "decode" over microhost.abi.v1.Message envelopes
-// (abi/ABI.md, "Codec plugins") with the guest SDK. Each codec's wasm/main.go is one call to
+// (abi/codec.md) with the guest SDK. Each codec's wasm/main.go is one call to
 // Serve.
 package codecguest
 
 import (
+	"strings"
+
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/guest"
 	"github.com/microhost/microhost/abi/proto/envelope"
@@ -14,6 +16,9 @@ import (
 type Codec struct {
 	// Name is the module's name, such as "json-codec".
 	Name string
+	// ContentTypes lists the content types it serves; the module declares them in the
+	// content_types metadata of its operations (abi/codec.md, "Content types").
+	ContentTypes []string
 	// Encode appends the wire bytes of m to dst.
 	Encode func(dst []byte, m *envelope.Message) ([]byte, error)
 	// Decode decodes the wire bytes in in's body into out, using dst as scratch space.
@@ -33,8 +38,9 @@ type server struct {
 func Serve(c Codec) {
 	s := &server{codec: c}
 	guest.DescribeKind(abi.KindCodec, c.Name, "1.0.0")
-	guest.Handle("encode", s.encode)
-	guest.Handle("decode", s.decode)
+	md := map[string]string{"content_types": strings.Join(c.ContentTypes, ",")}
+	guest.HandleEndpoint(abi.Endpoint{Name: "encode", Metadata: md}, s.encode)
+	guest.HandleEndpoint(abi.Endpoint{Name: "decode", Metadata: md}, s.decode)
 }
 
 // encode answers with the wire bytes of the message in the request body.

@@ -50,7 +50,7 @@ func TestGeneratedStreamsEndToEnd(t *testing.T) {
 	assert.Equal(t, []string{"Tally.Count(CountRequest -> Number)", "Tally.Sum(Number -> Total)", "Tally.Running(Number -> Total)"}, names,
 		"the streaming endpoints reach the registry with their message names")
 
-	native := client.New(reg, client.Options{})
+	native := client.New(reg, client.Options{Codecs: stockCodecs()})
 	t.Cleanup(func() { _ = native.Close() })
 	tally := pb.NewTallyClient("tally", rpccaller.New(native))
 	for _, ct := range []string{"", rpc.ContentTypeProtobuf, rpc.ContentTypeJSON, "application/octet-stream"} {

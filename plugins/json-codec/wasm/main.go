@@ -1,5 +1,5 @@
 // Command wasm is the json-codec module: package jsoncodec compiled to WebAssembly, serving the
-// codec operations "encode" and "decode" (abi/ABI.md, "Codec plugins").
+// codec operations "encode" and "decode" (abi/codec.md).
 //
 // Build it with:
 //
@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	codecguest.Serve(codecguest.Codec{Name: jsoncodec.Name, Encode: jsoncodec.Encode, Decode: jsoncodec.Decode})
+	codecguest.Serve(codecguest.Codec{Name: jsoncodec.Name, ContentTypes: jsoncodec.ContentTypes, Encode: jsoncodec.Encode, Decode: jsoncodec.Decode})
 }
 
 func main() {}

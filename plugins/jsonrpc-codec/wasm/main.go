@@ -1,5 +1,5 @@
 // Command wasm is the jsonrpc-codec module: package jsonrpccodec compiled to WebAssembly, serving the
-// codec operations "encode" and "decode" (abi/ABI.md, "Codec plugins").
+// codec operations "encode" and "decode" (abi/codec.md).
 //
 // Build it with:
 //
@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	codecguest.Serve(codecguest.Codec{Name: jsonrpccodec.Name, Encode: jsonrpccodec.Encode, Decode: jsonrpccodec.Decode})
+	codecguest.Serve(codecguest.Codec{Name: jsonrpccodec.Name, ContentTypes: jsonrpccodec.ContentTypes, Encode: jsonrpccodec.Encode, Decode: jsonrpccodec.Decode})
 }
 
 func main() {}

@@ -1,5 +1,5 @@
 // Command wasm is the proto-codec module: package protocodec compiled to WebAssembly, serving the
-// codec operations "encode" and "decode" (abi/ABI.md, "Codec plugins").
+// codec operations "encode" and "decode" (abi/codec.md).
 //
 // Build it with:
 //
@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	codecguest.Serve(codecguest.Codec{Name: protocodec.Name, Encode: protocodec.Encode, Decode: protocodec.Decode})
+	codecguest.Serve(codecguest.Codec{Name: protocodec.Name, ContentTypes: protocodec.ContentTypes, Encode: protocodec.Encode, Decode: protocodec.Decode})
 }
 
 func main() {}

@@ -1,5 +1,5 @@
 // Command wasm is the protorpc-codec module: package protorpccodec compiled to WebAssembly, serving the
-// codec operations "encode" and "decode" (abi/ABI.md, "Codec plugins").
+// codec operations "encode" and "decode" (abi/codec.md).
 //
 // Build it with:
 //
@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	codecguest.Serve(codecguest.Codec{Name: protorpccodec.Name, Encode: protorpccodec.Encode, Decode: protorpccodec.Decode})
+	codecguest.Serve(codecguest.Codec{Name: protorpccodec.Name, ContentTypes: protorpccodec.ContentTypes, Encode: protorpccodec.Encode, Decode: protorpccodec.Decode})
 }
 
 func main() {}
