@@ -17,7 +17,7 @@ import (
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/broker"
-	"github.com/microhost/microhost/host/localregistry"
+	"github.com/microhost/microhost/internal/localregistry"
 	httpbroker "github.com/microhost/microhost/plugins/http-broker"
 )
 

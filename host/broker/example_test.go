@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/microhost/microhost/host/broker"
-	"github.com/microhost/microhost/host/localregistry"
+	"github.com/microhost/microhost/internal/localregistry"
 )
 
 // A Go program publishes to the subscribers of a topic; here the subscriber is in the same

@@ -16,8 +16,8 @@ import (
 	"github.com/microhost/microhost/host/broker"
 	"github.com/microhost/microhost/host/client"
 	"github.com/microhost/microhost/host/config"
-	"github.com/microhost/microhost/host/localregistry"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/localregistry"
 	httpbroker "github.com/microhost/microhost/plugins/http-broker"
 )
 
