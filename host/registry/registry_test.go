@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -515,9 +516,18 @@ func TestChoice(t *testing.T) {
 	require.NoError(t, err)
 	cat := stock(t)
 	cat.AddStockDigest("local-registry", digest)
-	r, err := Open(ctx, Options{Dir: t.TempDir(), PluginDir: pluginDir}, cat, nil, nil)
+	var logs bytes.Buffer
+	r, err := Open(ctx, Options{Dir: t.TempDir(), PluginDir: pluginDir}, cat, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 	require.NoError(t, err)
 	assert.Equal(t, ModeNative, r.Mode(), "auto runs the twin of a stock build")
+	assert.Nil(t, r.ownsRT, "no Wasm runtime is made for the native twin")
+	assert.Contains(t, logs.String(), "component=registry name=local-registry runs=native")
+	require.NoError(t, r.Close(ctx))
+
+	r, err = Open(ctx, Options{Dir: t.TempDir(), PluginDir: t.TempDir()}, stock(t), nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, ModeNative, r.Mode(), "auto runs the twin when there is no module file")
+	assert.Nil(t, r.ownsRT)
 	require.NoError(t, r.Close(ctx))
 
 	r, err = openWith(t, Options{Dir: t.TempDir()})
