@@ -51,7 +51,7 @@ func ParseMode(s string) (Mode, error) {
 // DefaultModule returns the module a registry name stands for by default: "local" →
 // "local-registry", "consul" → "consul-registry".
 func DefaultModule(name string) string {
-	return name + "-registry"
+	return config.RegistryModule(name)
 }
 
 // Registry is an open registry. It is safe for concurrent use; Close it when done.
