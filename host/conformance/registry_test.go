@@ -63,6 +63,11 @@ func TestRegistryConsul(t *testing.T) {
 	t.Setenv(conformance.ConsulAddrEnv, "")
 	_, err = conformance.Twin(ctx, twin)
 	require.ErrorContains(t, err, conformance.ConsulAddrEnv, "without an agent the suite says what it needs")
+	wasm, err := guestbuild.Go(ctx, "./plugins/consul-registry/wasm", t.TempDir())
+	require.NoError(t, err)
+	rep, err := conformance.File(ctx, registryRuntime(t), wasm)
+	require.NoError(t, err)
+	require.ErrorContains(t, rep.Err(), conformance.ConsulAddrEnv)
 
 	agent := consultest.Start(t)
 	t.Setenv(conformance.ConsulAddrEnv, agent.Addr)
