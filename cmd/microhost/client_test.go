@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/host/client"
-	"github.com/microhost/microhost/host/localregistry"
+	"github.com/microhost/microhost/internal/localregistry"
 )
 
 // greeterConfig writes the config of a greeter node of version.

@@ -241,9 +241,11 @@ func TestConsulSIGKILLIsReaped(t *testing.T) {
 			require.Eventually(t, func() bool {
 				return checkStatus(t, c, node) == api.HealthCritical
 			}, 10*time.Second, 50*time.Millisecond, "the TTL check turns critical")
-			reg, err := hostregistry.NewConsul(context.Background(), hostregistry.ConsulOptions{
-				Addresses: []string{agent.Addr}, Plugin: hostregistry.PluginOptions{Mode: hostregistry.ModeNative},
-			})
+			cat, err := stockCatalogue()
+			require.NoError(t, err)
+			reg, err := hostregistry.Open(context.Background(), hostregistry.Options{
+				Name: "consul", Addresses: []string{agent.Addr}, Mode: hostregistry.ModeNative,
+			}, cat, nil, nil)
 			require.NoError(t, err)
 			require.Eventually(t, func() bool {
 				_, err := reg.GetService(context.Background(), name)
@@ -273,10 +275,12 @@ func TestConsulAgentRestart(t *testing.T) {
 			s := startServer(t, consulConfig(t, name, agent.Addr, mode, "3s", "200ms"))
 			node := nodeOf(t, s)
 
-			reg, err := hostregistry.NewConsul(ctx, hostregistry.ConsulOptions{
-				Addresses: []string{agent.Addr},
-				Plugin:    hostregistry.PluginOptions{Mode: hostregistry.Mode(mode), PluginDir: regPluginDir(t), CacheDir: host.DefaultCacheDir()},
-			})
+			cat, err := stockCatalogue()
+			require.NoError(t, err)
+			reg, err := hostregistry.Open(ctx, hostregistry.Options{
+				Name: "consul", Addresses: []string{agent.Addr},
+				Mode: hostregistry.Mode(mode), PluginDir: regPluginDir(t), CacheDir: host.DefaultCacheDir(),
+			}, cat, nil, nil)
 			require.NoError(t, err)
 			defer reg.Close(ctx)
 			cache := registrycache.New(reg, registrycache.Options{RetryMax: 200 * time.Millisecond})
@@ -344,7 +348,7 @@ func TestConsulBadSettings(t *testing.T) {
 	assert.Contains(t, errOut, `unknown registry "zookeeper"`)
 	_, errOut, code = cli(t, nil, "services", "--registry", "consul", "--registry-mode", "turbo")
 	assert.Equal(t, 2, code)
-	assert.Contains(t, errOut, "neither wasm nor native")
+	assert.Contains(t, errOut, `unknown mode "turbo"`)
 	_, errOut, code = cli(t, []string{"CONSUL_HTTP_SSL=perhaps"}, "services", "--registry", "consul")
 	assert.NotEqual(t, 0, code)
 	assert.Contains(t, errOut, "CONSUL_HTTP_SSL")

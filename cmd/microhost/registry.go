@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/microhost/microhost/abi"
@@ -25,7 +24,7 @@ type registryFlags struct {
 func (r *registryFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&r.name, "registry", "", "registry: local (default) or consul [$MICROHOST_REGISTRY]")
 	fs.StringVar(&r.address, "registry-address", "", "registry address: for local, a directory; for consul, host:port[,host:port…] [$MICROHOST_REGISTRY_ADDRESS, $CONSUL_HTTP_ADDR]")
-	fs.StringVar(&r.mode, "registry-mode", "", "run the registry as its wasm plugin or native (default: wasm when the plugin is in the plugin folder) [$MICROHOST_REGISTRY_MODE]")
+	fs.StringVar(&r.mode, "registry-mode", "", "run the registry as its native twin, its wasm module, or auto: native unless the module file differs from the stock build [$MICROHOST_REGISTRY_MODE]")
 }
 
 // resolve applies the environment under the flags.
@@ -55,76 +54,43 @@ type registry interface {
 	Close(ctx context.Context) error
 }
 
-// registrySettings are what opening a registry needs, from a config file or from flags.
-type registrySettings struct {
-	name, address, mode string
-	pluginDir, cacheDir string
-	token               string
-	tls                 hostregistry.TLSOptions
-	deregisterAfter     time.Duration
-	logger              *slog.Logger
-}
-
-// configRegistry takes the settings from a service's config.
-func configRegistry(cfg *config.Config, logger *slog.Logger) registrySettings {
-	r := cfg.Registry
-	return registrySettings{
-		name: r.Name, address: r.Address, mode: r.Mode,
-		pluginDir: cfg.Plugins.Dir, cacheDir: cfg.Plugins.CacheDir,
-		token: r.Token,
-		tls: hostregistry.TLSOptions{
-			CAFile: r.TLSCAFile, CertFile: r.TLSCertFile, KeyFile: r.TLSKeyFile,
-			InsecureSkipVerify: r.TLSInsecureSkipVerify,
-		},
-		deregisterAfter: r.DeregisterCriticalAfter.D(),
-		logger:          logger,
-	}
-}
-
-// openRegistry opens the registry s names; Consul settings left empty come from Consul's
-// standard environment variables.
-func openRegistry(ctx context.Context, s registrySettings, getenv env) (registry, error) {
-	mode, err := hostregistry.ParseMode(s.mode)
+// openRegistry opens the registry of a service's config, as the service does: through the
+// stock catalogue and host/registry.Open. Consul settings left empty come from Consul's
+// standard environment variables. A Wasm runtime is made only when the module runs.
+func openRegistry(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Logger) (registry, error) {
+	o, err := hostregistry.FromConfig(cfg, getenv)
 	if err != nil {
-		return nil, usageError("%v", err)
+		return nil, err
 	}
-	plugin := hostregistry.PluginOptions{Mode: mode, PluginDir: s.pluginDir, CacheDir: s.cacheDir, Logger: s.logger}
-	switch s.name {
-	case "local":
-		return hostregistry.NewLocal(ctx, hostregistry.LocalOptions{Dir: s.address, Plugin: plugin})
-	case "consul":
-		opts := hostregistry.ConsulOptions{
-			Token:                   s.token,
-			TLS:                     s.tls,
-			DeregisterCriticalAfter: s.deregisterAfter,
-			Plugin:                  plugin,
-		}
-		for _, a := range strings.Split(s.address, ",") {
-			if a = strings.TrimSpace(a); a != "" {
-				opts.Addresses = append(opts.Addresses, a)
-			}
-		}
-		if err := opts.ApplyEnv(getenv); err != nil {
-			return nil, err
-		}
-		return hostregistry.NewConsul(ctx, opts)
-	default:
-		return nil, usageError("unknown registry %q (known: local, consul)", s.name)
+	cat, err := stockCatalogue()
+	if err != nil {
+		return nil, err
 	}
+	return hostregistry.Open(ctx, o, cat, nil, logger)
 }
 
-// open opens the registry the flags and environment name, loading a registry plugin from
+// open opens the registry the flags and environment name, with the module taken from
 // $MICROHOST_PLUGIN_DIR or else the plugins folder beside the microhost binary.
 func (r *registryFlags) open() (registry, error) {
 	getenv := r.getenv
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	return openRegistry(context.Background(), registrySettings{
-		name: r.name, address: r.address, mode: r.mode,
-		pluginDir: defaultPluginDir(getenv),
-		cacheDir:  getenv("MICROHOST_CACHE_DIR"),
-	}, getenv)
+	switch r.name {
+	case "local", "consul":
+	default:
+		return nil, usageError("unknown registry %q (known: local, consul)", r.name)
+	}
+	if _, err := hostregistry.ParseMode(r.mode); err != nil {
+		return nil, usageError("%v", err)
+	}
+	cfg := &config.Config{
+		Registry: config.Registry{Name: r.name, Address: r.address},
+		Plugins:  config.Plugins{Dir: defaultPluginDir(getenv), CacheDir: getenv("MICROHOST_CACHE_DIR")},
+	}
+	cfg.Registry.Mode = r.mode
+	cfg.Registry.Module = hostregistry.DefaultModule(r.name)
+	return openRegistry(context.Background(), cfg, getenv, nil)
 }
 
 // defaultPluginDir is $MICROHOST_PLUGIN_DIR, or the plugins folder beside the binary (where

@@ -54,7 +54,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer, getenv env) er
 	if err := cfg.Finish(); err != nil {
 		return err
 	}
-	r, err := openRegistry(ctx, configRegistry(cfg, logger), getenv)
+	r, err := openRegistry(ctx, cfg, getenv, logger)
 	if err != nil {
 		return err
 	}

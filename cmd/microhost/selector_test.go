@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/host/component"
-	"github.com/microhost/microhost/host/localregistry"
 	"github.com/microhost/microhost/host/selector"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/localregistry"
 )
 
 // whoHandler assembles a handler serving Greeter.Hello that answers {"greeting":"<who>"}, so

@@ -16,8 +16,8 @@ import (
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/client"
 	"github.com/microhost/microhost/host/client/rpccaller"
-	"github.com/microhost/microhost/host/localregistry"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/localregistry"
 	"github.com/microhost/microhost/internal/servicetest"
 )
 

@@ -42,7 +42,7 @@ type Lookup interface {
 	GetService(ctx context.Context, name string) ([]*abi.Service, error)
 }
 
-// Registry is what the broker needs of a registry; *localregistry.Registry satisfies it.
+// Registry is what the broker needs of a registry; the local registry satisfies it.
 type Registry interface {
 	Registrar
 	Lookup

@@ -18,8 +18,8 @@ import (
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/broker"
 	"github.com/microhost/microhost/host/component"
-	"github.com/microhost/microhost/host/localregistry"
 	"github.com/microhost/microhost/host/wasmcomponent"
+	"github.com/microhost/microhost/internal/localregistry"
 	httpbroker "github.com/microhost/microhost/plugins/http-broker"
 )
 

@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/microhost/microhost/host/broker"
-	"github.com/microhost/microhost/host/localregistry"
+	"github.com/microhost/microhost/internal/localregistry"
 	httpbroker "github.com/microhost/microhost/plugins/http-broker"
 )
 

@@ -7,7 +7,7 @@
 //
 // An ordinary Go program calls a microhost service by name in a few lines:
 //
-//	reg, _ := localregistry.New(localregistry.DefaultDir())
+//	reg, _ := registry.Open(ctx, registry.Options{}, catalogue, nil, logger) // host/registry
 //	c := client.New(reg, client.Options{})
 //	defer c.Close()
 //	var rsp struct{ Greeting string }

@@ -15,11 +15,11 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host/client"
-	"github.com/microhost/microhost/host/localregistry"
 	"github.com/microhost/microhost/host/selector"
 	"github.com/microhost/microhost/host/service"
 	"github.com/microhost/microhost/host/transport"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/localregistry"
 	"github.com/microhost/microhost/internal/servicetest"
 )
 

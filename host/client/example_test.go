@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/microhost/microhost/host/client"
-	"github.com/microhost/microhost/host/localregistry"
+	"github.com/microhost/microhost/internal/localregistry"
 )
 
 // A Go program calls the greeter by name: the client finds it in the embedded registry,

@@ -63,34 +63,6 @@ type Server struct {
 	Timeout Duration `toml:"timeout"`
 }
 
-// Registry is the [registry] table.
-type Registry struct {
-	// Name chooses the registry: "local" (the embedded registry) is the default.
-	Name string `toml:"name"`
-	// Address is the registry's address; for "local", a directory.
-	Address string `toml:"address"`
-	// TTL is how long a registration lives without being refreshed.
-	TTL Duration `toml:"ttl"`
-	// Interval is how often the service re-registers.
-	Interval Duration `toml:"interval"`
-	// Mode runs the registry as its Wasm plugin ("wasm") or compiled into the host
-	// ("native"). Empty means wasm when the plugin file is in the plugin folder, else native.
-	Mode string `toml:"mode"`
-	// Token is the Consul ACL token (else CONSUL_HTTP_TOKEN).
-	Token string `toml:"token"`
-	// TLSCAFile, TLSCertFile and TLSKeyFile are Consul's TLS files (else CONSUL_CACERT,
-	// CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY); setting any speaks https.
-	TLSCAFile   string `toml:"tls_ca_file"`
-	TLSCertFile string `toml:"tls_cert_file"`
-	TLSKeyFile  string `toml:"tls_key_file"`
-	// TLSInsecureSkipVerify does not verify Consul's certificate.
-	TLSInsecureSkipVerify bool `toml:"tls_insecure_skip_verify"`
-	// DeregisterCriticalAfter is how long a node's Consul check may stay critical before
-	// Consul removes the node. Zero means max(ttl, 1m) + 5s; Consul never reaps sooner
-	// than a minute.
-	DeregisterCriticalAfter Duration `toml:"deregister_critical_after"`
-}
-
 // Plugins is the [plugins] table.
 type Plugins struct {
 	// Dir is the plugin folder: a module named X is loaded from Dir/X.wasm.
@@ -247,9 +219,6 @@ func (c *Config) Finish() error {
 	if c.Client.Timeout == 0 {
 		c.Client.Timeout = DefaultTimeout
 	}
-	if c.Registry.Name == "" {
-		c.Registry.Name = DefaultRegistry
-	}
 	if c.Registry.TTL == 0 {
 		c.Registry.TTL = DefaultTTL
 	}
@@ -260,9 +229,6 @@ func (c *Config) Finish() error {
 		c.Plugins.Dir = "plugins"
 	}
 	c.Plugins.Dir = c.resolve(c.Plugins.Dir)
-	c.Registry.TLSCAFile = c.resolve(c.Registry.TLSCAFile)
-	c.Registry.TLSCertFile = c.resolve(c.Registry.TLSCertFile)
-	c.Registry.TLSKeyFile = c.resolve(c.Registry.TLSKeyFile)
 	if c.Plugins.CacheDir != "" && c.Plugins.CacheDir != "off" {
 		c.Plugins.CacheDir = c.resolve(c.Plugins.CacheDir)
 	}
@@ -277,6 +243,7 @@ func (c *Config) Finish() error {
 	c.finishTransport()
 	c.finishSelector()
 	c.finishCodec()
+	c.finishRegistry()
 	if err := c.validate(); err != nil {
 		return fmt.Errorf("config %s: %w", c.path, err)
 	}
@@ -300,16 +267,6 @@ func (c *Config) validate() error {
 	} else if strings.ContainsAny(c.Service.Name, "/\\ \t\n") {
 		bad("service.name", "%q may not contain slashes or spaces", c.Service.Name)
 	}
-	switch c.Registry.Name {
-	case "local", "consul":
-	default:
-		bad("registry.name", "unknown registry %q (known: local, consul)", c.Registry.Name)
-	}
-	switch c.Registry.Mode {
-	case "", "wasm", "native":
-	default:
-		bad("registry.mode", "%q is neither wasm nor native", c.Registry.Mode)
-	}
 	if c.Registry.Interval >= c.Registry.TTL {
 		bad("registry.interval", "%s must be shorter than registry.ttl %s", c.Registry.Interval.D(), c.Registry.TTL.D())
 	}
@@ -323,6 +280,7 @@ func (c *Config) validate() error {
 	errs = append(errs, c.validateTransport()...)
 	errs = append(errs, c.validateSelector()...)
 	errs = append(errs, c.validateCodec()...)
+	errs = append(errs, c.validateRegistry()...)
 	for i, h := range c.Handlers {
 		key := fmt.Sprintf("handler[%d]", i)
 		if h.Module == "" && h.Path == "" {

@@ -17,7 +17,7 @@ func BenchmarkConsulLookup(b *testing.B) {
 	agent := consultest.Start(b)
 	ctx := context.Background()
 	for _, mode := range modes {
-		r := openConsul(b, agent, mode, ConsulOptions{})
+		r := openConsul(b, agent, mode, Options{})
 		name := "bench-" + string(mode)
 		if err := r.Register(ctx, record(name, name+"-1", 1), time.Minute); err != nil {
 			b.Fatal(err)
@@ -57,7 +57,7 @@ func BenchmarkLocalLookup(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
 	for _, mode := range modes {
-		r, err := NewLocal(ctx, LocalOptions{Dir: dir, Plugin: pluginOpts(mode)})
+		r, err := openWith(b, Options{Dir: dir, Mode: mode})
 		if err != nil {
 			b.Fatal(err)
 		}

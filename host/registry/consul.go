@@ -1,43 +1,25 @@
 package registry
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/microhost/microhost/host"
-	consulregistry "github.com/microhost/microhost/plugins/consul-registry"
+	"github.com/microhost/microhost/host/component"
 )
 
-// ConsulPlugin is the Consul plugin's file name in the plugin folder.
+// ConsulPlugin is the Consul registry module's file name in the plugin folder.
 const ConsulPlugin = "consul-registry.wasm"
 
-// ConsulOptions configure a Consul registry.
-type ConsulOptions struct {
-	// Addresses are Consul agents' HTTP addresses, "host:port" or "http(s)://host:port",
-	// tried in order. Empty means 127.0.0.1:8500.
-	Addresses []string
-	// Token is the ACL token.
-	Token string
-	// TLS, when Enabled or when any file is set, makes the registry speak https.
-	TLS TLSOptions
-	// DeregisterCriticalAfter is how long a node's check may stay critical before Consul
-	// removes it; zero means Go Micro's max(ttl, 1m) + 5s. Consul never reaps sooner than a
-	// minute after the check turned critical, and looks every 30 s.
-	DeregisterCriticalAfter time.Duration
-	// WatchWait bounds one blocking query. Zero means 30 s.
-	WatchWait time.Duration
-	// Plugin says where the plugin comes from and how it runs.
-	Plugin PluginOptions
-}
+// DefaultConsulAddress is the Consul agent's usual HTTP address, used when none is
+// configured.
+const DefaultConsulAddress = "127.0.0.1:8500"
 
 // TLSOptions are a Consul client's TLS settings.
 type TLSOptions struct {
@@ -84,10 +66,10 @@ func (t TLSOptions) Config() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// ApplyEnv fills settings left empty from Consul's standard environment variables:
+// ApplyEnv fills Consul settings left empty from Consul's standard environment variables:
 // CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_CACERT, CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY,
 // CONSUL_HTTP_SSL and CONSUL_HTTP_SSL_VERIFY.
-func (o *ConsulOptions) ApplyEnv(getenv func(string) string) error {
+func (o *Options) ApplyEnv(getenv func(string) string) error {
 	if len(o.Addresses) == 0 {
 		if v := getenv("CONSUL_HTTP_ADDR"); v != "" {
 			o.Addresses = splitList(v)
@@ -136,7 +118,7 @@ func splitList(s string) []string {
 // parseAddresses strips schemes from addresses and reports whether any asked for https.
 func parseAddresses(addrs []string) ([]string, bool, error) {
 	if len(addrs) == 0 {
-		addrs = []string{consulregistry.DefaultAddress}
+		addrs = []string{DefaultConsulAddress}
 	}
 	out := make([]string, 0, len(addrs))
 	https := false
@@ -159,65 +141,40 @@ func parseAddresses(addrs []string) ([]string, bool, error) {
 	return out, https, nil
 }
 
-// consulConfig is the Consul plugin's Registry-Config header (abi/ABI.md, "Registry plugins").
-type consulConfig struct {
-	Addresses                 []string `json:"addresses"`
-	Scheme                    string   `json:"scheme"`
-	Token                     string   `json:"token,omitempty"`
-	DeregisterCriticalAfterMS int64    `json:"deregister_critical_after_ms,omitempty"`
-	WatchWaitMS               int64    `json:"watch_wait_ms,omitempty"`
-}
-
-// NewConsul opens a Consul registry: the consul-registry.wasm plugin, granted outbound HTTP to
-// the configured addresses only, or the native twin. It does not contact Consul.
-func NewConsul(ctx context.Context, opts ConsulOptions) (*Registry, error) {
-	addrs, https, err := parseAddresses(opts.Addresses)
+// consul plans a Consul registry: the module is granted outbound HTTP to the addresses
+// only, with the TLS settings applied by the host; the native twin reads them itself.
+func (o Options) consul() (plan, error) {
+	addrs, https, err := parseAddresses(o.Addresses)
 	if err != nil {
-		return nil, err
+		return plan{}, err
 	}
 	scheme := "http"
 	var tlsConfig *tls.Config
-	if https || opts.TLS.on() {
+	if https || o.TLS.on() {
 		scheme = "https"
-		if tlsConfig, err = opts.TLS.Config(); err != nil {
-			return nil, err
+		if tlsConfig, err = o.TLS.Config(); err != nil {
+			return plan{}, err
 		}
 	}
-	watchWait := opts.WatchWait
+	watchWait := o.WatchWait
 	if watchWait <= 0 {
-		watchWait = consulregistry.DefaultWatchWait
+		watchWait = DefaultWatchWait
 	}
-	path, useWasm, err := opts.Plugin.pluginPath(ConsulPlugin)
-	if err != nil {
-		return nil, err
-	}
-	if useWasm {
-		cfg := consulConfig{
-			Addresses:                 addrs,
-			Scheme:                    scheme,
-			Token:                     opts.Token,
-			DeregisterCriticalAfterMS: opts.DeregisterCriticalAfter.Milliseconds(),
-			WatchWaitMS:               watchWait.Milliseconds(),
-		}
-		grant := host.ModuleOptions{AllowedHosts: addrs, OutboundTLS: tlsConfig}
-		return loadPlugin(ctx, opts.Plugin, pluginSpec{name: "consul", path: path, grant: grant, config: cfg, watchWait: watchWait})
-	}
-	native, err := consulregistry.New(consulregistry.Options{
-		Addresses: addrs,
-		Scheme:    scheme,
-		Token:     opts.Token,
-		HTTPClient: &http.Client{Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSClientConfig:     tlsConfig,
-			TLSHandshakeTimeout: 10 * time.Second,
-			MaxIdleConnsPerHost: 16,
-			IdleConnTimeout:     90 * time.Second,
-		}},
-		DeregisterCriticalAfter: opts.DeregisterCriticalAfter,
+	s := component.RegistrySettings{
+		Addresses:               addrs,
+		Scheme:                  scheme,
+		Token:                   o.Token,
+		DeregisterCriticalAfter: o.DeregisterCriticalAfter,
 		WatchWait:               watchWait,
-	})
-	if err != nil {
-		return nil, err
+		TLSCAFile:               o.TLS.CAFile,
+		TLSCertFile:             o.TLS.CertFile,
+		TLSKeyFile:              o.TLS.KeyFile,
+		TLSInsecureSkipVerify:   o.TLS.InsecureSkipVerify,
 	}
-	return &Registry{name: "consul", mode: ModeNative, b: timed{native, 15 * time.Second, watchWait + 15*time.Second}}, nil
+	return plan{
+		native:    s,
+		wasm:      s,
+		grant:     host.ModuleOptions{AllowedHosts: addrs, OutboundTLS: tlsConfig},
+		watchWait: watchWait,
+	}, nil
 }

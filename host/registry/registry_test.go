@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,9 +20,11 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/registrycache"
 	"github.com/microhost/microhost/internal/consultest"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/plugins/standard"
 )
 
 // pluginDir holds consul-registry.wasm and local-registry.wasm, built from source.
@@ -69,16 +72,33 @@ func buildPlugins(ctx context.Context, dir string) error {
 
 var modes = []Mode{ModeWasm, ModeNative}
 
-func pluginOpts(mode Mode) PluginOptions {
-	return PluginOptions{Mode: mode, PluginDir: pluginDir, CacheDir: host.DefaultCacheDir()}
+// stock is the stock catalogue, with no stock digest recorded: mode auto runs a module file
+// when there is one.
+func stock(t testing.TB) *component.Catalogue {
+	t.Helper()
+	cat, err := standard.Catalogue("")
+	require.NoError(t, err)
+	return cat
 }
 
-func openConsul(t testing.TB, agent *consultest.Agent, mode Mode, opts ConsulOptions) *Registry {
+// openWith opens o with the test's plugin folder (unless o names one) and the stock
+// catalogue.
+func openWith(t testing.TB, o Options) (*Registry, error) {
+	t.Helper()
+	if o.PluginDir == "" {
+		o.PluginDir = pluginDir
+	}
+	o.CacheDir = host.DefaultCacheDir()
+	return Open(context.Background(), o, stock(t), nil, nil)
+}
+
+func openConsul(t testing.TB, agent *consultest.Agent, mode Mode, opts Options) *Registry {
 	t.Helper()
 	ctx := context.Background()
+	opts.Name = "consul"
 	opts.Addresses = []string{agent.Addr}
-	opts.Plugin = pluginOpts(mode)
-	r, err := NewConsul(ctx, opts)
+	opts.Mode = mode
+	r, err := openWith(t, opts)
 	require.NoError(t, err)
 	require.Equal(t, mode, r.Mode())
 	t.Cleanup(func() { _ = r.Close(ctx) })
@@ -144,7 +164,7 @@ func TestConsulRegisterGetDeregister(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
 			ctx := context.Background()
-			r := openConsul(t, agent, mode, ConsulOptions{DeregisterCriticalAfter: 90 * time.Second})
+			r := openConsul(t, agent, mode, Options{DeregisterCriticalAfter: 90 * time.Second})
 			name := "greeter-" + string(mode)
 			svc := record(name, name+"-6f1c2b0e-0000-4000-8000-000000000001", 4001)
 			require.NoError(t, r.Register(ctx, svc, 10*time.Second))
@@ -219,7 +239,7 @@ func TestConsulReadsGoMicroRegistrations(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
 			ctx := context.Background()
-			r := openConsul(t, agent, mode, ConsulOptions{})
+			r := openConsul(t, agent, mode, Options{})
 			got, err := r.GetService(ctx, "go.micro.srv.example")
 			require.NoError(t, err)
 			require.Len(t, got, 1)
@@ -245,8 +265,8 @@ func TestConsulReadsGoMicroRegistrations(t *testing.T) {
 func TestConsulModesAgree(t *testing.T) {
 	agent := consultest.Start(t)
 	ctx := context.Background()
-	w := openConsul(t, agent, ModeWasm, ConsulOptions{})
-	n := openConsul(t, agent, ModeNative, ConsulOptions{})
+	w := openConsul(t, agent, ModeWasm, Options{})
+	n := openConsul(t, agent, ModeNative, Options{})
 	a := record("pair", "pair-a", 6001)
 	b := record("pair", "pair-b", 6002)
 	b.Version = "2.0.0"
@@ -268,7 +288,7 @@ func TestConsulTTLExpiryAndAgentRestart(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
 			ctx := context.Background()
-			r := openConsul(t, agent, mode, ConsulOptions{})
+			r := openConsul(t, agent, mode, Options{})
 			name := "ttl-" + string(mode)
 			svc := record(name, name+"-1", 7001)
 			require.NoError(t, r.Register(ctx, svc, time.Second))
@@ -293,7 +313,7 @@ func TestConsulUnreachable(t *testing.T) {
 	ctx := context.Background()
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
-			r, err := NewConsul(ctx, ConsulOptions{Addresses: []string{"127.0.0.1:1"}, Plugin: pluginOpts(mode)})
+			r, err := openWith(t, Options{Name: "consul", Addresses: []string{"127.0.0.1:1"}, Mode: mode})
 			require.NoError(t, err)
 			defer r.Close(ctx)
 			err = r.Register(ctx, record("x", "x-1", 1), time.Second)
@@ -310,7 +330,7 @@ func TestConsulFailsOverToTheNextAddress(t *testing.T) {
 	ctx := context.Background()
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
-			r, err := NewConsul(ctx, ConsulOptions{Addresses: []string{"127.0.0.1:1", "http://" + agent.Addr}, Plugin: pluginOpts(mode)})
+			r, err := openWith(t, Options{Name: "consul", Addresses: []string{"127.0.0.1:1", "http://" + agent.Addr}, Mode: mode})
 			require.NoError(t, err)
 			defer r.Close(ctx)
 			require.NoError(t, r.Register(ctx, record("fo-"+string(mode), "fo-"+string(mode)+"-1", 1), 10*time.Second))
@@ -325,8 +345,8 @@ func TestCacheFollowsConsul(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
 			ctx := context.Background()
-			r := openConsul(t, agent, mode, ConsulOptions{})
-			other := openConsul(t, agent, ModeNative, ConsulOptions{})
+			r := openConsul(t, agent, mode, Options{})
+			other := openConsul(t, agent, ModeNative, Options{})
 			cache := registrycache.New(r, registrycache.Options{})
 			defer cache.Close()
 			name := "watched-" + string(mode)
@@ -361,7 +381,7 @@ func TestCacheFollowsConsul(t *testing.T) {
 func TestCacheServesThroughOutage(t *testing.T) {
 	agent := consultest.Start(t)
 	ctx := context.Background()
-	r := openConsul(t, agent, ModeWasm, ConsulOptions{})
+	r := openConsul(t, agent, ModeWasm, Options{})
 	require.NoError(t, r.Register(ctx, record("steady", "steady-1", 9001), 10*time.Second))
 	visible(t, r, "steady", 1)
 	// A TTL this short sends every lookup to the agent first.
@@ -381,7 +401,7 @@ func TestLocalBothModes(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	open := func(mode Mode) *Registry {
-		r, err := NewLocal(ctx, LocalOptions{Dir: dir, PollInterval: 10 * time.Millisecond, Plugin: pluginOpts(mode)})
+		r, err := openWith(t, Options{Dir: dir, PollInterval: 10 * time.Millisecond, Mode: mode})
 		require.NoError(t, err)
 		require.Equal(t, mode, r.Mode())
 		t.Cleanup(func() { _ = r.Close(ctx) })
@@ -440,20 +460,20 @@ func TestModes(t *testing.T) {
 	ctx := context.Background()
 	_, err := ParseMode("fast")
 	require.Error(t, err)
-	r, err := NewLocal(ctx, LocalOptions{Dir: t.TempDir(), Plugin: PluginOptions{PluginDir: t.TempDir()}})
+	r, err := openWith(t, Options{Dir: t.TempDir(), PluginDir: t.TempDir()})
 	require.NoError(t, err)
 	assert.Equal(t, ModeNative, r.Mode(), "auto falls back to native without the plugin file")
-	_, err = NewLocal(ctx, LocalOptions{Dir: t.TempDir(), Plugin: PluginOptions{Mode: ModeWasm, PluginDir: t.TempDir()}})
+	_, err = openWith(t, Options{Dir: t.TempDir(), Mode: ModeWasm, PluginDir: t.TempDir()})
 	require.Error(t, err, "wasm mode needs the plugin file")
-	r, err = NewLocal(ctx, LocalOptions{Dir: t.TempDir(), Plugin: pluginOpts(ModeAuto)})
+	r, err = openWith(t, Options{Dir: t.TempDir(), Mode: ModeAuto})
 	require.NoError(t, err)
 	assert.Equal(t, ModeWasm, r.Mode(), "auto prefers the plugin")
 	require.NoError(t, r.Close(ctx))
-	_, err = NewConsul(ctx, ConsulOptions{Addresses: []string{"ftp://x"}})
+	_, err = openWith(t, Options{Name: "consul", Addresses: []string{"ftp://x"}})
 	require.Error(t, err)
-	_, err = NewConsul(ctx, ConsulOptions{TLS: TLSOptions{CAFile: filepath.Join(t.TempDir(), "missing.pem")}})
+	_, err = openWith(t, Options{Name: "consul", TLS: TLSOptions{CAFile: filepath.Join(t.TempDir(), "missing.pem")}})
 	require.Error(t, err)
-	_, err = NewConsul(ctx, ConsulOptions{TLS: TLSOptions{CertFile: "a.pem"}})
+	_, err = openWith(t, Options{Name: "consul", TLS: TLSOptions{CertFile: "a.pem"}})
 	require.ErrorContains(t, err, "together")
 }
 
@@ -467,21 +487,59 @@ func TestConsulApplyEnv(t *testing.T) {
 		"CONSUL_HTTP_SSL":        "true",
 		"CONSUL_HTTP_SSL_VERIFY": "false",
 	}
-	var o ConsulOptions
+	var o Options
 	require.NoError(t, o.ApplyEnv(func(k string) string { return env[k] }))
-	assert.Equal(t, ConsulOptions{
+	assert.Equal(t, Options{
 		Addresses: []string{"https://consul.example:8501"},
 		Token:     "tok",
 		TLS:       TLSOptions{Enabled: true, CAFile: "ca.pem", CertFile: "c.pem", KeyFile: "k.pem", InsecureSkipVerify: true},
 	}, o)
-	explicit := ConsulOptions{Addresses: []string{"127.0.0.1:8500"}, Token: "mine"}
+	explicit := Options{Addresses: []string{"127.0.0.1:8500"}, Token: "mine"}
 	require.NoError(t, explicit.ApplyEnv(func(k string) string { return env[k] }))
 	assert.Equal(t, []string{"127.0.0.1:8500"}, explicit.Addresses, "explicit settings win")
 	assert.Equal(t, "mine", explicit.Token)
-	bad := ConsulOptions{}
+	bad := Options{}
 	require.Error(t, bad.ApplyEnv(func(k string) string { return map[string]string{"CONSUL_HTTP_SSL": "maybe"}[k] }))
 	addrs, https, err := parseAddresses([]string{"consul.example", "https://10.0.0.1:8501/"})
 	require.NoError(t, err)
 	assert.True(t, https)
 	assert.Equal(t, []string{"consul.example:8500", "10.0.0.1:8501"}, addrs)
+}
+
+// TestChoice checks the twin choice: auto runs the native twin when the module file is the
+// stock build and the module when it is another build; a module declaring another name is
+// refused with both names.
+func TestChoice(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(pluginDir, LocalPlugin)
+	digest, err := component.Digest(path)
+	require.NoError(t, err)
+	cat := stock(t)
+	cat.AddStockDigest("local-registry", digest)
+	var logs bytes.Buffer
+	r, err := Open(ctx, Options{Dir: t.TempDir(), PluginDir: pluginDir}, cat, nil, slog.New(slog.NewTextHandler(&logs, nil)))
+	require.NoError(t, err)
+	assert.Equal(t, ModeNative, r.Mode(), "auto runs the twin of a stock build")
+	assert.Nil(t, r.ownsRT, "no Wasm runtime is made for the native twin")
+	assert.Contains(t, logs.String(), "component=registry name=local-registry runs=native")
+	require.NoError(t, r.Close(ctx))
+
+	r, err = Open(ctx, Options{Dir: t.TempDir(), PluginDir: t.TempDir()}, stock(t), nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, ModeNative, r.Mode(), "auto runs the twin when there is no module file")
+	assert.Nil(t, r.ownsRT)
+	require.NoError(t, r.Close(ctx))
+
+	r, err = openWith(t, Options{Dir: t.TempDir()})
+	require.NoError(t, err)
+	assert.Equal(t, ModeWasm, r.Mode(), "auto runs a build that is not the stock one")
+	assert.Equal(t, "local-registry", r.Module())
+	require.NoError(t, r.Close(ctx))
+
+	_, err = openWith(t, Options{Dir: t.TempDir(), Mode: ModeWasm, Module: "local-registry", Path: filepath.Join(pluginDir, ConsulPlugin)})
+	require.ErrorContains(t, err, `"consul-registry"`)
+	require.ErrorContains(t, err, `"local-registry"`)
+
+	_, err = openWith(t, Options{Dir: t.TempDir(), Mode: ModeNative, Module: "zk-registry"})
+	require.ErrorContains(t, err, "no native twin")
 }

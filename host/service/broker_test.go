@@ -17,11 +17,12 @@ import (
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/broker"
 	"github.com/microhost/microhost/host/client"
+	"github.com/microhost/microhost/host/codec"
 	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/config"
-	"github.com/microhost/microhost/host/localregistry"
 	"github.com/microhost/microhost/host/service"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/localregistry"
 	httpbroker "github.com/microhost/microhost/plugins/http-broker"
 	"github.com/microhost/microhost/plugins/standard"
 )
@@ -99,7 +100,7 @@ module = "subscriber"
 		assert.Equal(t, 2, n)
 	}
 	// From the publisher handler, through the publish host function.
-	c := client.New(reg, client.Options{Timeout: 5 * time.Second})
+	c := client.New(reg, client.Options{Timeout: 5 * time.Second, Codecs: codec.NativeRegistry(catalogue(t))})
 	reply, err := c.Call(ctx, &client.Request{Service: "events", Endpoint: "Events.Publish", ContentType: "application/json",
 		Body: []byte(`{"topic":"events","message":{"from":"handler"}}`)})
 	require.NoError(t, err)

@@ -15,8 +15,8 @@ import (
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/client"
 	"github.com/microhost/microhost/host/config"
-	"github.com/microhost/microhost/host/localregistry"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/localregistry"
 )
 
 var pluginDir string

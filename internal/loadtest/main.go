@@ -36,9 +36,9 @@ import (
 
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/config"
-	"github.com/microhost/microhost/host/localregistry"
 	"github.com/microhost/microhost/host/service"
 	"github.com/microhost/microhost/host/transport"
+	"github.com/microhost/microhost/internal/localregistry"
 	httptransport "github.com/microhost/microhost/plugins/http-transport"
 	"github.com/microhost/microhost/plugins/standard"
 )

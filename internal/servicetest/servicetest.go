@@ -15,8 +15,8 @@ import (
 
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/config"
-	"github.com/microhost/microhost/host/localregistry"
 	"github.com/microhost/microhost/host/service"
+	"github.com/microhost/microhost/internal/localregistry"
 	"github.com/microhost/microhost/plugins/standard"
 )
 

@@ -14,8 +14,8 @@ import (
 	"github.com/microhost/microhost/host/client"
 	"github.com/microhost/microhost/host/client/rpccaller"
 	pb "github.com/microhost/microhost/host/client/rpccaller/testdata/tally/tallypb"
-	"github.com/microhost/microhost/host/localregistry"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/localregistry"
 	"github.com/microhost/microhost/internal/servicetest"
 )
 

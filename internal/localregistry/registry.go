@@ -1,13 +1,10 @@
-// Package localregistry opens the embedded registry natively. The registry itself is package
-// plugins/local-registry, which also builds as the local-registry.wasm plugin; this package
-// only adds the default directory. host/registry chooses between the plugin and this native
-// twin.
+// Package localregistry opens the embedded registry natively, for tests and tools that need
+// a registry without the component machinery. The registry itself is package
+// plugins/local-registry; this package only adds the default directory.
 package localregistry
 
 import (
-	"os"
-	"path/filepath"
-
+	hostregistry "github.com/microhost/microhost/host/registry"
 	localreg "github.com/microhost/microhost/plugins/local-registry"
 )
 
@@ -15,13 +12,7 @@ import (
 type Registry = localreg.Registry
 
 // DefaultDir is the registry directory used when none is configured.
-func DefaultDir() string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		dir = os.TempDir()
-	}
-	return filepath.Join(dir, "microhost", "registry")
-}
+func DefaultDir() string { return hostregistry.DefaultDir() }
 
 // New returns a registry rooted at dir (DefaultDir when empty), creating the directory.
 func New(dir string) (*Registry, error) {
