@@ -7,6 +7,7 @@
 //	microhost publish [flags] TOPIC [JSON]
 //	microhost new handler NAME [--lang go|c|assemblyscript|wat] [--dir DIR]
 //	microhost inspect [flags] FILE.wasm
+//	microhost validate [flags] CONFIG.toml
 //
 // Run `microhost help` for the flags of each command.
 package main
@@ -43,7 +44,9 @@ Usage:
   microhost publish [flags] TOPIC [JSON]     publish a message to a topic's subscribers
   microhost new handler NAME [--lang go|c|assemblyscript|wat] [--dir DIR]
                                              write a handler project that builds with make
-  microhost inspect [flags] FILE.wasm        show what a module declares, or why it is refused
+  microhost inspect [flags] FILE.wasm        show what a module declares, or why it is refused;
+                                             --conform runs its kind's conformance checks
+  microhost validate [flags] CONFIG.toml     load the config and every module it names, serve nothing
   microhost help                             show this text
 
 Run "microhost COMMAND -h" for a command's flags.
@@ -68,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv en
 		err = cmdNew(args[1:], stdout, stderr, getenv)
 	case "inspect":
 		err = cmdInspect(ctx, args[1:], stdout, stderr, getenv)
+	case "validate":
+		err = cmdValidate(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -4,21 +4,65 @@ import (
 	"context"
 	"flag"
 	"io"
+	"log/slog"
 
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/service"
 )
 
+// serviceFlags are the flags of the commands that read a service's config (run, validate):
+// each overrides one setting of the file, as its environment variable does.
+type serviceFlags struct {
+	reg                                           registryFlags
+	serverAddress, advertise, pluginDir, cacheDir *string
+	logLevel                                      *string
+}
+
+func (f *serviceFlags) add(fs *flag.FlagSet) {
+	f.reg.add(fs)
+	f.serverAddress = fs.String("server-address", "", "listen address, host:port or host:min-max [$MICROHOST_SERVER_ADDRESS]")
+	f.advertise = fs.String("server-advertise", "", "address to register when listening on all interfaces [$MICROHOST_SERVER_ADVERTISE]")
+	f.pluginDir = fs.String("plugin-dir", "", "folder the modules are loaded from [$MICROHOST_PLUGIN_DIR]")
+	f.cacheDir = fs.String("cache-dir", "", `compilation cache folder, or "off" [$MICROHOST_CACHE_DIR]`)
+	f.logLevel = fs.String("log-level", "info", "log level: debug, info, warn, error")
+}
+
+// load reads the config at path and applies the environment, then the flags (config.Override
+// is the one place both are read), then the defaults.
+func (f *serviceFlags) load(path string, getenv env) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Override(getenv, map[string]string{
+		"server_address":   *f.serverAddress,
+		"server_advertise": *f.advertise,
+		"registry":         f.reg.name,
+		"registry_address": f.reg.address,
+		"registry_mode":    f.reg.mode,
+		"plugin_dir":       *f.pluginDir,
+		"cache_dir":        *f.cacheDir,
+	})
+	if err := cfg.Finish(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// deps are what the command builds a service from besides its config: the stock catalogue.
+func (f *serviceFlags) deps(logger *slog.Logger, getenv env) (service.Deps, error) {
+	cat, err := stockCatalogue()
+	if err != nil {
+		return service.Deps{}, err
+	}
+	return service.Deps{Catalogue: cat, Logger: logger, Getenv: getenv}, nil
+}
+
 func cmdRun(ctx context.Context, args []string, stderr io.Writer, getenv env) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var reg registryFlags
-	reg.add(fs)
-	serverAddress := fs.String("server-address", "", "listen address, host:port or host:min-max [$MICROHOST_SERVER_ADDRESS]")
-	advertise := fs.String("server-advertise", "", "address to register when listening on all interfaces [$MICROHOST_SERVER_ADVERTISE]")
-	pluginDir := fs.String("plugin-dir", "", "folder the modules are loaded from [$MICROHOST_PLUGIN_DIR]")
-	cacheDir := fs.String("cache-dir", "", `compilation cache folder, or "off" [$MICROHOST_CACHE_DIR]`)
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	var f serviceFlags
+	f.add(fs)
 	fs.Usage = func() {
 		io.WriteString(stderr, "Usage: microhost run [flags] CONFIG.toml\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -30,40 +74,19 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer, getenv env) er
 	if len(pos) != 1 {
 		return usageError("want exactly one config file, got %d arguments", len(pos))
 	}
-	logger, err := newLogger(stderr, *logLevel)
+	logger, err := newLogger(stderr, *f.logLevel)
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(pos[0])
+	cfg, err := f.load(pos[0], getenv)
 	if err != nil {
 		return err
 	}
-	cfg.Override(getenv, map[string]string{
-		"server_address":   *serverAddress,
-		"server_advertise": *advertise,
-		"registry":         reg.name,
-		"registry_address": reg.address,
-		"plugin_dir":       *pluginDir,
-		"cache_dir":        *cacheDir,
-	})
-	if reg.mode != "" {
-		cfg.Registry.Mode = reg.mode
-	} else if m := getenv("MICROHOST_REGISTRY_MODE"); m != "" {
-		cfg.Registry.Mode = m
-	}
-	if err := cfg.Finish(); err != nil {
-		return err
-	}
-	r, err := openRegistry(ctx, cfg, getenv, logger)
+	deps, err := f.deps(logger, getenv)
 	if err != nil {
 		return err
 	}
-	defer r.Close(context.WithoutCancel(ctx))
-	cat, err := stockCatalogue()
-	if err != nil {
-		return err
-	}
-	svc, err := service.New(ctx, cfg, service.Deps{Registry: r, Catalogue: cat, Logger: logger})
+	svc, err := service.New(ctx, cfg, deps)
 	if err != nil {
 		return err
 	}

@@ -110,19 +110,28 @@ func (s *Service) provisionBroker(ctx context.Context) error {
 			Publisher:           s.publisher(),
 		})
 		if err != nil {
-			return err
+			if err := s.keep(fmt.Errorf("subscriber[%d]: %w", i, err)); err != nil {
+				return err
+			}
+			continue
 		}
 		s.modules = append(s.modules, m)
 		d := m.Descriptor()
 		if d.Kind != abi.KindSubscriber && d.Kind != abi.KindHandler {
-			return fmt.Errorf("subscriber[%d]: module %s is a %s module, not a subscriber", i, sc.Path, d.Kind)
+			if err := s.keep(fmt.Errorf("subscriber[%d]: module %s is a %s module, not a subscriber", i, sc.Path, d.Kind)); err != nil {
+				return err
+			}
+			continue
 		}
 		if !slices.ContainsFunc(d.Endpoints, func(e abi.Endpoint) bool { return e.Name == sc.Topic }) {
-			return fmt.Errorf("subscriber[%d]: module %s does not subscribe to topic %q (it declares %s)", i, sc.Path, sc.Topic, endpointNames(d))
+			if err := s.keep(fmt.Errorf("subscriber[%d]: module %s does not subscribe to topic %q (it declares %s)", i, sc.Path, sc.Topic, endpointNames(d))); err != nil {
+				return err
+			}
+			continue
 		}
 		s.pubsub.subscribers = append(s.pubsub.subscribers, subscriber{topic: sc.Topic, queue: sc.Queue, module: m})
 	}
-	if len(s.pubsub.subscribers) > 0 {
+	if len(s.pubsub.subscribers) > 0 && !s.dryRun {
 		if err := b.Start(ctx); err != nil {
 			return err
 		}

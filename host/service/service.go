@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/microhost/microhost/abi"
@@ -18,6 +19,7 @@ import (
 	"github.com/microhost/microhost/host/codec"
 	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/config"
+	hostregistry "github.com/microhost/microhost/host/registry"
 	"github.com/microhost/microhost/host/registrycache"
 	"github.com/microhost/microhost/host/selector"
 	"github.com/microhost/microhost/host/server"
@@ -34,13 +36,18 @@ type Registrar interface {
 // Deps are what a service is built from besides its config.
 type Deps struct {
 	// Registry registers the service; when it can look services up, the service's calls
-	// and its broker find other services through it.
+	// and its broker find other services through it. Nil makes the service open the
+	// registry its config names ([registry]) through the catalogue, as it does every other
+	// component, and close it with the service.
 	Registry Registrar
 	// Catalogue holds the native twins of the components; nil means none, so every
 	// component must come as a module.
 	Catalogue *component.Catalogue
 	// Logger receives the service's log; nil discards it.
 	Logger *slog.Logger
+	// Getenv reads the registry's own environment (Consul's CONSUL_HTTP_ADDR and the like)
+	// when the service opens its registry; nil means os.Getenv.
+	Getenv func(string) string
 }
 
 // Service is one running microhost service.
@@ -63,6 +70,15 @@ type Service struct {
 	client *client.Client
 	// selector picks the node each of the client's calls goes to ([selector]).
 	selector *selector.Selector
+	// ownedRegistry is the registry the service opened itself (Deps.Registry was nil); it
+	// is closed with the service.
+	ownedRegistry *hostregistry.Registry
+	getenv        func(string) string
+
+	// dryRun provisions without binding a listener (Validate); a failed step is recorded
+	// in problems and provisioning goes on, so that every problem is reported at once.
+	dryRun   bool
+	problems []error
 }
 
 // New provisions a service from cfg: it starts the runtime, loads every handler module and
@@ -72,15 +88,61 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Service, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, catalogue: deps.Catalogue, logger: logger, reg: reg}
-	if src, ok := reg.(registrycache.Source); ok {
-		s.lookups = registrycache.New(src, registrycache.Options{Logger: logger})
-	}
+	s := &Service{cfg: cfg, catalogue: deps.Catalogue, logger: logger, reg: reg, getenv: deps.Getenv}
 	if err := s.provision(ctx); err != nil {
 		_ = s.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	return s, nil
+}
+
+// Validate provisions the service cfg describes as New does — its registry, every component
+// and every handler and subscriber module, each chosen, loaded and checked — without binding
+// a listener or registering anything, then releases it all. It returns nil, or every problem
+// found, joined.
+func Validate(ctx context.Context, cfg *config.Config, deps Deps) error {
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{cfg: cfg, catalogue: deps.Catalogue, logger: logger, reg: deps.Registry, getenv: deps.Getenv, dryRun: true}
+	err := s.provision(ctx)
+	_ = s.Close(context.WithoutCancel(ctx))
+	return errors.Join(append(s.problems, err)...)
+}
+
+// keep is how provisioning treats a step's error: New stops at the first, Validate records
+// it and goes on.
+func (s *Service) keep(err error) error {
+	if err != nil && s.dryRun {
+		s.problems = append(s.problems, err)
+		return nil
+	}
+	return err
+}
+
+// provisionRegistry opens the registry the config names, unless the service was given one,
+// and the cache through which the service's calls look services up.
+func (s *Service) provisionRegistry(ctx context.Context) error {
+	if s.reg == nil {
+		getenv := s.getenv
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		o, err := hostregistry.FromConfig(s.cfg, getenv)
+		if err != nil {
+			return fmt.Errorf("registry: %w", err)
+		}
+		r, err := hostregistry.Open(ctx, o, s.catalogue, s.rt, s.logger)
+		if err != nil {
+			return err
+		}
+		s.ownedRegistry, s.reg = r, r
+	}
+	if src, ok := s.reg.(registrycache.Source); ok && !s.dryRun {
+		s.lookups = registrycache.New(src, registrycache.Options{Logger: s.logger})
+	}
+	return nil
 }
 
 func (s *Service) provision(ctx context.Context) error {
@@ -90,54 +152,55 @@ func (s *Service) provision(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.provisionClient(ctx); err != nil {
+	if err := s.keep(s.provisionRegistry(ctx)); err != nil {
 		return err
 	}
-	if err := s.provisionBroker(ctx); err != nil {
+	if err := s.keep(s.provisionClient(ctx)); err != nil {
 		return err
 	}
-	handlers := make([]server.Handler, 0, len(cfg.Handlers))
-	for _, h := range cfg.Handlers {
-		interrupt := h.Interrupt == nil || *h.Interrupt
-		m, err := s.rt.Load(ctx, h.Path, host.ModuleOptions{
-			PoolSize:            h.PoolSize,
-			MemoryLimitPages:    uint32(h.MemoryLimitMB) * 16,
-			InterruptOnDeadline: interrupt,
-			Publisher:           s.publisher(),
-			Services:            s.client,
-		})
-		if err != nil {
-			return err
-		}
-		s.modules = append(s.modules, m)
-		if kind := m.Descriptor().Kind; kind != abi.KindHandler {
-			return fmt.Errorf("load module %s: it is a %s module, not a handler", h.Path, kind)
-		}
-		handlers = append(handlers, m)
+	if err := s.keep(s.provisionBroker(ctx)); err != nil {
+		return err
+	}
+	handlers, err := s.provisionHandlers(ctx)
+	if err != nil {
+		return err
 	}
 	codecs, err := codec.Load(ctx, s.rt, codec.Setup{
 		Modules: cfg.Codec.Modules, Dir: cfg.Plugins.Dir, Mode: cfg.Codec.Mode, Types: cfg.Codec.Types,
 		PoolSize: cfg.Codec.PoolSize, Catalogue: s.catalogue, Logger: logger,
 	})
-	if err != nil {
+	if err := s.keep(err); err != nil {
 		return err
 	}
-	for _, m := range codecs.Modules {
-		s.modules = append(s.modules, m.Host())
-	}
-	s.codecs = codecs.Registry
-	for _, ct := range codecs.Registry.ContentTypes() {
-		logger.Debug("codec", "content_type", ct, "mode", codecs.Modes[ct])
+	if codecs != nil {
+		for _, m := range codecs.Modules {
+			s.modules = append(s.modules, m.Host())
+		}
+		s.codecs = codecs.Registry
+		for _, ct := range codecs.Registry.ContentTypes() {
+			logger.Debug("codec", "content_type", ct, "mode", codecs.Modes[ct])
+		}
+	} else {
+		s.codecs = codec.NewRegistry()
 	}
 	srv, err := server.New(server.Options{
 		Name:         cfg.Service.Name,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Timeout:      cfg.Server.Timeout.D(),
 		Logger:       logger,
-		Codecs:       codecs.Registry,
+		Codecs:       s.codecs,
 	}, handlers...)
-	if err != nil {
+	if err := s.keep(err); err != nil {
 		return err
+	}
+	if s.dryRun {
+		if _, err := ports.Parse(cfg.Server.Address); err != nil {
+			s.problems = append(s.problems, fmt.Errorf("server.address: %w", err))
+		}
+		if srv != nil {
+			s.problems = append(s.problems, s.provisionTransport(ctx, srv))
+		}
+		return nil
 	}
 	s.ln, err = ports.Listen(ctx, "tcp", cfg.Server.Address)
 	if err != nil {
@@ -162,6 +225,36 @@ func (s *Service) provision(ctx context.Context) error {
 		}},
 	}
 	return nil
+}
+
+// provisionHandlers loads every [[handler]] module and checks that it is a handler.
+func (s *Service) provisionHandlers(ctx context.Context) ([]server.Handler, error) {
+	handlers := make([]server.Handler, 0, len(s.cfg.Handlers))
+	for i, h := range s.cfg.Handlers {
+		interrupt := h.Interrupt == nil || *h.Interrupt
+		m, err := s.rt.Load(ctx, h.Path, host.ModuleOptions{
+			PoolSize:            h.PoolSize,
+			MemoryLimitPages:    uint32(h.MemoryLimitMB) * 16,
+			InterruptOnDeadline: interrupt,
+			Publisher:           s.publisher(),
+			Services:            s.client,
+		})
+		if err != nil {
+			if err := s.keep(fmt.Errorf("handler[%d]: %w", i, err)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		s.modules = append(s.modules, m)
+		if kind := m.Descriptor().Kind; kind != abi.KindHandler {
+			if err := s.keep(fmt.Errorf("handler[%d]: load module %s: it is a %s module, not a handler", i, h.Path, kind)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		handlers = append(handlers, m)
+	}
+	return handlers, nil
 }
 
 // nodeMetadata is the metadata of the service's node: the service's own metadata, as Go
@@ -287,6 +380,10 @@ func (s *Service) Close(ctx context.Context) error {
 		errs = append(errs, m.Close(ctx))
 	}
 	s.modules = nil
+	if s.ownedRegistry != nil {
+		errs = append(errs, s.ownedRegistry.Close(ctx))
+		s.ownedRegistry = nil
+	}
 	if s.rt != nil {
 		errs = append(errs, s.rt.Close(ctx))
 		s.rt = nil
