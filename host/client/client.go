@@ -31,9 +31,9 @@ import (
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/codec"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/selector"
 	"github.com/microhost/microhost/host/transport"
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
 )
 
 // Lookup finds a service's registrations. The registries and the registry cache satisfy it.
@@ -457,11 +457,11 @@ func (c *Client) send(ctx context.Context, addr string, req *Request, ct, id str
 
 // requestHeaders are the headers of a request: the metadata of ctx and req, then the mucp
 // headers, with room for extra more.
-func requestHeaders(ctx context.Context, req *Request, ct, id string, extra int) []httptransport.Header {
+func requestHeaders(ctx context.Context, req *Request, ct, id string, extra int) []component.TransportHeader {
 	md, _ := ctx.Value(metadataKey{}).(map[string]string)
-	headers := make([]httptransport.Header, 0, len(md)+len(req.Metadata)+6+extra)
+	headers := make([]component.TransportHeader, 0, len(md)+len(req.Metadata)+6+extra)
 	add := func(k, v string) {
-		headers = append(headers, httptransport.Header{Name: []byte(k), Value: []byte(v)})
+		headers = append(headers, component.TransportHeader{Name: []byte(k), Value: []byte(v)})
 	}
 	for k, v := range md {
 		if _, over := req.Metadata[k]; !over && !isOneOf(k, reserved) {

@@ -17,8 +17,8 @@ import (
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/codec"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/transport"
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
 )
 
 // Headers of Go Micro's mucp protocol.
@@ -146,9 +146,9 @@ func (s *Server) ServeMessage(ctx context.Context, m *transport.Message) *transp
 	} else {
 		rep = s.process(ctx, messageHeaders(m.Header), m.Body)
 	}
-	out := &transport.Reply{Status: rep.status, Body: rep.body, Header: make([]httptransport.Header, 0, len(rep.header))}
+	out := &transport.Reply{Status: rep.status, Body: rep.body, Header: make([]component.TransportHeader, 0, len(rep.header))}
 	for k, v := range rep.header {
-		out.Header = append(out.Header, httptransport.Header{Name: []byte(k), Value: []byte(v)})
+		out.Header = append(out.Header, component.TransportHeader{Name: []byte(k), Value: []byte(v)})
 	}
 	return out
 }

@@ -72,7 +72,7 @@ module = "subscriber"
 	reg, err := localregistry.New(regDir)
 	require.NoError(t, err)
 
-	svc, err := New(ctx, cfg, reg, nil)
+	svc, err := New(ctx, cfg, testDeps(t, reg))
 	require.NoError(t, err)
 	defer svc.Close(ctx)
 	runCtx, stop := context.WithCancel(ctx)
@@ -138,6 +138,6 @@ module = "subscriber"
 	require.NoError(t, cfg.Finish())
 	reg, err := localregistry.New(t.TempDir())
 	require.NoError(t, err)
-	_, err = New(ctx, cfg, reg, nil)
+	_, err = New(ctx, cfg, testDeps(t, reg))
 	require.ErrorContains(t, err, `does not subscribe to topic "nope"`)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/localregistry"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/plugins/standard"
 )
 
 var pluginDir string
@@ -71,7 +72,7 @@ func start(t testing.TB) (*Service, *localregistry.Registry) {
 	reg, err := localregistry.New(regDir)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := New(ctx, greeterConfig(t, regDir), reg, nil)
+	svc, err := New(ctx, greeterConfig(t, regDir), testDeps(t, reg))
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
@@ -92,7 +93,7 @@ func TestRegistersRefreshesAndDeregisters(t *testing.T) {
 	// The service's metadata is registered with it and labels its node; the node's own keys
 	// win.
 	cfg.Service.Metadata = map[string]string{"zone": "east", "transport": "pigeon"}
-	svc, err := New(ctx, cfg, reg, nil)
+	svc, err := New(ctx, cfg, testDeps(t, reg))
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
@@ -133,7 +134,7 @@ func TestNewUndoesOnFailure(t *testing.T) {
 	require.NoError(t, err)
 	cfg := greeterConfig(t, regDir)
 	cfg.Handlers = append(cfg.Handlers, config.Handler{Module: "greeter", Path: cfg.Handlers[0].Path})
-	_, err = New(context.Background(), cfg, reg, nil)
+	_, err = New(context.Background(), cfg, testDeps(t, reg))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "endpoint Greeter.Hello is served by two modules")
 }
@@ -169,4 +170,13 @@ func BenchmarkGreeterLoopbackParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// testDeps returns the service's dependencies for a test: reg, the stock catalogue and a
+// discarded log.
+func testDeps(t testing.TB, reg Registrar) Deps {
+	t.Helper()
+	cat, err := standard.Catalogue("")
+	require.NoError(t, err)
+	return Deps{Registry: reg, Catalogue: cat}
 }

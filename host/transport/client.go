@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
+	"github.com/microhost/microhost/host/component"
 )
 
 // ClientOptions configure a Client.
@@ -21,7 +21,7 @@ type ClientOptions struct {
 	// DialTimeout bounds connecting (default 5 s).
 	DialTimeout time.Duration
 	// Limits bound reply sizes.
-	Limits httptransport.Limits
+	Limits component.TransportLimits
 }
 
 // Client sends requests over pooled, kept-alive connections, one pool per node address.
@@ -37,7 +37,7 @@ type clientConn struct {
 	buf      []byte
 	out      []byte
 	lastUsed time.Time
-	rsp      httptransport.Response
+	rsp      response
 }
 
 // NewClient returns a Client.
@@ -60,7 +60,7 @@ var ErrTransport = errors.New("transport failure")
 
 // Call sends one request to addr and returns the reply; the reply's slices are copies the
 // caller owns. The context's deadline bounds the whole exchange.
-func (c *Client) Call(ctx context.Context, addr string, headers []httptransport.Header, body []byte) (*Reply, error) {
+func (c *Client) Call(ctx context.Context, addr string, headers []component.TransportHeader, body []byte) (*Reply, error) {
 	cc, reused, err := c.get(ctx, addr)
 	if err != nil {
 		return nil, err
@@ -76,7 +76,7 @@ func (c *Client) Call(ctx context.Context, addr string, headers []httptransport.
 	return rep, err
 }
 
-func (c *Client) roundTrip(ctx context.Context, cc *clientConn, addr string, headers []httptransport.Header, body []byte) (*Reply, error) {
+func (c *Client) roundTrip(ctx context.Context, cc *clientConn, addr string, headers []component.TransportHeader, body []byte) (*Reply, error) {
 	fail := func(err error) (*Reply, error) {
 		cc.Close()
 		if ctxErr := ctx.Err(); ctxErr != nil {
@@ -92,21 +92,21 @@ func (c *Client) roundTrip(ctx context.Context, cc *clientConn, addr string, hea
 	stop := context.AfterFunc(ctx, func() { _ = cc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	cc.out = httptransport.AppendRequestHead(cc.out[:0], addr, headers, len(body))
+	cc.out = appendRequestHead(cc.out[:0], addr, headers, len(body))
 	bufs := net.Buffers{cc.out, body}
 	if _, err := bufs.WriteTo(cc); err != nil {
 		return fail(err)
 	}
 	cc.buf = cc.buf[:0]
 	for {
-		n, err := httptransport.ParseResponse(cc.buf, c.opts.Limits, &cc.rsp)
+		n, err := parseResponse(cc.buf, c.opts.Limits, &cc.rsp)
 		if err != nil {
 			return fail(err)
 		}
 		if n > 0 {
 			rep := &Reply{Status: cc.rsp.Status, Body: append([]byte(nil), cc.rsp.Body...)}
 			for _, h := range cc.rsp.Headers {
-				rep.Header = append(rep.Header, httptransport.Header{Name: append([]byte(nil), h.Name...), Value: append([]byte(nil), h.Value...)})
+				rep.Header = append(rep.Header, component.TransportHeader{Name: append([]byte(nil), h.Name...), Value: append([]byte(nil), h.Value...)})
 			}
 			if cc.rsp.KeepAlive && n == len(cc.buf) {
 				c.put(addr, cc)

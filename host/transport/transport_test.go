@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -19,19 +18,24 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/internal/hosttest"
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
 )
 
-var transportWasm string
-
-func TestMain(m *testing.M) {
-	os.Exit(hosttest.Main(m, "./plugins/http-transport/wasm", &transportWasm))
+func loadModule(t testing.TB) Caller {
+	t.Helper()
+	return moduleCaller{hosttest.Load(t, transportWasm, host.ModuleOptions{})}
 }
 
-func loadModule(t testing.TB) *host.Module {
-	t.Helper()
-	return hosttest.Load(t, transportWasm, host.ModuleOptions{})
+// moduleCaller runs a transport module's operations as wasmcomponent.Module does.
+type moduleCaller struct{ m *host.Module }
+
+func (c moduleCaller) Call(ctx context.Context, op string, in []byte) ([]byte, error) {
+	res, err := c.m.Call(ctx, &host.Request{Endpoint: op, ContentType: "application/protobuf", Body: in})
+	if err != nil {
+		return nil, err
+	}
+	return res.Body, nil
 }
 
 // echo answers with the endpoint header and the body.
@@ -42,11 +46,11 @@ func (e *echo) ServeMessage(ctx context.Context, m *Message) *Reply {
 	if m.Header["Micro-Endpoint"] == "Slow.Call" {
 		time.Sleep(200 * time.Millisecond)
 	}
-	return &Reply{Status: 200, Header: []httptransport.Header{{Name: []byte("X-Endpoint"), Value: []byte(m.Header["Micro-Endpoint"])}}, Body: append([]byte("echo:"), m.Body...)}
+	return &Reply{Status: 200, Header: []component.TransportHeader{{Name: []byte("X-Endpoint"), Value: []byte(m.Header["Micro-Endpoint"])}}, Body: append([]byte("echo:"), m.Body...)}
 }
 
 func framers(t *testing.T, f func(t *testing.T, newFramer func() Framer)) {
-	t.Run("native", func(t *testing.T) { f(t, func() Framer { return Native{} }) })
+	t.Run("native", func(t *testing.T) { f(t, func() Framer { return testNative() }) })
 	t.Run("wasm", func(t *testing.T) {
 		m := loadModule(t)
 		f(t, func() Framer { return &Wasm{Module: m} })
@@ -101,7 +105,7 @@ func TestClientPool(t *testing.T) {
 		ctx := context.Background()
 		big := bytes.Repeat([]byte("b"), 100000)
 		for _, body := range [][]byte{[]byte("a"), big, nil} {
-			rep, err := c.Call(ctx, addr, []httptransport.Header{{Name: []byte("Micro-Endpoint"), Value: []byte("X.Y")}}, body)
+			rep, err := c.Call(ctx, addr, []component.TransportHeader{{Name: []byte("Micro-Endpoint"), Value: []byte("X.Y")}}, body)
 			require.NoError(t, err)
 			assert.Equal(t, 200, rep.Status)
 			assert.Equal(t, "echo:"+string(body), string(rep.Body))
@@ -110,7 +114,7 @@ func TestClientPool(t *testing.T) {
 		// A deadline shorter than the handler cuts the call and drops the connection.
 		tctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer cancel()
-		_, err := c.Call(tctx, addr, []httptransport.Header{{Name: []byte("Micro-Endpoint"), Value: []byte("Slow.Call")}}, nil)
+		_, err := c.Call(tctx, addr, []component.TransportHeader{{Name: []byte("Micro-Endpoint"), Value: []byte("Slow.Call")}}, nil)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		// Nothing listening: a transport failure.
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -139,7 +143,7 @@ func TestHostileInput(t *testing.T) {
 	framers(t, func(t *testing.T, nf func() Framer) {
 		base := runtime.NumGoroutine()
 		_, addr := serve(t, &echo{}, ServerOptions{NewFramer: nf, ReadTimeout: 300 * time.Millisecond,
-			Limits: httptransport.Limits{MaxHeaderBytes: 1024, MaxBodyBytes: 2048}})
+			Limits: component.TransportLimits{MaxHeaderBytes: 1024, MaxBodyBytes: 2048}})
 		cases := []struct{ name, raw, want string }{
 			{"malformed", "HELLO THERE\r\n\r\n", "HTTP/1.1 400 "},
 			{"oversized header", "POST / HTTP/1.1\r\nX: " + strings.Repeat("a", 2000) + "\r\n\r\n", "HTTP/1.1 431 "},
@@ -170,14 +174,14 @@ func TestShutdownDrains(t *testing.T) {
 	e := &echo{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	s := NewServer(e, ServerOptions{})
+	s := NewServer(e, ServerOptions{NewFramer: testNative})
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	c := NewClient(ClientOptions{})
 	defer c.Close()
 	result := make(chan error, 1)
 	go func() {
-		rep, err := c.Call(context.Background(), ln.Addr().String(), []httptransport.Header{{Name: []byte("Micro-Endpoint"), Value: []byte("Slow.Call")}}, []byte("x"))
+		rep, err := c.Call(context.Background(), ln.Addr().String(), []component.TransportHeader{{Name: []byte("Micro-Endpoint"), Value: []byte("Slow.Call")}}, []byte("x"))
 		if err == nil && string(rep.Body) != "echo:x" {
 			err = fmt.Errorf("reply %q", rep.Body)
 		}
@@ -209,10 +213,10 @@ func TestFramerDifferential(t *testing.T) {
 		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nqq\r\n",
 		"",
 	}
-	lim := httptransport.Limits{MaxHeaderBytes: 4096, MaxBodyBytes: 1 << 20}
+	lim := component.TransportLimits{MaxHeaderBytes: 4096, MaxBodyBytes: 1 << 20}
 	for i, in := range inputs {
 		var a, b Frame
-		na, ea := Native{}.Frame(ctx, []byte(in), lim, &a)
+		na, ea := testNative().Frame(ctx, []byte(in), lim, &a)
 		nb, eb := w.Frame(ctx, []byte(in), lim, &b)
 		require.Equal(t, na, nb, "case %d", i)
 		require.Equal(t, fmt.Sprint(ea), fmt.Sprint(eb), "case %d", i)
@@ -222,8 +226,8 @@ func TestFramerDifferential(t *testing.T) {
 			assert.Equal(t, a.KeepAlive, b.KeepAlive, "case %d", i)
 		}
 	}
-	hs := []httptransport.Header{{Name: []byte("Content-Type"), Value: []byte("application/json")}, {Name: []byte("Bad"), Value: []byte("x\ny")}}
-	ha, _ := Native{}.Head(ctx, nil, 200, hs, 10, true)
+	hs := []component.TransportHeader{{Name: []byte("Content-Type"), Value: []byte("application/json")}, {Name: []byte("Bad"), Value: []byte("x\ny")}}
+	ha, _ := testNative().Head(ctx, nil, 200, hs, 10, true)
 	hb, err := w.Head(ctx, nil, 200, hs, 10, true)
 	require.NoError(t, err)
 	assert.Equal(t, string(ha), string(hb))
@@ -232,7 +236,7 @@ func TestFramerDifferential(t *testing.T) {
 func BenchmarkRoundTrip(b *testing.B) {
 	for _, mode := range []string{"native", "wasm"} {
 		b.Run(mode, func(b *testing.B) {
-			nf := func() Framer { return Native{} }
+			nf := testNative
 			if mode == "wasm" {
 				m := loadModule(b)
 				nf = func() Framer { return &Wasm{Module: m} }
@@ -244,7 +248,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			defer s.Shutdown(context.Background())
 			c := NewClient(ClientOptions{})
 			defer c.Close()
-			hdr := []httptransport.Header{{Name: []byte("Micro-Endpoint"), Value: []byte("Greeter.Hello")}}
+			hdr := []component.TransportHeader{{Name: []byte("Micro-Endpoint"), Value: []byte("Greeter.Hello")}}
 			body := []byte(`{"name":"John"}`)
 			ctx := context.Background()
 			b.ReportAllocs()
