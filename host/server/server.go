@@ -23,13 +23,13 @@ import (
 
 // Headers of Go Micro's mucp protocol.
 const (
-	HeaderID          = "Micro-Id"
-	HeaderService     = "Micro-Service"
-	HeaderEndpoint    = "Micro-Endpoint"
-	HeaderMethod      = "Micro-Method"
-	HeaderError       = "Micro-Error"
-	HeaderTimeout     = "Timeout"
-	HeaderContentType = "Content-Type"
+	HeaderID          = component.HeaderMicroID
+	HeaderService     = component.HeaderMicroService
+	HeaderEndpoint    = component.HeaderMicroEndpoint
+	HeaderMethod      = component.HeaderMicroMethod
+	HeaderError       = component.HeaderMicroError
+	HeaderTimeout     = component.HeaderTimeout
+	HeaderContentType = component.HeaderContentType
 )
 
 // Handler serves the endpoints of one module. *host.Module satisfies it.
@@ -133,7 +133,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range rep.header {
 		h.Set(k, v)
 	}
-	h.Set("Content-Length", strconv.Itoa(len(rep.body)))
+	h.Set(component.HeaderContentLength, strconv.Itoa(len(rep.body)))
 	w.WriteHeader(rep.status)
 	_, _ = w.Write(rep.body)
 }
@@ -338,7 +338,7 @@ func (s *Server) errorReply(ctx context.Context, hdr headers, ct string, c *code
 
 // transportHeader reports fields that belong to the transport, not to the caller's metadata.
 func transportHeader(k string) bool {
-	for _, t := range [...]string{HeaderContentType, HeaderTimeout, "Content-Length", "Accept-Encoding", "User-Agent", "Accept", "Connection", "Host", transport.HeaderStream, transport.HeaderStreamEnd} {
+	for _, t := range [...]string{HeaderContentType, HeaderTimeout, component.HeaderContentLength, "Accept-Encoding", "User-Agent", "Accept", "Connection", "Host", transport.HeaderStream, transport.HeaderStreamEnd} {
 		if strings.EqualFold(k, t) {
 			return true
 		}

@@ -328,7 +328,7 @@ func (sc *serverConn) next(ctx context.Context, inStream bool) error {
 // writeFramingError answers a request that could not be framed and ends the connection.
 func (s *Server) writeFramingError(ctx context.Context, c net.Conn, framer Framer, out []byte, fe *component.TransportError) {
 	body := []byte(abi.NewError("transport", int32(fe.Status), "%s", fe.Reason).Error())
-	head, err := framer.Head(ctx, out[:0], fe.Status, []component.TransportHeader{{Name: []byte("Content-Type"), Value: []byte("application/json")}}, len(body), false)
+	head, err := framer.Head(ctx, out[:0], fe.Status, []component.TransportHeader{{Name: []byte(component.HeaderContentType), Value: []byte("application/json")}}, len(body), false)
 	if err != nil {
 		return
 	}

@@ -18,10 +18,10 @@ import (
 const (
 	// HeaderStream carries the stream's id, as Go Micro's does; any non-empty value opens a
 	// stream.
-	HeaderStream = "Micro-Stream"
+	HeaderStream = component.HeaderMicroStream
 	// HeaderStreamEnd is "true" on the last frame of each side: the client's empty request
 	// that closes its sending side, the server's reply that ends the stream.
-	HeaderStreamEnd = "Micro-Stream-End"
+	HeaderStreamEnd = component.HeaderMicroStreamEnd
 	// goMicroEOS is the Micro-Error value with which Go Micro ends its side of a stream.
 	// The server takes it as the client's end too, and puts it on a clean last frame that
 	// carries no message, which Go Micro's client reads as the end of the stream;
@@ -164,7 +164,7 @@ func (st *serverStream) recv(ctx context.Context) ([]byte, error) {
 }
 
 // headerError is Go Micro's error header.
-const headerError = "Micro-Error"
+const headerError = component.HeaderMicroError
 
 // cleanEnd reports whether reply ends a stream without an error and without a last
 // message, so that its frame can carry Go Micro's end-of-stream mark.

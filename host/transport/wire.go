@@ -20,7 +20,7 @@ func appendRequestHead(dst []byte, host string, headers []component.TransportHea
 	dst = append(dst, host...)
 	dst = append(dst, "\r\n"...)
 	for _, h := range headers {
-		if !component.IsToken(h.Name) || !component.ValidValue(h.Value) || equalFold(h.Name, "Content-Length") || equalFold(h.Name, "Host") {
+		if !component.IsToken(h.Name) || !component.ValidValue(h.Value) || equalFold(h.Name, component.HeaderContentLength) || equalFold(h.Name, component.HeaderHost) {
 			continue
 		}
 		dst = append(dst, h.Name...)
@@ -121,7 +121,7 @@ func parseFields(rest []byte, hdrs []component.TransportHeader, keepAlive bool) 
 			return hdrs, fr, malformed("bad header value")
 		}
 		switch {
-		case equalFold(name, "Content-Length"):
+		case equalFold(name, component.HeaderContentLength):
 			v, err := parseLength(value)
 			if err != nil || (fr.length >= 0 && v != fr.length) {
 				return hdrs, fr, malformed("bad Content-Length")

@@ -233,9 +233,9 @@ func load(ctx context.Context, name, addr string, conns int, dur time.Duration) 
 	c := transport.NewClient(transport.ClientOptions{PoolSize: conns})
 	defer c.Close()
 	hdr := []component.TransportHeader{
-		{Name: []byte("Content-Type"), Value: []byte("application/json")},
-		{Name: []byte("Micro-Service"), Value: []byte("greeter")},
-		{Name: []byte("Micro-Endpoint"), Value: []byte("Greeter.Hello")},
+		{Name: []byte(component.HeaderContentType), Value: []byte("application/json")},
+		{Name: []byte(component.HeaderMicroService), Value: []byte("greeter")},
+		{Name: []byte(component.HeaderMicroEndpoint), Value: []byte("Greeter.Hello")},
 	}
 	body := []byte(`{"name":"John"}`)
 	want := `{"greeting":"Hello John"}`
