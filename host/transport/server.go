@@ -189,7 +189,7 @@ func (s *Server) serveConn(c net.Conn) {
 	}()
 	ctx := context.Background()
 	sc := &serverConn{s: s, c: c, framer: s.opts.NewFramer(), lim: s.opts.Limits, buf: make([]byte, 0, 4096)}
-	sc.maxBuf = limHeader(sc.lim) + limBody(sc.lim) + 4
+	sc.maxBuf = sc.lim.HeaderBytes() + sc.lim.BodyBytes() + 4
 	var out []byte
 	for {
 		if err := sc.next(ctx, false); err != nil {
@@ -346,20 +346,6 @@ func (s *Server) writeFramingError(ctx context.Context, c net.Conn, framer Frame
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-func limHeader(l component.TransportLimits) int {
-	if l.MaxHeaderBytes <= 0 {
-		return 64 << 10
-	}
-	return l.MaxHeaderBytes
-}
-
-func limBody(l component.TransportLimits) int {
-	if l.MaxBodyBytes <= 0 {
-		return 4 << 20
-	}
-	return l.MaxBodyBytes
 }
 
 // noFramer is the framer of a server given none: it refuses every request.
