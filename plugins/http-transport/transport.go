@@ -1,11 +1,12 @@
-// Package httptransport is the stock transport plugin: Go Micro's HTTP transport as a
-// sans-I/O protocol machine. It turns bytes read from a connection into messages (Parse…)
-// and messages into bytes to write (Append…); the host owns listeners, connections, buffers
-// and timers.
+// Package httptransport is the stock transport plugin: the server side of Go Micro's HTTP
+// transport as a sans-I/O protocol machine, implementing the transport kind
+// (component.Framer, abi/transport.md). It frames requests out of bytes read from a
+// connection (ParseRequest) and writes reply heads (AppendResponseHead); the host owns
+// listeners, connections, buffers and timers.
 //
-// The same package is compiled into the host as the native twin and, through the wrapper in
-// ./wasm, into http-transport.wasm, so a different .wasm can speak a different wire protocol
-// without touching the host.
+// The same package is the native twin (Twin) and, through the wrapper in ./wasm serving
+// the kind's operations with Ops, http-transport.wasm, so a different .wasm can speak a
+// different wire protocol without touching the host.
 //
 // The wire format is HTTP/1.1 as Go Micro's transport speaks it: each message is a POST on a
 // kept-alive connection, framed by Content-Length or chunked transfer coding (Go Micro's
