@@ -226,6 +226,7 @@ func checkHead(ctx context.Context, fr component.Framer, status int, keepAlive b
 		{Name: []byte("Micro-Id"), Value: []byte("42")},
 		{Name: []byte("X-Split"), Value: []byte("a\r\nSet-Cookie: evil")},
 		{Name: []byte("Bad Name"), Value: []byte("x")},
+		{Name: nil, Value: []byte("nameless")},
 		{Name: []byte("Content-Length"), Value: []byte("999")},
 	}
 	body := `{"greeting":"Hello John"}`

@@ -20,7 +20,7 @@ func appendRequestHead(dst []byte, host string, headers []component.TransportHea
 	dst = append(dst, host...)
 	dst = append(dst, "\r\n"...)
 	for _, h := range headers {
-		if !component.IsToken(h.Name) || !component.ValidValue(h.Value) || equalFold(h.Name, component.HeaderContentLength) || equalFold(h.Name, component.HeaderHost) {
+		if len(h.Name) == 0 || !component.IsToken(h.Name) || !component.ValidValue(h.Value) || equalFold(h.Name, component.HeaderContentLength) || equalFold(h.Name, component.HeaderHost) {
 			continue
 		}
 		dst = append(dst, h.Name...)

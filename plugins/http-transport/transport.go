@@ -386,7 +386,7 @@ func AppendResponseHead(dst []byte, status int, headers []Header, bodyLen int, k
 	dst = append(dst, reason(status)...)
 	dst = append(dst, "\r\n"...)
 	for _, h := range headers {
-		if !isToken(h.Name) || !validValue(h.Value) || equalFold(h.Name, "Content-Length") || equalFold(h.Name, "Connection") {
+		if len(h.Name) == 0 || !isToken(h.Name) || !validValue(h.Value) || equalFold(h.Name, "Content-Length") || equalFold(h.Name, "Connection") {
 			continue
 		}
 		dst = append(dst, h.Name...)
