@@ -91,6 +91,24 @@ func GetTransportHeader(hs []TransportHeader, name string) ([]byte, bool) {
 	return nil, false
 }
 
+// TransportResponse is one framed reply, as a client reads it. Its slices are views into the
+// bytes framed (or into the record the Wasm twin returned); its body is
+// buf[n-ContentLength:n] of the buffer that was framed, n being what Response returned.
+type TransportResponse struct {
+	Status        int
+	Headers       []TransportHeader
+	Body          []byte
+	ContentLength int
+	KeepAlive     bool
+	// Chunked is set when the body follows the head in chunked transfer coding.
+	Chunked bool
+}
+
+// Get returns the value of the first header named name, compared case-insensitively.
+func (r *TransportResponse) Get(name string) ([]byte, bool) {
+	return GetTransportHeader(r.Headers, name)
+}
+
 // TransportError is a framing error with the HTTP status a server answers it with.
 type TransportError struct {
 	Status int
@@ -149,16 +167,22 @@ const (
 	TransportOpDechunk = "dechunk"
 	// TransportOpHead writes the head of a reply.
 	TransportOpHead = "head"
+	// TransportOpRequest writes the head of a request (the client side).
+	TransportOpRequest = "request"
+	// TransportOpResponse frames the first reply of a connection's buffered bytes (the
+	// client side).
+	TransportOpResponse = "response"
 )
 
 // TransportOps lists the operations a transport module must serve.
-var TransportOps = []string{TransportOpFrame, TransportOpDechunk, TransportOpHead}
+var TransportOps = []string{TransportOpFrame, TransportOpDechunk, TransportOpHead, TransportOpRequest, TransportOpResponse}
 
-// Framer is the transport kind: the server side of a wire protocol. The host owns the
-// sockets, the buffers, the timeouts and the limits' enforcement on what it reads; the
-// framer only turns buffered bytes into requests and replies into bytes. A Framer is used
-// by one connection at a time.
+// Framer is the transport kind: a wire protocol, both sides. The host owns the sockets, the
+// buffers, the timeouts and the limits' enforcement on what it reads; the framer only turns
+// buffered bytes into requests and replies, and requests and replies into bytes. A Framer
+// is used by one connection at a time.
 type Framer interface {
+	ClientFramer
 	// Frame frames the first request in buf into f and returns the bytes it takes; 0 with a
 	// nil error asks for more bytes. A protocol error is a *TransportError. A chunked body
 	// is decoded in place: buf is rewritten between the head and the returned length.
@@ -166,6 +190,18 @@ type Framer interface {
 	// Head appends to dst the head of a reply with a body of bodyLen bytes, which the host
 	// writes after it.
 	Head(ctx context.Context, dst []byte, status int, headers []TransportHeader, bodyLen int, keepAlive bool) ([]byte, error)
+}
+
+// ClientFramer is the client side of a wire protocol: it writes request heads and frames
+// replies out of buffered bytes.
+type ClientFramer interface {
+	// Request appends to dst the head of a request to host (the node's address) with a
+	// body of bodyLen bytes, which the host writes after it.
+	Request(ctx context.Context, dst []byte, host string, headers []TransportHeader, bodyLen int) ([]byte, error)
+	// Response frames the first reply in buf into r and returns the bytes it takes; 0 with
+	// a nil error asks for more bytes. A protocol error is a *TransportError. A chunked
+	// body is decoded in place.
+	Response(ctx context.Context, buf []byte, lim TransportLimits, r *TransportResponse) (int, error)
 }
 
 // TransportTwin is what a transport plugin's native twin puts in Twin.Native.

@@ -104,7 +104,7 @@ func DecodeFrame(b []byte, f *TransportFrame) (int, error) {
 		return 0, err
 	}
 	if n > 1<<31 || cl > n {
-		return 0, fmt.Errorf("frame: content length %d beyond consumed %d", cl, n)
+		return 0, fmt.Errorf("content length %d beyond consumed %d", cl, n)
 	}
 	f.ContentLength = int(cl)
 	return int(n), nil
@@ -215,6 +215,101 @@ func DecodeHeadOutput(b []byte) (head []byte, err error) {
 		return nil
 	})
 	return head, err
+}
+
+// AppendRequestInput appends the "request" operation's input record, RequestInput.
+func AppendRequestInput(dst []byte, host string, headers []TransportHeader, bodyLen int) []byte {
+	if host != "" {
+		dst = appendTag(dst, 1, protowire.BytesType)
+		dst = appendVarint(dst, uint64(len(host)))
+		dst = append(dst, host...)
+	}
+	dst = appendHeaders(dst, 2, headers)
+	return appendUint(dst, 3, uint64(bodyLen))
+}
+
+// DecodeRequestInput reads a RequestInput record; host and the headers are views into b,
+// the headers appended to hdrs.
+func DecodeRequestInput(b []byte, hdrs []TransportHeader) (host []byte, headers []TransportHeader, bodyLen int, err error) {
+	err = walk(b, func(num protowire.Number, v []byte, x uint64) error {
+		switch num {
+		case 1:
+			host = v
+		case 2:
+			h, err := decodeHeader(v)
+			if err != nil {
+				return err
+			}
+			hdrs = append(hdrs, h)
+		case 3:
+			if x > 1<<31 {
+				return fmt.Errorf("request input: body_len %d is too large", x)
+			}
+			bodyLen = int(x)
+		}
+		return nil
+	})
+	return host, hdrs, bodyLen, err
+}
+
+// AppendResponse appends the "response" operation's output record, Response: n is the
+// bytes the reply takes, 0 asking for more (and then nothing else is written).
+func AppendResponse(dst []byte, n int, r *TransportResponse) []byte {
+	dst = appendUint(dst, 1, uint64(n))
+	if n == 0 {
+		return dst
+	}
+	dst = appendUint(dst, 2, uint64(r.Status))
+	dst = appendHeaders(dst, 3, r.Headers)
+	dst = appendUint(dst, 4, uint64(r.ContentLength))
+	if r.KeepAlive {
+		dst = append(dst, 5<<3|byte(protowire.VarintType), 1)
+	}
+	if r.Chunked {
+		dst = append(dst, 6<<3|byte(protowire.VarintType), 1)
+	}
+	return dst
+}
+
+// DecodeResponse reads a Response record into r (whose slices become views into b) and
+// returns the bytes consumed. It leaves r.Body unset: the body is in the caller's buffer.
+func DecodeResponse(b []byte, r *TransportResponse) (int, error) {
+	hdrs := r.Headers[:0]
+	*r = TransportResponse{}
+	var n, cl, status uint64
+	err := walk(b, func(num protowire.Number, v []byte, x uint64) error {
+		switch num {
+		case 1:
+			n = x
+		case 2:
+			status = x
+		case 3:
+			h, err := decodeHeader(v)
+			if err != nil {
+				return err
+			}
+			hdrs = append(hdrs, h)
+		case 4:
+			cl = x
+		case 5:
+			r.KeepAlive = x != 0
+		case 6:
+			r.Chunked = x != 0
+		}
+		return nil
+	})
+	r.Headers = hdrs
+	if err != nil {
+		return 0, err
+	}
+	if n > 1<<31 || cl > n {
+		return 0, fmt.Errorf("content length %d beyond consumed %d", cl, n)
+	}
+	if n > 0 && (status < 100 || status > 999) {
+		return 0, fmt.Errorf("status %d out of range", status)
+	}
+	r.Status, r.ContentLength = int(status), int(cl)
+	return int(n), nil
 }
 
 func appendTag(dst []byte, num protowire.Number, typ protowire.Type) []byte {

@@ -120,3 +120,35 @@ func TestDecodeRefusesBadRecords(t *testing.T) {
 	_, _, _, err = component.DecodeFrameInput([]byte{0x18, 0x01, 0x22, 0x02, 'a', 'b'})
 	assert.ErrorContains(t, err, "2 bytes given but only 1 available")
 }
+
+func TestTransportClientRecordsMatchSchema(t *testing.T) {
+	hs := []component.TransportHeader{{Name: []byte("Micro-Id"), Value: []byte("7")}, {Name: []byte("X-Empty")}}
+	want, err := marshal.Marshal(&abipb.TransportRequestInput{Host: []byte("127.0.0.1:8080"), Headers: pbHeaders(hs), BodyLen: 300})
+	require.NoError(t, err)
+	assert.Equal(t, want, component.AppendRequestInput(nil, "127.0.0.1:8080", hs, 300), "RequestInput")
+	host, gh, bl, err := component.DecodeRequestInput(want, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:8080", string(host))
+	assert.Len(t, gh, 2)
+	assert.Equal(t, 300, bl)
+
+	r := &component.TransportResponse{Status: 200, Headers: hs, ContentLength: 25, KeepAlive: true}
+	want, err = marshal.Marshal(&abipb.TransportResponse{Consumed: 90, Status: 200, Headers: pbHeaders(hs), ContentLength: 25, KeepAlive: true})
+	require.NoError(t, err)
+	assert.Equal(t, want, component.AppendResponse(nil, 90, r), "Response")
+	var back component.TransportResponse
+	n, err := component.DecodeResponse(want, &back)
+	require.NoError(t, err)
+	assert.Equal(t, 90, n)
+	assert.Equal(t, 200, back.Status)
+	assert.Equal(t, 25, back.ContentLength)
+	assert.True(t, back.KeepAlive)
+	assert.Len(t, back.Headers, 2)
+
+	want, err = marshal.Marshal(&abipb.TransportResponse{Consumed: 40, Status: 500, Chunked: true})
+	require.NoError(t, err)
+	assert.Equal(t, want, component.AppendResponse(nil, 40, &component.TransportResponse{Status: 500, Chunked: true}), "chunked Response")
+	assert.Empty(t, component.AppendResponse(nil, 0, r), "read more is the empty record")
+	_, err = component.DecodeResponse([]byte{0x08, 0x05}, &back)
+	assert.ErrorContains(t, err, "status 0 out of range")
+}

@@ -217,6 +217,114 @@ func checkTransport(ctx context.Context, r *Report, newFramer func() component.F
 
 	r.Check("writes a reply head that parses as HTTP/1.1", checkHead(ctx, fr, 200, true))
 	r.Check("writes an error reply head that closes the connection", checkHead(ctx, fr, 413, false))
+	checkClient(ctx, r, fr)
+}
+
+// conformReply is a reply as a Go Micro server sends it, then the start of the next one.
+const conformReply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nMicro-Id: 42\r\n" +
+	"Content-Length: 25\r\n\r\n{\"greeting\":\"Hello John\"}"
+
+// checkClient checks the client side: request heads and reply framing.
+func checkClient(ctx context.Context, r *Report, fr component.Framer) {
+	r.Check("writes a request head that parses as an HTTP/1.1 POST", func() error {
+		headers := []component.TransportHeader{
+			{Name: []byte("Content-Type"), Value: []byte("application/json")},
+			{Name: []byte("Micro-Endpoint"), Value: []byte("Greeter.Hello")},
+			{Name: []byte("X-Split"), Value: []byte("a\r\nX-Evil: 1")},
+			{Name: nil, Value: []byte("nameless")},
+			{Name: []byte("Content-Length"), Value: []byte("999")},
+			{Name: []byte("Host"), Value: []byte("elsewhere")},
+		}
+		body := `{"name":"John"}`
+		head, err := fr.Request(ctx, []byte("prefix"), "127.0.0.1:8080", headers, len(body))
+		if err != nil {
+			return err
+		}
+		if !bytes.HasPrefix(head, []byte("prefix")) {
+			return errors.New("request did not append to dst")
+		}
+		head = head[len("prefix"):]
+		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(append(head, body...))))
+		if err != nil {
+			return fmt.Errorf("the head is not an HTTP/1.1 request head: %w: %q", err, head)
+		}
+		got, err := io.ReadAll(req.Body)
+		switch {
+		case err != nil:
+			return fmt.Errorf("reading the body after the head: %w", err)
+		case req.Method != "POST" || req.ProtoMinor != 1:
+			return fmt.Errorf("%s %s, want POST HTTP/1.1", req.Method, req.Proto)
+		case req.Host != "127.0.0.1:8080":
+			return fmt.Errorf("Host %q, want the node's address", req.Host)
+		case string(got) != body || req.ContentLength != int64(len(body)):
+			return fmt.Errorf("Content-Length %d, body %q", req.ContentLength, got)
+		case req.Header.Get("Micro-Endpoint") != "Greeter.Hello" || req.Header.Get("Content-Type") != "application/json":
+			return fmt.Errorf("headers %v lack the request's", req.Header)
+		case req.Header.Get("X-Evil") != "" || req.Header.Get("X-Split") != "":
+			return errors.New("a header value with CR LF was written: the request can be split")
+		}
+		return nil
+	}())
+
+	frame := func(in string) (int, *component.TransportResponse, error) {
+		var rsp component.TransportResponse
+		n, err := fr.Response(ctx, []byte(in), conformLimits, &rsp)
+		return n, &rsp, err
+	}
+	r.Check("frames a Go Micro reply", func() error {
+		n, rsp, err := frame(conformReply + "HTTP/1.1 2")
+		switch {
+		case err != nil:
+			return err
+		case n != len(conformReply):
+			return fmt.Errorf("consumed %d bytes of a %d-byte reply", n, len(conformReply))
+		case rsp.Status != 200 || !rsp.KeepAlive:
+			return fmt.Errorf("status %d keep-alive %v, want 200 and true", rsp.Status, rsp.KeepAlive)
+		case string(rsp.Body) != `{"greeting":"Hello John"}`:
+			return fmt.Errorf("body %q", rsp.Body)
+		}
+		if v, _ := rsp.Get("Micro-Id"); string(v) != "42" {
+			return fmt.Errorf("Micro-Id %q, want 42", v)
+		}
+		return nil
+	}())
+	r.Check("asks for more bytes on every prefix of a reply", func() error {
+		for i := 0; i < len(conformReply); i++ {
+			if n, _, err := frame(conformReply[:i]); n != 0 || err != nil {
+				return fmt.Errorf("the first %d bytes: consumed %d, error %v; want 0 and no error", i, n, err)
+			}
+		}
+		return nil
+	}())
+	r.Check("frames a chunked reply and one that closes", func() error {
+		in := "HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n"
+		n, rsp, err := frame(in)
+		if err != nil || n != len(in) || string(rsp.Body) != "ab" || rsp.Status != 500 || rsp.KeepAlive {
+			return fmt.Errorf("consumed %d of %d, status %d, body %q, keep-alive %v, %v", n, len(in), rsp.Status, rsp.Body, rsp.KeepAlive, err)
+		}
+		return nil
+	}())
+	for _, c := range []struct {
+		name, in string
+		status   int
+	}{
+		{"a bad status line", "HTTP/1.1 OK\r\nContent-Length: 0\r\n\r\n", 400},
+		{"a reply body over the limit", "HTTP/1.1 200 OK\r\nContent-Length: 4097\r\n\r\n", 413},
+	} {
+		r.Check(fmt.Sprintf("refuses %s with %d", c.name, c.status), func() error {
+			n, _, err := frame(c.in)
+			var te *component.TransportError
+			switch {
+			case err == nil:
+				return fmt.Errorf("accepted it (consumed %d)", n)
+			case !errors.As(err, &te):
+				return fmt.Errorf("failed without a framing error: %w", err)
+			case te.Status != c.status:
+				return fmt.Errorf("status %d (%s), want %d", te.Status, te.Reason, c.status)
+			}
+			return nil
+		}())
+	}
 }
 
 // checkHead writes a head with fr and parses it with net/http.

@@ -61,5 +61,7 @@ func TestTransportConformance(t *testing.T) {
 		assert.Contains(t, msg, "frames a well-formed mucp POST: transport module: frame: consumed 2147483647 bytes but was given")
 		assert.Contains(t, msg, "refuses a GET with 405: failed without a framing error")
 		assert.Contains(t, msg, "writes a reply head that parses as HTTP/1.1: the head is not an HTTP/1.1 response head")
+		assert.Contains(t, msg, "writes a request head that parses as an HTTP/1.1 POST: the head is not an HTTP/1.1 request head")
+		assert.Contains(t, msg, "frames a Go Micro reply: transport module: response: status 0 out of range")
 	})
 }

@@ -54,6 +54,8 @@ type Service struct {
 	codecs    *codec.Registry
 	ln        net.Listener
 	transport *transport.Server
+	// newFramer is the configured transport's framer, which the client frames with too.
+	newFramer func() transport.Framer
 	record    *abi.Service
 	// lookups is the registry cache the service's calls find other services through; nil
 	// when the registrar cannot watch.
@@ -73,7 +75,7 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Service, error) {
 	if src, ok := reg.(registrycache.Source); ok {
 		s.lookups = registrycache.New(src, registrycache.Options{Logger: logger})
 	}
-	s.client = client.New(s.lookup(), client.Options{Logger: logger})
+	s.client = client.New(s.lookup(), client.Options{Logger: logger, Pool: transport.ClientOptions{NewFramer: s.clientFramer}})
 	if err := s.provision(ctx); err != nil {
 		_ = s.Close(context.WithoutCancel(ctx))
 		return nil, err

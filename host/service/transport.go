@@ -12,7 +12,8 @@ import (
 
 // provisionTransport builds the server side of the transport for h: the configured
 // transport component — its native twin or its Wasm module, as catalogue.Choose decides
-// from the mode — with the configured limits and timeouts.
+// from the mode — with the configured limits and timeouts. The service's client frames its
+// requests with the same component (clientFramer).
 func (s *Service) provisionTransport(ctx context.Context, h transport.Handler) error {
 	cfg := s.cfg.Transport
 	mode, err := component.ParseMode(cfg.Mode)
@@ -46,6 +47,7 @@ func (s *Service) provisionTransport(ctx context.Context, h transport.Handler) e
 		s.modules = append(s.modules, m.Host())
 		newFramer = func() transport.Framer { return &transport.Wasm{Module: m} }
 	}
+	s.newFramer = newFramer
 	s.transport = transport.NewServer(h, transport.ServerOptions{
 		NewFramer:    newFramer,
 		Limits:       component.TransportLimits{MaxHeaderBytes: cfg.MaxHeaderBytes, MaxBodyBytes: int(s.cfg.Server.MaxBodyBytes)},
@@ -55,4 +57,14 @@ func (s *Service) provisionTransport(ctx context.Context, h transport.Handler) e
 		Logger:       s.logger,
 	})
 	return nil
+}
+
+// clientFramer returns the client side of the configured transport for a new connection
+// of the service's client; nil (before the transport is provisioned) means the client's
+// built-in Go Micro HTTP/1.1.
+func (s *Service) clientFramer() component.ClientFramer {
+	if s.newFramer == nil {
+		return nil
+	}
+	return s.newFramer()
 }

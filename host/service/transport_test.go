@@ -71,6 +71,10 @@ func serveGreeter(t *testing.T, edit func(dir string, cfg *componentTable), dige
 	reply, err := c.CallAddress(ctx, svc.Addr(), &client.Request{Service: "greeter", Endpoint: "Greeter.Hello", Body: []byte(`{"name":"Tx"}`)})
 	require.NoError(t, err)
 	assert.Equal(t, `{"greeting":"Hello Tx"}`, string(reply))
+	// The service's own client frames through the same transport component.
+	reply, err = svc.Client().CallAddress(ctx, svc.Addr(), &client.Request{Service: "greeter", Endpoint: "Greeter.Hello", Body: []byte(`{"name":"Self"}`)})
+	require.NoError(t, err)
+	assert.Equal(t, `{"greeting":"Hello Self"}`, string(reply))
 	return logs.String(), nil
 }
 

@@ -22,6 +22,10 @@ type ClientOptions struct {
 	DialTimeout time.Duration
 	// Limits bound reply sizes.
 	Limits component.TransportLimits
+	// NewFramer returns the client side of the wire protocol for one connection: the
+	// configured transport's (a twin's framer, or a Wasm over its module). Nil, or a nil
+	// result, means Go Micro's HTTP/1.1, built in.
+	NewFramer func() component.ClientFramer
 }
 
 // Client sends requests over pooled, kept-alive connections, one pool per node address.
@@ -37,7 +41,8 @@ type clientConn struct {
 	buf      []byte
 	out      []byte
 	lastUsed time.Time
-	rsp      response
+	rsp      component.TransportResponse
+	framer   component.ClientFramer
 }
 
 // NewClient returns a Client.
@@ -52,6 +57,16 @@ func NewClient(opts ClientOptions) *Client {
 		opts.DialTimeout = 5 * time.Second
 	}
 	return &Client{opts: opts, pools: map[string][]*clientConn{}}
+}
+
+// newFramer returns the client framer of a new connection.
+func (c *Client) newFramer() component.ClientFramer {
+	if c.opts.NewFramer != nil {
+		if f := c.opts.NewFramer(); f != nil {
+			return f
+		}
+	}
+	return goMicroWire{}
 }
 
 // ErrTransport is wrapped by Call's errors that happened below the application: dialing,
@@ -92,14 +107,17 @@ func (c *Client) roundTrip(ctx context.Context, cc *clientConn, addr string, hea
 	stop := context.AfterFunc(ctx, func() { _ = cc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	cc.out = appendRequestHead(cc.out[:0], addr, headers, len(body))
+	var err error
+	if cc.out, err = cc.framer.Request(ctx, cc.out[:0], addr, headers, len(body)); err != nil {
+		return fail(err)
+	}
 	bufs := net.Buffers{cc.out, body}
 	if _, err := bufs.WriteTo(cc); err != nil {
 		return fail(err)
 	}
 	cc.buf = cc.buf[:0]
 	for {
-		n, err := parseResponse(cc.buf, c.opts.Limits, &cc.rsp)
+		n, err := cc.framer.Response(ctx, cc.buf, c.opts.Limits, &cc.rsp)
 		if err != nil {
 			return fail(err)
 		}
@@ -157,7 +175,7 @@ func (c *Client) dial(ctx context.Context, addr string) (*clientConn, bool, erro
 		}
 		return nil, false, fmt.Errorf("%w: dial %s: %w", ErrTransport, addr, err)
 	}
-	return &clientConn{Conn: conn, buf: make([]byte, 0, 4096)}, false, nil
+	return &clientConn{Conn: conn, buf: make([]byte, 0, 4096), framer: c.newFramer()}, false, nil
 }
 
 func (c *Client) put(addr string, cc *clientConn) {

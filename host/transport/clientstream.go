@@ -94,7 +94,11 @@ func (cs *ClientStream) write(headers []component.TransportHeader, body []byte) 
 	if cs.werr != nil {
 		return cs.werr
 	}
-	cs.cc.out = appendRequestHead(cs.cc.out[:0], cs.addr, headers, len(body))
+	var err error
+	if cs.cc.out, err = cs.cc.framer.Request(cs.ctx, cs.cc.out[:0], cs.addr, headers, len(body)); err != nil {
+		cs.werr = cs.fail("send", err)
+		return cs.werr
+	}
 	bufs := net.Buffers{cs.cc.out, body}
 	if _, err := bufs.WriteTo(cs.cc); err != nil {
 		cs.werr = cs.fail("send", err)
@@ -183,7 +187,7 @@ func (cs *ClientStream) recv() (msg []byte, end bool, err error) {
 		cs.rn = 0
 	}
 	for {
-		n, err := parseResponse(cc.buf, cs.c.opts.Limits, &cc.rsp)
+		n, err := cc.framer.Response(cs.ctx, cc.buf, cs.c.opts.Limits, &cc.rsp)
 		if err != nil {
 			return nil, false, cs.fail("receive", err)
 		}

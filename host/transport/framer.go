@@ -48,7 +48,12 @@ func (w *Wasm) Frame(ctx context.Context, buf []byte, lim component.TransportLim
 		return 0, fmt.Errorf("transport module: frame: consumed %d bytes but was given %d", n, len(buf))
 	}
 	if n > 0 && f.Chunked {
-		return w.dechunk(ctx, buf, n, lim, f)
+		m, body, err := w.decodeChunked(ctx, buf, n, lim)
+		if err != nil || m == 0 {
+			return 0, err
+		}
+		f.Body, f.ContentLength = body, len(body)
+		return n + m, nil
 	}
 	if n > 0 {
 		f.Body = buf[n-f.ContentLength : n]
@@ -56,30 +61,29 @@ func (w *Wasm) Frame(ctx context.Context, buf []byte, lim component.TransportLim
 	return n, nil
 }
 
-// dechunk decodes a chunked body that follows a head of n bytes, through the module, and
-// copies the decoded body into buf over the coding it replaces.
-func (w *Wasm) dechunk(ctx context.Context, buf []byte, n int, lim component.TransportLimits, f *Frame) (int, error) {
+// decodeChunked decodes a chunked body that follows a head of n bytes, through the
+// module, and copies the decoded body into buf over the coding it replaces. It returns the
+// bytes the coding took (0: read more) and the body, a view into buf.
+func (w *Wasm) decodeChunked(ctx context.Context, buf []byte, n int, lim component.TransportLimits) (int, []byte, error) {
 	w.in = component.AppendDechunkInput(w.in[:0], lim.BodyBytes(), buf[n:])
 	out, err := w.Module.Call(ctx, component.TransportOpDechunk, w.in)
 	if err != nil {
-		return 0, framingError(component.TransportOpDechunk, err)
+		return 0, nil, framingError(component.TransportOpDechunk, err)
 	}
 	m, body, err := component.DecodeDechunked(out)
 	if err != nil {
-		return 0, fmt.Errorf("transport module: dechunk: %w", err)
+		return 0, nil, fmt.Errorf("transport module: dechunk: %w", err)
 	}
 	if m == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	if n+m > len(buf) || len(body) > m {
-		return 0, fmt.Errorf("transport module: dechunk: consumed %d bytes but was given %d", m, len(buf)-n)
+		return 0, nil, fmt.Errorf("transport module: dechunk: consumed %d bytes but was given %d", m, len(buf)-n)
 	}
 	if len(body) > lim.BodyBytes() {
-		return 0, component.ErrBodyTooLarge
+		return 0, nil, component.ErrBodyTooLarge
 	}
-	f.Body = buf[n : n+copy(buf[n:], body)]
-	f.ContentLength = len(f.Body)
-	return n + m, nil
+	return m, buf[n : n+copy(buf[n:], body)], nil
 }
 
 // Head implements Framer.
@@ -97,6 +101,52 @@ func (w *Wasm) Head(ctx context.Context, dst []byte, status int, headers []compo
 		return dst, errors.New("transport module: head: empty head")
 	}
 	return append(dst, head...), nil
+}
+
+// Request implements Framer.
+func (w *Wasm) Request(ctx context.Context, dst []byte, host string, headers []component.TransportHeader, bodyLen int) ([]byte, error) {
+	w.in = component.AppendRequestInput(w.in[:0], host, headers, bodyLen)
+	out, err := w.Module.Call(ctx, component.TransportOpRequest, w.in)
+	if err != nil {
+		return dst, fmt.Errorf("transport module: request: %w", err)
+	}
+	head, err := component.DecodeHeadOutput(out)
+	if err != nil {
+		return dst, fmt.Errorf("transport module: request: %w", err)
+	}
+	if len(head) == 0 {
+		return dst, errors.New("transport module: request: empty head")
+	}
+	return append(dst, head...), nil
+}
+
+// Response implements Framer.
+func (w *Wasm) Response(ctx context.Context, buf []byte, lim component.TransportLimits, r *component.TransportResponse) (int, error) {
+	w.in = component.AppendFrameInput(w.in[:0], lim, buf)
+	out, err := w.Module.Call(ctx, component.TransportOpResponse, w.in)
+	if err != nil {
+		return 0, framingError(component.TransportOpResponse, err)
+	}
+	n, err := component.DecodeResponse(out, r)
+	if err != nil {
+		return 0, fmt.Errorf("transport module: response: %w", err)
+	}
+	if n > len(buf) {
+		return 0, fmt.Errorf("transport module: response: consumed %d bytes but was given %d", n, len(buf))
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	if !r.Chunked {
+		r.Body = buf[n-r.ContentLength : n]
+		return n, nil
+	}
+	m, body, err := w.decodeChunked(ctx, buf, n, lim)
+	if err != nil || m == 0 {
+		return 0, err
+	}
+	r.Body, r.ContentLength = body, len(body)
+	return n + m, nil
 }
 
 // framingError turns the module's error back into a framing error: a 4xx or 5xx code is

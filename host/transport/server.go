@@ -349,7 +349,7 @@ func isTimeout(err error) bool {
 }
 
 // noFramer is the framer of a server given none: it refuses every request.
-type noFramer struct{}
+type noFramer struct{ goMicroWire }
 
 func (noFramer) Frame(context.Context, []byte, component.TransportLimits, *Frame) (int, error) {
 	return 0, errors.New("transport: the server has no framer (ServerOptions.NewFramer)")

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -231,6 +232,34 @@ func TestFramerDifferential(t *testing.T) {
 	hb, err := w.Head(ctx, nil, 200, hs, 10, true)
 	require.NoError(t, err)
 	assert.Equal(t, string(ha), string(hb))
+
+	ra, _ := testNative().Request(ctx, nil, "127.0.0.1:1", hs, 10)
+	rb, err := w.Request(ctx, nil, "127.0.0.1:1", hs, 10)
+	require.NoError(t, err)
+	assert.Equal(t, string(ra), string(rb))
+	for i, in := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nMicro-Id: 1\r\n\r\n{}",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{",
+		"HTTP/1.0 500 Oops\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab",
+		"HTTP/1.1 200 OK\r\nContent-Length: 70000\r\n\r\n" + strings.Repeat("z", 70000),
+		"HTTP/1.1 2000 OK\r\n\r\n",
+		"garbage\r\n\r\n",
+		"",
+	} {
+		var a, b component.TransportResponse
+		na, ea := testNative().Response(ctx, []byte(in), lim, &a)
+		nb, eb := w.Response(ctx, []byte(in), lim, &b)
+		require.Equal(t, na, nb, "reply %d", i)
+		require.Equal(t, fmt.Sprint(ea), fmt.Sprint(eb), "reply %d", i)
+		if na > 0 {
+			assert.Equal(t, a.Status, b.Status, "reply %d", i)
+			assert.Equal(t, a.Headers, b.Headers, "reply %d", i)
+			assert.Equal(t, a.Body, b.Body, "reply %d", i)
+			assert.Equal(t, a.KeepAlive, b.KeepAlive, "reply %d", i)
+		}
+	}
 }
 
 func BenchmarkRoundTrip(b *testing.B) {
@@ -259,4 +288,37 @@ func BenchmarkRoundTrip(b *testing.B) {
 			}
 		})
 	}
+}
+
+// countingCaller counts a module's calls by operation.
+type countingCaller struct {
+	Caller
+	mu  sync.Mutex
+	ops map[string]int
+}
+
+func (c *countingCaller) Call(ctx context.Context, op string, in []byte) ([]byte, error) {
+	c.mu.Lock()
+	c.ops[op]++
+	c.mu.Unlock()
+	return c.Caller.Call(ctx, op, in)
+}
+
+// TestClientFramesThroughTheModule: a client given the Wasm framer writes its requests and
+// reads its replies through the module's "request" and "response" operations.
+func TestClientFramesThroughTheModule(t *testing.T) {
+	m := &countingCaller{Caller: loadModule(t), ops: map[string]int{}}
+	_, addr := serve(t, &echo{}, ServerOptions{NewFramer: testNative})
+	c := NewClient(ClientOptions{NewFramer: func() component.ClientFramer { return &Wasm{Module: m} }})
+	defer c.Close()
+	ctx := context.Background()
+	for i := range 3 {
+		rep, err := c.Call(ctx, addr, []component.TransportHeader{{Name: []byte("Micro-Endpoint"), Value: []byte("X.Y")}}, []byte(fmt.Sprint(i)))
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprintf("echo:%d", i), string(rep.Body))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	assert.Equal(t, 3, m.ops["request"])
+	assert.GreaterOrEqual(t, m.ops["response"], 3)
 }

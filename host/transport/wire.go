@@ -1,16 +1,31 @@
 package transport
 
-// The client's wire: Go Micro's HTTP/1.1 transport as a client speaks it. It is not a
-// plugin: the client talks to any Go Micro server, whatever transport module this host's
-// own server runs, so it always speaks the protocol those servers speak.
+// The client's built-in wire: Go Micro's HTTP/1.1 transport as a client speaks it, for a
+// client given no framer of the configured transport (ClientOptions.NewFramer) — a client
+// outside a service, such as `microhost call`'s, talks to stock Go Micro servers.
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strconv"
 
 	"github.com/microhost/microhost/host/component"
 )
+
+// goMicroWire is the client side of Go Micro's HTTP/1.1, the client's framer when it is
+// given none.
+type goMicroWire struct{}
+
+// Request implements component.ClientFramer.
+func (goMicroWire) Request(_ context.Context, dst []byte, host string, headers []component.TransportHeader, bodyLen int) ([]byte, error) {
+	return appendRequestHead(dst, host, headers, bodyLen), nil
+}
+
+// Response implements component.ClientFramer.
+func (goMicroWire) Response(_ context.Context, buf []byte, lim component.TransportLimits, r *component.TransportResponse) (int, error) {
+	return parseResponse(buf, lim, r)
+}
 
 // appendRequestHead appends the request line and headers of a POST to host whose body of
 // bodyLen bytes the caller writes after it. Header fields that could split the request are
@@ -33,24 +48,11 @@ func appendRequestHead(dst []byte, host string, headers []component.TransportHea
 	return append(dst, "\r\n\r\n"...)
 }
 
-// response is a parsed reply; its slices are views into the parsed bytes.
-type response struct {
-	Status    int
-	Headers   []component.TransportHeader
-	Body      []byte
-	KeepAlive bool
-}
-
-// Get returns the value of the first header named name, compared case-insensitively.
-func (r *response) Get(name string) ([]byte, bool) {
-	return component.GetTransportHeader(r.Headers, name)
-}
-
 // parseResponse frames the first reply in b, as ParseRequest frames a request (a chunked
 // body is decoded in place).
-func parseResponse(b []byte, lim component.TransportLimits, rsp *response) (n int, err error) {
+func parseResponse(b []byte, lim component.TransportLimits, rsp *component.TransportResponse) (n int, err error) {
 	hdrs := rsp.Headers[:0]
-	*rsp = response{}
+	*rsp = component.TransportResponse{}
 	end := bytes.Index(b, crlfcrlf)
 	if end < 0 {
 		if len(b) > lim.HeaderBytes() {

@@ -38,7 +38,7 @@ func TestResponseRoundTrip(t *testing.T) {
 	assert.Equal(t, "{}", string(b))
 	assert.Equal(t, "application/json", rsp.Header.Get("Content-Type"))
 
-	var r response
+	var r component.TransportResponse
 	n, err := parseResponse(wire, component.TransportLimits{}, &r)
 	require.NoError(t, err)
 	assert.Equal(t, len(wire), n)
@@ -69,7 +69,7 @@ func TestRequestRoundTrip(t *testing.T) {
 
 func TestParseChunkedResponse(t *testing.T) {
 	wire := []byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nnext")
-	var r response
+	var r component.TransportResponse
 	n, err := parseResponse(wire, component.TransportLimits{}, &r)
 	require.NoError(t, err)
 	assert.Equal(t, len(wire)-4, n)

@@ -134,6 +134,34 @@ func TestResponseHead(t *testing.T) {
 	assert.Equal(t, 200, rsp.StatusCode)
 	assert.Equal(t, "{}", string(b))
 	assert.Equal(t, "application/json", rsp.Header.Get("Content-Type"))
+
+	var r Response
+	n, err := ParseResponse(wire, Limits{}, &r)
+	require.NoError(t, err)
+	assert.Equal(t, len(wire), n)
+	assert.Equal(t, 200, r.Status)
+	assert.Equal(t, "{}", string(r.Body))
+	assert.True(t, r.KeepAlive)
+
+	closing := AppendResponseHead(nil, 404, nil, 0, false)
+	n, err = ParseResponse(closing, Limits{}, &r)
+	require.NoError(t, err)
+	assert.Equal(t, len(closing), n)
+	assert.Equal(t, 404, r.Status)
+	assert.False(t, r.KeepAlive)
+}
+
+func TestRequestRoundTrip(t *testing.T) {
+	head := AppendRequestHead(nil, "127.0.0.1:8080", []Header{{Name: []byte("Micro-Endpoint"), Value: []byte("Greeter.Hello")}}, 2)
+	wire := append(head, "{}"...)
+	hr, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(wire)))
+	require.NoError(t, err)
+	assert.Equal(t, "Greeter.Hello", hr.Header.Get("Micro-Endpoint"))
+	var req Request
+	n, err := ParseRequest(wire, Limits{}, &req)
+	require.NoError(t, err)
+	assert.Equal(t, len(wire), n)
+	assert.Equal(t, "{}", string(req.Body))
 }
 
 func TestWireRoundTrip(t *testing.T) {

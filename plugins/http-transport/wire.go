@@ -33,10 +33,21 @@ func (Framer) Head(_ context.Context, dst []byte, status int, headers []Header, 
 	return AppendResponseHead(dst, status, headers, bodyLen, keepAlive), nil
 }
 
+// Request implements component.Framer.
+func (Framer) Request(_ context.Context, dst []byte, host string, headers []Header, bodyLen int) ([]byte, error) {
+	return AppendRequestHead(dst, host, headers, bodyLen), nil
+}
+
+// Response implements component.Framer.
+func (Framer) Response(_ context.Context, buf []byte, lim Limits, r *Response) (int, error) {
+	return ParseResponse(buf, lim, r)
+}
+
 // Ops serves the transport kind's operations over their records (abi/transport.md), as
 // the Wasm twin does; it keeps scratch space, so each instance needs its own.
 type Ops struct {
 	req Request
+	rsp Response
 	hdr []Header
 	out []byte
 	tmp []byte
@@ -87,6 +98,32 @@ func (o *Ops) Head(in []byte) ([]byte, error) {
 	}
 	o.tmp = AppendResponseHead(o.tmp[:0], status, headers, bodyLen, keepAlive)
 	o.out = component.AppendHeadOutput(o.out[:0], o.tmp)
+	return o.out, nil
+}
+
+// Request runs the "request" operation: a RequestInput record in, a HeadOutput record out.
+func (o *Ops) Request(in []byte) ([]byte, error) {
+	host, headers, bodyLen, err := component.DecodeRequestInput(in, o.hdr[:0])
+	if err != nil {
+		return nil, err
+	}
+	o.hdr = headers
+	o.tmp = AppendRequestHead(o.tmp[:0], string(host), headers, bodyLen)
+	o.out = component.AppendHeadOutput(o.out[:0], o.tmp)
+	return o.out, nil
+}
+
+// Response runs the "response" operation: a FrameInput record in, a Response record out.
+func (o *Ops) Response(in []byte) ([]byte, error) {
+	lim, available, prefix, err := component.DecodeFrameInput(in)
+	if err != nil {
+		return nil, err
+	}
+	n, err := ParseResponsePrefix(prefix, available, lim, &o.rsp)
+	if err != nil {
+		return nil, err
+	}
+	o.out = component.AppendResponse(o.out[:0], n, &o.rsp)
 	return o.out, nil
 }
 

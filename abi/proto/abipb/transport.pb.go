@@ -497,6 +497,162 @@ func (x *TransportHeadOutput) GetHead() []byte {
 	return nil
 }
 
+// TransportRequestInput asks "request" for the head of a request (the client side).
+type TransportRequestInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node the request goes to, as host:port.
+	Host []byte `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	// The request's header fields, in order; the same fields are left out as for a reply,
+	// and Host.
+	Headers []*TransportHeader `protobuf:"bytes,2,rep,name=headers,proto3" json:"headers,omitempty"`
+	// The body's length; the host writes the body after the head.
+	BodyLen       uint64 `protobuf:"varint,3,opt,name=body_len,json=bodyLen,proto3" json:"body_len,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransportRequestInput) Reset() {
+	*x = TransportRequestInput{}
+	mi := &file_transport_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransportRequestInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransportRequestInput) ProtoMessage() {}
+
+func (x *TransportRequestInput) ProtoReflect() protoreflect.Message {
+	mi := &file_transport_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransportRequestInput.ProtoReflect.Descriptor instead.
+func (*TransportRequestInput) Descriptor() ([]byte, []int) {
+	return file_transport_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TransportRequestInput) GetHost() []byte {
+	if x != nil {
+		return x.Host
+	}
+	return nil
+}
+
+func (x *TransportRequestInput) GetHeaders() []*TransportHeader {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *TransportRequestInput) GetBodyLen() uint64 {
+	if x != nil {
+		return x.BodyLen
+	}
+	return 0
+}
+
+// TransportResponse is what "response" found. Its input is a TransportFrameInput over the
+// bytes the client has buffered from the connection.
+type TransportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The bytes the reply takes from the start of the buffer, head and body (for a chunked
+	// reply: the head alone). 0 asks for more, and the other fields are then absent.
+	Consumed uint64 `protobuf:"varint,1,opt,name=consumed,proto3" json:"consumed,omitempty"`
+	// The status code, 100–999.
+	Status  uint64             `protobuf:"varint,2,opt,name=status,proto3" json:"status,omitempty"`
+	Headers []*TransportHeader `protobuf:"bytes,3,rep,name=headers,proto3" json:"headers,omitempty"`
+	// The body is buffer[consumed - content_length : consumed].
+	ContentLength uint64 `protobuf:"varint,4,opt,name=content_length,json=contentLength,proto3" json:"content_length,omitempty"`
+	KeepAlive     bool   `protobuf:"varint,5,opt,name=keep_alive,json=keepAlive,proto3" json:"keep_alive,omitempty"`
+	// The body follows in chunked coding: the host calls "dechunk" on the rest.
+	Chunked       bool `protobuf:"varint,6,opt,name=chunked,proto3" json:"chunked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransportResponse) Reset() {
+	*x = TransportResponse{}
+	mi := &file_transport_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransportResponse) ProtoMessage() {}
+
+func (x *TransportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_transport_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransportResponse.ProtoReflect.Descriptor instead.
+func (*TransportResponse) Descriptor() ([]byte, []int) {
+	return file_transport_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TransportResponse) GetConsumed() uint64 {
+	if x != nil {
+		return x.Consumed
+	}
+	return 0
+}
+
+func (x *TransportResponse) GetStatus() uint64 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *TransportResponse) GetHeaders() []*TransportHeader {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *TransportResponse) GetContentLength() uint64 {
+	if x != nil {
+		return x.ContentLength
+	}
+	return 0
+}
+
+func (x *TransportResponse) GetKeepAlive() bool {
+	if x != nil {
+		return x.KeepAlive
+	}
+	return false
+}
+
+func (x *TransportResponse) GetChunked() bool {
+	if x != nil {
+		return x.Chunked
+	}
+	return false
+}
+
 var File_transport_proto protoreflect.FileDescriptor
 
 const file_transport_proto_rawDesc = "" +
@@ -532,7 +688,19 @@ const file_transport_proto_rawDesc = "" +
 	"\n" +
 	"keep_alive\x18\x04 \x01(\bR\tkeepAlive\")\n" +
 	"\x13TransportHeadOutput\x12\x12\n" +
-	"\x04head\x18\x01 \x01(\fR\x04headB0Z.github.com/microhost/microhost/abi/proto/abipbb\x06proto3"
+	"\x04head\x18\x01 \x01(\fR\x04head\"\x83\x01\n" +
+	"\x15TransportRequestInput\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\fR\x04host\x12;\n" +
+	"\aheaders\x18\x02 \x03(\v2!.microhost.abi.v1.TransportHeaderR\aheaders\x12\x19\n" +
+	"\bbody_len\x18\x03 \x01(\x04R\abodyLen\"\xe4\x01\n" +
+	"\x11TransportResponse\x12\x1a\n" +
+	"\bconsumed\x18\x01 \x01(\x04R\bconsumed\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\x04R\x06status\x12;\n" +
+	"\aheaders\x18\x03 \x03(\v2!.microhost.abi.v1.TransportHeaderR\aheaders\x12%\n" +
+	"\x0econtent_length\x18\x04 \x01(\x04R\rcontentLength\x12\x1d\n" +
+	"\n" +
+	"keep_alive\x18\x05 \x01(\bR\tkeepAlive\x12\x18\n" +
+	"\achunked\x18\x06 \x01(\bR\achunkedB0Z.github.com/microhost/microhost/abi/proto/abipbb\x06proto3"
 
 var (
 	file_transport_proto_rawDescOnce sync.Once
@@ -546,7 +714,7 @@ func file_transport_proto_rawDescGZIP() []byte {
 	return file_transport_proto_rawDescData
 }
 
-var file_transport_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_transport_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_transport_proto_goTypes = []any{
 	(*TransportHeader)(nil),       // 0: microhost.abi.v1.TransportHeader
 	(*TransportFrameInput)(nil),   // 1: microhost.abi.v1.TransportFrameInput
@@ -555,15 +723,19 @@ var file_transport_proto_goTypes = []any{
 	(*TransportDechunked)(nil),    // 4: microhost.abi.v1.TransportDechunked
 	(*TransportHeadInput)(nil),    // 5: microhost.abi.v1.TransportHeadInput
 	(*TransportHeadOutput)(nil),   // 6: microhost.abi.v1.TransportHeadOutput
+	(*TransportRequestInput)(nil), // 7: microhost.abi.v1.TransportRequestInput
+	(*TransportResponse)(nil),     // 8: microhost.abi.v1.TransportResponse
 }
 var file_transport_proto_depIdxs = []int32{
 	0, // 0: microhost.abi.v1.TransportFrame.headers:type_name -> microhost.abi.v1.TransportHeader
 	0, // 1: microhost.abi.v1.TransportHeadInput.headers:type_name -> microhost.abi.v1.TransportHeader
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	0, // 2: microhost.abi.v1.TransportRequestInput.headers:type_name -> microhost.abi.v1.TransportHeader
+	0, // 3: microhost.abi.v1.TransportResponse.headers:type_name -> microhost.abi.v1.TransportHeader
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_transport_proto_init() }
@@ -577,7 +749,7 @@ func file_transport_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transport_proto_rawDesc), len(file_transport_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

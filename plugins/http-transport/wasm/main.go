@@ -1,5 +1,6 @@
 // Command wasm is the HTTP transport compiled to http-transport.wasm. It serves the
-// transport kind's operations, "frame", "dechunk" and "head" (abi/transport.md).
+// transport kind's operations (abi/transport.md): "frame", "dechunk" and "head" for the
+// server side, "request" and "response" for the client side.
 package main
 
 import (
@@ -27,6 +28,8 @@ func init() {
 	guest.Handle(component.TransportOpFrame, serve(ops.Frame))
 	guest.Handle(component.TransportOpDechunk, serve(ops.Dechunk))
 	guest.Handle(component.TransportOpHead, serve(ops.Head))
+	guest.Handle(component.TransportOpRequest, serve(ops.Request))
+	guest.Handle(component.TransportOpResponse, serve(ops.Response))
 }
 
 func main() {}
