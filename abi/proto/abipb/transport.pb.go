@@ -1,10 +1,12 @@
-// The records of the transport kind (abi/transport.md). A transport module serves three
+// The records of the transport kind (abi/transport.md). A transport module serves five
 // operations, each taking one record as its request body and answering with one record as
 // its reply body:
 //
-//   frame    TransportFrameInput   -> TransportFrame
-//   dechunk  TransportDechunkInput -> TransportDechunked
-//   head     TransportHeadInput    -> TransportHeadOutput
+//   frame    TransportFrameInput   -> TransportFrame       (server: a request)
+//   dechunk  TransportDechunkInput -> TransportDechunked   (either side: a chunked body)
+//   head     TransportHeadInput    -> TransportHeadOutput  (server: a reply's head)
+//   request  TransportRequestInput -> TransportHeadOutput  (client: a request's head)
+//   response TransportFrameInput   -> TransportResponse    (client: a reply)
 //
 // A framing error is not a record: the operation fails with the HTTP status as the error's
 // code (400, 405, 411, 413, 431, 501, 505) and the reason as its detail.
@@ -452,7 +454,8 @@ func (x *TransportHeadInput) GetKeepAlive() bool {
 	return false
 }
 
-// TransportHeadOutput is the head: status line, header fields, empty line.
+// TransportHeadOutput is the head: the status line (for "request": the request line), the
+// header fields, the empty line.
 type TransportHeadOutput struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Head          []byte                 `protobuf:"bytes,1,opt,name=head,proto3" json:"head,omitempty"`
