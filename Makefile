@@ -70,6 +70,7 @@ generate:
 	$(PROTOC) --proto_path=abi/proto --go_out=abi/proto/abipb --go_opt=paths=source_relative abi/proto/microhost.proto
 	$(PROTOC) --proto_path=abi/proto --go_out=abi/proto/abipb --go_opt=paths=source_relative abi/proto/broker.proto
 	$(PROTOC) --proto_path=abi/proto --go_out=abi/proto/abipb --go_opt=paths=source_relative abi/proto/registry.proto
+	$(PROTOC) --proto_path=abi/proto --go_out=abi/proto/abipb --go_opt=paths=source_relative abi/proto/transport.proto
 	$(PROTOC) --proto_path=handlers/greeter --go_out=handlers/greeter/greeterpb --go_opt=paths=source_relative \
 		--microhost_out=handlers/greeter/greeterpb --microhost_opt=paths=source_relative handlers/greeter/greeter.proto
 	$(PROTOC) --proto_path=host/client/rpccaller/testdata/tally --go_out=host/client/rpccaller/testdata/tally/tallypb --go_opt=paths=source_relative \

@@ -9,6 +9,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/host/component"
 )
 
 // ServiceCaller calls other services for modules, through the call host function: the
@@ -54,9 +55,11 @@ const callMaxNameLen = 1024
 // notForwarded are request headers that describe the calling request itself, not its
 // metadata; the client sets its own for the outgoing call.
 var notForwarded = []string{
-	"Content-Type", "Content-Length", "Timeout", "Micro-Id", "Micro-Service", "Micro-Endpoint",
-	"Micro-Method", "Micro-Error", "Micro-Protocol", "Micro-Target", "Micro-Stream", "Host",
-	"Connection", "Accept", "Accept-Encoding", "User-Agent",
+	component.HeaderContentType, component.HeaderContentLength, component.HeaderTimeout,
+	component.HeaderMicroID, component.HeaderMicroService, component.HeaderMicroEndpoint,
+	component.HeaderMicroMethod, component.HeaderMicroError, "Micro-Protocol", "Micro-Target",
+	component.HeaderMicroStream, component.HeaderHost, component.HeaderConnection, "Accept",
+	"Accept-Encoding", "User-Agent",
 }
 
 // callService is the call host function. It copies the names and the body out of the guest,

@@ -19,9 +19,12 @@ import (
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/client"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/server"
 	"github.com/microhost/microhost/host/transport"
+	"github.com/microhost/microhost/host/wasmcomponent"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/plugins/standard"
 )
 
 // logBuffer collects log records as text.
@@ -73,9 +76,12 @@ func startStreamStack(t testing.TB, counterWasm, transportWasm string) *streamSt
 	require.NoError(t, err)
 	srv, err := server.New(server.Options{Name: "counter", Timeout: 30 * time.Second, Codecs: stockCodecs()}, m)
 	require.NoError(t, err)
-	newFramer := func() transport.Framer { return transport.Native{} }
+	cat, err := standard.Catalogue("")
+	require.NoError(t, err)
+	twin, _ := cat.Twin(component.KindTransport, "http-transport")
+	newFramer := twin.Native.(component.TransportTwin).NewFramer
 	if transportWasm != "" {
-		tm, err := rt.Load(ctx, transportWasm, host.ModuleOptions{})
+		tm, err := wasmcomponent.Load(ctx, rt, wasmcomponent.Spec{Kind: component.KindTransport, Name: "http-transport", Path: transportWasm, Ops: component.TransportOps})
 		require.NoError(t, err)
 		newFramer = func() transport.Framer { return &transport.Wasm{Module: tm} }
 	}

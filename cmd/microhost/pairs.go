@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
+	"github.com/microhost/microhost/host/component"
 )
 
 // pairsFlag collects a repeatable KEY=VALUE flag, such as --metadata or --label; check, when
@@ -50,7 +50,7 @@ func (p *pairsFlag) Set(s string) error {
 // not own: the key a header name, not Content-Type, Content-Length, Host, Connection, Timeout
 // or a Micro-* header; the value without control characters other than tab.
 func checkMetadata(key, value string) error {
-	if !httptransport.ValidHeaderName(key) {
+	if !component.ValidHeaderName(key) {
 		return fmt.Errorf("metadata key %q is not a header name (letters, digits and !#$%%&'*+-.^_`|~ only)", key)
 	}
 	lower := strings.ToLower(key)
@@ -60,7 +60,7 @@ func checkMetadata(key, value string) error {
 	case lower == "content-type" || lower == "content-length" || lower == "host" || lower == "connection" || lower == "timeout":
 		return fmt.Errorf("metadata key %q: that header belongs to the transport (use --content-type or --timeout)", key)
 	}
-	if !httptransport.ValidHeaderValue(value) {
+	if !component.ValidHeaderValue(value) {
 		return fmt.Errorf("metadata %s: the value holds a control character", key)
 	}
 	return nil

@@ -31,9 +31,9 @@ import (
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/codec"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/selector"
 	"github.com/microhost/microhost/host/transport"
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
 )
 
 // Lookup finds a service's registrations. The registries and the registry cache satisfy it.
@@ -404,10 +404,17 @@ func (c *Client) encode(ctx context.Context, req *Request) (wire []byte, ct, id 
 
 // Headers of Go Micro's mucp protocol the client sets itself; metadata of these names is
 // dropped.
-var reserved = []string{"Content-Type", "Content-Length", "Host", "Timeout", "Micro-Id", "Micro-Service", "Micro-Endpoint", "Micro-Method", "Micro-Error", "Connection", "Micro-Stream", "Micro-Stream-End"}
+var reserved = []string{
+	component.HeaderContentType, component.HeaderContentLength, component.HeaderHost, component.HeaderTimeout,
+	component.HeaderMicroID, component.HeaderMicroService, component.HeaderMicroEndpoint, component.HeaderMicroMethod,
+	component.HeaderMicroError, component.HeaderConnection, component.HeaderMicroStream, component.HeaderMicroStreamEnd,
+}
 
 // replyHeaders are reply headers that are not the handler's metadata.
-var replyHeaders = []string{"Content-Type", "Content-Length", "Micro-Id", "Micro-Error", "Connection", "Keep-Alive", "Date", "Transfer-Encoding"}
+var replyHeaders = []string{
+	component.HeaderContentType, component.HeaderContentLength, component.HeaderMicroID, component.HeaderMicroError,
+	component.HeaderConnection, "Keep-Alive", "Date", "Transfer-Encoding",
+}
 
 func isOneOf(name string, names []string) bool {
 	for _, n := range names {
@@ -431,7 +438,7 @@ func (c *Client) send(ctx context.Context, addr string, req *Request, ct, id str
 	rsp := &Response{}
 	for _, h := range rep.Header {
 		name := string(h.Name)
-		if strings.EqualFold(name, "Micro-Error") && len(h.Value) > 0 {
+		if strings.EqualFold(name, component.HeaderMicroError) && len(h.Value) > 0 {
 			return nil, abi.ParseError(string(h.Value))
 		}
 		if isOneOf(name, replyHeaders) {
@@ -459,11 +466,11 @@ func (c *Client) send(ctx context.Context, addr string, req *Request, ct, id str
 
 // requestHeaders are the headers of a request: the metadata of ctx and req, then the mucp
 // headers, with room for extra more.
-func requestHeaders(ctx context.Context, req *Request, ct, id string, extra int) []httptransport.Header {
+func requestHeaders(ctx context.Context, req *Request, ct, id string, extra int) []component.TransportHeader {
 	md, _ := ctx.Value(metadataKey{}).(map[string]string)
-	headers := make([]httptransport.Header, 0, len(md)+len(req.Metadata)+6+extra)
+	headers := make([]component.TransportHeader, 0, len(md)+len(req.Metadata)+6+extra)
 	add := func(k, v string) {
-		headers = append(headers, httptransport.Header{Name: []byte(k), Value: []byte(v)})
+		headers = append(headers, component.TransportHeader{Name: []byte(k), Value: []byte(v)})
 	}
 	for k, v := range md {
 		if _, over := req.Metadata[k]; !over && !isOneOf(k, reserved) {
@@ -475,13 +482,13 @@ func requestHeaders(ctx context.Context, req *Request, ct, id string, extra int)
 			add(k, v)
 		}
 	}
-	add("Content-Type", ct)
-	add("Micro-Service", req.Service)
-	add("Micro-Endpoint", req.Endpoint)
-	add("Micro-Method", req.Endpoint)
-	add("Micro-Id", id)
+	add(component.HeaderContentType, ct)
+	add(component.HeaderMicroService, req.Service)
+	add(component.HeaderMicroEndpoint, req.Endpoint)
+	add(component.HeaderMicroMethod, req.Endpoint)
+	add(component.HeaderMicroID, id)
 	if dl, ok := ctx.Deadline(); ok {
-		add("Timeout", strconv.FormatInt(int64(time.Until(dl)), 10))
+		add(component.HeaderTimeout, strconv.FormatInt(int64(time.Until(dl)), 10))
 	}
 	return headers
 }

@@ -9,9 +9,9 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host/codec"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/selector"
 	"github.com/microhost/microhost/host/transport"
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
 )
 
 // Stream is a stream open to a service: server-side streaming (Recv until io.EOF) or
@@ -126,7 +126,7 @@ func streamContentType(req *Request) (string, error) {
 // open sends the opening request with the request id as the stream's id.
 func (c *Client) open(ctx context.Context, cancel context.CancelFunc, addr string, req *Request, ct, id string) (*Stream, error) {
 	headers := requestHeaders(ctx, req, ct, id, 1)
-	headers = append(headers, httptransport.Header{Name: []byte(transport.HeaderStream), Value: []byte(id)})
+	headers = append(headers, component.TransportHeader{Name: []byte(transport.HeaderStream), Value: []byte(id)})
 	cs, err := c.transport.Stream(ctx, addr, headers, req.Body)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {

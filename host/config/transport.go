@@ -2,21 +2,15 @@ package config
 
 import (
 	"fmt"
-	"path/filepath"
 	"time"
 )
 
-// Transport is the [transport] table: the wire protocol plugin and the connection limits.
+// Transport is the [transport] table: the wire protocol component (module, path, mode,
+// pool_size, [transport.options]) and the connection limits and timeouts the host enforces.
 type Transport struct {
-	// Mode chooses the twin of the http-transport plugin: "auto" (the default: the module
-	// from the plugin folder when it is there, else the native twin), "native" or "wasm".
-	Mode string `toml:"mode"`
-	// Module names the transport module in the plugin folder (default "http-transport").
-	Module string `toml:"module"`
-	// Path loads the module from this file instead.
-	Path string `toml:"path"`
-	// PoolSize bounds the module's warm instances (default GOMAXPROCS).
-	PoolSize int `toml:"pool_size"`
+	// Component chooses the transport module (default "http-transport") and its twin. The
+	// pool size bounds the module's warm instances (default GOMAXPROCS).
+	Component
 	// MaxHeaderBytes bounds a request's line and headers (default 64 KiB); larger get 431.
 	MaxHeaderBytes int `toml:"max_header_bytes"`
 	// ReadTimeout bounds receiving one request once it has started (default 10 s); a client
@@ -27,6 +21,10 @@ type Transport struct {
 	// WriteTimeout bounds writing one reply (default 10 s).
 	WriteTimeout Duration `toml:"write_timeout"`
 }
+
+// TransportOptions are the settings of the [transport.options] table. The stock transport
+// has none, so any key there is an error.
+type TransportOptions struct{}
 
 // Defaults of the [transport] table.
 const (
@@ -39,16 +37,7 @@ const (
 
 func (c *Config) finishTransport() {
 	t := &c.Transport
-	if t.Mode == "" {
-		t.Mode = "auto"
-	}
-	if t.Module == "" {
-		t.Module = DefaultTransportModule
-	}
-	if t.Path == "" {
-		t.Path = filepath.Join(c.Plugins.Dir, t.Module+".wasm")
-	}
-	t.Path = c.resolve(t.Path)
+	c.finishComponent(&t.Component, DefaultTransportModule)
 	if t.MaxHeaderBytes == 0 {
 		t.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
@@ -64,17 +53,12 @@ func (c *Config) finishTransport() {
 }
 
 func (c *Config) validateTransport() []error {
-	var errs []error
-	switch c.Transport.Mode {
-	case "auto", "native", "wasm":
-	default:
-		errs = append(errs, fmt.Errorf("transport.mode: unknown mode %q (known: auto, native, wasm)", c.Transport.Mode))
-	}
+	errs := validateComponent("transport", &c.Transport.Component)
 	if c.Transport.MaxHeaderBytes < 0 {
 		errs = append(errs, fmt.Errorf("transport.max_header_bytes: must not be negative"))
 	}
-	if c.Transport.PoolSize < 0 {
-		errs = append(errs, fmt.Errorf("transport.pool_size: must not be negative"))
+	if err := DecodeOptions("transport.options", c.Transport.Options, &TransportOptions{}); err != nil {
+		errs = append(errs, err)
 	}
 	return errs
 }

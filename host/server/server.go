@@ -17,19 +17,19 @@ import (
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/codec"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/transport"
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
 )
 
 // Headers of Go Micro's mucp protocol.
 const (
-	HeaderID          = "Micro-Id"
-	HeaderService     = "Micro-Service"
-	HeaderEndpoint    = "Micro-Endpoint"
-	HeaderMethod      = "Micro-Method"
-	HeaderError       = "Micro-Error"
-	HeaderTimeout     = "Timeout"
-	HeaderContentType = "Content-Type"
+	HeaderID          = component.HeaderMicroID
+	HeaderService     = component.HeaderMicroService
+	HeaderEndpoint    = component.HeaderMicroEndpoint
+	HeaderMethod      = component.HeaderMicroMethod
+	HeaderError       = component.HeaderMicroError
+	HeaderTimeout     = component.HeaderTimeout
+	HeaderContentType = component.HeaderContentType
 )
 
 // Handler serves the endpoints of one module. *host.Module satisfies it.
@@ -133,7 +133,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range rep.header {
 		h.Set(k, v)
 	}
-	h.Set("Content-Length", strconv.Itoa(len(rep.body)))
+	h.Set(component.HeaderContentLength, strconv.Itoa(len(rep.body)))
 	w.WriteHeader(rep.status)
 	_, _ = w.Write(rep.body)
 }
@@ -146,9 +146,9 @@ func (s *Server) ServeMessage(ctx context.Context, m *transport.Message) *transp
 	} else {
 		rep = s.process(ctx, messageHeaders(m.Header), m.Body)
 	}
-	out := &transport.Reply{Status: rep.status, Body: rep.body, Header: make([]httptransport.Header, 0, len(rep.header))}
+	out := &transport.Reply{Status: rep.status, Body: rep.body, Header: make([]component.TransportHeader, 0, len(rep.header))}
 	for k, v := range rep.header {
-		out.Header = append(out.Header, httptransport.Header{Name: []byte(k), Value: []byte(v)})
+		out.Header = append(out.Header, component.TransportHeader{Name: []byte(k), Value: []byte(v)})
 	}
 	return out
 }
@@ -338,7 +338,7 @@ func (s *Server) errorReply(ctx context.Context, hdr headers, ct string, c *code
 
 // transportHeader reports fields that belong to the transport, not to the caller's metadata.
 func transportHeader(k string) bool {
-	for _, t := range [...]string{HeaderContentType, HeaderTimeout, "Content-Length", "Accept-Encoding", "User-Agent", "Accept", "Connection", "Host", transport.HeaderStream, transport.HeaderStreamEnd} {
+	for _, t := range [...]string{HeaderContentType, HeaderTimeout, component.HeaderContentLength, "Accept-Encoding", "User-Agent", "Accept", "Connection", "Host", transport.HeaderStream, transport.HeaderStreamEnd} {
 		if strings.EqualFold(k, t) {
 			return true
 		}

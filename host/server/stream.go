@@ -8,8 +8,8 @@ import (
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/codec"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/transport"
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
 )
 
 // streamContentTypes are the content types a stream may use: the bare codecs, whose
@@ -67,9 +67,9 @@ func (s *Server) serveStream(ctx context.Context, hdr headers, body []byte, ct s
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout(hdr))
 	defer cancel()
-	st := &stream{ts: ts, header: []httptransport.Header{{Name: []byte(HeaderContentType), Value: []byte(ct)}}}
+	st := &stream{ts: ts, header: []component.TransportHeader{{Name: []byte(HeaderContentType), Value: []byte(ct)}}}
 	if call.ID != "" {
-		st.header = append(st.header, httptransport.Header{Name: []byte(HeaderID), Value: []byte(call.ID)})
+		st.header = append(st.header, component.TransportHeader{Name: []byte(HeaderID), Value: []byte(call.ID)})
 	}
 	res, err := h.Call(ctx, &host.Request{Endpoint: endpoint, ContentType: ct, Header: hdr.Metadata(), Body: body, Stream: st})
 	if err != nil {
@@ -87,7 +87,7 @@ func (s *Server) serveStream(ctx context.Context, hdr headers, body []byte, ct s
 // request's content type, under its id.
 type stream struct {
 	ts     transport.Stream
-	header []httptransport.Header
+	header []component.TransportHeader
 }
 
 func (st *stream) Send(ctx context.Context, body []byte) error {

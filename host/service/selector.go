@@ -6,6 +6,7 @@ import (
 	"github.com/microhost/microhost/host/client"
 	"github.com/microhost/microhost/host/codec"
 	"github.com/microhost/microhost/host/selector"
+	"github.com/microhost/microhost/host/transport"
 )
 
 // provisionClient builds the configured selector ([selector]: its native twin or its
@@ -16,6 +17,7 @@ func (s *Service) provisionClient(ctx context.Context) error {
 		return err
 	}
 	s.selector = sel
-	s.client, err = client.NewClient(s.lookup(), client.Options{Logger: s.logger, Selector: sel, Codecs: codec.NativeRegistry(s.catalogue)})
+	s.client, err = client.NewClient(s.lookup(), client.Options{Logger: s.logger, Selector: sel, Codecs: codec.NativeRegistry(s.catalogue),
+		Pool: transport.ClientOptions{NewFramer: s.clientFramer}})
 	return err
 }

@@ -62,6 +62,8 @@ type Service struct {
 	codecs    *codec.Registry
 	ln        net.Listener
 	transport *transport.Server
+	// newFramer is the configured transport's framer, which the client frames with too.
+	newFramer func() transport.Framer
 	record    *abi.Service
 	// lookups is the registry cache the service's calls find other services through; nil
 	// when the registrar cannot watch.

@@ -170,3 +170,10 @@ func BenchmarkGreeterLoopbackParallel(b *testing.B) {
 		}
 	})
 }
+
+// testDeps returns the service's dependencies for a test: reg, the stock catalogue and a
+// discarded log.
+func testDeps(t testing.TB, reg Registrar) Deps {
+	t.Helper()
+	return Deps{Registry: reg, Catalogue: stockCatalogue(t)}
+}

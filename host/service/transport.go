@@ -2,48 +2,69 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 
-	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/transport"
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
+	"github.com/microhost/microhost/host/wasmcomponent"
 )
 
-// provisionTransport builds the server side of the transport for h: the http-transport
-// plugin as Wasm (mode "wasm", or "auto" with the module in the plugin folder) or its
-// native twin, with the configured limits and timeouts.
+// provisionTransport builds the server side of the transport for h: the configured
+// transport component — its native twin or its Wasm module, as catalogue.Choose decides
+// from the mode — with the configured limits and timeouts. The service's client frames its
+// requests with the same component (clientFramer).
 func (s *Service) provisionTransport(ctx context.Context, h transport.Handler) error {
 	cfg := s.cfg.Transport
-	newFramer := func() transport.Framer { return transport.Native{} }
-	mode := "native"
-	_, statErr := os.Stat(cfg.Path)
-	if cfg.Mode == "wasm" || (cfg.Mode == "auto" && statErr == nil) {
-		if statErr != nil && errors.Is(statErr, fs.ErrNotExist) {
-			return fmt.Errorf("transport: mode is wasm but %s does not exist", cfg.Path)
-		}
-		m, err := s.rt.Load(ctx, cfg.Path, host.ModuleOptions{PoolSize: cfg.PoolSize})
-		if err != nil {
-			return fmt.Errorf("transport: %w", err)
-		}
-		s.modules = append(s.modules, m)
-		if kind := m.Descriptor().Kind; kind != abi.KindTransport {
-			return fmt.Errorf("transport: %s is a %s module, not a transport", cfg.Path, kind)
-		}
-		newFramer = func() transport.Framer { return &transport.Wasm{Module: m} }
-		mode = "wasm"
+	mode, err := component.ParseMode(cfg.Mode)
+	if err != nil {
+		return fmt.Errorf("transport: %w", err)
 	}
-	s.logger.Debug("transport", "mode", mode)
+	ch, err := s.catalogue.Choose(component.KindTransport, cfg.Module, mode, cfg.Path)
+	if err != nil {
+		return fmt.Errorf("transport: %w", err)
+	}
+	s.logger.Info("component", ch.LogArgs()...)
+	var newFramer func() transport.Framer
+	switch ch.Mode {
+	case component.ModeNative:
+		twin, ok := ch.Twin.Native.(component.TransportTwin)
+		if !ok || twin.NewFramer == nil {
+			return fmt.Errorf("transport: the native twin %q is a %T, not a component.TransportTwin", ch.Name, ch.Twin.Native)
+		}
+		newFramer = twin.NewFramer
+	default:
+		m, err := wasmcomponent.Load(ctx, s.rt, wasmcomponent.Spec{
+			Kind:    component.KindTransport,
+			Name:    cfg.Module,
+			Path:    cfg.Path,
+			Ops:     component.TransportOps,
+			Options: host.ModuleOptions{PoolSize: cfg.PoolSize},
+		})
+		if err != nil {
+			return err
+		}
+		s.modules = append(s.modules, m.Host())
+		newFramer = func() transport.Framer { return &transport.Wasm{Module: m} }
+	}
+	s.newFramer = newFramer
 	s.transport = transport.NewServer(h, transport.ServerOptions{
 		NewFramer:    newFramer,
-		Limits:       httptransport.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, MaxBodyBytes: int(s.cfg.Server.MaxBodyBytes)},
+		Limits:       component.TransportLimits{MaxHeaderBytes: cfg.MaxHeaderBytes, MaxBodyBytes: int(s.cfg.Server.MaxBodyBytes)},
 		ReadTimeout:  cfg.ReadTimeout.D(),
 		IdleTimeout:  cfg.IdleTimeout.D(),
 		WriteTimeout: cfg.WriteTimeout.D(),
 		Logger:       s.logger,
 	})
 	return nil
+}
+
+// clientFramer returns the client side of the configured transport for a new connection
+// of the service's client; nil (before the transport is provisioned) means the client's
+// built-in Go Micro HTTP/1.1.
+func (s *Service) clientFramer() component.ClientFramer {
+	if s.newFramer == nil {
+		return nil
+	}
+	return s.newFramer()
 }

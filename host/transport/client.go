@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
+	"github.com/microhost/microhost/host/component"
 )
 
 // ClientOptions configure a Client.
@@ -21,7 +21,11 @@ type ClientOptions struct {
 	// DialTimeout bounds connecting (default 5 s).
 	DialTimeout time.Duration
 	// Limits bound reply sizes.
-	Limits httptransport.Limits
+	Limits component.TransportLimits
+	// NewFramer returns the client side of the wire protocol for one connection: the
+	// configured transport's (a twin's framer, or a Wasm over its module). Nil, or a nil
+	// result, means Go Micro's HTTP/1.1, built in.
+	NewFramer func() component.ClientFramer
 }
 
 // Client sends requests over pooled, kept-alive connections, one pool per node address.
@@ -37,7 +41,8 @@ type clientConn struct {
 	buf      []byte
 	out      []byte
 	lastUsed time.Time
-	rsp      httptransport.Response
+	rsp      component.TransportResponse
+	framer   component.ClientFramer
 }
 
 // NewClient returns a Client.
@@ -54,13 +59,23 @@ func NewClient(opts ClientOptions) *Client {
 	return &Client{opts: opts, pools: map[string][]*clientConn{}}
 }
 
+// newFramer returns the client framer of a new connection.
+func (c *Client) newFramer() component.ClientFramer {
+	if c.opts.NewFramer != nil {
+		if f := c.opts.NewFramer(); f != nil {
+			return f
+		}
+	}
+	return goMicroWire{}
+}
+
 // ErrTransport is wrapped by Call's errors that happened below the application: dialing,
 // writing, reading or framing. Only these are worth retrying on another node.
 var ErrTransport = errors.New("transport failure")
 
 // Call sends one request to addr and returns the reply; the reply's slices are copies the
 // caller owns. The context's deadline bounds the whole exchange.
-func (c *Client) Call(ctx context.Context, addr string, headers []httptransport.Header, body []byte) (*Reply, error) {
+func (c *Client) Call(ctx context.Context, addr string, headers []component.TransportHeader, body []byte) (*Reply, error) {
 	cc, reused, err := c.get(ctx, addr)
 	if err != nil {
 		return nil, err
@@ -76,7 +91,7 @@ func (c *Client) Call(ctx context.Context, addr string, headers []httptransport.
 	return rep, err
 }
 
-func (c *Client) roundTrip(ctx context.Context, cc *clientConn, addr string, headers []httptransport.Header, body []byte) (*Reply, error) {
+func (c *Client) roundTrip(ctx context.Context, cc *clientConn, addr string, headers []component.TransportHeader, body []byte) (*Reply, error) {
 	fail := func(err error) (*Reply, error) {
 		cc.Close()
 		if ctxErr := ctx.Err(); ctxErr != nil {
@@ -92,21 +107,24 @@ func (c *Client) roundTrip(ctx context.Context, cc *clientConn, addr string, hea
 	stop := context.AfterFunc(ctx, func() { _ = cc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	cc.out = httptransport.AppendRequestHead(cc.out[:0], addr, headers, len(body))
+	var err error
+	if cc.out, err = cc.framer.Request(ctx, cc.out[:0], addr, headers, len(body)); err != nil {
+		return fail(err)
+	}
 	bufs := net.Buffers{cc.out, body}
 	if _, err := bufs.WriteTo(cc); err != nil {
 		return fail(err)
 	}
 	cc.buf = cc.buf[:0]
 	for {
-		n, err := httptransport.ParseResponse(cc.buf, c.opts.Limits, &cc.rsp)
+		n, err := cc.framer.Response(ctx, cc.buf, c.opts.Limits, &cc.rsp)
 		if err != nil {
 			return fail(err)
 		}
 		if n > 0 {
 			rep := &Reply{Status: cc.rsp.Status, Body: append([]byte(nil), cc.rsp.Body...)}
 			for _, h := range cc.rsp.Headers {
-				rep.Header = append(rep.Header, httptransport.Header{Name: append([]byte(nil), h.Name...), Value: append([]byte(nil), h.Value...)})
+				rep.Header = append(rep.Header, component.TransportHeader{Name: append([]byte(nil), h.Name...), Value: append([]byte(nil), h.Value...)})
 			}
 			if cc.rsp.KeepAlive && n == len(cc.buf) {
 				c.put(addr, cc)
@@ -157,7 +175,7 @@ func (c *Client) dial(ctx context.Context, addr string) (*clientConn, bool, erro
 		}
 		return nil, false, fmt.Errorf("%w: dial %s: %w", ErrTransport, addr, err)
 	}
-	return &clientConn{Conn: conn, buf: make([]byte, 0, 4096)}, false, nil
+	return &clientConn{Conn: conn, buf: make([]byte, 0, 4096), framer: c.newFramer()}, false, nil
 }
 
 func (c *Client) put(addr string, cc *clientConn) {

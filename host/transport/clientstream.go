@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/microhost/microhost/abi"
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
+	"github.com/microhost/microhost/host/component"
 )
 
 // ErrStreamClosed is returned by ClientStream.Send after CloseSend, after the stream ended
@@ -51,13 +51,13 @@ type ClientStream struct {
 // "true" is sent otherwise. The context bounds the whole stream; cancelling it breaks the
 // stream off. The connection joins the pool after a clean end (the server's last frame read,
 // the client's side closed); Close abandons the stream and its connection.
-func (c *Client) Stream(ctx context.Context, addr string, headers []httptransport.Header, body []byte) (*ClientStream, error) {
+func (c *Client) Stream(ctx context.Context, addr string, headers []component.TransportHeader, body []byte) (*ClientStream, error) {
 	cc, _, err := c.dial(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
 	cs := &ClientStream{c: c, addr: addr, cc: cc, ctx: ctx, id: []byte("true")}
-	hdr := make([]httptransport.Header, 0, len(headers)+1)
+	hdr := make([]component.TransportHeader, 0, len(headers)+1)
 	for _, h := range headers {
 		if len(h.Name) == len(HeaderStream) && bytes.EqualFold(h.Name, []byte(HeaderStream)) {
 			if len(h.Value) > 0 {
@@ -67,7 +67,7 @@ func (c *Client) Stream(ctx context.Context, addr string, headers []httptranspor
 		}
 		hdr = append(hdr, h)
 	}
-	hdr = append(hdr, httptransport.Header{Name: []byte(HeaderStream), Value: cs.id})
+	hdr = append(hdr, component.TransportHeader{Name: []byte(HeaderStream), Value: cs.id})
 	dl, _ := ctx.Deadline()
 	_ = cc.SetDeadline(dl)
 	cs.stop = context.AfterFunc(ctx, func() { _ = cc.SetDeadline(time.Unix(1, 0)) })
@@ -90,11 +90,15 @@ func (cs *ClientStream) fail(op string, err error) error {
 }
 
 // write sends one request on the stream; the caller holds wmu.
-func (cs *ClientStream) write(headers []httptransport.Header, body []byte) error {
+func (cs *ClientStream) write(headers []component.TransportHeader, body []byte) error {
 	if cs.werr != nil {
 		return cs.werr
 	}
-	cs.cc.out = httptransport.AppendRequestHead(cs.cc.out[:0], cs.addr, headers, len(body))
+	var err error
+	if cs.cc.out, err = cs.cc.framer.Request(cs.ctx, cs.cc.out[:0], cs.addr, headers, len(body)); err != nil {
+		cs.werr = cs.fail("send", err)
+		return cs.werr
+	}
 	bufs := net.Buffers{cs.cc.out, body}
 	if _, err := bufs.WriteTo(cs.cc); err != nil {
 		cs.werr = cs.fail("send", err)
@@ -110,7 +114,7 @@ func (cs *ClientStream) Send(body []byte) error {
 	if cs.sendClosed {
 		return ErrStreamClosed
 	}
-	err := cs.write([]httptransport.Header{{Name: []byte(HeaderStream), Value: cs.id}}, body)
+	err := cs.write([]component.TransportHeader{{Name: []byte(HeaderStream), Value: cs.id}}, body)
 	if err != nil {
 		cs.release(false)
 	}
@@ -128,7 +132,7 @@ func (cs *ClientStream) CloseSend() error {
 	cs.sendClosed = true
 	// Go Micro's server knows the end of a client's side by its EOS mark, microhost's by
 	// either.
-	err := cs.write([]httptransport.Header{
+	err := cs.write([]component.TransportHeader{
 		{Name: []byte(HeaderStream), Value: cs.id},
 		{Name: []byte(HeaderStreamEnd), Value: []byte("true")},
 		{Name: []byte(headerError), Value: []byte(goMicroEOS)},
@@ -183,7 +187,7 @@ func (cs *ClientStream) recv() (msg []byte, end bool, err error) {
 		cs.rn = 0
 	}
 	for {
-		n, err := httptransport.ParseResponse(cc.buf, cs.c.opts.Limits, &cc.rsp)
+		n, err := cc.framer.Response(cs.ctx, cc.buf, cs.c.opts.Limits, &cc.rsp)
 		if err != nil {
 			return nil, false, cs.fail("receive", err)
 		}

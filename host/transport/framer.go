@@ -1,6 +1,7 @@
 // Package transport owns the connections of microhost's transport: it accepts and dials TCP
 // connections, buffers their bytes, enforces timeouts and limits, and leaves the wire
-// protocol to a framer — the http-transport plugin, native or Wasm.
+// protocol to a framer (component.Framer) — a transport plugin's native twin, or its Wasm
+// module through Wasm.
 package transport
 
 import (
@@ -9,67 +10,50 @@ import (
 	"fmt"
 
 	"github.com/microhost/microhost/abi"
-	"github.com/microhost/microhost/host"
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
+	"github.com/microhost/microhost/host/component"
 )
 
 // Frame is one framed request: its headers are views valid until the next call on the
 // framer, its body is at buf[N-ContentLength:N] of the buffer that was framed.
-type Frame = httptransport.Request
+type Frame = component.TransportFrame
 
 // Framer is the wire protocol: it frames requests out of buffered bytes and writes reply
 // heads. A Framer is used by one connection at a time.
-type Framer interface {
-	// Frame frames the first request in buf into f and returns the bytes it takes; 0 with a
-	// nil error asks for more bytes. A protocol error is an *httptransport.Error.
-	Frame(ctx context.Context, buf []byte, lim httptransport.Limits, f *Frame) (int, error)
-	// Head appends the head of a reply with a body of bodyLen bytes.
-	Head(ctx context.Context, dst []byte, status int, headers []httptransport.Header, bodyLen int, keepAlive bool) ([]byte, error)
-}
+type Framer = component.Framer
 
-// Native is the http-transport plugin compiled into the host.
-type Native struct{}
-
-// Frame implements Framer.
-func (Native) Frame(_ context.Context, buf []byte, lim httptransport.Limits, f *Frame) (int, error) {
-	return httptransport.ParseRequest(buf, lim, f)
-}
-
-// Head implements Framer.
-func (Native) Head(_ context.Context, dst []byte, status int, headers []httptransport.Header, bodyLen int, keepAlive bool) ([]byte, error) {
-	return httptransport.AppendResponseHead(dst, status, headers, bodyLen, keepAlive), nil
-}
-
-// Caller runs one operation of a plugin module; *host.Module satisfies it.
+// Caller runs one operation of a component module; *wasmcomponent.Module satisfies it.
 type Caller interface {
-	Call(ctx context.Context, req *host.Request) (*host.Response, error)
+	Call(ctx context.Context, op string, in []byte) ([]byte, error)
 }
 
-// Wasm frames through an http-transport.wasm module. Each connection should have its own
-// Wasm value, as it keeps scratch space.
+// Wasm frames through a transport module (abi/transport.md). Each connection should have
+// its own Wasm value, as it keeps scratch space.
 type Wasm struct {
 	Module Caller
 	in     []byte
-	req    host.Request
 }
 
 // Frame implements Framer.
-func (w *Wasm) Frame(ctx context.Context, buf []byte, lim httptransport.Limits, f *Frame) (int, error) {
-	w.in = httptransport.AppendFrameInput(w.in[:0], lim, buf)
-	w.req = host.Request{Endpoint: "frame", ContentType: "application/octet-stream", Body: w.in}
-	res, err := w.Module.Call(ctx, &w.req)
+func (w *Wasm) Frame(ctx context.Context, buf []byte, lim component.TransportLimits, f *Frame) (int, error) {
+	w.in = component.AppendFrameInput(w.in[:0], lim, buf)
+	out, err := w.Module.Call(ctx, component.TransportOpFrame, w.in)
 	if err != nil {
-		return 0, framingError(err)
+		return 0, framingError(component.TransportOpFrame, err)
 	}
-	n, err := httptransport.DecodeFrame(res.Body, f)
+	n, err := component.DecodeFrame(out, f)
 	if err != nil {
-		return 0, fmt.Errorf("transport plugin: %w", err)
+		return 0, fmt.Errorf("transport module: frame: %w", err)
 	}
 	if n > len(buf) {
-		return 0, fmt.Errorf("transport plugin: consumed %d of %d bytes", n, len(buf))
+		return 0, fmt.Errorf("transport module: frame: consumed %d bytes but was given %d", n, len(buf))
 	}
 	if n > 0 && f.Chunked {
-		return w.dechunk(ctx, buf, n, lim, f)
+		m, body, err := w.decodeChunked(ctx, buf, n, lim)
+		if err != nil || m == 0 {
+			return 0, err
+		}
+		f.Body, f.ContentLength = body, len(body)
+		return n + m, nil
 	}
 	if n > 0 {
 		f.Body = buf[n-f.ContentLength : n]
@@ -77,49 +61,100 @@ func (w *Wasm) Frame(ctx context.Context, buf []byte, lim httptransport.Limits, 
 	return n, nil
 }
 
-// dechunk decodes a chunked body that follows a head of n bytes, through the plugin, and
-// copies the decoded body into buf over the coding it replaces.
-func (w *Wasm) dechunk(ctx context.Context, buf []byte, n int, lim httptransport.Limits, f *Frame) (int, error) {
-	maxBody := lim.MaxBodyBytes
-	if maxBody <= 0 {
-		maxBody = 4 << 20
-	}
-	in := httptransport.AppendDechunkInput(nil, maxBody, buf[n:])
-	res, err := w.Module.Call(ctx, &host.Request{Endpoint: "dechunk", ContentType: "application/octet-stream", Body: in})
+// decodeChunked decodes a chunked body that follows a head of n bytes, through the
+// module, and copies the decoded body into buf over the coding it replaces. It returns the
+// bytes the coding took (0: read more) and the body, a view into buf.
+func (w *Wasm) decodeChunked(ctx context.Context, buf []byte, n int, lim component.TransportLimits) (int, []byte, error) {
+	w.in = component.AppendDechunkInput(w.in[:0], lim.BodyBytes(), buf[n:])
+	out, err := w.Module.Call(ctx, component.TransportOpDechunk, w.in)
 	if err != nil {
-		return 0, framingError(err)
+		return 0, nil, framingError(component.TransportOpDechunk, err)
 	}
-	m, body, err := httptransport.DecodeDechunk(res.Body)
+	m, body, err := component.DecodeDechunked(out)
 	if err != nil {
-		return 0, fmt.Errorf("transport plugin: %w", err)
+		return 0, nil, fmt.Errorf("transport module: dechunk: %w", err)
 	}
 	if m == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	if n+m > len(buf) || len(body) > m {
-		return 0, fmt.Errorf("transport plugin: dechunk consumed %d of %d bytes", m, len(buf)-n)
+		return 0, nil, fmt.Errorf("transport module: dechunk: consumed %d bytes but was given %d", m, len(buf)-n)
 	}
-	f.Body = buf[n : n+copy(buf[n:], body)]
-	f.ContentLength = len(f.Body)
-	return n + m, nil
+	if len(body) > lim.BodyBytes() {
+		return 0, nil, component.ErrBodyTooLarge
+	}
+	return m, buf[n : n+copy(buf[n:], body)], nil
 }
 
 // Head implements Framer.
-func (w *Wasm) Head(ctx context.Context, dst []byte, status int, headers []httptransport.Header, bodyLen int, keepAlive bool) ([]byte, error) {
-	w.in = httptransport.AppendHeadInput(w.in[:0], status, headers, bodyLen, keepAlive)
-	w.req = host.Request{Endpoint: "head", ContentType: "application/octet-stream", Body: w.in}
-	res, err := w.Module.Call(ctx, &w.req)
+func (w *Wasm) Head(ctx context.Context, dst []byte, status int, headers []component.TransportHeader, bodyLen int, keepAlive bool) ([]byte, error) {
+	w.in = component.AppendHeadInput(w.in[:0], status, headers, bodyLen, keepAlive)
+	out, err := w.Module.Call(ctx, component.TransportOpHead, w.in)
 	if err != nil {
-		return dst, fmt.Errorf("transport plugin: %w", err)
+		return dst, fmt.Errorf("transport module: head: %w", err)
 	}
-	return append(dst, res.Body...), nil
+	head, err := component.DecodeHeadOutput(out)
+	if err != nil {
+		return dst, fmt.Errorf("transport module: head: %w", err)
+	}
+	if len(head) == 0 {
+		return dst, errors.New("transport module: head: empty head")
+	}
+	return append(dst, head...), nil
 }
 
-// framingError turns the plugin's Go Micro error back into a framing error.
-func framingError(err error) error {
+// Request implements Framer.
+func (w *Wasm) Request(ctx context.Context, dst []byte, host string, headers []component.TransportHeader, bodyLen int) ([]byte, error) {
+	w.in = component.AppendRequestInput(w.in[:0], host, headers, bodyLen)
+	out, err := w.Module.Call(ctx, component.TransportOpRequest, w.in)
+	if err != nil {
+		return dst, fmt.Errorf("transport module: request: %w", err)
+	}
+	head, err := component.DecodeHeadOutput(out)
+	if err != nil {
+		return dst, fmt.Errorf("transport module: request: %w", err)
+	}
+	if len(head) == 0 {
+		return dst, errors.New("transport module: request: empty head")
+	}
+	return append(dst, head...), nil
+}
+
+// Response implements Framer.
+func (w *Wasm) Response(ctx context.Context, buf []byte, lim component.TransportLimits, r *component.TransportResponse) (int, error) {
+	w.in = component.AppendFrameInput(w.in[:0], lim, buf)
+	out, err := w.Module.Call(ctx, component.TransportOpResponse, w.in)
+	if err != nil {
+		return 0, framingError(component.TransportOpResponse, err)
+	}
+	n, err := component.DecodeResponse(out, r)
+	if err != nil {
+		return 0, fmt.Errorf("transport module: response: %w", err)
+	}
+	if n > len(buf) {
+		return 0, fmt.Errorf("transport module: response: consumed %d bytes but was given %d", n, len(buf))
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	if !r.Chunked {
+		r.Body = buf[n-r.ContentLength : n]
+		return n, nil
+	}
+	m, body, err := w.decodeChunked(ctx, buf, n, lim)
+	if err != nil || m == 0 {
+		return 0, err
+	}
+	r.Body, r.ContentLength = body, len(body)
+	return n + m, nil
+}
+
+// framingError turns the module's error back into a framing error: a 4xx or 5xx code is
+// the status the host answers with.
+func framingError(op string, err error) error {
 	var ae *abi.Error
 	if errors.As(err, &ae) && ae.Code >= 400 && ae.Code < 600 {
-		return &httptransport.Error{Status: int(ae.Code), Reason: ae.Detail}
+		return &component.TransportError{Status: int(ae.Code), Reason: ae.Detail}
 	}
-	return fmt.Errorf("transport plugin: %w", err)
+	return fmt.Errorf("transport module: %s: %w", op, err)
 }

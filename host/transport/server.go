@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/microhost/microhost/abi"
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
+	"github.com/microhost/microhost/host/component"
 )
 
 // Message is one request handed to the pipeline. Body is valid until the handler returns.
@@ -29,7 +29,7 @@ type Message struct {
 // Reply is the pipeline's answer.
 type Reply struct {
 	Status int
-	Header []httptransport.Header
+	Header []component.TransportHeader
 	Body   []byte
 }
 
@@ -40,10 +40,11 @@ type Handler interface {
 
 // ServerOptions configure a Server.
 type ServerOptions struct {
-	// NewFramer returns the framer for one connection.
+	// NewFramer returns the framer for one connection: a transport twin's NewFramer, or a
+	// Wasm over a transport module. Required: without one every request is refused.
 	NewFramer func() Framer
 	// Limits bound header and body sizes.
-	Limits httptransport.Limits
+	Limits component.TransportLimits
 	// ReadTimeout bounds reading one request once its first byte has arrived (default 10 s):
 	// a client that sends half a request and stalls is cut off.
 	ReadTimeout time.Duration
@@ -73,7 +74,7 @@ type Server struct {
 // NewServer returns a Server for h.
 func NewServer(h Handler, opts ServerOptions) *Server {
 	if opts.NewFramer == nil {
-		opts.NewFramer = func() Framer { return Native{} }
+		opts.NewFramer = func() Framer { return noFramer{} }
 	}
 	if opts.ReadTimeout <= 0 {
 		opts.ReadTimeout = 10 * time.Second
@@ -188,16 +189,16 @@ func (s *Server) serveConn(c net.Conn) {
 	}()
 	ctx := context.Background()
 	sc := &serverConn{s: s, c: c, framer: s.opts.NewFramer(), lim: s.opts.Limits, buf: make([]byte, 0, 4096)}
-	sc.maxBuf = limHeader(sc.lim) + limBody(sc.lim) + 4
+	sc.maxBuf = sc.lim.HeaderBytes() + sc.lim.BodyBytes() + 4
 	var out []byte
 	for {
 		if err := sc.next(ctx, false); err != nil {
-			var fe *httptransport.Error
+			var fe *component.TransportError
 			switch {
 			case errors.As(err, &fe):
 				s.writeFramingError(ctx, c, sc.framer, out, fe)
 			case errors.Is(err, errReadTimeout):
-				s.writeFramingError(ctx, c, sc.framer, out, &httptransport.Error{Status: 408, Reason: "request not received in time"})
+				s.writeFramingError(ctx, c, sc.framer, out, &component.TransportError{Status: 408, Reason: "request not received in time"})
 			case errors.Is(err, errRead):
 			default:
 				s.logger.Warn("transport: framing failed", "remote", c.RemoteAddr().String(), "err", err)
@@ -252,7 +253,7 @@ type serverConn struct {
 	s      *Server
 	c      net.Conn
 	framer Framer
-	lim    httptransport.Limits
+	lim    component.TransportLimits
 	maxBuf int
 	buf    []byte
 	// n is how many bytes of buf the request in f takes; next drops them.
@@ -294,7 +295,7 @@ func (sc *serverConn) next(ctx context.Context, inStream bool) error {
 		}
 		if len(sc.buf) == cap(sc.buf) {
 			if cap(sc.buf) >= sc.maxBuf {
-				return httptransport.ErrBodyTooLarge
+				return component.ErrBodyTooLarge
 			}
 			grown := make([]byte, len(sc.buf), min(2*cap(sc.buf), sc.maxBuf))
 			copy(grown, sc.buf)
@@ -325,9 +326,9 @@ func (sc *serverConn) next(ctx context.Context, inStream bool) error {
 }
 
 // writeFramingError answers a request that could not be framed and ends the connection.
-func (s *Server) writeFramingError(ctx context.Context, c net.Conn, framer Framer, out []byte, fe *httptransport.Error) {
+func (s *Server) writeFramingError(ctx context.Context, c net.Conn, framer Framer, out []byte, fe *component.TransportError) {
 	body := []byte(abi.NewError("transport", int32(fe.Status), "%s", fe.Reason).Error())
-	head, err := framer.Head(ctx, out[:0], fe.Status, []httptransport.Header{{Name: []byte("Content-Type"), Value: []byte("application/json")}}, len(body), false)
+	head, err := framer.Head(ctx, out[:0], fe.Status, []component.TransportHeader{{Name: []byte(component.HeaderContentType), Value: []byte("application/json")}}, len(body), false)
 	if err != nil {
 		return
 	}
@@ -347,16 +348,13 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-func limHeader(l httptransport.Limits) int {
-	if l.MaxHeaderBytes <= 0 {
-		return 64 << 10
-	}
-	return l.MaxHeaderBytes
+// noFramer is the framer of a server given none: it refuses every request.
+type noFramer struct{ goMicroWire }
+
+func (noFramer) Frame(context.Context, []byte, component.TransportLimits, *Frame) (int, error) {
+	return 0, errors.New("transport: the server has no framer (ServerOptions.NewFramer)")
 }
 
-func limBody(l httptransport.Limits) int {
-	if l.MaxBodyBytes <= 0 {
-		return 4 << 20
-	}
-	return l.MaxBodyBytes
+func (noFramer) Head(_ context.Context, dst []byte, _ int, _ []component.TransportHeader, _ int, _ bool) ([]byte, error) {
+	return dst, errors.New("transport: the server has no framer (ServerOptions.NewFramer)")
 }

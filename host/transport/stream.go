@@ -9,7 +9,7 @@ import (
 	"net"
 	"time"
 
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
+	"github.com/microhost/microhost/host/component"
 )
 
 // Headers of microhost's streams. A request with HeaderStream opens a stream, or carries
@@ -18,10 +18,10 @@ import (
 const (
 	// HeaderStream carries the stream's id, as Go Micro's does; any non-empty value opens a
 	// stream.
-	HeaderStream = "Micro-Stream"
+	HeaderStream = component.HeaderMicroStream
 	// HeaderStreamEnd is "true" on the last frame of each side: the client's empty request
 	// that closes its sending side, the server's reply that ends the stream.
-	HeaderStreamEnd = "Micro-Stream-End"
+	HeaderStreamEnd = component.HeaderMicroStreamEnd
 	// goMicroEOS is the Micro-Error value with which Go Micro ends its side of a stream.
 	// The server takes it as the client's end too, and puts it on a clean last frame that
 	// carries no message, which Go Micro's client reads as the end of the stream;
@@ -34,7 +34,7 @@ const (
 type Stream interface {
 	// Send writes one message to the client: a 200 reply with header and body. header must
 	// not carry HeaderStream, which Send adds.
-	Send(ctx context.Context, header []httptransport.Header, body []byte) error
+	Send(ctx context.Context, header []component.TransportHeader, body []byte) error
 	// Recv returns the body of the client's next message, a copy the caller owns, or
 	// io.EOF after the client closed its sending side.
 	Recv(ctx context.Context) ([]byte, error)
@@ -42,7 +42,7 @@ type Stream interface {
 
 // streamMarks reads the stream headers of a request: the stream id when it belongs to a
 // stream, and whether it ends the client's side.
-func streamMarks(hs []httptransport.Header) (id []byte, end bool) {
+func streamMarks(hs []component.TransportHeader) (id []byte, end bool) {
 	for _, h := range hs {
 		switch {
 		case len(h.Name) == len(HeaderStream) && bytes.EqualFold(h.Name, []byte(HeaderStream)):
@@ -83,11 +83,11 @@ func (sc *serverConn) openStream(msg *Message, id []byte) *serverStream {
 }
 
 // Send implements Stream.
-func (st *serverStream) Send(ctx context.Context, header []httptransport.Header, body []byte) error {
+func (st *serverStream) Send(ctx context.Context, header []component.TransportHeader, body []byte) error {
 	if st.sendErr != nil {
 		return st.sendErr
 	}
-	hdr := append(header[:len(header):len(header)], httptransport.Header{Name: []byte(HeaderStream), Value: st.id})
+	hdr := append(header[:len(header):len(header)], component.TransportHeader{Name: []byte(HeaderStream), Value: st.id})
 	out, err := st.sc.framer.Head(ctx, st.out[:0], 200, hdr, len(body), true)
 	if err != nil {
 		return fmt.Errorf("stream: encode a message head: %w", err)
@@ -164,7 +164,7 @@ func (st *serverStream) recv(ctx context.Context) ([]byte, error) {
 }
 
 // headerError is Go Micro's error header.
-const headerError = "Micro-Error"
+const headerError = component.HeaderMicroError
 
 // cleanEnd reports whether reply ends a stream without an error and without a last
 // message, so that its frame can carry Go Micro's end-of-stream mark.
@@ -188,12 +188,12 @@ func (st *serverStream) end(ctx context.Context, reply *Reply, keepAlive bool) b
 		return false
 	}
 	keepAlive = keepAlive && st.recvErr == nil
-	hdr := make([]httptransport.Header, 0, len(reply.Header)+3)
+	hdr := make([]component.TransportHeader, 0, len(reply.Header)+3)
 	hdr = append(hdr, reply.Header...)
-	hdr = append(hdr, httptransport.Header{Name: []byte(HeaderStream), Value: st.id},
-		httptransport.Header{Name: []byte(HeaderStreamEnd), Value: []byte("true")})
+	hdr = append(hdr, component.TransportHeader{Name: []byte(HeaderStream), Value: st.id},
+		component.TransportHeader{Name: []byte(HeaderStreamEnd), Value: []byte("true")})
 	if cleanEnd(reply) {
-		hdr = append(hdr, httptransport.Header{Name: []byte(headerError), Value: []byte(goMicroEOS)})
+		hdr = append(hdr, component.TransportHeader{Name: []byte(headerError), Value: []byte(goMicroEOS)})
 	}
 	out, err := st.sc.framer.Head(ctx, st.out[:0], reply.Status, hdr, len(reply.Body), keepAlive)
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/abi"
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
+	"github.com/microhost/microhost/host/component"
 )
 
 // streamer serves streams by the first message: "N" sends m1 … mN, then echoes every
@@ -42,9 +42,9 @@ func (s *streamer) ServeMessage(ctx context.Context, m *Message) *Reply {
 	early := strings.HasPrefix(mode, "early:")
 	n, err := strconv.Atoi(strings.TrimPrefix(mode, "early:"))
 	if err != nil {
-		return &Reply{Status: 200, Header: []httptransport.Header{{Name: []byte("Micro-Error"), Value: []byte(abi.NewError("streamer", 400, "bad mode %q", mode).Error())}}}
+		return &Reply{Status: 200, Header: []component.TransportHeader{{Name: []byte("Micro-Error"), Value: []byte(abi.NewError("streamer", 400, "bad mode %q", mode).Error())}}}
 	}
-	hdr := []httptransport.Header{{Name: []byte("Content-Type"), Value: []byte("text/plain")}}
+	hdr := []component.TransportHeader{{Name: []byte("Content-Type"), Value: []byte("text/plain")}}
 	for i := 1; i <= n; i++ {
 		if err := m.Stream.Send(ctx, hdr, []byte(fmt.Sprintf("m%d", i))); err != nil {
 			s.errs <- err
@@ -156,7 +156,7 @@ func TestClientStream(t *testing.T) {
 		})
 
 		t.Run("bidirectional", func(t *testing.T) {
-			s, err := c.Stream(ctx, addr, []httptransport.Header{{Name: []byte("Micro-Stream"), Value: []byte("id-7")}}, []byte("0"))
+			s, err := c.Stream(ctx, addr, []component.TransportHeader{{Name: []byte("Micro-Stream"), Value: []byte("id-7")}}, []byte("0"))
 			require.NoError(t, err)
 			for i := range 20 {
 				require.NoError(t, s.Send([]byte(strconv.Itoa(i))))
@@ -211,7 +211,7 @@ func TestClientStream(t *testing.T) {
 
 func TestStreamRecvDeadline(t *testing.T) {
 	st := &streamer{errs: make(chan error, 1)}
-	_, addr := serve(t, st, ServerOptions{})
+	_, addr := serve(t, st, ServerOptions{NewFramer: testNative})
 	c := NewClient(ClientOptions{})
 	defer c.Close()
 	s, err := c.Stream(context.Background(), addr, nil, []byte("wait"))
@@ -266,7 +266,7 @@ func requireGoroutines(t *testing.T, n int) {
 
 func TestClientStreamContextCancel(t *testing.T) {
 	st := &streamer{errs: make(chan error, 1)}
-	_, addr := serve(t, st, ServerOptions{})
+	_, addr := serve(t, st, ServerOptions{NewFramer: testNative})
 	c := NewClient(ClientOptions{})
 	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -295,7 +295,7 @@ func TestClientStreamContextCancel(t *testing.T) {
 // TestStreamEndForms: the opening request may close the client's side at once, and an end
 // may carry a last message; a Go Micro client's end (Micro-Error: EOS) ends the stream too.
 func TestStreamEndForms(t *testing.T) {
-	_, addr := serve(t, &streamer{errs: make(chan error, 4)}, ServerOptions{})
+	_, addr := serve(t, &streamer{errs: make(chan error, 4)}, ServerOptions{NewFramer: testNative})
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer c.Close()
@@ -341,7 +341,7 @@ func TestStreamEndForms(t *testing.T) {
 func BenchmarkStreamMessage(b *testing.B) {
 	for _, mode := range []string{"native", "wasm"} {
 		b.Run(mode, func(b *testing.B) {
-			nf := func() Framer { return Native{} }
+			nf := testNative
 			if mode == "wasm" {
 				m := loadModule(b)
 				nf = func() Framer { return &Wasm{Module: m} }

@@ -8,9 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,19 +19,24 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/internal/hosttest"
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
 )
 
-var transportWasm string
-
-func TestMain(m *testing.M) {
-	os.Exit(hosttest.Main(m, "./plugins/http-transport/wasm", &transportWasm))
+func loadModule(t testing.TB) Caller {
+	t.Helper()
+	return moduleCaller{hosttest.Load(t, transportWasm, host.ModuleOptions{})}
 }
 
-func loadModule(t testing.TB) *host.Module {
-	t.Helper()
-	return hosttest.Load(t, transportWasm, host.ModuleOptions{})
+// moduleCaller runs a transport module's operations as wasmcomponent.Module does.
+type moduleCaller struct{ m *host.Module }
+
+func (c moduleCaller) Call(ctx context.Context, op string, in []byte) ([]byte, error) {
+	res, err := c.m.Call(ctx, &host.Request{Endpoint: op, ContentType: "application/protobuf", Body: in})
+	if err != nil {
+		return nil, err
+	}
+	return res.Body, nil
 }
 
 // echo answers with the endpoint header and the body.
@@ -42,11 +47,11 @@ func (e *echo) ServeMessage(ctx context.Context, m *Message) *Reply {
 	if m.Header["Micro-Endpoint"] == "Slow.Call" {
 		time.Sleep(200 * time.Millisecond)
 	}
-	return &Reply{Status: 200, Header: []httptransport.Header{{Name: []byte("X-Endpoint"), Value: []byte(m.Header["Micro-Endpoint"])}}, Body: append([]byte("echo:"), m.Body...)}
+	return &Reply{Status: 200, Header: []component.TransportHeader{{Name: []byte("X-Endpoint"), Value: []byte(m.Header["Micro-Endpoint"])}}, Body: append([]byte("echo:"), m.Body...)}
 }
 
 func framers(t *testing.T, f func(t *testing.T, newFramer func() Framer)) {
-	t.Run("native", func(t *testing.T) { f(t, func() Framer { return Native{} }) })
+	t.Run("native", func(t *testing.T) { f(t, func() Framer { return testNative() }) })
 	t.Run("wasm", func(t *testing.T) {
 		m := loadModule(t)
 		f(t, func() Framer { return &Wasm{Module: m} })
@@ -101,7 +106,7 @@ func TestClientPool(t *testing.T) {
 		ctx := context.Background()
 		big := bytes.Repeat([]byte("b"), 100000)
 		for _, body := range [][]byte{[]byte("a"), big, nil} {
-			rep, err := c.Call(ctx, addr, []httptransport.Header{{Name: []byte("Micro-Endpoint"), Value: []byte("X.Y")}}, body)
+			rep, err := c.Call(ctx, addr, []component.TransportHeader{{Name: []byte("Micro-Endpoint"), Value: []byte("X.Y")}}, body)
 			require.NoError(t, err)
 			assert.Equal(t, 200, rep.Status)
 			assert.Equal(t, "echo:"+string(body), string(rep.Body))
@@ -110,7 +115,7 @@ func TestClientPool(t *testing.T) {
 		// A deadline shorter than the handler cuts the call and drops the connection.
 		tctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer cancel()
-		_, err := c.Call(tctx, addr, []httptransport.Header{{Name: []byte("Micro-Endpoint"), Value: []byte("Slow.Call")}}, nil)
+		_, err := c.Call(tctx, addr, []component.TransportHeader{{Name: []byte("Micro-Endpoint"), Value: []byte("Slow.Call")}}, nil)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		// Nothing listening: a transport failure.
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -139,7 +144,7 @@ func TestHostileInput(t *testing.T) {
 	framers(t, func(t *testing.T, nf func() Framer) {
 		base := runtime.NumGoroutine()
 		_, addr := serve(t, &echo{}, ServerOptions{NewFramer: nf, ReadTimeout: 300 * time.Millisecond,
-			Limits: httptransport.Limits{MaxHeaderBytes: 1024, MaxBodyBytes: 2048}})
+			Limits: component.TransportLimits{MaxHeaderBytes: 1024, MaxBodyBytes: 2048}})
 		cases := []struct{ name, raw, want string }{
 			{"malformed", "HELLO THERE\r\n\r\n", "HTTP/1.1 400 "},
 			{"oversized header", "POST / HTTP/1.1\r\nX: " + strings.Repeat("a", 2000) + "\r\n\r\n", "HTTP/1.1 431 "},
@@ -170,14 +175,14 @@ func TestShutdownDrains(t *testing.T) {
 	e := &echo{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	s := NewServer(e, ServerOptions{})
+	s := NewServer(e, ServerOptions{NewFramer: testNative})
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	c := NewClient(ClientOptions{})
 	defer c.Close()
 	result := make(chan error, 1)
 	go func() {
-		rep, err := c.Call(context.Background(), ln.Addr().String(), []httptransport.Header{{Name: []byte("Micro-Endpoint"), Value: []byte("Slow.Call")}}, []byte("x"))
+		rep, err := c.Call(context.Background(), ln.Addr().String(), []component.TransportHeader{{Name: []byte("Micro-Endpoint"), Value: []byte("Slow.Call")}}, []byte("x"))
 		if err == nil && string(rep.Body) != "echo:x" {
 			err = fmt.Errorf("reply %q", rep.Body)
 		}
@@ -209,10 +214,10 @@ func TestFramerDifferential(t *testing.T) {
 		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nqq\r\n",
 		"",
 	}
-	lim := httptransport.Limits{MaxHeaderBytes: 4096, MaxBodyBytes: 1 << 20}
+	lim := component.TransportLimits{MaxHeaderBytes: 4096, MaxBodyBytes: 1 << 20}
 	for i, in := range inputs {
 		var a, b Frame
-		na, ea := Native{}.Frame(ctx, []byte(in), lim, &a)
+		na, ea := testNative().Frame(ctx, []byte(in), lim, &a)
 		nb, eb := w.Frame(ctx, []byte(in), lim, &b)
 		require.Equal(t, na, nb, "case %d", i)
 		require.Equal(t, fmt.Sprint(ea), fmt.Sprint(eb), "case %d", i)
@@ -222,17 +227,45 @@ func TestFramerDifferential(t *testing.T) {
 			assert.Equal(t, a.KeepAlive, b.KeepAlive, "case %d", i)
 		}
 	}
-	hs := []httptransport.Header{{Name: []byte("Content-Type"), Value: []byte("application/json")}, {Name: []byte("Bad"), Value: []byte("x\ny")}}
-	ha, _ := Native{}.Head(ctx, nil, 200, hs, 10, true)
+	hs := []component.TransportHeader{{Name: []byte("Content-Type"), Value: []byte("application/json")}, {Name: []byte("Bad"), Value: []byte("x\ny")}}
+	ha, _ := testNative().Head(ctx, nil, 200, hs, 10, true)
 	hb, err := w.Head(ctx, nil, 200, hs, 10, true)
 	require.NoError(t, err)
 	assert.Equal(t, string(ha), string(hb))
+
+	ra, _ := testNative().Request(ctx, nil, "127.0.0.1:1", hs, 10)
+	rb, err := w.Request(ctx, nil, "127.0.0.1:1", hs, 10)
+	require.NoError(t, err)
+	assert.Equal(t, string(ra), string(rb))
+	for i, in := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nMicro-Id: 1\r\n\r\n{}",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{",
+		"HTTP/1.0 500 Oops\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab",
+		"HTTP/1.1 200 OK\r\nContent-Length: 70000\r\n\r\n" + strings.Repeat("z", 70000),
+		"HTTP/1.1 2000 OK\r\n\r\n",
+		"garbage\r\n\r\n",
+		"",
+	} {
+		var a, b component.TransportResponse
+		na, ea := testNative().Response(ctx, []byte(in), lim, &a)
+		nb, eb := w.Response(ctx, []byte(in), lim, &b)
+		require.Equal(t, na, nb, "reply %d", i)
+		require.Equal(t, fmt.Sprint(ea), fmt.Sprint(eb), "reply %d", i)
+		if na > 0 {
+			assert.Equal(t, a.Status, b.Status, "reply %d", i)
+			assert.Equal(t, a.Headers, b.Headers, "reply %d", i)
+			assert.Equal(t, a.Body, b.Body, "reply %d", i)
+			assert.Equal(t, a.KeepAlive, b.KeepAlive, "reply %d", i)
+		}
+	}
 }
 
 func BenchmarkRoundTrip(b *testing.B) {
 	for _, mode := range []string{"native", "wasm"} {
 		b.Run(mode, func(b *testing.B) {
-			nf := func() Framer { return Native{} }
+			nf := testNative
 			if mode == "wasm" {
 				m := loadModule(b)
 				nf = func() Framer { return &Wasm{Module: m} }
@@ -244,7 +277,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			defer s.Shutdown(context.Background())
 			c := NewClient(ClientOptions{})
 			defer c.Close()
-			hdr := []httptransport.Header{{Name: []byte("Micro-Endpoint"), Value: []byte("Greeter.Hello")}}
+			hdr := []component.TransportHeader{{Name: []byte("Micro-Endpoint"), Value: []byte("Greeter.Hello")}}
 			body := []byte(`{"name":"John"}`)
 			ctx := context.Background()
 			b.ReportAllocs()
@@ -255,4 +288,37 @@ func BenchmarkRoundTrip(b *testing.B) {
 			}
 		})
 	}
+}
+
+// countingCaller counts a module's calls by operation.
+type countingCaller struct {
+	Caller
+	mu  sync.Mutex
+	ops map[string]int
+}
+
+func (c *countingCaller) Call(ctx context.Context, op string, in []byte) ([]byte, error) {
+	c.mu.Lock()
+	c.ops[op]++
+	c.mu.Unlock()
+	return c.Caller.Call(ctx, op, in)
+}
+
+// TestClientFramesThroughTheModule: a client given the Wasm framer writes its requests and
+// reads its replies through the module's "request" and "response" operations.
+func TestClientFramesThroughTheModule(t *testing.T) {
+	m := &countingCaller{Caller: loadModule(t), ops: map[string]int{}}
+	_, addr := serve(t, &echo{}, ServerOptions{NewFramer: testNative})
+	c := NewClient(ClientOptions{NewFramer: func() component.ClientFramer { return &Wasm{Module: m} }})
+	defer c.Close()
+	ctx := context.Background()
+	for i := range 3 {
+		rep, err := c.Call(ctx, addr, []component.TransportHeader{{Name: []byte("Micro-Endpoint"), Value: []byte("X.Y")}}, []byte(fmt.Sprint(i)))
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprintf("echo:%d", i), string(rep.Body))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	assert.Equal(t, 3, m.ops["request"])
+	assert.GreaterOrEqual(t, m.ops["response"], 3)
 }

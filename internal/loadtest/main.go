@@ -35,11 +35,11 @@ import (
 	"time"
 
 	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/service"
 	"github.com/microhost/microhost/host/transport"
 	"github.com/microhost/microhost/internal/localregistry"
-	httptransport "github.com/microhost/microhost/plugins/http-transport"
 	"github.com/microhost/microhost/plugins/standard"
 )
 
@@ -232,10 +232,10 @@ interrupt = %t
 func load(ctx context.Context, name, addr string, conns int, dur time.Duration) result {
 	c := transport.NewClient(transport.ClientOptions{PoolSize: conns})
 	defer c.Close()
-	hdr := []httptransport.Header{
-		{Name: []byte("Content-Type"), Value: []byte("application/json")},
-		{Name: []byte("Micro-Service"), Value: []byte("greeter")},
-		{Name: []byte("Micro-Endpoint"), Value: []byte("Greeter.Hello")},
+	hdr := []component.TransportHeader{
+		{Name: []byte(component.HeaderContentType), Value: []byte("application/json")},
+		{Name: []byte(component.HeaderMicroService), Value: []byte("greeter")},
+		{Name: []byte(component.HeaderMicroEndpoint), Value: []byte("Greeter.Hello")},
 	}
 	body := []byte(`{"name":"John"}`)
 	want := `{"greeting":"Hello John"}`

@@ -3,7 +3,12 @@ package httptransport
 import (
 	"bytes"
 	"strconv"
+
+	"github.com/microhost/microhost/host/component"
 )
+
+// Response is a parsed reply; its slices are views into the parsed bytes.
+type Response = component.TransportResponse
 
 // AppendRequestHead appends the request line and headers of a POST to host whose body of
 // bodyLen bytes the caller writes after it. Header fields that could split the request are
@@ -13,7 +18,7 @@ func AppendRequestHead(dst []byte, host string, headers []Header, bodyLen int) [
 	dst = append(dst, host...)
 	dst = append(dst, "\r\n"...)
 	for _, h := range headers {
-		if !isToken(h.Name) || !validValue(h.Value) || equalFold(h.Name, "Content-Length") || equalFold(h.Name, "Host") {
+		if len(h.Name) == 0 || !isToken(h.Name) || !validValue(h.Value) || equalFold(h.Name, "Content-Length") || equalFold(h.Name, "Host") {
 			continue
 		}
 		dst = append(dst, h.Name...)
@@ -26,30 +31,37 @@ func AppendRequestHead(dst []byte, host string, headers []Header, bodyLen int) [
 	return append(dst, "\r\n\r\n"...)
 }
 
-// Response is a parsed reply; its slices are views into the parsed bytes.
-type Response struct {
-	Status    int
-	Headers   []Header
-	Body      []byte
-	KeepAlive bool
-}
-
-// Get returns the value of the first header named name, compared case-insensitively.
-func (r *Response) Get(name string) ([]byte, bool) {
-	return get(r.Headers, name)
-}
-
 // ParseResponse frames the first reply in b, as ParseRequest frames a request (a chunked
 // body is decoded in place).
 func ParseResponse(b []byte, lim Limits, rsp *Response) (n int, err error) {
+	n, err = ParseResponsePrefix(b, len(b), lim, rsp)
+	if err != nil || n == 0 || !rsp.Chunked {
+		return n, err
+	}
+	body, m, err := DecodeChunked(b[n:], lim.BodyBytes())
+	if err != nil || m == 0 {
+		return 0, err
+	}
+	rsp.Body = body
+	rsp.ContentLength = len(body)
+	return n + m, nil
+}
+
+// ParseResponsePrefix is ParsePrefix for a reply: b is a prefix of a buffer of available
+// bytes; the body is set only when it lies within b, and a chunked reply returns the length
+// of its head with rsp.Chunked set.
+func ParseResponsePrefix(b []byte, available int, lim Limits, rsp *Response) (n int, err error) {
 	hdrs := rsp.Headers[:0]
 	*rsp = Response{}
 	end := bytes.Index(b, crlfcrlf)
 	if end < 0 {
-		if len(b) > lim.header() {
+		if len(b) > lim.HeaderBytes() || available > lim.HeaderBytes()+3 {
 			return 0, ErrHeaderTooLarge
 		}
 		return 0, nil
+	}
+	if end+4 > lim.HeaderBytes() {
+		return 0, ErrHeaderTooLarge
 	}
 	line, rest, _ := bytes.Cut(b[:end+2], crlf)
 	proto, line, ok := bytes.Cut(line, space)
@@ -61,32 +73,31 @@ func ParseResponse(b []byte, lim Limits, rsp *Response) (n int, err error) {
 	if err != nil || status < 100 {
 		return 0, malformed("bad status code")
 	}
-	rsp.Status = status
 	hdrs, fr, err := parseFields(rest, hdrs, string(proto) == "HTTP/1.1")
+	rsp.Headers = hdrs
 	if err != nil {
 		return 0, err
 	}
-	rsp.KeepAlive = fr.keepAlive
-	length, chunked := fr.length, fr.chunked
-	rsp.Headers = hdrs
-	if chunked {
-		body, m, err := DecodeChunked(b[end+4:], lim.body())
-		if err != nil || m == 0 {
-			return 0, err
+	rsp.Status, rsp.KeepAlive, rsp.Chunked = status, fr.keepAlive, fr.chunked
+	if rsp.Chunked {
+		if fr.length >= 0 {
+			return 0, malformed("both Content-Length and chunked transfer coding")
 		}
-		rsp.Body = body
-		return end + 4 + m, nil
+		return end + 4, nil
 	}
-	if length < 0 {
+	if fr.length < 0 {
 		return 0, ErrLengthRequired
 	}
-	if length > lim.body() {
+	if fr.length > lim.BodyBytes() {
 		return 0, ErrBodyTooLarge
 	}
-	total := end + 4 + length
-	if len(b) < total {
+	total := end + 4 + fr.length
+	if available < total {
 		return 0, nil
 	}
-	rsp.Body = b[end+4 : total]
+	if total <= len(b) {
+		rsp.Body = b[end+4 : total]
+	}
+	rsp.ContentLength = fr.length
 	return total, nil
 }

@@ -1,11 +1,12 @@
-// Package httptransport is the stock transport plugin: Go Micro's HTTP transport as a
-// sans-I/O protocol machine. It turns bytes read from a connection into messages (Parse…)
-// and messages into bytes to write (Append…); the host owns listeners, connections, buffers
-// and timers.
+// Package httptransport is the stock transport plugin: the server side of Go Micro's HTTP
+// transport as a sans-I/O protocol machine, implementing the transport kind
+// (component.Framer, abi/transport.md). It frames requests out of bytes read from a
+// connection (ParseRequest) and writes reply heads (AppendResponseHead); the host owns
+// listeners, connections, buffers and timers.
 //
-// The same package is compiled into the host as the native twin and, through the wrapper in
-// ./wasm, into http-transport.wasm, so a different .wasm can speak a different wire protocol
-// without touching the host.
+// The same package is the native twin (Twin) and, through the wrapper in ./wasm serving
+// the kind's operations with Ops, http-transport.wasm, so a different .wasm can speak a
+// different wire protocol without touching the host.
 //
 // The wire format is HTTP/1.1 as Go Micro's transport speaks it: each message is a POST on a
 // kept-alive connection, framed by Content-Length or chunked transfer coding (Go Micro's
@@ -18,84 +19,41 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
-	"strings"
+
+	"github.com/microhost/microhost/host/component"
 )
 
-// Limits bound what Parse accepts.
-type Limits struct {
-	// MaxHeaderBytes bounds the request line and headers together. Zero means 64 KiB.
-	MaxHeaderBytes int
-	// MaxBodyBytes bounds the body. Zero means 4 MiB.
-	MaxBodyBytes int
-}
-
-func (l Limits) header() int {
-	if l.MaxHeaderBytes <= 0 {
-		return 64 << 10
-	}
-	return l.MaxHeaderBytes
-}
-
-func (l Limits) body() int {
-	if l.MaxBodyBytes <= 0 {
-		return 4 << 20
-	}
-	return l.MaxBodyBytes
-}
-
-// Header is one header field; Name and Value are views into the parsed bytes.
-type Header struct {
-	Name, Value []byte
-}
-
-// Request is a parsed request. Its slices are views into the bytes given to ParseRequest.
-type Request struct {
-	Method        []byte
-	Target        []byte
-	Headers       []Header
-	Body          []byte
-	ContentLength int
-	KeepAlive     bool
-	// Chunked is set when the body follows the head in chunked transfer coding; ParsePrefix
-	// then returns the head's length and the caller decodes the rest with DecodeChunked.
-	Chunked bool
-}
-
-// Get returns the value of the first header named name, compared case-insensitively.
-func (r *Request) Get(name string) ([]byte, bool) {
-	return get(r.Headers, name)
-}
+// The wire types are the transport kind's, in package component.
+type (
+	// Limits bound what ParseRequest accepts.
+	Limits = component.TransportLimits
+	// Header is one header field; Name and Value are views into the parsed bytes.
+	Header = component.TransportHeader
+	// Request is a parsed request. Its slices are views into the bytes given to
+	// ParseRequest.
+	Request = component.TransportFrame
+	// Error is a framing error with the HTTP status a server answers it with.
+	Error = component.TransportError
+)
 
 func get(hs []Header, name string) ([]byte, bool) {
-	for _, h := range hs {
-		if equalFold(h.Name, name) {
-			return h.Value, true
-		}
-	}
-	return nil, false
+	return component.GetTransportHeader(hs, name)
 }
-
-// Error is a framing error with the HTTP status a server answers it with.
-type Error struct {
-	Status int
-	Reason string
-}
-
-// Error returns the status and the reason, such as "413 body too large".
-func (e *Error) Error() string { return strconv.Itoa(e.Status) + " " + e.Reason }
 
 // Framing errors.
 var (
-	ErrMalformed      = &Error{400, "malformed request"}
-	ErrMethod         = &Error{405, "method not allowed: send a POST"}
-	ErrLengthRequired = &Error{411, "a Content-Length or chunked transfer coding is required"}
-	ErrNotImplemented = &Error{501, "transfer coding not supported (only chunked)"}
-	ErrBodyTooLarge   = &Error{413, "body too large"}
-	ErrHeaderTooLarge = &Error{431, "request header too large"}
-	ErrVersion        = &Error{505, "HTTP version not supported"}
+	ErrMalformed      = component.ErrTransportMalformed
+	ErrMethod         = component.ErrTransportMethod
+	ErrLengthRequired = component.ErrTransportLengthRequired
+	ErrNotImplemented = component.ErrTransportNotImplemented
+	ErrBodyTooLarge   = component.ErrBodyTooLarge
+	ErrHeaderTooLarge = component.ErrTransportHeaderTooLarge
+	ErrVersion        = component.ErrTransportVersion
 )
 
-func malformed(reason string) error { return &Error{400, "malformed request: " + reason} }
+func malformed(reason string) error {
+	return &Error{Status: 400, Reason: "malformed request: " + reason}
+}
 
 // ParseRequest frames the first request in b. It returns the request and the number of
 // bytes it took; n == 0 with a nil error means b holds only part of a request and the host
@@ -106,7 +64,7 @@ func ParseRequest(b []byte, lim Limits, req *Request) (n int, err error) {
 	if err != nil || n == 0 || !req.Chunked {
 		return n, err
 	}
-	body, m, err := DecodeChunked(b[n:], lim.body())
+	body, m, err := DecodeChunked(b[n:], lim.BodyBytes())
 	if err != nil || m == 0 {
 		return 0, err
 	}
@@ -126,12 +84,12 @@ func ParsePrefix(b []byte, available int, lim Limits, req *Request) (n int, err 
 	*req = Request{}
 	end := bytes.Index(b, crlfcrlf)
 	if end < 0 {
-		if len(b) > lim.header() || available > lim.header()+3 {
+		if len(b) > lim.HeaderBytes() || available > lim.HeaderBytes()+3 {
 			return 0, ErrHeaderTooLarge
 		}
 		return 0, nil
 	}
-	if end+4 > lim.header() {
+	if end+4 > lim.HeaderBytes() {
 		return 0, ErrHeaderTooLarge
 	}
 	head := b[:end+2]
@@ -174,7 +132,7 @@ func ParsePrefix(b []byte, available int, lim Limits, req *Request) (n int, err 
 	if length < 0 {
 		return 0, ErrLengthRequired
 	}
-	if length > lim.body() {
+	if length > lim.BodyBytes() {
 		return 0, ErrBodyTooLarge
 	}
 	total := end + 4 + length
@@ -388,29 +346,15 @@ func trim(v []byte) []byte {
 
 // ValidHeaderName reports whether name can be an HTTP header field name: a non-empty RFC 9110
 // token. Headers that fail it are never written.
-func ValidHeaderName(name string) bool { return len(name) > 0 && isToken(name) }
+func ValidHeaderName(name string) bool { return component.ValidHeaderName(name) }
 
 // ValidHeaderValue reports whether value can be an HTTP header field value: no control
 // characters other than tab. Headers that fail it are never written.
-func ValidHeaderValue(value string) bool { return validValue(value) }
+func ValidHeaderValue(value string) bool { return component.ValidHeaderValue(value) }
 
-func validValue[T []byte | string](v T) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
+func validValue[T []byte | string](v T) bool { return component.ValidValue(v) }
 
-func isToken[T []byte | string](b T) bool {
-	for i := 0; i < len(b); i++ {
-		if c := b[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
+func isToken[T []byte | string](b T) bool { return component.IsToken(b) }
 
 // equalFold compares ASCII case-insensitively without allocating.
 func equalFold[T []byte | string](b T, s string) bool {
@@ -442,7 +386,7 @@ func AppendResponseHead(dst []byte, status int, headers []Header, bodyLen int, k
 	dst = append(dst, reason(status)...)
 	dst = append(dst, "\r\n"...)
 	for _, h := range headers {
-		if !isToken(h.Name) || !validValue(h.Value) || equalFold(h.Name, "Content-Length") || equalFold(h.Name, "Connection") {
+		if len(h.Name) == 0 || !isToken(h.Name) || !validValue(h.Value) || equalFold(h.Name, "Content-Length") || equalFold(h.Name, "Connection") {
 			continue
 		}
 		dst = append(dst, h.Name...)

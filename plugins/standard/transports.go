@@ -1,9 +1,11 @@
 package standard
 
-import "github.com/microhost/microhost/host/component"
+import (
+	"github.com/microhost/microhost/host/component"
+	httptransport "github.com/microhost/microhost/plugins/http-transport"
+)
 
 // addTransports adds the stock transport twins.
 func addTransports(c *component.Catalogue) error {
-	_ = c
-	return nil
+	return c.Add(httptransport.Twin())
 }

@@ -1,61 +1,35 @@
-// Command wasm is the HTTP transport compiled to http-transport.wasm. Its operations,
-// "frame" and "head", are described in the package's wire.go.
+// Command wasm is the HTTP transport compiled to http-transport.wasm. It serves the
+// transport kind's operations (abi/transport.md): "frame", "dechunk" and "head" for the
+// server side, "request" and "response" for the client side.
 package main
 
 import (
-	"errors"
-
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/guest"
+	"github.com/microhost/microhost/host/component"
 	httptransport "github.com/microhost/microhost/plugins/http-transport"
 )
 
-// Reused between calls on an instance.
-var (
-	req httptransport.Request
-	hdr []httptransport.Header
-	out []byte
-)
+// ops is reused between calls on an instance.
+var ops httptransport.Ops
 
 func init() {
-	guest.DescribeKind(abi.KindTransport, "http", "1.0.0")
-	guest.Handle("frame", func(r *guest.Request) ([]byte, error) {
-		lim, available, prefix, err := httptransport.DecodeFrameInput(r.Body)
-		if err != nil {
-			return nil, guest.BadRequest("%v", err)
-		}
-		n, err := httptransport.ParsePrefix(prefix, available, lim, &req)
-		if err != nil {
-			var fe *httptransport.Error
-			if errors.As(err, &fe) {
-				return nil, guest.Errorf(int32(fe.Status), "%s", fe.Reason)
+	guest.DescribeKind(abi.KindTransport, httptransport.Name, "1.0.0")
+	serve := func(op func([]byte) ([]byte, error)) guest.Handler {
+		return func(r *guest.Request) ([]byte, error) {
+			out, err := op(r.Body)
+			if err != nil {
+				status, reason := httptransport.Status(err)
+				return nil, guest.Errorf(int32(status), "%s", reason)
 			}
-			return nil, err
+			return out, nil
 		}
-		out = httptransport.AppendFrame(out[:0], n, &req)
-		return out, nil
-	})
-	guest.Handle("dechunk", func(r *guest.Request) ([]byte, error) {
-		var err error
-		out, err = httptransport.Dechunk(out[:0], r.Body)
-		if err != nil {
-			var fe *httptransport.Error
-			if errors.As(err, &fe) {
-				return nil, guest.Errorf(int32(fe.Status), "%s", fe.Reason)
-			}
-			return nil, guest.BadRequest("%v", err)
-		}
-		return out, nil
-	})
-	guest.Handle("head", func(r *guest.Request) ([]byte, error) {
-		status, headers, bodyLen, keepAlive, err := httptransport.DecodeHeadInput(r.Body, hdr[:0])
-		if err != nil {
-			return nil, guest.BadRequest("%v", err)
-		}
-		hdr = headers
-		out = httptransport.AppendResponseHead(out[:0], status, headers, bodyLen, keepAlive)
-		return out, nil
-	})
+	}
+	guest.Handle(component.TransportOpFrame, serve(ops.Frame))
+	guest.Handle(component.TransportOpDechunk, serve(ops.Dechunk))
+	guest.Handle(component.TransportOpHead, serve(ops.Head))
+	guest.Handle(component.TransportOpRequest, serve(ops.Request))
+	guest.Handle(component.TransportOpResponse, serve(ops.Response))
 }
 
 func main() {}
