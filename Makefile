@@ -15,7 +15,7 @@ WASMGO  := $(WASMENV) $(GO) build -trimpath -buildmode=c-shared
 # Go guest modules: every package under handlers/ written in Go, plus the Go plugins.
 GO_HANDLERS := $(patsubst handlers/%/,%,$(dir $(wildcard handlers/*/main.go)))
 
-.PHONY: all build microhost wasm wasm-go wasm-c wasm-as wasm-wat wasm-plugins generate run test deps bench lint clean
+.PHONY: all build microhost wasm wasm-go wasm-c wasm-as wasm-wat wasm-rust wasm-plugins generate run test deps bench lint clean
 
 all: build
 
@@ -24,7 +24,7 @@ build: microhost wasm
 microhost:
 	$(GO) build -o $(BIN)/microhost ./cmd/microhost
 
-wasm: wasm-go wasm-c wasm-as wasm-wat wasm-plugins
+wasm: wasm-go wasm-c wasm-as wasm-wat wasm-rust wasm-plugins
 
 wasm-go:
 	@mkdir -p $(PLUGINS)
@@ -33,9 +33,9 @@ wasm-go:
 		$(WASMGO) -o $(PLUGINS)/$$h.wasm ./handlers/$$h || exit 1; \
 	done
 
-# The greeter in C, AssemblyScript and WAT, each built by the Makefile `microhost new` wrote
-# for it; `make deps` installs their toolchains.
-wasm-c wasm-as wasm-wat: wasm-%:
+# The greeter in C, AssemblyScript, WAT and Rust, each built by the Makefile `microhost new`
+# wrote for it; `make deps` installs their toolchains.
+wasm-c wasm-as wasm-wat wasm-rust: wasm-%:
 	@mkdir -p $(PLUGINS)
 	@echo "wasm  $(PLUGINS)/greeter-$*.wasm"
 	@$(MAKE) -s -C handlers/greeter-$* WASM=$(abspath $(PLUGINS))/greeter-$*.wasm
@@ -64,7 +64,7 @@ generate:
 	$(PROTOC) --proto_path=host/client/rpccaller/testdata/tally --go_out=host/client/rpccaller/testdata/tally/tallypb --go_opt=paths=source_relative \
 		--microhost_out=host/client/rpccaller/testdata/tally/tallypb --microhost_opt=paths=source_relative host/client/rpccaller/testdata/tally/tally.proto
 
-# run needs only Go: the Go handlers and the stock plugins, not the C/AssemblyScript/WAT
+# run needs only Go: the Go handlers and the stock plugins, not the C/AssemblyScript/WAT/Rust
 # greeters (whose toolchains `make deps` installs).
 run: microhost wasm-go wasm-plugins
 	$(BIN)/microhost run examples/greeter/config.toml
