@@ -359,9 +359,14 @@ pub fn quote(out: &mut Vec<u8>, s: &str) {
 /// let body = json::Object::new().string("greeting", "Hello").raw("count", b"3").finish();
 /// // {"greeting":"Hello","count":3}
 /// ```
-#[derive(Default)]
 pub struct Object {
     buf: Vec<u8>,
+}
+
+impl Default for Object {
+    fn default() -> Object {
+        Object::new()
+    }
 }
 
 impl Object {
@@ -414,9 +419,6 @@ impl Object {
 
     /// Closes the object and returns its bytes.
     pub fn finish(mut self) -> Vec<u8> {
-        if self.buf.is_empty() {
-            self.buf.push(b'{');
-        }
         self.buf.push(b'}');
         self.buf
     }
@@ -447,5 +449,7 @@ mod tests {
         quote(&mut out, "a\"b\\\u{1}");
         assert_eq!(out, br#""a\"b\\\u0001""#.to_vec());
         assert_eq!(Object::new().string("a", "b").int("n", -3).finish(), br#"{"a":"b","n":-3}"#.to_vec());
+        assert_eq!(Object::default().bool("t", true).finish(), br#"{"t":true}"#.to_vec());
+        assert_eq!(Object::new().finish(), b"{}".to_vec());
     }
 }

@@ -471,16 +471,33 @@ pub fn __describe(init: fn()) -> u64 {
     })
 }
 
-#[doc(hidden)]
-pub fn __handle(init: fn(), endpoint_len: u32, body_len: u32) -> u32 {
-    __start(init);
-    let mut endpoint = vec![0u8; endpoint_len as usize];
-    let mut body = vec![0u8; body_len as usize];
+thread_local! {
+    /// The last call's request, whose buffers the next call reuses.
+    static SCRATCH: RefCell<Option<Request>> = RefCell::new(None);
+}
+
+/// Reads the call's endpoint and body into a request whose buffers are reused across calls.
+fn read_request(endpoint_len: u32, body_len: u32) -> Request {
+    let (mut endpoint, mut body) = match SCRATCH.with(|s| s.borrow_mut().take()) {
+        Some(r) => (r.endpoint.into_bytes(), r.body),
+        None => (Vec::new(), Vec::new()),
+    };
+    endpoint.clear();
+    endpoint.resize(endpoint_len as usize, 0);
+    body.clear();
+    body.resize(body_len as usize, 0);
     unsafe {
         sys::request_endpoint(endpoint.as_mut_ptr(), endpoint_len);
         sys::request_body(body.as_mut_ptr(), body_len);
     }
-    let req = Request { endpoint: String::from_utf8(endpoint).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()), body };
+    let endpoint = String::from_utf8(endpoint).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    Request { endpoint, body }
+}
+
+#[doc(hidden)]
+pub fn __handle(init: fn(), endpoint_len: u32, body_len: u32) -> u32 {
+    __start(init);
+    let req = read_request(endpoint_len, body_len);
     let handler = REGISTRY.with(|r| {
         r.borrow().endpoints.iter().find(|(e, _)| e.name == req.endpoint).map(|(_, h)| match h {
             Handler::Unary(f) => Handler::Unary(f.clone()),
@@ -492,6 +509,10 @@ pub fn __handle(init: fn(), endpoint_len: u32, body_len: u32) -> u32 {
         Some(Handler::Stream(f)) => f(&req, &mut Stream { _private: () }).map(|()| Vec::new()),
         None => Err(Error::not_found(format!("unknown endpoint {}", req.endpoint))),
     };
+    // Keep the buffers for the next call, unless they are large.
+    if req.body.capacity() <= 1 << 20 {
+        SCRATCH.with(|s| *s.borrow_mut() = Some(req));
+    }
     match result {
         Ok(reply) => {
             unsafe { sys::response_body(reply.as_ptr(), reply.len() as u32) };
