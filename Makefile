@@ -15,7 +15,7 @@ WASMGO  := $(WASMENV) $(GO) build -trimpath -buildmode=c-shared
 # Go guest modules: every package under handlers/ written in Go, plus the Go plugins.
 GO_HANDLERS := $(patsubst handlers/%/,%,$(dir $(wildcard handlers/*/main.go)))
 
-.PHONY: all build microhost wasm wasm-go wasm-c wasm-as wasm-wat wasm-plugins generate run test deps bench lint clean
+.PHONY: all build microhost wasm wasm-go wasm-c wasm-as wasm-wat wasm-rust wasm-rust-plugins wasm-plugins generate run test deps bench lint clean
 
 all: build
 
@@ -34,7 +34,7 @@ microhost: wasm-plugins
 	@echo "go    $(BIN)/microhost (with the digests of the stock plugins in $(PLUGINS))"
 	@$(GO) build -ldflags "-X main.stockDigests=$(STOCK_DIGESTS)" -o $(BIN)/microhost ./cmd/microhost
 
-wasm: wasm-go wasm-c wasm-as wasm-wat wasm-plugins
+wasm: wasm-go wasm-c wasm-as wasm-wat wasm-rust wasm-plugins
 
 wasm-go:
 	@mkdir -p $(PLUGINS)
@@ -43,12 +43,28 @@ wasm-go:
 		$(WASMGO) -o $(PLUGINS)/$$h.wasm ./handlers/$$h || exit 1; \
 	done
 
-# The greeter in C, AssemblyScript and WAT, each built by the Makefile `microhost new` wrote
-# for it; `make deps` installs their toolchains.
-wasm-c wasm-as wasm-wat: wasm-%:
+# The greeter in C, AssemblyScript, WAT and Rust, each built by the Makefile `microhost new`
+# wrote for it; `make deps` installs their toolchains.
+wasm-c wasm-as wasm-wat wasm-rust: wasm-%:
 	@mkdir -p $(PLUGINS)
 	@echo "wasm  $(PLUGINS)/greeter-$*.wasm"
 	@$(MAKE) -s -C handlers/greeter-$* WASM=$(abspath $(PLUGINS))/greeter-$*.wasm
+
+# Plugins in Rust: every plugins/<name>/src/lib.rs becomes bin/plugins/<name>.wasm, built with
+# plain rustc against the Rust SDK as guestbuild.Rust does (abi/rust/find-rustc.sh picks a
+# rustc that has the wasm32 target). wasm-rust builds them after the Rust greeter.
+RUST_PLUGINS := $(patsubst plugins/%/src/lib.rs,%,$(wildcard plugins/*/src/lib.rs))
+RUST_FLAGS   := --edition 2021 --target wasm32-unknown-unknown -C opt-level=3 -C lto -C strip=symbols
+wasm-rust: wasm-rust-plugins
+wasm-rust-plugins:
+	@mkdir -p $(PLUGINS) $(BIN)/rust-sdk
+	@rustc=$$(abi/rust/find-rustc.sh) || exit 1; \
+	$$rustc $(RUST_FLAGS) --crate-type rlib --crate-name microhost -o $(BIN)/rust-sdk/libmicrohost.rlib abi/rust/src/lib.rs || exit 1; \
+	for p in $(RUST_PLUGINS); do \
+		echo "wasm  $(PLUGINS)/$$p.wasm"; \
+		$$rustc $(RUST_FLAGS) --crate-type cdylib --crate-name $$(echo $$p | tr - _) \
+			--extern microhost=$(BIN)/rust-sdk/libmicrohost.rlib -o $(PLUGINS)/$$p.wasm plugins/$$p/src/lib.rs || exit 1; \
+	done
 
 # Stock plugins: every plugins/<name>/wasm package becomes bin/plugins/<name>.wasm — the
 # codecs, the transport, the selector, the broker and the registries.
@@ -76,7 +92,7 @@ generate:
 	$(PROTOC) --proto_path=host/client/rpccaller/testdata/tally --go_out=host/client/rpccaller/testdata/tally/tallypb --go_opt=paths=source_relative \
 		--microhost_out=host/client/rpccaller/testdata/tally/tallypb --microhost_opt=paths=source_relative host/client/rpccaller/testdata/tally/tally.proto
 
-# run needs only Go: the Go handlers and the stock plugins, not the C/AssemblyScript/WAT
+# run needs only Go: the Go handlers and the stock plugins, not the C/AssemblyScript/WAT/Rust
 # greeters (whose toolchains `make deps` installs).
 run: microhost wasm-go wasm-plugins
 	$(BIN)/microhost run examples/greeter/config.toml

@@ -5,7 +5,7 @@
 //	microhost call [flags] SERVICE ENDPOINT [JSON]
 //	microhost services [flags] [NAME]
 //	microhost publish [flags] TOPIC [JSON]
-//	microhost new handler NAME [--lang go|c|assemblyscript|wat] [--dir DIR]
+//	microhost new handler NAME [--lang go|c|assemblyscript|wat|rust] [--dir DIR]
 //	microhost inspect [flags] FILE.wasm
 //	microhost validate [flags] CONFIG.toml
 //
@@ -42,7 +42,7 @@ Usage:
                                              call an endpoint and print the reply
   microhost services [flags] [NAME]          list registered services, or one in detail
   microhost publish [flags] TOPIC [JSON]     publish a message to a topic's subscribers
-  microhost new handler NAME [--lang go|c|assemblyscript|wat] [--dir DIR]
+  microhost new handler NAME [--lang go|c|assemblyscript|wat|rust] [--dir DIR]
                                              write a handler project that builds with make
   microhost inspect [flags] FILE.wasm        show what a module declares, or why it is refused;
                                              --conform runs its kind's conformance checks

@@ -34,6 +34,7 @@ var languages = map[string]string{
 	"assemblyscript": "assemblyscript",
 	"as":             "assemblyscript",
 	"wat":            "wat",
+	"rust":           "rust",
 }
 
 // ascVersion is the AssemblyScript compiler the AssemblyScript scaffold pins; it is the one
@@ -48,11 +49,11 @@ var handlerName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
 func cmdNew(args []string, stdout, stderr io.Writer, getenv env) error {
 	fs := flag.NewFlagSet("new", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	lang := fs.String("lang", "go", "language: go, c, assemblyscript (or as), wat")
+	lang := fs.String("lang", "go", "language: go, c, assemblyscript (or as), wat, rust")
 	dir := fs.String("dir", "", "folder to create (default ./NAME); it must not exist or be empty")
 	sdk := fs.String("sdk", "", "microhost checkout holding the SDKs (default: $MICROHOST_SDK, else the checkout enclosing DIR or the current folder)")
 	fs.Usage = func() {
-		io.WriteString(stderr, "Usage: microhost new handler NAME [--lang go|c|assemblyscript|wat] [--dir DIR] [--sdk PATH]\n\n"+
+		io.WriteString(stderr, "Usage: microhost new handler NAME [--lang go|c|assemblyscript|wat|rust] [--dir DIR] [--sdk PATH]\n\n"+
 			"Writes a handler project that builds with `make` and checks itself with `make test`.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -69,7 +70,7 @@ func cmdNew(args []string, stdout, stderr io.Writer, getenv env) error {
 	}
 	tdir, ok := languages[*lang]
 	if !ok {
-		return usageError("unknown --lang %q (go, c, assemblyscript, wat)", *lang)
+		return usageError("unknown --lang %q (go, c, assemblyscript, wat, rust)", *lang)
 	}
 	if *dir == "" {
 		*dir = name
@@ -116,6 +117,8 @@ Next steps:
 type scaffoldData struct {
 	// Name is the module's and the service's name, such as "greeter".
 	Name string
+	// Crate is the name as a Rust crate name, such as "hello_world".
+	Crate string
 	// Endpoint is the endpoint the scaffold serves, such as "Greeter.Hello".
 	Endpoint string
 	// SDK is the path of the microhost checkout, relative to the project when the project
@@ -141,6 +144,7 @@ func (d scaffoldData) complete() scaffoldData {
 		}
 	}
 	d.Endpoint = svc.String() + ".Hello"
+	d.Crate = strings.ReplaceAll(d.Name, "-", "_")
 	d.ASCVersion = ascVersion
 	desc, err := json.Marshal(abi.Descriptor{
 		Kind: abi.KindHandler, Name: d.Name, Version: "1.0.0",
@@ -159,8 +163,11 @@ func (d scaffoldData) complete() scaffoldData {
 // files written, relative to dir. A template's path gives the file's: NAME becomes the
 // handler's name, gitignore becomes .gitignore and the .tmpl suffix goes.
 func renderScaffold(lang string, data scaffoldData, dir string) ([]string, error) {
-	if lang == "go" {
+	switch lang {
+	case "go":
 		data.TestFirst = "$(GO) test ./..."
+	case "rust":
+		data.TestFirst = "@$(MAKE) --no-print-directory unit-test"
 	}
 	shared, err := template.ParseFS(templates, "templates/test.tmpl")
 	if err != nil {

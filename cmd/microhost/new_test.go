@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/microhost/microhost/internal/guestbuild"
 )
 
 // requireTools stops t when a tool a scaffold needs is not installed: a failure under CI,
@@ -24,6 +26,17 @@ func requireTools(t *testing.T, tools ...string) {
 			}
 			t.Skipf("%s is not installed (run `make deps`)", tool)
 		}
+	}
+}
+
+// requireRustc stops t, as requireTools does, when no rustc has the wasm32 target.
+func requireRustc(t *testing.T) {
+	t.Helper()
+	if _, err := guestbuild.FindRustc(context.Background(), guestbuild.RustTarget); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
 	}
 }
 
@@ -48,10 +61,14 @@ func TestNewScaffoldsBuildServeAndCall(t *testing.T) {
 		{"c", []string{"clang", "wasm-ld"}},
 		{"assemblyscript", []string{"node", "npm"}},
 		{"wat", []string{"wat2wasm"}},
+		{"rust", nil},
 	}
 	for _, l := range langs {
 		t.Run(l.lang, func(t *testing.T) {
 			requireTools(t, append([]string{"make"}, l.tools...)...)
+			if l.lang == "rust" {
+				requireRustc(t)
+			}
 			dir := filepath.Join(t.TempDir(), "hello-world")
 			// No --sdk and no MICROHOST_SDK: the checkout is found from the current folder.
 			out, errOut, code := cli(t, []string{"MICROHOST_SDK="}, "new", "handler", "hello-world", "--lang", l.lang, "--dir", dir)
@@ -80,11 +97,11 @@ func TestNewScaffoldsBuildServeAndCall(t *testing.T) {
 	}
 }
 
-// TestNewRendersTheRepositoryGreeters requires the C, AssemblyScript and WAT scaffolds,
+// TestNewRendersTheRepositoryGreeters requires the C, AssemblyScript, WAT and Rust scaffolds,
 // rendered for "greeter" inside the repository, to be the greeters under handlers/, which
 // the conformance tests hold to the Go greeter's behaviour.
 func TestNewRendersTheRepositoryGreeters(t *testing.T) {
-	for lang, dir := range map[string]string{"c": "greeter-c", "assemblyscript": "greeter-as", "wat": "greeter-wat"} {
+	for lang, dir := range map[string]string{"c": "greeter-c", "assemblyscript": "greeter-as", "wat": "greeter-wat", "rust": "greeter-rust"} {
 		t.Run(lang, func(t *testing.T) {
 			out := t.TempDir()
 			files, err := renderScaffold(lang, scaffoldData{Name: "greeter", SDK: "../.."}.complete(), out)

@@ -47,6 +47,7 @@ func run(m *testing.M) int {
 		{"c", func() (string, error) { return guestbuild.C(ctx, "./handlers/greeter-c", dir) }},
 		{"assemblyscript", func() (string, error) { return guestbuild.AssemblyScript(ctx, "./handlers/greeter-as", dir) }},
 		{"wat", func() (string, error) { return guestbuild.WAT(ctx, "./handlers/greeter-wat", dir) }},
+		{"rust", func() (string, error) { return guestbuild.Rust(ctx, "./handlers/greeter-rust", dir) }},
 	}
 	for _, b := range builds {
 		wasm, err := b.build()
