@@ -95,8 +95,15 @@ pool_size = 2
 // startServer runs `microhost run` with env and waits for it to log its address.
 func startServer(t *testing.T, config string, env ...string) *server {
 	t.Helper()
+	return startServerWith(t, binary, config, env...)
+}
+
+// startServerWith runs `run` of the microhost binary bin with env and waits for it to log
+// its address.
+func startServerWith(t *testing.T, bin, config string, env ...string) *server {
+	t.Helper()
 	s := &server{logs: &logbuffer.Buffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(binary, "run", config)
+	s.cmd = exec.Command(bin, "run", config)
 	s.cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()
 	s.cmd.Stderr = io.MultiWriter(s.logs, pw)

@@ -66,7 +66,7 @@ func serveGreeter(t *testing.T, edit func(dir string, cfg *componentTable), dige
 		<-done
 		_ = svc.Close(context.Background())
 	}()
-	c := client.New(nil, client.Options{})
+	c := client.New(nil, client.Options{Codecs: stockCodecs()})
 	defer c.Close()
 	reply, err := c.CallAddress(ctx, svc.Addr(), &client.Request{Service: "greeter", Endpoint: "Greeter.Hello", Body: []byte(`{"name":"Tx"}`)})
 	require.NoError(t, err)
