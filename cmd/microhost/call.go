@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/microhost/microhost/host/client"
-	"github.com/microhost/microhost/host/codec"
-	"github.com/microhost/microhost/host/registrycache"
-	"github.com/microhost/microhost/host/selector"
+	"github.com/microhost/microhost/internal/codec"
+	"github.com/microhost/microhost/internal/registrycache"
+	"github.com/microhost/microhost/internal/selector"
 )
 
 func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) error {

@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 
-	"github.com/microhost/microhost/host/broker"
 	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/config"
+	"github.com/microhost/microhost/internal/broker"
 	"github.com/microhost/microhost/plugins/standard"
 )
 

@@ -188,7 +188,7 @@ func TestInspectConform(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.Regexp(t, `selector "random-selector": \d+ passed, 0 failed`, stdout)
 
-	broken, err := guestbuild.WAT(ctx, "./host/conformance/testdata/broken-selector.wat", t.TempDir())
+	broken, err := guestbuild.WAT(ctx, "./internal/conformance/testdata/broken-selector.wat", t.TempDir())
 	require.NoError(t, err)
 	stdout, stderr, code = cli(t, nil, "inspect", "--conform", broken)
 	assert.Equal(t, 1, code)

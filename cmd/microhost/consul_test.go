@@ -16,12 +16,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/abi"
-	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/client"
-	hostregistry "github.com/microhost/microhost/host/registry"
-	"github.com/microhost/microhost/host/registrycache"
 	"github.com/microhost/microhost/internal/consultest"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/host"
+	hostregistry "github.com/microhost/microhost/internal/registry"
+	"github.com/microhost/microhost/internal/registrycache"
 )
 
 // registryPlugins returns a plugin folder holding the handler modules TestMain built and the
@@ -44,7 +44,7 @@ var registryPlugins = sync.OnceValues(func() (string, error) {
 	for pkg, name := range map[string]string{
 		"./plugins/consul-registry/wasm": hostregistry.ConsulPlugin,
 		"./plugins/local-registry/wasm":  hostregistry.LocalPlugin,
-		"./host/testdata/callguest":      "callguest.wasm",
+		"./internal/host/testdata/callguest":  "callguest.wasm",
 	} {
 		tmp, err := os.MkdirTemp(filepath.Dir(pluginDir), "build-")
 		if err != nil {

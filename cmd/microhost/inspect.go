@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/microhost/microhost/abi"
-	"github.com/microhost/microhost/host"
-	"github.com/microhost/microhost/host/conformance"
+	"github.com/microhost/microhost/internal/conformance"
+	"github.com/microhost/microhost/internal/host"
 )
 
 func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) error {

@@ -48,7 +48,7 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "build microhost: %v\n%s", err, out)
 		return 1
 	}
-	for _, pkg := range []string{"./handlers/greeter", "./host/testdata/testguest"} {
+	for _, pkg := range []string{"./handlers/greeter", "./internal/host/testdata/testguest"} {
 		if _, err := guestbuild.Go(ctx, pkg, pluginDir); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

@@ -8,7 +8,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/microhost/microhost/host/broker"
+	"github.com/microhost/microhost/internal/broker"
 )
 
 func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) error {

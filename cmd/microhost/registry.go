@@ -10,7 +10,7 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host/config"
-	hostregistry "github.com/microhost/microhost/host/registry"
+	hostregistry "github.com/microhost/microhost/internal/registry"
 )
 
 // registryFlags are the flags every command that talks to a registry takes.
@@ -55,7 +55,7 @@ type registry interface {
 }
 
 // openRegistry opens the registry of a service's config, as the service does: through the
-// stock catalogue and host/registry.Open. Consul settings left empty come from Consul's
+// stock catalogue and internal/registry.Open. Consul settings left empty come from Consul's
 // standard environment variables. A Wasm runtime is made only when the module runs.
 func openRegistry(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Logger) (registry, error) {
 	o, err := hostregistry.FromConfig(cfg, getenv)

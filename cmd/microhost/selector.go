@@ -7,10 +7,10 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/config"
-	"github.com/microhost/microhost/host/selector"
+	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/selector"
 )
 
 // selectorFlags are call's flags choosing the selector component.

@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/host/component"
-	"github.com/microhost/microhost/host/selector"
 	"github.com/microhost/microhost/internal/guestbuild"
 	"github.com/microhost/microhost/internal/localregistry"
+	"github.com/microhost/microhost/internal/selector"
 )
 
 // whoHandler assembles a handler serving Greeter.Hello that answers {"greeting":"<who>"}, so
@@ -71,7 +71,7 @@ path = %q
 func lastSelectorDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	if _, err := guestbuild.WAT(context.Background(), "host/selector/testdata/last-selector.wat", dir); err != nil {
+	if _, err := guestbuild.WAT(context.Background(), "internal/selector/testdata/last-selector.wat", dir); err != nil {
 		t.Skip(err)
 	}
 	return dir

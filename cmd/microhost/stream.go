@@ -9,7 +9,7 @@ import (
 	"io"
 
 	"github.com/microhost/microhost/host/client"
-	"github.com/microhost/microhost/host/transport"
+	"github.com/microhost/microhost/internal/transport"
 )
 
 // callStream runs `microhost call --stream`: it opens the stream with open, sends the

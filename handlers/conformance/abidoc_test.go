@@ -17,9 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/abi"
-	"github.com/microhost/microhost/host"
-	"github.com/microhost/microhost/host/server"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/server"
 )
 
 // specExample returns the ```wat code block of the ABI specification's section titled

@@ -6,7 +6,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/internal/host"
 )
 
 // BenchmarkGreeterCall measures one Greeter.Hello call through host.Module.Call in each

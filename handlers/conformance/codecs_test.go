@@ -1,7 +1,7 @@
 package conformance_test
 
 import (
-	"github.com/microhost/microhost/host/codec"
+	"github.com/microhost/microhost/internal/codec"
 	"github.com/microhost/microhost/plugins/standard"
 )
 

@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/abi"
-	"github.com/microhost/microhost/host"
-	"github.com/microhost/microhost/host/server"
+	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/server"
 )
 
 // outcome is a call's answer: the reply body, or the error's code and detail.

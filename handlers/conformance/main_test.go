@@ -9,8 +9,8 @@ import (
 	"os"
 	"testing"
 
-	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/host"
 )
 
 // language is one greeter build: its name and the .wasm built from source, or why not.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/proto/envelope"
-	"github.com/microhost/microhost/host"
+	"github.com/microhost/microhost/internal/host"
 	jsoncodec "github.com/microhost/microhost/plugins/json-codec"
 )
 

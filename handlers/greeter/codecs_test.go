@@ -1,7 +1,7 @@
 package main
 
 import (
-	"github.com/microhost/microhost/host/codec"
+	"github.com/microhost/microhost/internal/codec"
 	"github.com/microhost/microhost/plugins/standard"
 )
 

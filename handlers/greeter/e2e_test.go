@@ -13,10 +13,10 @@ import (
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/rpc"
 	pb "github.com/microhost/microhost/handlers/greeter/greeterpb"
-	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/client"
 	"github.com/microhost/microhost/host/client/rpccaller"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/host"
 	"github.com/microhost/microhost/internal/localregistry"
 	"github.com/microhost/microhost/internal/servicetest"
 )

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/microhost/microhost/host/client"
-	"github.com/microhost/microhost/host/registrycache"
+	"github.com/microhost/microhost/internal/registrycache"
 )
 
 // BenchmarkCall is one greeter call end to end over loopback: by name (registry lookup through

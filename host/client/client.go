@@ -7,7 +7,7 @@
 //
 // An ordinary Go program calls a microhost service by name in a few lines:
 //
-//	reg, _ := registry.Open(ctx, registry.Options{}, catalogue, nil, logger) // host/registry
+//	reg, _ := registry.Open(ctx, registry.Options{}, catalogue, nil, logger) // internal/registry
 //	c := client.New(reg, client.Options{})
 //	defer c.Close()
 //	var rsp struct{ Greeting string }
@@ -29,11 +29,11 @@ import (
 	"time"
 
 	"github.com/microhost/microhost/abi"
-	"github.com/microhost/microhost/host"
-	"github.com/microhost/microhost/host/codec"
 	"github.com/microhost/microhost/host/component"
-	"github.com/microhost/microhost/host/selector"
-	"github.com/microhost/microhost/host/transport"
+	"github.com/microhost/microhost/internal/codec"
+	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/selector"
+	"github.com/microhost/microhost/internal/transport"
 )
 
 // Lookup finds a service's registrations. The registries and the registry cache satisfy it.
@@ -92,9 +92,13 @@ type Options struct {
 	Transport *transport.Client
 	// Pool configures the transport client when Transport is nil.
 	Pool transport.ClientOptions
-	// Codecs encode requests and decode replies by content type, such as
-	// codec.NativeRegistry(catalogue). Nil knows no content type, so every call fails.
+	// Codecs encode requests and decode replies by content type. Nil means the native
+	// codecs of Catalogue.
 	Codecs Codecs
+	// Catalogue supplies the native codecs when Codecs is nil, such as
+	// plugins/standard.Catalogue's stock four. With neither, the client knows no content
+	// type and every call fails with 415.
+	Catalogue *component.Catalogue
 	// Logger receives a debug record per failed try. Nil discards them.
 	Logger *slog.Logger
 }
@@ -140,7 +144,7 @@ func NewClient(lookup Lookup, opts Options) (*Client, error) {
 		c.ownsTransp = true
 	}
 	if c.codecs == nil {
-		c.codecs = codec.NewRegistry()
+		c.codecs = codec.NativeRegistry(opts.Catalogue)
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout

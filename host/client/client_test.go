@@ -15,16 +15,16 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host/client"
-	"github.com/microhost/microhost/host/selector"
 	"github.com/microhost/microhost/host/service"
-	"github.com/microhost/microhost/host/transport"
 	"github.com/microhost/microhost/internal/guestbuild"
 	"github.com/microhost/microhost/internal/localregistry"
+	"github.com/microhost/microhost/internal/selector"
 	"github.com/microhost/microhost/internal/servicetest"
+	"github.com/microhost/microhost/internal/transport"
 )
 
 // pluginDir holds the modules built from source for these tests: the greeter, the api of the
-// chain example, and host/testdata/callguest (relays calls, echoes metadata, counts calls).
+// chain example, and internal/host/testdata/callguest (relays calls, echoes metadata, counts calls).
 var pluginDir string
 
 func TestMain(m *testing.M) {
@@ -39,7 +39,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	pluginDir = dir
-	for _, pkg := range []string{"./handlers/greeter", "./handlers/api", "./host/testdata/callguest"} {
+	for _, pkg := range []string{"./handlers/greeter", "./handlers/api", "./internal/host/testdata/callguest"} {
 		if _, err := guestbuild.Go(context.Background(), pkg, dir); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

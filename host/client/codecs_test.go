@@ -1,7 +1,7 @@
 package client_test
 
 import (
-	"github.com/microhost/microhost/host/codec"
+	"github.com/microhost/microhost/internal/codec"
 	"github.com/microhost/microhost/plugins/standard"
 )
 

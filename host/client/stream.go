@@ -8,10 +8,10 @@ import (
 	"net/http"
 
 	"github.com/microhost/microhost/abi"
-	"github.com/microhost/microhost/host/codec"
 	"github.com/microhost/microhost/host/component"
-	"github.com/microhost/microhost/host/selector"
-	"github.com/microhost/microhost/host/transport"
+	"github.com/microhost/microhost/internal/codec"
+	"github.com/microhost/microhost/internal/selector"
+	"github.com/microhost/microhost/internal/transport"
 )
 
 // Stream is a stream open to a service: server-side streaming (Recv until io.EOF) or

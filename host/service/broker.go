@@ -7,10 +7,10 @@ import (
 	"sync"
 
 	"github.com/microhost/microhost/abi"
-	"github.com/microhost/microhost/host"
-	"github.com/microhost/microhost/host/broker"
 	"github.com/microhost/microhost/host/component"
-	"github.com/microhost/microhost/host/wasmcomponent"
+	"github.com/microhost/microhost/internal/broker"
+	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/wasmcomponent"
 )
 
 // pubsub is the service's broker and the subscriber modules it serves.

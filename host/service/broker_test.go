@@ -14,14 +14,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/abi"
-	"github.com/microhost/microhost/host"
-	"github.com/microhost/microhost/host/broker"
 	"github.com/microhost/microhost/host/client"
-	"github.com/microhost/microhost/host/codec"
 	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/service"
+	"github.com/microhost/microhost/internal/broker"
+	"github.com/microhost/microhost/internal/codec"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/host"
 	"github.com/microhost/microhost/internal/localregistry"
 	httpbroker "github.com/microhost/microhost/plugins/http-broker"
 	"github.com/microhost/microhost/plugins/standard"
@@ -167,7 +167,7 @@ func TestBrokerChoosesItsTwin(t *testing.T) {
 	require.NoError(t, err)
 	digest, err := component.Digest(stock)
 	require.NoError(t, err)
-	broken, err := guestbuild.WAT(ctx, "./host/conformance/testdata/broken-broker.wat", build)
+	broken, err := guestbuild.WAT(ctx, "./internal/conformance/testdata/broken-broker.wat", build)
 	require.NoError(t, err)
 
 	cases := []struct {

@@ -3,8 +3,8 @@ package service
 import (
 	"testing"
 
-	"github.com/microhost/microhost/host/codec"
 	"github.com/microhost/microhost/host/component"
+	"github.com/microhost/microhost/internal/codec"
 	"github.com/microhost/microhost/plugins/standard"
 )
 

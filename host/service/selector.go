@@ -4,9 +4,9 @@ import (
 	"context"
 
 	"github.com/microhost/microhost/host/client"
-	"github.com/microhost/microhost/host/codec"
-	"github.com/microhost/microhost/host/selector"
-	"github.com/microhost/microhost/host/transport"
+	"github.com/microhost/microhost/internal/codec"
+	"github.com/microhost/microhost/internal/selector"
+	"github.com/microhost/microhost/internal/transport"
 )
 
 // provisionClient builds the configured selector ([selector]: its native twin or its

@@ -14,16 +14,16 @@ import (
 	"time"
 
 	"github.com/microhost/microhost/abi"
-	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/client"
-	"github.com/microhost/microhost/host/codec"
 	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/config"
-	hostregistry "github.com/microhost/microhost/host/registry"
-	"github.com/microhost/microhost/host/registrycache"
-	"github.com/microhost/microhost/host/selector"
-	"github.com/microhost/microhost/host/server"
-	"github.com/microhost/microhost/host/transport"
+	"github.com/microhost/microhost/internal/codec"
+	"github.com/microhost/microhost/internal/host"
+	hostregistry "github.com/microhost/microhost/internal/registry"
+	"github.com/microhost/microhost/internal/registrycache"
+	"github.com/microhost/microhost/internal/selector"
+	"github.com/microhost/microhost/internal/server"
+	"github.com/microhost/microhost/internal/transport"
 	"github.com/microhost/microhost/ports"
 )
 

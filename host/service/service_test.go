@@ -12,10 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/abi"
-	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/client"
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/host"
 	"github.com/microhost/microhost/internal/localregistry"
 )
 

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/component"
-	"github.com/microhost/microhost/host/transport"
-	"github.com/microhost/microhost/host/wasmcomponent"
+	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/transport"
+	"github.com/microhost/microhost/internal/wasmcomponent"
 )
 
 // provisionTransport builds the server side of the transport for h: the configured

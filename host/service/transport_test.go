@@ -126,7 +126,7 @@ func TestTransportTwinChoice(t *testing.T) {
 		assert.Contains(t, err.Error(), "mode is wasm but the module cannot be read")
 	})
 	t.Run("a module declaring another name is refused", func(t *testing.T) {
-		broken, err := guestbuild.WAT(context.Background(), "host/conformance/testdata/broken-transport.wat", t.TempDir())
+		broken, err := guestbuild.WAT(context.Background(), "internal/conformance/testdata/broken-transport.wat", t.TempDir())
 		if err != nil {
 			t.Skip(err)
 		}

@@ -8,8 +8,8 @@ import (
 	"os"
 	"testing"
 
-	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/host"
 )
 
 // Main builds the Go guest package pkg (such as "./plugins/http-transport/wasm") into a

@@ -1,8 +1,10 @@
 // Command loadtest drives the greeter end to end over loopback and prints, in one run, the
-// throughput and latency of three servers doing the same work:
+// throughput and latency of several servers doing the same work:
 //
 //   - a plain net/http handler that decodes and encodes the JSON natively (the practical
 //     limit of an HTTP server in Go);
+//   - microhost as `make run` serves it: every component in mode auto, the plugin folder
+//     holding the stock builds, so the native twins run;
 //   - microhost with the native twins of the transport and codec plugins (the handler is
 //     always a .wasm);
 //   - microhost with every part a Wasm module: transport, codec and handler;
@@ -34,12 +36,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/service"
-	"github.com/microhost/microhost/host/transport"
+	"github.com/microhost/microhost/internal/host"
 	"github.com/microhost/microhost/internal/localregistry"
+	"github.com/microhost/microhost/internal/transport"
 	"github.com/microhost/microhost/plugins/standard"
 )
 
@@ -106,6 +108,7 @@ func run(plugins string, conns int, dur time.Duration) error {
 		name, mode, handler string
 		interrupt           bool
 	}{
+		{"make run (auto), Go handler", "auto", "greeter", true},
 		{"native twins, Go handler", "native", "greeter", true},
 		{"all Wasm, Go handler", "wasm", "greeter", true},
 		{"native twins, Go, no interrupt", "native", "greeter", false},
@@ -207,7 +210,7 @@ interrupt = %t
 		return "", nil, err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
-	cat, err := standard.Catalogue("")
+	cat, err := stockCatalogue(plugins)
 	if err != nil {
 		cancel()
 		return "", nil, err
@@ -226,6 +229,24 @@ interrupt = %t
 		_ = os.RemoveAll(dir)
 	}
 	return svc.Addr(), stop, nil
+}
+
+// stockCatalogue returns the stock twins with the digests of the plugin folder's stock files
+// recorded, as `make build` links them into bin/microhost: the folder is what make built.
+func stockCatalogue(plugins string) (*component.Catalogue, error) {
+	cat, err := standard.Catalogue("")
+	if err != nil {
+		return nil, err
+	}
+	for _, kind := range []component.Kind{component.KindCodec, component.KindSelector, component.KindTransport, component.KindBroker, component.KindRegistry} {
+		for _, name := range cat.Names(kind) {
+			d, err := component.Digest(filepath.Join(plugins, name+".wasm"))
+			if err == nil {
+				cat.AddStockDigest(name, d)
+			}
+		}
+	}
+	return cat, nil
 }
 
 // load sends requests from conns connections for dur and collects latencies.

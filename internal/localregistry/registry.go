@@ -4,7 +4,7 @@
 package localregistry
 
 import (
-	hostregistry "github.com/microhost/microhost/host/registry"
+	hostregistry "github.com/microhost/microhost/internal/registry"
 	localreg "github.com/microhost/microhost/plugins/local-registry"
 )
 

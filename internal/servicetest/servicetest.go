@@ -13,9 +13,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/microhost/microhost/host"
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/service"
+	"github.com/microhost/microhost/internal/host"
 	"github.com/microhost/microhost/internal/localregistry"
 	"github.com/microhost/microhost/plugins/standard"
 )

@@ -1,0 +1,42 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/microhost/microhost/internal/guestbuild"
+)
+
+// Paths of the guest modules built from source for this package's tests.
+var (
+	greeterWasm   string
+	testguestWasm string
+	testCacheDir  string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "microhost-host-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	if greeterWasm, err = guestbuild.Go(ctx, "./handlers/greeter", dir); err == nil {
+		testguestWasm, err = guestbuild.Go(ctx, "./internal/host/testdata/testguest", dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// The default on-disk cache is shared between test runs, so only the first run on a
+	// machine pays for compiling each module.
+	testCacheDir = DefaultCacheDir()
+	return m.Run()
+}

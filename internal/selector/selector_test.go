@@ -1,0 +1,205 @@
+package selector_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/host/component"
+	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/hosttest"
+	. "github.com/microhost/microhost/internal/selector"
+	"github.com/microhost/microhost/internal/wasmcomponent"
+	randomselector "github.com/microhost/microhost/plugins/random-selector"
+)
+
+var selectorWasm string
+
+func TestMain(m *testing.M) {
+	os.Exit(hosttest.Main(m, "./plugins/random-selector/wasm", &selectorWasm))
+}
+
+// newRuntime returns a runtime closed when t ends.
+func newRuntime(t testing.TB) *host.Runtime {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close(ctx) })
+	return rt
+}
+
+// loadModule loads the Go-built random-selector.wasm through the component adapter.
+func loadModule(t testing.TB) component.Selector {
+	t.Helper()
+	ctx := context.Background()
+	m, err := wasmcomponent.Load(ctx, newRuntime(t), wasmcomponent.Spec{Kind: component.KindSelector,
+		Name: randomselector.Name, Path: selectorWasm, Ops: []string{component.OpSelect}, Options: host.ModuleOptions{PoolSize: 1}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close(ctx) })
+	return NewWasm(m)
+}
+
+func candidates(n int) []Node {
+	var svcs []*abi.Service
+	for v, version := range []string{"1.0.0", "2.0.0"} {
+		s := &abi.Service{Name: "greeter", Version: version}
+		for i := v; i < n; i += 2 {
+			s.Nodes = append(s.Nodes, abi.Node{ID: fmt.Sprintf("greeter-%d", i), Address: fmt.Sprintf("127.0.0.1:%d", 10000+i),
+				Metadata: map[string]string{"zone": []string{"a", "b", "c"}[i%3]}})
+		}
+		svcs = append(svcs, s)
+	}
+	return Flatten(svcs)
+}
+
+// modes runs f with the native twin and with the Wasm plugin.
+func modes(t *testing.T, f func(t *testing.T, module component.Selector)) {
+	t.Run("native", func(t *testing.T) { f(t, randomselector.Selector{}) })
+	t.Run("wasm", func(t *testing.T) { f(t, loadModule(t)) })
+}
+
+func TestSeededSpreadAndRoundRobin(t *testing.T) {
+	modes(t, func(t *testing.T, module component.Selector) {
+		ctx := context.Background()
+		nodes := candidates(2)
+		s, err := New(Options{Seed: 42, Selector: module})
+		require.NoError(t, err)
+		counts := map[string]int{}
+		for range 1000 {
+			n, err := s.Select(ctx, "greeter", nodes, Filter{})
+			require.NoError(t, err)
+			counts[n.ID]++
+		}
+		// A fair coin over 1000 tosses stays within 500±100 with overwhelming probability;
+		// with a fixed seed the result is also repeatable.
+		assert.InDelta(t, 500, counts["greeter-0"], 100)
+		assert.Equal(t, 1000, counts["greeter-0"]+counts["greeter-1"])
+
+		s2, err := New(Options{Seed: 42, Selector: module})
+		require.NoError(t, err)
+		s3, err := New(Options{Seed: 42, Selector: randomselector.Selector{}})
+		require.NoError(t, err)
+		for range 50 {
+			a, _ := s2.Select(ctx, "greeter", nodes, Filter{})
+			b, _ := s3.Select(ctx, "greeter", nodes, Filter{})
+			require.Equal(t, b.ID, a.ID, "same seed, same choices, native or Wasm")
+		}
+
+		rr, err := New(Options{Strategy: StrategyRoundRobin, Selector: module})
+		require.NoError(t, err)
+		var got []string
+		for range 6 {
+			n, err := rr.Select(ctx, "greeter", nodes, Filter{})
+			require.NoError(t, err)
+			got = append(got, n.ID)
+		}
+		assert.Equal(t, []string{"greeter-0", "greeter-1", "greeter-0", "greeter-1", "greeter-0", "greeter-1"}, got)
+	})
+}
+
+func TestFiltersAndMarks(t *testing.T) {
+	modes(t, func(t *testing.T, module component.Selector) {
+		ctx := context.Background()
+		nodes := candidates(6)
+		now := time.Unix(1000, 0)
+		s, err := New(Options{Selector: module, MarkPeriod: time.Minute, Now: func() time.Time { return now }})
+		require.NoError(t, err)
+		for range 50 {
+			n, err := s.Select(ctx, "greeter", nodes, Filter{Version: "2.0.0"})
+			require.NoError(t, err)
+			require.Equal(t, "2.0.0", n.Version)
+			n, err = s.Select(ctx, "greeter", nodes, Filter{Labels: map[string]string{"zone": "b"}})
+			require.NoError(t, err)
+			require.Equal(t, "b", n.Metadata["zone"])
+		}
+		_, err = s.Select(ctx, "greeter", nodes, Filter{Version: "3.0.0"})
+		require.ErrorIs(t, err, ErrNoneAvailable)
+		_, err = s.Select(ctx, "greeter", nil, Filter{})
+		require.ErrorIs(t, err, abi.ErrServiceNotFound)
+
+		// A marked node is skipped for the period, then chosen again.
+		a, b := nodes[0].ID, nodes[1].ID
+		s.Mark(b, errors.New("connection refused"))
+		for range 50 {
+			n, err := s.Select(ctx, "greeter", nodes[:2], Filter{})
+			require.NoError(t, err)
+			require.Equal(t, a, n.ID)
+		}
+		// With every candidate marked, the selector still picks one rather than fail.
+		s.Mark(a, errors.New("timeout"))
+		_, err = s.Select(ctx, "greeter", nodes[:2], Filter{})
+		require.NoError(t, err)
+		now = now.Add(2 * time.Minute)
+		seen := map[string]bool{}
+		for range 100 {
+			n, err := s.Select(ctx, "greeter", nodes[:2], Filter{})
+			require.NoError(t, err)
+			seen[n.ID] = true
+		}
+		assert.True(t, seen[b], "the mark expired")
+	})
+}
+
+// TestDifferential feeds the same random inputs to the native twin and the Wasm plugin.
+func TestDifferential(t *testing.T) {
+	ctx := context.Background()
+	m := loadModule(t)
+	native := randomselector.Selector{}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 300 {
+		nodes := candidates(r.IntN(20))
+		in := component.Selection{Strategy: component.Strategy(r.IntN(2)), Rand: r.Uint64(), Counter: r.Uint64(), Nodes: nodes}
+		if r.IntN(3) == 0 {
+			in.Version = []string{"1.0.0", "2.0.0", "9"}[r.IntN(3)]
+		}
+		if r.IntN(3) == 0 {
+			in.Labels = map[string]string{"zone": []string{"a", "b", "c", "z"}[r.IntN(4)]}
+		}
+		if len(nodes) > 0 && r.IntN(2) == 0 {
+			in.Exclude = []string{nodes[r.IntN(len(nodes))].ID}
+		}
+		want, werr := native.Select(ctx, &in)
+		got, gerr := m.Select(ctx, &in)
+		builtin, berr := Builtin{}.Select(ctx, &in)
+		if werr != nil {
+			require.ErrorIs(t, gerr, werr, "case %d", i)
+			require.ErrorIs(t, berr, werr, "case %d", i)
+			continue
+		}
+		require.NoError(t, gerr, "case %d", i)
+		require.Equal(t, want, got, "case %d", i)
+		require.Equal(t, want, builtin, "case %d: the builtin choice is the stock one", i)
+	}
+}
+
+func BenchmarkSelect(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		nodes := candidates(n)
+		for _, mode := range []string{"native", "wasm"} {
+			b.Run(fmt.Sprintf("nodes=%d/%s", n, mode), func(b *testing.B) {
+				var module component.Selector = randomselector.Selector{}
+				if mode == "wasm" {
+					module = loadModule(b)
+				}
+				s, err := New(Options{Seed: 1, Selector: module})
+				require.NoError(b, err)
+				ctx := context.Background()
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := s.Select(ctx, "greeter", nodes, Filter{Version: "1.0.0"}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

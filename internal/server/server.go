@@ -1,0 +1,387 @@
+// Package server is the server pipeline: it reads Go Micro "mucp" requests over HTTP,
+// decodes them by content type, dispatches them by endpoint to a handler module and writes
+// the reply, or a Go Micro error.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/host/component"
+	"github.com/microhost/microhost/internal/codec"
+	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/transport"
+)
+
+// Headers of Go Micro's mucp protocol.
+const (
+	HeaderID          = component.HeaderMicroID
+	HeaderService     = component.HeaderMicroService
+	HeaderEndpoint    = component.HeaderMicroEndpoint
+	HeaderMethod      = component.HeaderMicroMethod
+	HeaderError       = component.HeaderMicroError
+	HeaderTimeout     = component.HeaderTimeout
+	HeaderContentType = component.HeaderContentType
+)
+
+// Handler serves the endpoints of one module. *host.Module satisfies it.
+type Handler interface {
+	Call(ctx context.Context, req *host.Request) (*host.Response, error)
+	Descriptor() abi.Descriptor
+}
+
+// Codecs finds the codec for a request's content type. *codec.Registry satisfies it.
+type Codecs interface {
+	Lookup(contentType string) (*codec.Codec, bool)
+	ContentTypes() []string
+}
+
+// Options configure a Server.
+type Options struct {
+	// Name is the service's name, used as the id of the errors it returns.
+	Name string
+	// MaxBodyBytes caps request bodies; larger ones get a 413 error.
+	MaxBodyBytes int64
+	// Timeout is the handler deadline when a request carries no Timeout header.
+	Timeout time.Duration
+	// Logger receives request failures. Nil discards them.
+	Logger *slog.Logger
+	// Codecs decode requests and encode replies by content type, such as
+	// codec.NativeRegistry(catalogue). Nil serves no content type.
+	Codecs Codecs
+}
+
+// Server routes requests to handlers by endpoint. It is an http.Handler.
+type Server struct {
+	opts      Options
+	logger    *slog.Logger
+	endpoints map[string]Handler
+}
+
+// New returns a Server for handlers. Two handlers serving the same endpoint is an error.
+func New(opts Options, handlers ...Handler) (*Server, error) {
+	s := &Server{opts: opts, logger: opts.Logger, endpoints: map[string]Handler{}}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.opts.Codecs == nil {
+		s.opts.Codecs = codec.NewRegistry()
+	}
+	for _, h := range handlers {
+		d := h.Descriptor()
+		for _, e := range d.Endpoints {
+			if _, dup := s.endpoints[e.Name]; dup {
+				return nil, fmt.Errorf("endpoint %s is served by two modules (the second is %s)", e.Name, d.Name)
+			}
+			s.endpoints[e.Name] = h
+		}
+	}
+	return s, nil
+}
+
+// Endpoints lists the endpoints served, for the registry.
+func (s *Server) Endpoints() []abi.Endpoint {
+	seen := map[string]bool{}
+	var out []abi.Endpoint
+	for _, h := range s.endpoints {
+		d := h.Descriptor()
+		if seen[d.Name] {
+			continue
+		}
+		seen[d.Name] = true
+		out = append(out, d.Endpoints...)
+	}
+	return out
+}
+
+// headers is what the pipeline reads of a request's header fields, whichever transport
+// carried them.
+type headers interface {
+	Get(key string) string
+	// Metadata returns the fields that are the caller's metadata, leaving out transport
+	// fields, as Go Micro's server does.
+	Metadata() map[string]string
+}
+
+// reply is the pipeline's answer, for the transport to write.
+type reply struct {
+	status int
+	header map[string]string
+	body   []byte
+}
+
+// ServeHTTP implements http.Handler, for serving the pipeline from net/http.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var rep reply
+	if r.Method != http.MethodPost {
+		rep = s.errorReply(r.Context(), httpHeaders(r.Header), "", nil, &codec.Message{},
+			abi.NewError(s.opts.Name, http.StatusMethodNotAllowed, "method %s not allowed: send a POST", r.Method))
+	} else if body, err := s.readBody(r); err != nil {
+		rep = s.errorReply(r.Context(), httpHeaders(r.Header), "", nil, &codec.Message{}, err)
+	} else {
+		rep = s.process(r.Context(), httpHeaders(r.Header), body)
+	}
+	h := w.Header()
+	for k, v := range rep.header {
+		h.Set(k, v)
+	}
+	h.Set(component.HeaderContentLength, strconv.Itoa(len(rep.body)))
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(rep.body)
+}
+
+// ServeMessage implements transport.Handler: the pipeline behind microhost's own transport.
+func (s *Server) ServeMessage(ctx context.Context, m *transport.Message) *transport.Reply {
+	var rep reply
+	if m.Stream != nil {
+		rep = s.processStream(ctx, messageHeaders(m.Header), m.Body, m.Stream)
+	} else {
+		rep = s.process(ctx, messageHeaders(m.Header), m.Body)
+	}
+	out := &transport.Reply{Status: rep.status, Body: rep.body, Header: make([]component.TransportHeader, 0, len(rep.header))}
+	for k, v := range rep.header {
+		out.Header = append(out.Header, component.TransportHeader{Name: []byte(k), Value: []byte(v)})
+	}
+	return out
+}
+
+// process runs one request through the pipeline. The request's Content-Type chooses the
+// codec (JSON when absent); the handler gets the bare body, and its reply is encoded in the
+// request's codec.
+//
+// Errors go out as Go Micro errors: in the Micro-Error header, and in the body as the codec
+// carries them (the JSON error itself for JSON, the envelope's error for JSON-RPC and
+// proto-RPC, nothing for protobuf). A request with a Micro-Id header comes from an RPC client,
+// such as Go Micro's, whose HTTP transport treats any status but 200 as a broken transport,
+// so its errors are answered with 200; any other request gets the error's code as the HTTP
+// status, which is what curl users expect.
+func (s *Server) process(ctx context.Context, hdr headers, body []byte) reply {
+	ct := codec.MediaType(hdr.Get(HeaderContentType))
+	if ct == "" {
+		ct = "application/json"
+	}
+	c, _ := s.opts.Codecs.Lookup(ct)
+	call := &codec.Message{ID: hdr.Get(HeaderID), Service: hdr.Get(HeaderService)}
+	res, err := s.serve(ctx, hdr, body, ct, c, call)
+	if err != nil {
+		return s.errorReply(ctx, hdr, ct, c, call, err)
+	}
+	// Codec calls use the request's context, not the handler's deadline, so a reply can
+	// still be written when the handler used up its time.
+	wire, err := c.WriteResponse(ctx, ct, &codec.Message{ID: call.ID, Service: call.Service, Endpoint: call.Endpoint, ContentType: call.ContentType, Body: res.Body})
+	if err != nil {
+		s.logger.Warn("encoding a reply failed", "endpoint", call.Endpoint, "content_type", ct, "err", err)
+		return s.errorReply(ctx, hdr, ct, c, call, s.codecError(fmt.Sprintf("encode the reply of %s", call.Endpoint), http.StatusInternalServerError, err))
+	}
+	h := make(map[string]string, len(res.Header)+2)
+	for k, v := range res.Header {
+		h[k] = v
+	}
+	if call.ID != "" {
+		h[HeaderID] = call.ID
+	}
+	h[HeaderContentType] = ct
+	return reply{status: http.StatusOK, header: h, body: wire}
+}
+
+// serve decodes the request with c, calls its handler and returns the handler's reply. It
+// fills call with what the reply needs: the id, the endpoint and the bare content type.
+func (s *Server) serve(ctx context.Context, hdr headers, body []byte, ct string, c *codec.Codec, call *codec.Message) (*host.Response, error) {
+	if c == nil {
+		return nil, abi.NewError(s.opts.Name, http.StatusUnsupportedMediaType, "unsupported content type %q (supported: %s; set the Content-Type header)", ct, strings.Join(s.opts.Codecs.ContentTypes(), ", "))
+	}
+	if limit := s.maxBody(); int64(len(body)) > limit {
+		return nil, abi.NewError(s.opts.Name, http.StatusRequestEntityTooLarge, "body of %d bytes is over the limit of %d", len(body), limit)
+	}
+	msg, err := c.ReadRequest(ctx, ct, body)
+	if err != nil {
+		return nil, s.codecError("", http.StatusBadRequest, err)
+	}
+	// The envelope's id wins over the header's, as in Go Micro, so the reply echoes it.
+	if msg.ID != "" {
+		call.ID = msg.ID
+	}
+	endpoint := hdr.Get(HeaderEndpoint)
+	if endpoint == "" {
+		endpoint = hdr.Get(HeaderMethod)
+	}
+	if endpoint == "" {
+		endpoint = msg.Endpoint
+	}
+	call.Endpoint = endpoint
+	call.ContentType = msg.ContentType
+	if endpoint == "" {
+		return nil, abi.NewError(s.opts.Name, http.StatusBadRequest, "missing %s header (such as Greeter.Hello)", HeaderEndpoint)
+	}
+	h, ok := s.endpoints[endpoint]
+	if !ok {
+		return nil, abi.NewError(s.opts.Name, http.StatusNotFound, "unknown endpoint %s", endpoint)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout(hdr))
+	defer cancel()
+	res, err := h.Call(ctx, &host.Request{Endpoint: endpoint, ContentType: msg.ContentType, Header: hdr.Metadata(), Body: msg.Body})
+	if err != nil {
+		return nil, s.callError(ctx, endpoint, err)
+	}
+	return res, nil
+}
+
+// codecError is the Go Micro error for a codec's failure: the codec's own code and detail
+// when it gave one, else code with the error as detail.
+func (s *Server) codecError(what string, code int32, err error) *abi.Error {
+	var ae *abi.Error
+	if errors.As(err, &ae) {
+		out := *ae
+		out.ID = s.opts.Name
+		if what != "" {
+			out.Detail = what + ": " + out.Detail
+		}
+		return &out
+	}
+	if what != "" {
+		return abi.NewError(s.opts.Name, code, "%s: %v", what, err)
+	}
+	return abi.NewError(s.opts.Name, code, "%v", err)
+}
+
+func (s *Server) maxBody() int64 {
+	if s.opts.MaxBodyBytes <= 0 {
+		return 4 << 20
+	}
+	return s.opts.MaxBodyBytes
+}
+
+func (s *Server) readBody(r *http.Request) ([]byte, error) {
+	limit := s.maxBody()
+	if r.ContentLength > limit {
+		return nil, abi.NewError(s.opts.Name, http.StatusRequestEntityTooLarge, "body of %d bytes is over the limit of %d", r.ContentLength, limit)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, abi.NewError(s.opts.Name, http.StatusBadRequest, "reading body: %v", err)
+	}
+	if int64(len(body)) > limit {
+		return nil, abi.NewError(s.opts.Name, http.StatusRequestEntityTooLarge, "body is over the limit of %d bytes", limit)
+	}
+	return body, nil
+}
+
+// timeout is the handler deadline: the Timeout header (nanoseconds, as Go Micro sends it)
+// when present and shorter, else the configured default.
+func (s *Server) timeout(hdr headers) time.Duration {
+	d := s.opts.Timeout
+	if d <= 0 {
+		d = 5 * time.Second
+	}
+	if v := hdr.Get(HeaderTimeout); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && time.Duration(n) < d {
+			d = time.Duration(n)
+		}
+	}
+	return d
+}
+
+// callError turns a module's error into the Go Micro error the caller sees.
+func (s *Server) callError(ctx context.Context, endpoint string, err error) error {
+	var ae *abi.Error
+	switch {
+	case errors.As(err, &ae):
+		out := *ae
+		out.ID = s.opts.Name
+		return &out
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return abi.NewError(s.opts.Name, http.StatusRequestTimeout, "%s did not finish before its deadline", endpoint)
+	case errors.Is(err, host.ErrGuestFault):
+		s.logger.Warn("handler fault", "endpoint", endpoint, "err", err)
+		return abi.NewError(s.opts.Name, http.StatusInternalServerError, "handler for %s failed: %v", endpoint, err)
+	default:
+		s.logger.Warn("call failed", "endpoint", endpoint, "err", err)
+		return abi.NewError(s.opts.Name, http.StatusServiceUnavailable, "%s: %v", endpoint, err)
+	}
+}
+
+// errorReply answers with err as a Go Micro error (see process), encoded by c when the
+// content type has a codec.
+func (s *Server) errorReply(ctx context.Context, hdr headers, ct string, c *codec.Codec, call *codec.Message, err error) reply {
+	var ae *abi.Error
+	if !errors.As(err, &ae) {
+		ae = abi.NewError(s.opts.Name, http.StatusInternalServerError, "%v", err)
+	}
+	text := ae.Error()
+	body, bodyType := []byte(text), "application/json"
+	if c != nil {
+		wire, werr := c.WriteResponse(ctx, ct, &codec.Message{ID: call.ID, Service: call.Service, Endpoint: call.Endpoint, Error: text})
+		if werr == nil {
+			body, bodyType = wire, ct
+		} else {
+			s.logger.Warn("encoding an error reply failed; answering in JSON", "content_type", ct, "err", werr)
+		}
+	}
+	h := map[string]string{HeaderError: text, HeaderContentType: bodyType}
+	if call.ID != "" {
+		h[HeaderID] = call.ID
+	}
+	status := int(ae.Code)
+	if hdr.Get(HeaderID) != "" {
+		status = http.StatusOK
+	}
+	return reply{status: status, header: h, body: body}
+}
+
+// transportHeader reports fields that belong to the transport, not to the caller's metadata.
+func transportHeader(k string) bool {
+	for _, t := range [...]string{HeaderContentType, HeaderTimeout, component.HeaderContentLength, "Accept-Encoding", "User-Agent", "Accept", "Connection", "Host", transport.HeaderStream, transport.HeaderStreamEnd} {
+		if strings.EqualFold(k, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// httpHeaders adapts net/http's header map.
+type httpHeaders http.Header
+
+func (h httpHeaders) Get(key string) string { return http.Header(h).Get(key) }
+
+func (h httpHeaders) Metadata() map[string]string {
+	md := make(map[string]string, len(h))
+	for k, v := range h {
+		if !transportHeader(k) && len(v) > 0 {
+			md[k] = v[0]
+		}
+	}
+	return md
+}
+
+// messageHeaders adapts the transport's header map, whose keys are as the caller wrote them.
+type messageHeaders map[string]string
+
+func (h messageHeaders) Get(key string) string {
+	if v, ok := h[key]; ok {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
+}
+
+func (h messageHeaders) Metadata() map[string]string {
+	md := make(map[string]string, len(h))
+	for k, v := range h {
+		if !transportHeader(k) {
+			md[k] = v
+		}
+	}
+	return md
+}
