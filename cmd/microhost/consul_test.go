@@ -42,9 +42,9 @@ var registryPlugins = sync.OnceValues(func() (string, error) {
 	}
 	ctx := context.Background()
 	for pkg, name := range map[string]string{
-		"./plugins/consul-registry/wasm": hostregistry.ConsulPlugin,
-		"./plugins/local-registry/wasm":  hostregistry.LocalPlugin,
-		"./internal/host/testdata/callguest":  "callguest.wasm",
+		"./plugins/consul-registry/wasm":     hostregistry.ConsulPlugin,
+		"./plugins/local-registry/wasm":      hostregistry.LocalPlugin,
+		"./internal/host/testdata/callguest": "callguest.wasm",
 	} {
 		tmp, err := os.MkdirTemp(filepath.Dir(pluginDir), "build-")
 		if err != nil {
