@@ -37,15 +37,16 @@ type server struct {
 // Serve registers c's operations. Call it from init.
 func Serve(c Codec) {
 	s := &server{codec: c}
-	guest.DescribeKind(abi.KindCodec, c.Name, "1.0.0")
 	md := map[string]string{"content_types": strings.Join(c.ContentTypes, ",")}
-	guest.HandleEndpoint(abi.Endpoint{Name: "encode", Metadata: md}, s.encode)
-	guest.HandleEndpoint(abi.Endpoint{Name: "decode", Metadata: md}, s.decode)
+	guest.ServeComponent(guest.Component{Kind: abi.KindCodec, Name: c.Name, Ops: []guest.Op{
+		{Name: "encode", Metadata: md, Do: s.encode},
+		{Name: "decode", Metadata: md, Do: s.decode},
+	}})
 }
 
 // encode answers with the wire bytes of the message in the request body.
-func (s *server) encode(req *guest.Request) ([]byte, error) {
-	if err := envelope.Unmarshal(&s.in, req.Body); err != nil {
+func (s *server) encode(body []byte) ([]byte, error) {
+	if err := envelope.Unmarshal(&s.in, body); err != nil {
 		return nil, guest.Errorf(400, "encode: %v", err)
 	}
 	var err error
@@ -56,8 +57,8 @@ func (s *server) encode(req *guest.Request) ([]byte, error) {
 }
 
 // decode answers with the message the wire bytes in the request envelope's body carry.
-func (s *server) decode(req *guest.Request) ([]byte, error) {
-	if err := envelope.Unmarshal(&s.in, req.Body); err != nil {
+func (s *server) decode(body []byte) ([]byte, error) {
+	if err := envelope.Unmarshal(&s.in, body); err != nil {
 		return nil, guest.Errorf(400, "decode: %v", err)
 	}
 	var err error

@@ -50,20 +50,20 @@ func (s *server) open(raw []byte, set component.RegistrySettings) (component.Reg
 // Serve registers the registry operations. Call it from init.
 func Serve(o Options) {
 	s := &server{opts: o}
-	guest.DescribeKind(abi.KindRegistry, o.Name, "1.0.0")
-	guest.Handle("register", op(s, func(ctx context.Context, r component.Registry, in *component.RegistryRequest) (*component.RegistryReply, error) {
+	c := guest.Component{Kind: abi.KindRegistry, Name: o.Name}
+	c.Ops = append(c.Ops, guest.Op{Name: "register", Do: op(s, "register", func(ctx context.Context, r component.Registry, in *component.RegistryRequest) (*component.RegistryReply, error) {
 		if in.Service == nil || in.Service.Name == "" {
 			return nil, guest.BadRequest("register: no service name")
 		}
 		return nil, r.Register(ctx, in.Service, in.TTL)
-	}))
-	guest.Handle("deregister", op(s, func(ctx context.Context, r component.Registry, in *component.RegistryRequest) (*component.RegistryReply, error) {
+	})})
+	c.Ops = append(c.Ops, guest.Op{Name: "deregister", Do: op(s, "deregister", func(ctx context.Context, r component.Registry, in *component.RegistryRequest) (*component.RegistryReply, error) {
 		if in.Service == nil || in.Service.Name == "" {
 			return nil, guest.BadRequest("deregister: no service name")
 		}
 		return nil, r.Deregister(ctx, in.Service)
-	}))
-	guest.Handle("get", op(s, func(ctx context.Context, r component.Registry, in *component.RegistryRequest) (*component.RegistryReply, error) {
+	})})
+	c.Ops = append(c.Ops, guest.Op{Name: "get", Do: op(s, "get", func(ctx context.Context, r component.Registry, in *component.RegistryRequest) (*component.RegistryReply, error) {
 		if in.Name == "" {
 			return nil, guest.BadRequest("get: no service name")
 		}
@@ -72,15 +72,15 @@ func Serve(o Options) {
 			return nil, err
 		}
 		return &component.RegistryReply{Services: svcs}, nil
-	}))
-	guest.Handle("list", op(s, func(ctx context.Context, r component.Registry, _ *component.RegistryRequest) (*component.RegistryReply, error) {
+	})})
+	c.Ops = append(c.Ops, guest.Op{Name: "list", Do: op(s, "list", func(ctx context.Context, r component.Registry, _ *component.RegistryRequest) (*component.RegistryReply, error) {
 		names, err := r.ListServices(ctx)
 		if err != nil {
 			return nil, err
 		}
 		return &component.RegistryReply{Names: names}, nil
-	}))
-	guest.Handle("watch", op(s, func(ctx context.Context, r component.Registry, in *component.RegistryRequest) (*component.RegistryReply, error) {
+	})})
+	c.Ops = append(c.Ops, guest.Op{Name: "watch", Do: op(s, "watch", func(ctx context.Context, r component.Registry, in *component.RegistryRequest) (*component.RegistryReply, error) {
 		if in.Name == "" {
 			return nil, guest.BadRequest("watch: no service name")
 		}
@@ -89,16 +89,17 @@ func Serve(o Options) {
 			return nil, err
 		}
 		return &component.RegistryReply{Services: svcs, Index: index}, nil
-	}))
+	})})
+	guest.ServeComponent(c)
 }
 
 // op decodes the request, runs fn with the configured registry and encodes its reply; bad
 // input becomes a 400, "not found" a 404, other failures the server's FailureCode.
-func op(s *server, fn func(ctx context.Context, r component.Registry, in *component.RegistryRequest) (*component.RegistryReply, error)) guest.Handler {
-	return func(req *guest.Request) ([]byte, error) {
+func op(s *server, name string, fn func(ctx context.Context, r component.Registry, in *component.RegistryRequest) (*component.RegistryReply, error)) func([]byte) ([]byte, error) {
+	return func(body []byte) ([]byte, error) {
 		var in component.RegistryRequest
-		if err := in.Unmarshal(req.Body); err != nil {
-			return nil, guest.BadRequest("%s: %v", req.Endpoint, err)
+		if err := in.Unmarshal(body); err != nil {
+			return nil, guest.BadRequest("%s: %v", name, err)
 		}
 		r, err := s.open(settingsBytes(&in), in.Settings)
 		if err != nil {

@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"errors"
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/guest"
@@ -18,17 +17,13 @@ import (
 )
 
 func init() {
-	guest.DescribeKind(abi.KindBroker, httpbroker.Name, "1.0.0")
+	c := guest.Component{Kind: abi.KindBroker, Name: httpbroker.Name}
 	for _, op := range component.BrokerOps() {
-		guest.Handle(op, func(req *guest.Request) ([]byte, error) {
-			out, err := component.HandleBroker(context.Background(), httpbroker.Protocol{}, op, req.Body)
-			var ae *abi.Error
-			if errors.As(err, &ae) {
-				return nil, guest.Errorf(ae.Code, "%s", ae.Detail)
-			}
-			return out, err
-		})
+		c.Ops = append(c.Ops, guest.Op{Name: op, Do: func(in []byte) ([]byte, error) {
+			return component.HandleBroker(context.Background(), httpbroker.Protocol{}, op, in)
+		}})
 	}
+	guest.ServeComponent(c)
 }
 
 func main() {}

@@ -14,10 +14,9 @@ import (
 var ops httptransport.Ops
 
 func init() {
-	guest.DescribeKind(abi.KindTransport, httptransport.Name, "1.0.0")
-	serve := func(op func([]byte) ([]byte, error)) guest.Handler {
-		return func(r *guest.Request) ([]byte, error) {
-			out, err := op(r.Body)
+	serve := func(op func([]byte) ([]byte, error)) func([]byte) ([]byte, error) {
+		return func(in []byte) ([]byte, error) {
+			out, err := op(in)
 			if err != nil {
 				status, reason := httptransport.Status(err)
 				return nil, guest.Errorf(int32(status), "%s", reason)
@@ -25,11 +24,13 @@ func init() {
 			return out, nil
 		}
 	}
-	guest.Handle(component.TransportOpFrame, serve(ops.Frame))
-	guest.Handle(component.TransportOpDechunk, serve(ops.Dechunk))
-	guest.Handle(component.TransportOpHead, serve(ops.Head))
-	guest.Handle(component.TransportOpRequest, serve(ops.Request))
-	guest.Handle(component.TransportOpResponse, serve(ops.Response))
+	guest.ServeComponent(guest.Component{Kind: abi.KindTransport, Name: httptransport.Name, Ops: []guest.Op{
+		{Name: component.TransportOpFrame, Do: serve(ops.Frame)},
+		{Name: component.TransportOpDechunk, Do: serve(ops.Dechunk)},
+		{Name: component.TransportOpHead, Do: serve(ops.Head)},
+		{Name: component.TransportOpRequest, Do: serve(ops.Request)},
+		{Name: component.TransportOpResponse, Do: serve(ops.Response)},
+	}})
 }
 
 func main() {}

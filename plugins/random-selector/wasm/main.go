@@ -21,20 +21,22 @@ var (
 )
 
 func init() {
-	guest.DescribeKind(abi.KindSelector, randomselector.Name, "1.0.0")
-	guest.Handle(component.OpSelect, func(req *guest.Request) ([]byte, error) {
-		i, err := ws.Select(req.Body)
-		switch {
-		case errors.Is(err, component.ErrMalformedSelection):
-			return nil, guest.BadRequest("%v", err)
-		case errors.Is(err, component.ErrNoNodes):
-			return nil, guest.Errorf(404, "%v", err)
-		case err != nil:
-			return nil, guest.Errorf(503, "%v", err)
-		}
-		out = component.AppendSelectIndex(out[:0], i)
-		return out, nil
-	})
+	guest.ServeComponent(guest.Component{Kind: abi.KindSelector, Name: randomselector.Name, Ops: []guest.Op{{Name: component.OpSelect, Do: choose}}})
+}
+
+// choose answers one select operation.
+func choose(in []byte) ([]byte, error) {
+	i, err := ws.Select(in)
+	switch {
+	case errors.Is(err, component.ErrMalformedSelection):
+		return nil, guest.BadRequest("%v", err)
+	case errors.Is(err, component.ErrNoNodes):
+		return nil, guest.Errorf(404, "%v", err)
+	case err != nil:
+		return nil, guest.Errorf(503, "%v", err)
+	}
+	out = component.AppendSelectIndex(out[:0], i)
+	return out, nil
 }
 
 func main() {}
