@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -199,4 +200,43 @@ func TestInspectConform(t *testing.T) {
 	_, stderr, code = cli(t, nil, "inspect", "--conform", filepath.Join(pluginDir, "greeter.wasm"))
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "no conformance suite for this kind")
+}
+
+// TestRustCodecServesJSON serves application/json through the codec written in Rust, in place
+// of the stock json-codec, and calls the greeter through it.
+func TestRustCodecServesJSON(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	rust, err := guestbuild.Rust(ctx, "./plugins/json-codec-rust", dir)
+	if errors.Is(err, guestbuild.ErrToolMissing) && os.Getenv("CI") == "" {
+		t.Skipf("%v (make deps installs it; under CI this fails)", err)
+	}
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(dir, "json-codec-rust.wasm"), rust)
+	require.NoError(t, copyFile(filepath.Join(pluginDir, "greeter.wasm"), filepath.Join(dir, "greeter.wasm")))
+	config := filepath.Join(t.TempDir(), "config.toml")
+	require.NoError(t, os.WriteFile(config, []byte(`
+[service]
+name = "greeter"
+[server]
+address = "127.0.0.1:0"
+[registry]
+address = "`+t.TempDir()+`"
+[plugins]
+dir = "`+dir+`"
+[codec]
+modules = ["json-codec-rust", "proto-codec", "jsonrpc-codec", "protorpc-codec"]
+[[handler]]
+module = "greeter"
+`), 0o644))
+	s := startServer(t, config)
+	assert.Equal(t, "wasm", componentLines(s.logs.String())["json-codec-rust"], s.logs.String())
+	code, _, body := post(t, s.addr, "Greeter.Hello", "application/json", `{"name":"Ferris"}`)
+	assert.Equal(t, 200, code)
+	assert.JSONEq(t, `{"greeting":"Hello Ferris"}`, body)
+	code, _, body = post(t, s.addr, "Greeter.Hello", "application/json", `{"name":`)
+	assert.Equal(t, 400, code, body)
+	stdout, stderr, exit := cli(t, nil, "call", "--address", s.addr, "greeter", "Greeter.Hello", `{"name":"Crab"}`)
+	require.Equal(t, 0, exit, stderr)
+	assert.JSONEq(t, `{"greeting":"Hello Crab"}`, stdout)
 }

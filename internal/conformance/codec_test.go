@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,4 +136,23 @@ func TestSpecEnvelopeBytes(t *testing.T) {
 	want := envelope.Append(nil, &envelope.Message{Type: envelope.Request, ID: []byte("1"), Endpoint: []byte("Greeter.Hello"),
 		ContentType: []byte("application/json"), Body: []byte(`{"name":"John"}`)})
 	assert.True(t, bytes.Equal(want, printed), "printed % x\nencoder % x", printed, want)
+}
+
+// TestRustCodec holds the JSON codec written in Rust (plugins/json-codec-rust) to the same
+// suite as the stock codecs: components are not Go-only.
+func TestRustCodec(t *testing.T) {
+	ctx := context.Background()
+	path, err := guestbuild.Rust(ctx, "./plugins/json-codec-rust", t.TempDir())
+	if errors.Is(err, guestbuild.ErrToolMissing) && os.Getenv("CI") == "" {
+		t.Skipf("%v (make deps installs it; under CI this fails)", err)
+	}
+	require.NoError(t, err)
+	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
+	require.NoError(t, err)
+	defer rt.Close(ctx)
+	r, err := conformance.File(ctx, rt, path)
+	require.NoError(t, err)
+	require.NoError(t, r.Err())
+	assert.Equal(t, "json-codec-rust", r.Name)
+	assert.Greater(t, len(r.Results), 10)
 }

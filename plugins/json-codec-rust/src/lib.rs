@@ -9,12 +9,14 @@
 //! encoding/json wording and offset); a malformed envelope's detail names the field but words
 //! the protobuf error its own way.
 
-use microhost::{Error, Request, Result};
+use microhost::{Endpoint, Error, Request, Result};
 
 fn register() {
     microhost::describe_kind("codec", "json-codec-rust", "1.0.0");
-    microhost::handle("encode", encode);
-    microhost::handle("decode", decode);
+    // The content types a codec serves are declared on its operations (abi/codec.md).
+    let op = |name| Endpoint::new(name).metadata("content_types", "application/json");
+    microhost::handle_endpoint(op("encode"), encode);
+    microhost::handle_endpoint(op("decode"), decode);
 }
 
 microhost::module!(register);
