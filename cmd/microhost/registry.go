@@ -27,20 +27,15 @@ func (r *registryFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&r.mode, "registry-mode", "", "run the registry as its native twin, its wasm module, or auto: native unless the module file differs from the stock build [$MICROHOST_REGISTRY_MODE]")
 }
 
-// resolve applies the environment under the flags.
+// resolve applies the environment under the flags, where a service's config reads it:
+// config.Override.
 func (r *registryFlags) resolve(getenv env) {
 	r.getenv = getenv
+	var c config.Config
+	c.Override(getenv, map[string]string{"registry": r.name, "registry_address": r.address, "registry_mode": r.mode})
+	r.name, r.address, r.mode = c.Registry.Name, c.Registry.Address, c.Registry.Mode
 	if r.name == "" {
-		r.name = getenv("MICROHOST_REGISTRY")
-	}
-	if r.address == "" {
-		r.address = getenv("MICROHOST_REGISTRY_ADDRESS")
-	}
-	if r.mode == "" {
-		r.mode = getenv("MICROHOST_REGISTRY_MODE")
-	}
-	if r.name == "" {
-		r.name = "local"
+		r.name = config.DefaultRegistry
 	}
 }
 

@@ -25,12 +25,10 @@ func (s *selectorFlags) add(fs *flag.FlagSet) {
 
 // resolve applies the environment under the flags and checks them.
 func (s *selectorFlags) resolve(getenv env) error {
-	if s.name == "" {
-		s.name = getenv("MICROHOST_SELECTOR")
-	}
-	if s.mode == "" {
-		s.mode = getenv("MICROHOST_SELECTOR_MODE")
-	}
+	// The environment is read where a service's is: config.Override.
+	var c config.Config
+	c.Override(getenv, map[string]string{"selector": s.name, "selector_mode": s.mode})
+	s.name, s.mode = c.Selector.Module, c.Selector.Mode
 	if s.name == "" {
 		s.name = config.DefaultSelectorModule
 	}

@@ -183,9 +183,12 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-// Override applies environment variables and then flags (flags win). Each map is keyed
-// by setting name: "server_address", "registry", "registry_address", "plugin_dir",
-// "cache_dir". Environment variables are MICROHOST_ followed by the upper-cased name.
+// Override applies environment variables and then flags (flags win): the one place where
+// the environment reaches a configuration — `run` and `validate` apply it to the config file,
+// the other commands to an empty config. Each map is keyed by setting name:
+// "server_address", "server_advertise", "registry", "registry_address", "registry_mode",
+// "selector", "selector_mode", "broker_address", "plugin_dir", "cache_dir". Environment
+// variables are MICROHOST_ followed by the upper-cased name.
 func (c *Config) Override(getenv func(string) string, flags map[string]string) {
 	set := func(name string, dst *string) {
 		if v := getenv("MICROHOST_" + strings.ToUpper(name)); v != "" {
