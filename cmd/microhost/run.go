@@ -58,6 +58,28 @@ func (f *serviceFlags) deps(logger *slog.Logger, getenv env) (service.Deps, erro
 	return service.Deps{Catalogue: cat, Logger: logger, Getenv: getenv}, nil
 }
 
+// parse parses a command's flags and its one argument, the config file, then reads the config
+// (environment and flags applied) and builds the service's dependencies.
+func (f *serviceFlags) parse(fs *flag.FlagSet, args []string, stderr io.Writer, getenv env) (string, *config.Config, service.Deps, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return "", nil, service.Deps{}, err
+	}
+	if len(pos) != 1 {
+		return "", nil, service.Deps{}, usageError("want exactly one config file, got %d arguments", len(pos))
+	}
+	logger, err := newLogger(stderr, *f.logLevel)
+	if err != nil {
+		return "", nil, service.Deps{}, err
+	}
+	cfg, err := f.load(pos[0], getenv)
+	if err != nil {
+		return "", nil, service.Deps{}, err
+	}
+	deps, err := f.deps(logger, getenv)
+	return pos[0], cfg, deps, err
+}
+
 func cmdRun(ctx context.Context, args []string, stderr io.Writer, getenv env) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -67,22 +89,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer, getenv env) er
 		io.WriteString(stderr, "Usage: microhost run [flags] CONFIG.toml\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError("want exactly one config file, got %d arguments", len(pos))
-	}
-	logger, err := newLogger(stderr, *f.logLevel)
-	if err != nil {
-		return err
-	}
-	cfg, err := f.load(pos[0], getenv)
-	if err != nil {
-		return err
-	}
-	deps, err := f.deps(logger, getenv)
+	_, cfg, deps, err := f.parse(fs, args, stderr, getenv)
 	if err != nil {
 		return err
 	}

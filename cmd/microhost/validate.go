@@ -25,30 +25,15 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer, g
 			"registering. Prints \"ok\", or each problem; the exit code is 1 when there is one.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError("want exactly one config file, got %d arguments", len(pos))
-	}
-	logger, err := newLogger(stderr, *f.logLevel)
-	if err != nil {
-		return err
-	}
-	cfg, err := f.load(pos[0], getenv)
-	if err != nil {
-		return err
-	}
-	deps, err := f.deps(logger, getenv)
+	path, cfg, deps, err := f.parse(fs, args, stderr, getenv)
 	if err != nil {
 		return err
 	}
 	if err := service.Validate(ctx, cfg, deps); err != nil {
 		problems := splitJoined(err)
-		return fmt.Errorf("%s: %d problem(s):\n  %s", pos[0], len(problems), strings.Join(problems, "\n  "))
+		return fmt.Errorf("%s: %d problem(s):\n  %s", path, len(problems), strings.Join(problems, "\n  "))
 	}
-	fmt.Fprintf(stdout, "%s: ok\n", pos[0])
+	fmt.Fprintf(stdout, "%s: ok\n", path)
 	return nil
 }
 
