@@ -49,8 +49,9 @@ func nativeCodec(op string, wire []byte) codecOutcome {
 // code and, for JSON syntax errors, the same detail.
 func TestRustJSONCodecMatchesStock(t *testing.T) {
 	m := loadRust(t, "./plugins/json-codec-rust")
+	types := map[string]string{"content_types": "application/json"}
 	assert.Equal(t, abi.Descriptor{Kind: "codec", Name: "json-codec-rust", Version: "1.0.0",
-		Endpoints: []abi.Endpoint{{Name: "encode"}, {Name: "decode"}}}, m.Descriptor())
+		Endpoints: []abi.Endpoint{{Name: "encode", Metadata: types}, {Name: "decode", Metadata: types}}}, m.Descriptor())
 
 	var bodies []string
 	for _, c := range identical {
