@@ -152,7 +152,14 @@ func (s *server) stop(t *testing.T, sig os.Signal) {
 // cli runs the microhost binary and returns stdout, stderr and the exit code.
 func cli(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
+	return cliIn(t, "", env, args...)
+}
+
+// cliIn is cli run in the folder dir ("" for the current one).
+func cliIn(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
