@@ -310,15 +310,60 @@ func TestUsageErrors(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "absent.toml")
 
+}
+
+// TestErrorsNameFileAndKey requires each problem with server.address or with a module file
+// to name the config file and the key, and a cut module to be called truncated.
+func TestErrorsNameFileAndKey(t *testing.T) {
+	env := []string{"MICROHOST_REGISTRY_ADDRESS=" + t.TempDir()}
+	runErr := func(cfg string, env ...string) string {
+		t.Helper()
+		_, errOut, code := cli(t, env, "run", "--log-level", "warn", cfg)
+		assert.Equal(t, 1, code, errOut)
+		assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %s", errOut)
+		return errOut
+	}
 	cfg := writeConfig(t, "\n[[handler]]\nmodule = \"missing\"\n")
-	_, errOut, code = cli(t, []string{"MICROHOST_REGISTRY_ADDRESS=" + t.TempDir()}, "run", cfg)
-	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, "missing.wasm")
+	assert.Contains(t, runErr(cfg, env...), "config "+cfg+": handler[2].module: load module: open "+filepath.Join(pluginDir, "missing.wasm"))
 
 	broken := filepath.Join(t.TempDir(), "broken.wasm")
 	require.NoError(t, os.WriteFile(broken, []byte("not wasm at all"), 0o644))
 	cfg = writeConfig(t, fmt.Sprintf("\n[[handler]]\npath = %q\n", broken))
-	_, errOut, code = cli(t, []string{"MICROHOST_REGISTRY_ADDRESS=" + t.TempDir()}, "run", cfg)
-	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, "broken.wasm: not a WebAssembly binary")
+	errOut := runErr(cfg, env...)
+	assert.Contains(t, errOut, "config "+cfg+": handler[2].path: load module "+broken+": not a WebAssembly binary")
+	assert.NotContains(t, errOut, "truncated")
+
+	whole, err := os.ReadFile(filepath.Join(pluginDir, "greeter.wasm"))
+	require.NoError(t, err)
+	cut := filepath.Join(t.TempDir(), "cut.wasm")
+	require.NoError(t, os.WriteFile(cut, whole[:len(whole)/2], 0o644))
+	cfg = writeConfig(t, fmt.Sprintf("\n[[handler]]\npath = %q\n", cut))
+	assert.Contains(t, runErr(cfg, env...), "config "+cfg+": handler[2].path: "+cut+" is truncated")
+	cfg = filepath.Join(filepath.Dir(cut), "codec.toml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`[service]
+name = "greeter"
+[plugins]
+dir = %q
+[codec]
+modules = ["json-codec", "cut"]
+[[handler]]
+path = %q
+`, filepath.Dir(cut), filepath.Join(pluginDir, "greeter.wasm"))), 0o644))
+	assert.Contains(t, runErr(cfg, env...), "config "+cfg+`: codec.modules[1] "cut": `+cut+" is truncated")
+
+	cfg = writeConfig(t, "")
+	errOut = runErr(cfg, append(env, "MICROHOST_SERVER_ADDRESS=127.0.0.1:9000-8000")...)
+	assert.Contains(t, errOut, "config "+cfg+": server.address (set by $MICROHOST_SERVER_ADDRESS):")
+	assert.Contains(t, errOut, `reversed port range "9000-8000"`)
+	errOut = runErr(cfg, append(env, "MICROHOST_SERVER_ADDRESS=127.0.0.1:99999")...)
+	assert.Contains(t, errOut, "config "+cfg+": server.address (set by $MICROHOST_SERVER_ADDRESS):")
+	assert.Contains(t, errOut, `port "99999" out of range`)
+
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer held.Close()
+	busy := held.Addr().String()
+	errOut = runErr(cfg, append(env, "MICROHOST_SERVER_ADDRESS="+busy)...)
+	assert.Contains(t, errOut, "config "+cfg+": server.address (set by $MICROHOST_SERVER_ADDRESS): port "+busy[strings.LastIndex(busy, ":")+1:]+" is in use")
+	assert.NotContains(t, errOut, "exhausted")
 }

@@ -110,7 +110,7 @@ func (s *Service) provisionBroker(ctx context.Context) error {
 			Publisher:           s.publisher(),
 		})
 		if err != nil {
-			if err := s.keep(fmt.Errorf("subscriber[%d]: %w", i, err)); err != nil {
+			if err := s.keep(s.moduleProblem(handlerKey("subscriber", i, sc.Module), sc.Path, err)); err != nil {
 				return err
 			}
 			continue
