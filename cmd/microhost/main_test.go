@@ -208,6 +208,18 @@ func TestRunCallCurlAndShutdown(t *testing.T) {
 	assert.Contains(t, out, srv.addr)
 	assert.Contains(t, out, "Greeter.Hello")
 
+	// services NAME shows the service in detail: the labels --label selects on, the
+	// endpoints with their types.
+	out, errOut, code = cli(t, env, "services", "greeter")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "greeter 1.0.0\n")
+	assert.Regexp(t, `node\s+greeter-\S+\s+`+regexp.QuoteMeta(srv.addr), out)
+	assert.Contains(t, out, "labels   protocol=mucp registry=local server=microhost transport=http")
+	assert.Contains(t, out, "endpoint   Greeter.Hello")
+	_, errOut, code = cli(t, env, "services", "nobody")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "nobody")
+
 	// --address bypasses the registry: an empty registry still works.
 	out, errOut, code = cli(t, []string{"MICROHOST_REGISTRY_ADDRESS=" + t.TempDir()}, "call", "--address", srv.addr, "greeter", "Greeter.Hello", `{"name":"Ann"}`)
 	require.Equal(t, 0, code, errOut)
@@ -294,6 +306,42 @@ func TestServerAddressRange(t *testing.T) {
 	}
 	srv := startServer(t, writeConfig(t, ""), env...)
 	assert.Equal(t, fmt.Sprintf("127.0.0.1:%d", first+1), srv.addr)
+}
+
+// TestCLIPapercuts holds the usage errors to one line each, with exit status 2.
+func TestCLIPapercuts(t *testing.T) {
+	usage := func(want string, args ...string) string {
+		t.Helper()
+		_, errOut, code := cli(t, nil, args...)
+		assert.Equal(t, 2, code, errOut)
+		assert.Contains(t, errOut, want)
+		assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line, no usage dump: %s", errOut)
+		return errOut
+	}
+	errOut := usage(`invalid value "soon" for flag -timeout`, "call", "--timeout", "soon", "greeter", "Greeter.Hello")
+	assert.Equal(t, 1, strings.Count(errOut, "invalid value"), "the error once")
+	assert.Contains(t, errOut, "run `microhost call -h` for the flags")
+	usage("flag provided but not defined: -nope", "services", "--nope")
+	usage("--timeout 0s: must be positive", "call", "--timeout", "0", "greeter", "Greeter.Hello")
+	usage("--timeout -1s: must be positive", "publish", "--timeout", "-1s", "topic")
+	usage("--timeout 0s: must be positive", "inspect", "--timeout", "0", "x.wasm")
+	usage("--body is the request of --call: give --call ENDPOINT too", "inspect", "--body", `{"a":1}`, "x.wasm")
+	usage("got 1 argument\n", "call", "greeter")
+	usage("got 3 arguments", "run", "a", "b", "c")
+	usage(`--server-address: malformed address "127.0.0.1:9000-8000"`, "run", "--server-address", "127.0.0.1:9000-8000", writeConfig(t, ""))
+	usage(`--server-address: malformed address "nope"`, "validate", "--server-address", "nope", writeConfig(t, ""))
+
+	// -h still prints the command's usage, and exits 0.
+	_, errOut, code := cli(t, nil, "call", "-h")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, errOut, "Usage: microhost call")
+	assert.Contains(t, errOut, "-timeout")
+
+	out, _, code := cli(t, nil, "help")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "[--sdk PATH]")
+	assert.Contains(t, out, "with NAME, show that one in\n")
+	assert.Contains(t, out, "each node's labels")
 }
 
 func TestUsageErrors(t *testing.T) {

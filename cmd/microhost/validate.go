@@ -30,7 +30,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError("want exactly one config file, got %d arguments", len(pos))
+		return usageError("want exactly one config file, got %s", arguments(len(pos)))
 	}
 	logger, err := newLogger(stderr, *f.logLevel)
 	if err != nil {
