@@ -192,3 +192,33 @@ func TestNewUsageErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(mod), "replace github.com/microhost/microhost => "+filepath.ToSlash(root))
 }
+
+// TestMakeBuildSkipsMissingToolchains runs the repository's Makefile with a language's tool
+// made missing: the greeter is skipped with a line naming the tool and `make deps`, and the
+// build goes on; under CI the same is a failure.
+func TestMakeBuildSkipsMissingToolchains(t *testing.T) {
+	requireTools(t, "make")
+	root := filepath.Join("..", "..")
+	args := []string{"-s", "-C", root, "wasm-c", "wasm-as", "wasm-rust-plugins",
+		"TOOLS_c=no-such-clang", "TOOLS_as=no-such-npm", "TOOLS_rust=no-such-rustc"}
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CI=") {
+			env = append(env, kv)
+		}
+	}
+	cmd := exec.Command("make", args...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "skip  bin/plugins/greeter-c.wasm: missing no-such-clang (run `make deps`)")
+	assert.Contains(t, string(out), "skip  bin/plugins/greeter-as.wasm: missing no-such-npm (run `make deps`)")
+	assert.Contains(t, string(out), "skip  the Rust plugins")
+	assert.NotContains(t, string(out), "Error")
+
+	cmd = exec.Command("make", args...)
+	cmd.Env = append(env, "CI=1")
+	out, err = cmd.CombinedOutput()
+	require.Error(t, err, "under CI a missing toolchain fails the build")
+	assert.Contains(t, string(out), "skip  bin/plugins/greeter-c.wasm: missing no-such-clang")
+}
