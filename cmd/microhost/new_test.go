@@ -222,3 +222,35 @@ func TestMakeBuildSkipsMissingToolchains(t *testing.T) {
 	require.Error(t, err, "under CI a missing toolchain fails the build")
 	assert.Contains(t, string(out), "skip  bin/plugins/greeter-c.wasm: missing no-such-clang")
 }
+
+// TestDocumentedMakeTargetsExist requires every `make TARGET…` line of the examples' READMEs
+// and the README to name targets the Makefile has.
+func TestDocumentedMakeTargetsExist(t *testing.T) {
+	requireTools(t, "make")
+	root := filepath.Join("..", "..")
+	docs, err := filepath.Glob(filepath.Join(root, "examples", "*", "README.md"))
+	require.NoError(t, err)
+	docs = append(docs, filepath.Join(root, "README.md"))
+	for _, doc := range docs {
+		text, err := os.ReadFile(doc)
+		require.NoError(t, err)
+		for line := range strings.Lines(string(text)) {
+			fields := strings.Fields(strings.SplitN(line, "#", 2)[0])
+			if len(fields) < 2 || fields[0] != "make" {
+				continue
+			}
+			var targets []string
+			for _, f := range fields[1:] {
+				if !strings.Contains(f, "=") && !strings.HasPrefix(f, "-") {
+					targets = append(targets, f)
+				}
+			}
+			if len(targets) == 0 {
+				continue
+			}
+			out, err := exec.Command("make", append([]string{"-n", "-C", root}, targets...)...).CombinedOutput()
+			assert.NotContains(t, string(out), "No rule to make target", "%s: %s", doc, strings.TrimSpace(line))
+			_ = err // a dry run may still fail for other reasons (a missing tool); the rule is what counts
+		}
+	}
+}
