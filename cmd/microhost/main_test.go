@@ -192,6 +192,11 @@ func TestRunCallCurlAndShutdown(t *testing.T) {
 	regDir := t.TempDir()
 	env := []string{"MICROHOST_REGISTRY_ADDRESS=" + regDir}
 	srv := startServer(t, writeConfig(t, ""), env...)
+	// A Go module is megabytes: run says at info level that it compiles it, and how long
+	// that took, rather than stay silent.
+	greeter := regexp.QuoteMeta(filepath.Join(pluginDir, "greeter.wasm"))
+	assert.Regexp(t, `level=INFO msg="loading module" path=`+greeter+` size="\d+\.\d MB"`, srv.logs.String())
+	assert.Regexp(t, `level=INFO msg="loaded module" path=`+greeter+` took=\S+`, srv.logs.String())
 
 	out, errOut, code := cli(t, env, "call", "greeter", "Greeter.Hello", `{"name":"John"}`)
 	require.Equal(t, 0, code, errOut)

@@ -135,7 +135,7 @@ func (s *Service) provisionRegistry(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("registry: %w", err)
 		}
-		r, err := hostregistry.Open(ctx, o, s.catalogue, s.rt, s.logger)
+		r, err := hostregistry.Open(ctx, o, s.catalogue, s.loader(), s.logger)
 		if err != nil {
 			return err
 		}
@@ -167,7 +167,7 @@ func (s *Service) provision(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	codecs, err := codec.Load(ctx, s.rt, codec.Setup{
+	codecs, err := codec.Load(ctx, s.loader(), codec.Setup{
 		Modules: cfg.Codec.Modules, Dir: cfg.Plugins.Dir, Mode: cfg.Codec.Mode, Types: cfg.Codec.Types,
 		PoolSize: cfg.Codec.PoolSize, Catalogue: s.catalogue, Logger: logger,
 	})
@@ -234,7 +234,7 @@ func (s *Service) provisionHandlers(ctx context.Context) ([]server.Handler, erro
 	handlers := make([]server.Handler, 0, len(s.cfg.Handlers))
 	for i, h := range s.cfg.Handlers {
 		interrupt := h.Interrupt == nil || *h.Interrupt
-		m, err := s.rt.Load(ctx, h.Path, host.ModuleOptions{
+		m, err := s.loader().Load(ctx, h.Path, host.ModuleOptions{
 			PoolSize:            h.PoolSize,
 			MemoryLimitPages:    uint32(h.MemoryLimitMB) * 16,
 			InterruptOnDeadline: interrupt,
