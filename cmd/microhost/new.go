@@ -32,7 +32,7 @@ var templates embed.FS
 // checkout; TestEmbeddedSDKIsCurrent keeps them equal to the originals and
 // `go generate` copies them again.
 //
-//go:generate go test -run ^TestEmbeddedSDKIsCurrent$ . -args -update-sdk
+//go:generate go test -count=1 -run TestEmbeddedSDKIsCurrent . -args -update-sdk
 //go:embed all:_sdk
 var sdk embed.FS
 
