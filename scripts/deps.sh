@@ -4,7 +4,14 @@
 # already present, so a second run costs almost nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for step in scripts/deps.d/*.sh; do
+# One line per step; each step's long commands log to bin/deps-logs, shown on failure.
+steps=(scripts/deps.d/*.sh)
+n=0
+for step in "${steps[@]}"; do
 	[ -e "$step" ] || continue
+	n=$((n + 1))
+	start=$SECONDS
+	echo "deps: [$n/${#steps[@]}] $(basename "$step" .sh)"
 	bash "$step"
+	echo "deps: [$n/${#steps[@]}] $(basename "$step" .sh): ok ($((SECONDS - start)) s)"
 done

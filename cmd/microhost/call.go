@@ -21,7 +21,7 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	var reg registryFlags
 	reg.add(fs)
 	address := fs.String("address", "", "call this host:port directly, bypassing the registry")
-	timeout := fs.Duration("timeout", 5*time.Second, "bound on the whole call")
+	timeout := fs.Duration("timeout", 5*time.Second, "bound on the whole call (positive)")
 	contentType := fs.String("content-type", "application/json", "wire content type: application/json, application/json-rpc, application/protobuf, application/proto-rpc or application/octet-stream")
 	bodyFile := fs.String("body-file", "", "read the request body from this file (- for stdin); binary bodies must come this way")
 	retries := fs.Int("retries", client.DefaultRetries, "retries on another node after a transport failure (never after a handler's error)")
@@ -50,7 +50,10 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return err
 	}
 	if len(pos) < 2 || len(pos) > 3 {
-		return usageError("want SERVICE ENDPOINT [BODY], got %d arguments", len(pos))
+		return usageError("want SERVICE ENDPOINT [BODY], got %s", arguments(len(pos)))
+	}
+	if err := positiveTimeout(*timeout); err != nil {
+		return err
 	}
 	// With --stream, BODY - means the messages come from stdin, one JSON line each.
 	bidi := *stream && len(pos) == 3 && pos[2] == "-"

@@ -165,8 +165,8 @@ module = "nothere"
 	for _, want := range []string{
 		"5 problem(s)",
 		`selector "random-selector": mode is wasm but the module cannot be read`,
-		"handler[1]: load module " + filepath.Join(dir, "json-codec.wasm") + ": it is a codec module, not a handler",
-		"handler[2]: load module: open " + filepath.Join(dir, "nothere.wasm"),
+		"handler[1].path: load module " + filepath.Join(dir, "json-codec.wasm") + ": it is a codec module, not a handler",
+		"handler[2].module: load module: open " + filepath.Join(dir, "nothere.wasm"),
 		`it declares itself the codec "jsonrpc-codec", not "json-codec"`,
 		`transport "my-transport" has no native twin`,
 	} {

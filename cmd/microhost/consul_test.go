@@ -166,7 +166,9 @@ func TestConsulRunServicesCallSIGTERM(t *testing.T) {
 			}, 60*time.Second, 100*time.Millisecond)
 			out, errOut, code := cli(t, env, "services", "--registry", "consul", "--registry-address", agent.Addr, greeter)
 			require.Equal(t, 0, code, errOut)
-			assert.Regexp(t, greeter+`\s+1\.0\.0\s+`+nodeA+`\s+`+a.addr+`\s+Greeter.Hello`, out)
+			assert.Contains(t, out, greeter+" 1.0.0\n")
+			assert.Regexp(t, `node\s+`+nodeA+`\s+`+a.addr, out)
+			assert.Contains(t, out, "endpoint   Greeter.Hello")
 
 			// Each service is found through Consul and answers, given by flag or by
 			// Consul's own environment variable.

@@ -25,7 +25,7 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	conform := fs.Bool("conform", false, "run the conformance checks of the module's kind (codec, selector, transport, broker, registry) and print each")
 	body := fs.String("body", "{}", "request body for --call")
 	contentType := fs.String("content-type", "application/json", "content type of the --call body")
-	timeout := fs.Duration("timeout", 30*time.Second, "bound on loading (and calling) the module")
+	timeout := fs.Duration("timeout", 30*time.Second, "bound on loading (and calling) the module (positive)")
 	cacheDir := fs.String("cache-dir", "", `compilation cache folder, or "off" [$MICROHOST_CACHE_DIR]`)
 	logLevel := fs.String("log-level", "info", "level of the host's and the module's log records, written to stderr")
 	fs.Usage = func() {
@@ -41,7 +41,17 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError("want exactly one .wasm file, got %d arguments", len(pos))
+		return usageError("want exactly one .wasm file, got %s", arguments(len(pos)))
+	}
+	if *endpoint == "" {
+		for _, name := range []string{"body", "content-type"} {
+			if isSet(fs, name) {
+				return usageError("--%s is the request of --call: give --call ENDPOINT too", name)
+			}
+		}
+	}
+	if err := positiveTimeout(*timeout); err != nil {
+		return err
 	}
 	if *cacheDir == "" {
 		*cacheDir = getenv("MICROHOST_CACHE_DIR")

@@ -5,7 +5,7 @@
 //	microhost call [flags] SERVICE ENDPOINT [JSON]
 //	microhost services [flags] [NAME]
 //	microhost publish [flags] TOPIC [JSON]
-//	microhost new handler NAME [--lang go|c|assemblyscript|wat|rust] [--dir DIR]
+//	microhost new handler NAME [--lang go|c|assemblyscript|wat|rust] [--dir DIR] [--sdk PATH]
 //	microhost inspect [flags] FILE.wasm
 //	microhost validate [flags] CONFIG.toml
 //
@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -40,10 +41,13 @@ Usage:
   microhost run [flags] CONFIG.toml          serve the service the config describes
   microhost call [flags] SERVICE ENDPOINT [JSON]
                                              call an endpoint and print the reply
-  microhost services [flags] [NAME]          list registered services, or one in detail
+  microhost services [flags] [NAME]          list registered services; with NAME, show that one in
+                                             detail: metadata, endpoints, each node's labels
   microhost publish [flags] TOPIC [JSON]     publish a message to a topic's subscribers
-  microhost new handler NAME [--lang go|c|assemblyscript|wat|rust] [--dir DIR]
+  microhost new handler NAME [--lang go|c|assemblyscript|wat|rust] [--dir DIR] [--sdk PATH]
                                              write a handler project that builds with make
+                                             (against the SDKs this binary carries unless
+                                             --sdk or $MICROHOST_SDK names a checkout)
   microhost inspect [flags] FILE.wasm        show what a module declares, or why it is refused;
                                              --conform runs its kind's conformance checks
   microhost validate [flags] CONFIG.toml     load the config and every module it names, serve nothing
@@ -101,15 +105,27 @@ func usageError(format string, args ...any) error {
 }
 
 // parseInterspersed parses flags that may come before, between or after the positional
-// arguments, and returns the positional ones. A flag it cannot parse is a usage error.
+// arguments, and returns the positional ones. A flag it cannot parse is a usage error,
+// reported once with a hint to -h rather than followed by the whole usage; -h prints the
+// usage.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	defer func() { fs.SetOutput(out); fs.Usage = usage }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(out)
+				if usage != nil {
+					usage()
+				} else {
+					fs.PrintDefaults()
+				}
 				return nil, err
 			}
-			return nil, fmt.Errorf("%w: %w", errUsage, err)
+			return nil, fmt.Errorf("%w: %w (run `microhost %s -h` for the flags)", errUsage, err, fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -121,6 +137,30 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// isSet reports whether the flag name was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// arguments is "1 argument" or "N arguments".
+func arguments(n int) string {
+	if n == 1 {
+		return "1 argument"
+	}
+	return fmt.Sprintf("%d arguments", n)
+}
+
+// positiveTimeout refuses a --timeout that is zero or negative, which would bound nothing
+// or fail every call at once.
+func positiveTimeout(d time.Duration) error {
+	if d <= 0 {
+		return usageError("--timeout %s: must be positive, such as 5s or 1m", d)
+	}
+	return nil
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {

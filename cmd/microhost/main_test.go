@@ -152,7 +152,14 @@ func (s *server) stop(t *testing.T, sig os.Signal) {
 // cli runs the microhost binary and returns stdout, stderr and the exit code.
 func cli(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
+	return cliIn(t, "", env, args...)
+}
+
+// cliIn is cli run in the folder dir ("" for the current one).
+func cliIn(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -185,6 +192,11 @@ func TestRunCallCurlAndShutdown(t *testing.T) {
 	regDir := t.TempDir()
 	env := []string{"MICROHOST_REGISTRY_ADDRESS=" + regDir}
 	srv := startServer(t, writeConfig(t, ""), env...)
+	// A Go module is megabytes: run says at info level that it compiles it, and how long
+	// that took, rather than stay silent.
+	greeter := regexp.QuoteMeta(filepath.Join(pluginDir, "greeter.wasm"))
+	assert.Regexp(t, `level=INFO msg="loading module" path=`+greeter+` size="\d+\.\d MB"`, srv.logs.String())
+	assert.Regexp(t, `level=INFO msg="loaded module" path=`+greeter+` took=\S+`, srv.logs.String())
 
 	out, errOut, code := cli(t, env, "call", "greeter", "Greeter.Hello", `{"name":"John"}`)
 	require.Equal(t, 0, code, errOut)
@@ -200,6 +212,18 @@ func TestRunCallCurlAndShutdown(t *testing.T) {
 	assert.Contains(t, out, "greeter")
 	assert.Contains(t, out, srv.addr)
 	assert.Contains(t, out, "Greeter.Hello")
+
+	// services NAME shows the service in detail: the labels --label selects on, the
+	// endpoints with their types.
+	out, errOut, code = cli(t, env, "services", "greeter")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "greeter 1.0.0\n")
+	assert.Regexp(t, `node\s+greeter-\S+\s+`+regexp.QuoteMeta(srv.addr), out)
+	assert.Contains(t, out, "labels   protocol=mucp registry=local server=microhost transport=http")
+	assert.Contains(t, out, "endpoint   Greeter.Hello")
+	_, errOut, code = cli(t, env, "services", "nobody")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "nobody")
 
 	// --address bypasses the registry: an empty registry still works.
 	out, errOut, code = cli(t, []string{"MICROHOST_REGISTRY_ADDRESS=" + t.TempDir()}, "call", "--address", srv.addr, "greeter", "Greeter.Hello", `{"name":"Ann"}`)
@@ -289,6 +313,42 @@ func TestServerAddressRange(t *testing.T) {
 	assert.Equal(t, fmt.Sprintf("127.0.0.1:%d", first+1), srv.addr)
 }
 
+// TestCLIPapercuts holds the usage errors to one line each, with exit status 2.
+func TestCLIPapercuts(t *testing.T) {
+	usage := func(want string, args ...string) string {
+		t.Helper()
+		_, errOut, code := cli(t, nil, args...)
+		assert.Equal(t, 2, code, errOut)
+		assert.Contains(t, errOut, want)
+		assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line, no usage dump: %s", errOut)
+		return errOut
+	}
+	errOut := usage(`invalid value "soon" for flag -timeout`, "call", "--timeout", "soon", "greeter", "Greeter.Hello")
+	assert.Equal(t, 1, strings.Count(errOut, "invalid value"), "the error once")
+	assert.Contains(t, errOut, "run `microhost call -h` for the flags")
+	usage("flag provided but not defined: -nope", "services", "--nope")
+	usage("--timeout 0s: must be positive", "call", "--timeout", "0", "greeter", "Greeter.Hello")
+	usage("--timeout -1s: must be positive", "publish", "--timeout", "-1s", "topic")
+	usage("--timeout 0s: must be positive", "inspect", "--timeout", "0", "x.wasm")
+	usage("--body is the request of --call: give --call ENDPOINT too", "inspect", "--body", `{"a":1}`, "x.wasm")
+	usage("got 1 argument\n", "call", "greeter")
+	usage("got 3 arguments", "run", "a", "b", "c")
+	usage(`--server-address: malformed address "127.0.0.1:9000-8000"`, "run", "--server-address", "127.0.0.1:9000-8000", writeConfig(t, ""))
+	usage(`--server-address: malformed address "nope"`, "validate", "--server-address", "nope", writeConfig(t, ""))
+
+	// -h still prints the command's usage, and exits 0.
+	_, errOut, code := cli(t, nil, "call", "-h")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, errOut, "Usage: microhost call")
+	assert.Contains(t, errOut, "-timeout")
+
+	out, _, code := cli(t, nil, "help")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "[--sdk PATH]")
+	assert.Contains(t, out, "with NAME, show that one in\n")
+	assert.Contains(t, out, "each node's labels")
+}
+
 func TestUsageErrors(t *testing.T) {
 	_, errOut, code := cli(t, nil, "call", "greeter")
 	assert.Equal(t, 2, code)
@@ -303,15 +363,60 @@ func TestUsageErrors(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "absent.toml")
 
+}
+
+// TestErrorsNameFileAndKey requires each problem with server.address or with a module file
+// to name the config file and the key, and a cut module to be called truncated.
+func TestErrorsNameFileAndKey(t *testing.T) {
+	env := []string{"MICROHOST_REGISTRY_ADDRESS=" + t.TempDir()}
+	runErr := func(cfg string, env ...string) string {
+		t.Helper()
+		_, errOut, code := cli(t, env, "run", "--log-level", "warn", cfg)
+		assert.Equal(t, 1, code, errOut)
+		assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %s", errOut)
+		return errOut
+	}
 	cfg := writeConfig(t, "\n[[handler]]\nmodule = \"missing\"\n")
-	_, errOut, code = cli(t, []string{"MICROHOST_REGISTRY_ADDRESS=" + t.TempDir()}, "run", cfg)
-	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, "missing.wasm")
+	assert.Contains(t, runErr(cfg, env...), "config "+cfg+": handler[2].module: load module: open "+filepath.Join(pluginDir, "missing.wasm"))
 
 	broken := filepath.Join(t.TempDir(), "broken.wasm")
 	require.NoError(t, os.WriteFile(broken, []byte("not wasm at all"), 0o644))
 	cfg = writeConfig(t, fmt.Sprintf("\n[[handler]]\npath = %q\n", broken))
-	_, errOut, code = cli(t, []string{"MICROHOST_REGISTRY_ADDRESS=" + t.TempDir()}, "run", cfg)
-	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, "broken.wasm: not a WebAssembly binary")
+	errOut := runErr(cfg, env...)
+	assert.Contains(t, errOut, "config "+cfg+": handler[2].path: load module "+broken+": not a WebAssembly binary")
+	assert.NotContains(t, errOut, "truncated")
+
+	whole, err := os.ReadFile(filepath.Join(pluginDir, "greeter.wasm"))
+	require.NoError(t, err)
+	cut := filepath.Join(t.TempDir(), "cut.wasm")
+	require.NoError(t, os.WriteFile(cut, whole[:len(whole)/2], 0o644))
+	cfg = writeConfig(t, fmt.Sprintf("\n[[handler]]\npath = %q\n", cut))
+	assert.Contains(t, runErr(cfg, env...), "config "+cfg+": handler[2].path: "+cut+" is truncated")
+	cfg = filepath.Join(filepath.Dir(cut), "codec.toml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`[service]
+name = "greeter"
+[plugins]
+dir = %q
+[codec]
+modules = ["json-codec", "cut"]
+[[handler]]
+path = %q
+`, filepath.Dir(cut), filepath.Join(pluginDir, "greeter.wasm"))), 0o644))
+	assert.Contains(t, runErr(cfg, env...), "config "+cfg+`: codec.modules[1] "cut": `+cut+" is truncated")
+
+	cfg = writeConfig(t, "")
+	errOut = runErr(cfg, append(env, "MICROHOST_SERVER_ADDRESS=127.0.0.1:9000-8000")...)
+	assert.Contains(t, errOut, "config "+cfg+": server.address (set by $MICROHOST_SERVER_ADDRESS):")
+	assert.Contains(t, errOut, `reversed port range "9000-8000"`)
+	errOut = runErr(cfg, append(env, "MICROHOST_SERVER_ADDRESS=127.0.0.1:99999")...)
+	assert.Contains(t, errOut, "config "+cfg+": server.address (set by $MICROHOST_SERVER_ADDRESS):")
+	assert.Contains(t, errOut, `port "99999" out of range`)
+
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer held.Close()
+	busy := held.Addr().String()
+	errOut = runErr(cfg, append(env, "MICROHOST_SERVER_ADDRESS="+busy)...)
+	assert.Contains(t, errOut, "config "+cfg+": server.address (set by $MICROHOST_SERVER_ADDRESS): port "+busy[strings.LastIndex(busy, ":")+1:]+" is in use")
+	assert.NotContains(t, errOut, "exhausted")
 }

@@ -27,6 +27,81 @@ import (
 //go:embed templates
 var templates embed.FS
 
+// sdk holds copies of the SDKs the scaffolds build against (the Go guest SDK, the C
+// header, the AssemblyScript package and the Rust crate), so that `microhost new` needs no
+// checkout; TestEmbeddedSDKIsCurrent keeps them equal to the originals and
+// `go generate` copies them again.
+//
+//go:generate go test -count=1 -run TestEmbeddedSDKIsCurrent . -args -update-sdk
+//go:embed all:_sdk
+var sdk embed.FS
+
+const (
+	// sdkDir is the folder of sdk holding the copies, laid out as in the repository.
+	sdkDir = "_sdk"
+	// sdkGoVersionFile is the file of sdkDir holding the repository's go directive.
+	sdkGoVersionFile = "GOVERSION"
+	// sdkProjectDir is where a project keeps its copy of the SDKs when no checkout is
+	// given or found.
+	sdkProjectDir = "microhost-sdk"
+)
+
+// walkSDK calls fn with each embedded SDK file, named relative to the repository root.
+func walkSDK(fn func(name string, text []byte) error) error {
+	return fs.WalkDir(sdk, sdkDir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		text, err := sdk.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return fn(strings.TrimPrefix(p, sdkDir+"/"), text)
+	})
+}
+
+// writeSDK writes the embedded SDKs the scaffold of lang needs into project's
+// sdkProjectDir and returns the files written, relative to project, and the go directive
+// of the release they come from. For Go it writes the guest SDK as a module of its own,
+// which the project's go.mod takes through a replace directive: no module proxy needed.
+func writeSDK(lang, project string) (files []string, goVer string, err error) {
+	v, err := sdk.ReadFile(path.Join(sdkDir, sdkGoVersionFile))
+	if err != nil {
+		return nil, "", err
+	}
+	goVer = strings.TrimSpace(string(v))
+	prefix := map[string]string{"go": "abi/", "c": "abi/c/", "assemblyscript": "abi/assemblyscript/", "rust": "abi/rust/"}[lang]
+	write := func(name string, text []byte) error {
+		rel := filepath.Join(sdkProjectDir, filepath.FromSlash(name))
+		file := filepath.Join(project, rel)
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			return err
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(name, ".sh") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(file, text, mode); err != nil {
+			return err
+		}
+		files = append(files, rel)
+		return nil
+	}
+	err = walkSDK(func(name string, text []byte) error {
+		if !strings.HasPrefix(name, prefix) || (lang == "go" && !strings.HasSuffix(name, ".go")) {
+			return nil
+		}
+		return write(name, text)
+	})
+	if err == nil && lang == "go" {
+		err = write("go.mod", []byte("module "+sdkModule+"\n\ngo "+goVer+"\n"))
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("write the SDK into %s: %w", filepath.Join(project, sdkProjectDir), err)
+	}
+	return files, goVer, nil
+}
+
 // languages maps the --lang values to their template folders.
 var languages = map[string]string{
 	"go":             "go",
@@ -51,7 +126,7 @@ func cmdNew(args []string, stdout, stderr io.Writer, getenv env) error {
 	fs.SetOutput(stderr)
 	lang := fs.String("lang", "go", "language: go, c, assemblyscript (or as), wat, rust")
 	dir := fs.String("dir", "", "folder to create (default ./NAME); it must not exist or be empty")
-	sdk := fs.String("sdk", "", "microhost checkout holding the SDKs (default: $MICROHOST_SDK, else the checkout enclosing DIR or the current folder)")
+	sdkFlag := fs.String("sdk", "", "microhost checkout holding the SDKs (default: $MICROHOST_SDK, else the checkout enclosing DIR or the current folder, else a copy of the SDKs this command carries, written into DIR/"+sdkProjectDir+")")
 	fs.Usage = func() {
 		io.WriteString(stderr, "Usage: microhost new handler NAME [--lang go|c|assemblyscript|wat|rust] [--dir DIR] [--sdk PATH]\n\n"+
 			"Writes a handler project that builds with `make` and checks itself with `make test`.\n\nFlags:\n")
@@ -83,16 +158,25 @@ func cmdNew(args []string, stdout, stderr io.Writer, getenv env) error {
 		return fmt.Errorf("%s exists and is not empty", *dir)
 	}
 	data := scaffoldData{Name: name}.complete()
+	var sdkFiles []string
 	if tdir != "wat" {
-		// WAT needs no SDK; the other languages build against a microhost checkout.
-		root, err := findSDK(*sdk, getenv("MICROHOST_SDK"), project)
-		if err != nil {
+		// WAT needs no SDK; the other languages build against a microhost checkout when
+		// one is given or encloses the project, else against the SDKs embedded here.
+		root, err := findSDK(*sdkFlag, getenv("MICROHOST_SDK"), project)
+		switch {
+		case errors.Is(err, errNoSDK):
+			if sdkFiles, data.GoVersion, err = writeSDK(tdir, project); err != nil {
+				return err
+			}
+			data.SDK, data.EmbeddedSDK = "./"+sdkProjectDir, true
+		case err != nil:
 			return err
+		default:
+			if data.GoVersion, err = goVersion(root); err != nil {
+				return err
+			}
+			data.SDK = sdkPath(project, root)
 		}
-		if data.GoVersion, err = goVersion(root); err != nil {
-			return err
-		}
-		data.SDK = sdkPath(project, root)
 	}
 	files, err := renderScaffold(tdir, data, project)
 	if err != nil {
@@ -101,6 +185,10 @@ func cmdNew(args []string, stdout, stderr io.Writer, getenv env) error {
 	fmt.Fprintf(stdout, "Created handler %s (%s) in %s:\n", name, tdir, *dir)
 	for _, f := range files {
 		fmt.Fprintf(stdout, "  %s\n", filepath.Join(*dir, f))
+	}
+	if len(sdkFiles) > 0 {
+		fmt.Fprintf(stdout, "  %s%c (%d files: the SDK this microhost carries; no checkout was given or found)\n",
+			filepath.Join(*dir, sdkProjectDir), filepath.Separator, len(sdkFiles))
 	}
 	fmt.Fprintf(stdout, `
 Next steps:
@@ -124,6 +212,9 @@ type scaffoldData struct {
 	// SDK is the path of the microhost checkout, relative to the project when the project
 	// is inside it.
 	SDK string
+	// EmbeddedSDK is set when the project holds its own copy of the SDKs, in
+	// sdkProjectDir, rather than referring to a checkout.
+	EmbeddedSDK bool
 	// GoVersion is the checkout's go directive, which a Go handler's go.mod must match.
 	GoVersion string
 	// ASCVersion is the AssemblyScript compiler's version.

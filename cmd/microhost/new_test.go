@@ -50,8 +50,9 @@ func makeIn(t *testing.T, dir string, args ...string) string {
 	return out.String()
 }
 
-// TestNewScaffoldsBuildServeAndCall writes a project in every language, builds it with its
-// one command, runs its own test, serves it with its config and calls it.
+// TestNewScaffoldsBuildServeAndCall writes a project in every language with only the binary,
+// from a folder outside any checkout (so against the SDKs the binary carries), builds it
+// with its one command, runs its own test, serves it with its config and calls it.
 func TestNewScaffoldsBuildServeAndCall(t *testing.T) {
 	langs := []struct {
 		lang  string
@@ -69,10 +70,15 @@ func TestNewScaffoldsBuildServeAndCall(t *testing.T) {
 			if l.lang == "rust" {
 				requireRustc(t)
 			}
-			dir := filepath.Join(t.TempDir(), "hello-world")
-			// No --sdk and no MICROHOST_SDK: the checkout is found from the current folder.
-			out, errOut, code := cli(t, []string{"MICROHOST_SDK="}, "new", "handler", "hello-world", "--lang", l.lang, "--dir", dir)
+			// No --sdk, no MICROHOST_SDK and no checkout around: the binary alone.
+			outside := t.TempDir()
+			dir := filepath.Join(outside, "hello-world")
+			out, errOut, code := cliIn(t, outside, []string{"MICROHOST_SDK="}, "new", "handler", "hello-world", "--lang", l.lang)
 			require.Equal(t, 0, code, errOut)
+			if l.lang != "wat" {
+				assert.Contains(t, out, filepath.Join("hello-world", sdkProjectDir)+"/ (")
+				assert.NoFileExists(t, filepath.Join(dir, "..", "go.mod"))
+			}
 			assert.Contains(t, out, "Created handler hello-world")
 			assert.Contains(t, out, "make test")
 			assert.Contains(t, out, "microhost call hello-world HelloWorld.Hello")
@@ -158,11 +164,22 @@ func TestNewUsageErrors(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "is not a microhost checkout")
 
-	// Outside any checkout, with nothing set, the error says how to point at one.
+	// Outside any checkout, with nothing set, the project gets its own copy of the SDK:
+	// for Go, a local module its go.mod replaces the microhost module with.
 	t.Chdir(tmp)
-	errOut, code = runNew(nil, "handler", "x", "--lang", "go", "--dir", filepath.Join(tmp, "d"))
-	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, "pass --sdk PATH or set MICROHOST_SDK")
+	_, code = runNew(nil, "handler", "x", "--lang", "go", "--dir", filepath.Join(tmp, "d"))
+	assert.Equal(t, 0, code)
+	mod, err := os.ReadFile(filepath.Join(tmp, "d", "go.mod"))
+	require.NoError(t, err)
+	assert.Contains(t, string(mod), "replace github.com/microhost/microhost => ./"+sdkProjectDir)
+	assert.FileExists(t, filepath.Join(tmp, "d", sdkProjectDir, "go.mod"))
+	assert.FileExists(t, filepath.Join(tmp, "d", sdkProjectDir, "abi", "guest", "guest.go"))
+	assert.NoFileExists(t, filepath.Join(tmp, "d", sdkProjectDir, "abi", "c", "microhost.h"))
+	_, code = runNew(nil, "handler", "x", "--lang", "rust", "--dir", filepath.Join(tmp, "r"))
+	assert.Equal(t, 0, code)
+	info, err := os.Stat(filepath.Join(tmp, "r", sdkProjectDir, "abi", "rust", "find-rustc.sh"))
+	require.NoError(t, err)
+	assert.NotZero(t, info.Mode()&0o100, "find-rustc.sh must be executable")
 	// WAT needs no SDK.
 	_, code = runNew(nil, "handler", "x", "--lang", "wat", "--dir", filepath.Join(tmp, "e"))
 	assert.Equal(t, 0, code)
@@ -170,7 +187,70 @@ func TestNewUsageErrors(t *testing.T) {
 	// --sdk names the checkout; outside it, the project refers to it by absolute path.
 	_, code = runNew(nil, "handler", "x", "--lang", "go", "--sdk", root, "--dir", filepath.Join(tmp, "f"))
 	assert.Equal(t, 0, code)
-	mod, err := os.ReadFile(filepath.Join(tmp, "f", "go.mod"))
+	assert.NoDirExists(t, filepath.Join(tmp, "f", sdkProjectDir))
+	mod, err = os.ReadFile(filepath.Join(tmp, "f", "go.mod"))
 	require.NoError(t, err)
 	assert.Contains(t, string(mod), "replace github.com/microhost/microhost => "+filepath.ToSlash(root))
+}
+
+// TestMakeBuildSkipsMissingToolchains runs the repository's Makefile with a language's tool
+// made missing: the greeter is skipped with a line naming the tool and `make deps`, and the
+// build goes on; under CI the same is a failure.
+func TestMakeBuildSkipsMissingToolchains(t *testing.T) {
+	requireTools(t, "make")
+	root := filepath.Join("..", "..")
+	args := []string{"-s", "-C", root, "wasm-c", "wasm-as", "wasm-rust-plugins",
+		"TOOLS_c=no-such-clang", "TOOLS_as=no-such-npm", "TOOLS_rust=no-such-rustc"}
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CI=") {
+			env = append(env, kv)
+		}
+	}
+	cmd := exec.Command("make", args...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "skip  bin/plugins/greeter-c.wasm: missing no-such-clang (run `make deps`)")
+	assert.Contains(t, string(out), "skip  bin/plugins/greeter-as.wasm: missing no-such-npm (run `make deps`)")
+	assert.Contains(t, string(out), "skip  the Rust plugins")
+	assert.NotContains(t, string(out), "Error")
+
+	cmd = exec.Command("make", args...)
+	cmd.Env = append(env, "CI=1")
+	out, err = cmd.CombinedOutput()
+	require.Error(t, err, "under CI a missing toolchain fails the build")
+	assert.Contains(t, string(out), "skip  bin/plugins/greeter-c.wasm: missing no-such-clang")
+}
+
+// TestDocumentedMakeTargetsExist requires every `make TARGET…` line of the examples' READMEs
+// and the README to name targets the Makefile has.
+func TestDocumentedMakeTargetsExist(t *testing.T) {
+	requireTools(t, "make")
+	root := filepath.Join("..", "..")
+	docs, err := filepath.Glob(filepath.Join(root, "examples", "*", "README.md"))
+	require.NoError(t, err)
+	docs = append(docs, filepath.Join(root, "README.md"))
+	for _, doc := range docs {
+		text, err := os.ReadFile(doc)
+		require.NoError(t, err)
+		for line := range strings.Lines(string(text)) {
+			fields := strings.Fields(strings.SplitN(line, "#", 2)[0])
+			if len(fields) < 2 || fields[0] != "make" {
+				continue
+			}
+			var targets []string
+			for _, f := range fields[1:] {
+				if !strings.Contains(f, "=") && !strings.HasPrefix(f, "-") {
+					targets = append(targets, f)
+				}
+			}
+			if len(targets) == 0 {
+				continue
+			}
+			out, err := exec.Command("make", append([]string{"-n", "-C", root}, targets...)...).CombinedOutput()
+			assert.NotContains(t, string(out), "No rule to make target", "%s: %s", doc, strings.TrimSpace(line))
+			_ = err // a dry run may still fail for other reasons (a missing tool); the rule is what counts
+		}
+	}
 }

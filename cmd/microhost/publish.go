@@ -16,7 +16,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.SetOutput(stderr)
 	var reg registryFlags
 	reg.add(fs)
-	timeout := fs.Duration("timeout", 10*time.Second, "bound on the whole publication")
+	timeout := fs.Duration("timeout", 10*time.Second, "bound on the whole publication (positive)")
 	retryFor := fs.Duration("retry-for", broker.DefaultRetryFor, "how long a failed delivery is retried")
 	contentType := fs.String("content-type", "application/json", "content type of the message body")
 	metadata := pairsFlag{check: checkMetadata}
@@ -31,7 +31,10 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	if len(pos) < 1 || len(pos) > 2 {
-		return usageError("want TOPIC [BODY], got %d arguments", len(pos))
+		return usageError("want TOPIC [BODY], got %s", arguments(len(pos)))
+	}
+	if err := positiveTimeout(*timeout); err != nil {
+		return err
 	}
 	body := []byte("{}")
 	if len(pos) == 2 {

@@ -5,9 +5,11 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/service"
+	"github.com/microhost/microhost/ports"
 )
 
 // serviceFlags are the flags of the commands that read a service's config (run, validate):
@@ -30,6 +32,13 @@ func (f *serviceFlags) add(fs *flag.FlagSet) {
 // load reads the config at path and applies the environment, then the flags (config.Override
 // is the one place both are read), then the defaults.
 func (f *serviceFlags) load(path string, getenv env) (*config.Config, error) {
+	if *f.serverAddress != "" {
+		// A bad flag is a usage error, like any other; the same value from the file or
+		// the environment is a config error naming the key.
+		if _, err := ports.Parse(*f.serverAddress); err != nil {
+			return nil, usageError("--server-address: %s", strings.TrimPrefix(err.Error(), "ports: "))
+		}
+	}
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
@@ -66,7 +75,7 @@ func (f *serviceFlags) parse(fs *flag.FlagSet, args []string, stderr io.Writer, 
 		return "", nil, service.Deps{}, err
 	}
 	if len(pos) != 1 {
-		return "", nil, service.Deps{}, usageError("want exactly one config file, got %d arguments", len(pos))
+		return "", nil, service.Deps{}, usageError("want exactly one config file, got %s", arguments(len(pos)))
 	}
 	logger, err := newLogger(stderr, *f.logLevel)
 	if err != nil {

@@ -123,6 +123,7 @@ func TestCallWithAWasmSelector(t *testing.T) {
 	out, errOut, code := cli(t, env, "call", "--selector", "last-selector", "--selector-mode", "wasm", "--version", "2.0.0", "greeter", "Greeter.Hello")
 	assert.Equal(t, 1, code, out)
 	assert.Contains(t, errOut, "no node available")
+	assert.Contains(t, errOut, `no node has version "2.0.0"`)
 
 	// The stock selector (no random-selector.wasm in the folder: its native twin) spreads.
 	seen := map[string]bool{}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/microhost/microhost/ports"
 )
 
 // Config is a whole service configuration, as `microhost run config.toml` reads it.
@@ -41,6 +43,9 @@ type Config struct {
 	// path is the file the config came from; relative paths resolve against its directory.
 	path string
 	dir  string
+	// setBy names, by setting name ("server_address"), the environment variable or flag
+	// that overrode the file's value.
+	setBy map[string]string
 }
 
 // Service is the [service] table.
@@ -190,12 +195,17 @@ func Load(path string) (*Config, error) {
 // "selector", "selector_mode", "broker_address", "plugin_dir", "cache_dir". Environment
 // variables are MICROHOST_ followed by the upper-cased name.
 func (c *Config) Override(getenv func(string) string, flags map[string]string) {
+	if c.setBy == nil {
+		c.setBy = map[string]string{}
+	}
 	set := func(name string, dst *string) {
-		if v := getenv("MICROHOST_" + strings.ToUpper(name)); v != "" {
-			*dst = v
+		if env := "MICROHOST_" + strings.ToUpper(name); getenv(env) != "" {
+			*dst = getenv(env)
+			c.setBy[name] = "$" + env
 		}
 		if v, ok := flags[name]; ok && v != "" {
 			*dst = v
+			c.setBy[name] = "--" + strings.ReplaceAll(name, "_", "-")
 		}
 	}
 	set("server_address", &c.Server.Address)
@@ -256,6 +266,16 @@ func (c *Config) Finish() error {
 	return nil
 }
 
+// KeyError returns err as a problem with the setting key ("server.address",
+// "handler[0].module") of the config file, as Finish's errors are: "config FILE: key: err",
+// and when an environment variable or a flag set the key, "key (set by $VAR)".
+func (c *Config) KeyError(key string, err error) error {
+	if by := c.setBy[strings.ReplaceAll(key, ".", "_")]; by != "" {
+		key += " (set by " + by + ")"
+	}
+	return fmt.Errorf("config %s: %s: %w", c.path, key, err)
+}
+
 func (c *Config) resolve(p string) string {
 	if p == "" || filepath.IsAbs(p) || c.dir == "" {
 		return p
@@ -275,6 +295,13 @@ func (c *Config) validate() error {
 	}
 	if c.Registry.Interval >= c.Registry.TTL {
 		bad("registry.interval", "%s must be shorter than registry.ttl %s", c.Registry.Interval.D(), c.Registry.TTL.D())
+	}
+	if _, err := ports.Parse(c.Server.Address); err != nil {
+		key := "server.address"
+		if by := c.setBy["server_address"]; by != "" {
+			key += " (set by " + by + ")"
+		}
+		bad(key, "%s", strings.TrimPrefix(err.Error(), "ports: "))
 	}
 	if c.Server.MaxBodyBytes < 0 {
 		bad("server.max_body_bytes", "must not be negative")

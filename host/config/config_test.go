@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,4 +99,42 @@ func TestStrictErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), path, "the error names the file")
 		})
 	}
+}
+
+// TestServerAddressErrors requires a bad server.address to be a config error naming the file,
+// the key and, when one set it, the environment variable or flag.
+func TestServerAddressErrors(t *testing.T) {
+	for name, tc := range map[string]struct {
+		env, flag, want string
+	}{
+		"reversed in the file": {want: `server.address: malformed address "127.0.0.1:9000-8000": reversed port range`},
+		"bad port from env":    {env: "127.0.0.1:99999", want: `server.address (set by $MICROHOST_SERVER_ADDRESS): malformed address "127.0.0.1:99999": port "99999" out of range`},
+		"bad port from flag":   {env: "127.0.0.1:1", flag: "x:y", want: `server.address (set by --server-address): malformed address "x:y"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := write(t, strings.Replace(good, "127.0.0.1:8000-8010", "127.0.0.1:9000-8000", 1))
+			c, err := Load(path)
+			require.NoError(t, err)
+			c.Override(func(k string) string {
+				if k == "MICROHOST_SERVER_ADDRESS" {
+					return tc.env
+				}
+				return ""
+			}, map[string]string{"server_address": tc.flag})
+			err = c.Finish()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "config "+path+": "+tc.want)
+		})
+	}
+}
+
+func TestKeyError(t *testing.T) {
+	c, err := Load(write(t, good))
+	require.NoError(t, err)
+	c.Override(func(string) string { return "" }, map[string]string{"server_address": "127.0.0.1:7"})
+	base := errors.New("boom")
+	err = c.KeyError("handler[0].module", base)
+	assert.ErrorIs(t, err, base)
+	assert.Contains(t, err.Error(), ": handler[0].module: boom")
+	assert.Contains(t, c.KeyError("server.address", base).Error(), ": server.address (set by --server-address): boom")
 }

@@ -48,7 +48,7 @@ func (s *Service) brokerProtocol(ctx context.Context) (broker.Protocol, error) {
 		}
 		return twin.Protocol, nil
 	}
-	m, err := wasmcomponent.Load(ctx, s.rt, wasmcomponent.Spec{
+	m, err := wasmcomponent.Load(ctx, s.loader(), wasmcomponent.Spec{
 		Kind:    component.KindBroker,
 		Name:    cfg.Module,
 		Path:    ch.Path,
@@ -103,14 +103,14 @@ func (s *Service) provisionBroker(ctx context.Context) error {
 	s.pubsub.broker = b
 	for i, sc := range cfg.Subscribers {
 		interrupt := sc.Interrupt == nil || *sc.Interrupt
-		m, err := s.rt.Load(ctx, sc.Path, host.ModuleOptions{
+		m, err := s.loader().Load(ctx, sc.Path, host.ModuleOptions{
 			PoolSize:            sc.PoolSize,
 			MemoryLimitPages:    uint32(sc.MemoryLimitMB) * 16,
 			InterruptOnDeadline: interrupt,
 			Publisher:           s.publisher(),
 		})
 		if err != nil {
-			if err := s.keep(fmt.Errorf("subscriber[%d]: %w", i, err)); err != nil {
+			if err := s.keep(s.moduleProblem(handlerKey("subscriber", i, sc.Module), sc.Path, err)); err != nil {
 				return err
 			}
 			continue

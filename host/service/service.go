@@ -135,7 +135,7 @@ func (s *Service) provisionRegistry(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("registry: %w", err)
 		}
-		r, err := hostregistry.Open(ctx, o, s.catalogue, s.rt, s.logger)
+		r, err := hostregistry.Open(ctx, o, s.catalogue, s.loader(), s.logger)
 		if err != nil {
 			return err
 		}
@@ -167,10 +167,13 @@ func (s *Service) provision(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	codecs, err := codec.Load(ctx, s.rt, codec.Setup{
+	codecs, err := codec.Load(ctx, s.loader(), codec.Setup{
 		Modules: cfg.Codec.Modules, Dir: cfg.Plugins.Dir, Mode: cfg.Codec.Mode, Types: cfg.Codec.Types,
 		PoolSize: cfg.Codec.PoolSize, Catalogue: s.catalogue, Logger: logger,
 	})
+	if err != nil {
+		err = s.codecProblem(err)
+	}
 	if err := s.keep(err); err != nil {
 		return err
 	}
@@ -196,9 +199,6 @@ func (s *Service) provision(ctx context.Context) error {
 		return err
 	}
 	if s.dryRun {
-		if _, err := ports.Parse(cfg.Server.Address); err != nil {
-			s.problems = append(s.problems, fmt.Errorf("server.address: %w", err))
-		}
 		if srv != nil {
 			s.problems = append(s.problems, s.provisionTransport(ctx, srv))
 		}
@@ -206,7 +206,7 @@ func (s *Service) provision(ctx context.Context) error {
 	}
 	s.ln, err = ports.Listen(ctx, "tcp", cfg.Server.Address)
 	if err != nil {
-		return fmt.Errorf("server: %w", err)
+		return s.listenProblem(err)
 	}
 	advertise, err := ports.Advertise(s.ln.Addr(), cfg.Server.Advertise, nil)
 	if err != nil {
@@ -234,7 +234,7 @@ func (s *Service) provisionHandlers(ctx context.Context) ([]server.Handler, erro
 	handlers := make([]server.Handler, 0, len(s.cfg.Handlers))
 	for i, h := range s.cfg.Handlers {
 		interrupt := h.Interrupt == nil || *h.Interrupt
-		m, err := s.rt.Load(ctx, h.Path, host.ModuleOptions{
+		m, err := s.loader().Load(ctx, h.Path, host.ModuleOptions{
 			PoolSize:            h.PoolSize,
 			MemoryLimitPages:    uint32(h.MemoryLimitMB) * 16,
 			InterruptOnDeadline: interrupt,
@@ -242,14 +242,14 @@ func (s *Service) provisionHandlers(ctx context.Context) ([]server.Handler, erro
 			Services:            s.client,
 		})
 		if err != nil {
-			if err := s.keep(fmt.Errorf("handler[%d]: %w", i, err)); err != nil {
+			if err := s.keep(s.moduleProblem(handlerKey("handler", i, h.Module), h.Path, err)); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		s.modules = append(s.modules, m)
 		if kind := m.Descriptor().Kind; kind != abi.KindHandler {
-			if err := s.keep(fmt.Errorf("handler[%d]: load module %s: it is a %s module, not a handler", i, h.Path, kind)); err != nil {
+			if err := s.keep(s.cfg.KeyError(handlerKey("handler", i, h.Module), fmt.Errorf("load module %s: it is a %s module, not a handler", h.Path, kind))); err != nil {
 				return nil, err
 			}
 			continue

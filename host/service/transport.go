@@ -34,7 +34,7 @@ func (s *Service) provisionTransport(ctx context.Context, h transport.Handler) e
 		}
 		newFramer = twin.NewFramer
 	default:
-		m, err := wasmcomponent.Load(ctx, s.rt, wasmcomponent.Spec{
+		m, err := wasmcomponent.Load(ctx, s.loader(), wasmcomponent.Spec{
 			Kind:    component.KindTransport,
 			Name:    cfg.Module,
 			Path:    cfg.Path,

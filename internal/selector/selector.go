@@ -8,7 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -156,10 +159,57 @@ func (s *Selector) Select(ctx context.Context, service string, nodes []Node, f F
 		in.Exclude = in.Exclude[:0]
 		i, err = s.choose(ctx, in)
 	}
+	if errors.Is(err, ErrNoneAvailable) {
+		return Node{}, fmt.Errorf("select %s: %w: %s", service, err, missed(nodes, f))
+	}
 	if err != nil {
 		return Node{}, fmt.Errorf("select %s: %w", service, err)
 	}
 	return nodes[i], nil
+}
+
+// missed says which filter of f left none of nodes: the version, a label (naming the values
+// the nodes have), or, when each filter alone passes some node, their combination.
+func missed(nodes []Node, f Filter) string {
+	var why []string
+	if f.Version != "" {
+		have := map[string]bool{}
+		match := false
+		for _, n := range nodes {
+			have[n.Version] = true
+			match = match || n.Version == f.Version
+		}
+		if !match {
+			why = append(why, fmt.Sprintf("no node has version %q (versions: %s)", f.Version, strings.Join(sortedKeys(have), ", ")))
+		}
+	}
+	for _, key := range sortedKeys(f.Labels) {
+		want := f.Labels[key]
+		have := map[string]bool{}
+		match := false
+		for _, n := range nodes {
+			if v, ok := n.Metadata[key]; ok {
+				have[key+"="+v] = true
+				match = match || v == want
+			}
+		}
+		if !match {
+			values := "no node has that label"
+			if len(have) > 0 {
+				values = "nodes have " + strings.Join(sortedKeys(have), ", ")
+			}
+			why = append(why, fmt.Sprintf("no node has label %s=%s (%s)", key, want, values))
+		}
+	}
+	if len(why) == 0 {
+		return fmt.Sprintf("none of the %d nodes passes every filter at once", len(nodes))
+	}
+	return strings.Join(why, "; ")
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
 }
 
 // choose asks the component and checks that its answer is an index into in.Nodes.

@@ -123,6 +123,17 @@ func TestFiltersAndMarks(t *testing.T) {
 		}
 		_, err = s.Select(ctx, "greeter", nodes, Filter{Version: "3.0.0"})
 		require.ErrorIs(t, err, ErrNoneAvailable)
+		// The error names the filter that matched nothing, and what the nodes have.
+		assert.Contains(t, err.Error(), `no node has version "3.0.0" (versions: 1.0.0, 2.0.0)`)
+		_, err = s.Select(ctx, "greeter", nodes, Filter{Labels: map[string]string{"zone": "d", "tier": "x"}})
+		require.ErrorIs(t, err, ErrNoneAvailable)
+		assert.Contains(t, err.Error(), "no node has label tier=x (no node has that label); no node has label zone=d (nodes have zone=a, zone=b, zone=c)")
+		assert.NotContains(t, err.Error(), "version")
+		// The first four are greeter-0, -2, -4 (1.0.0, zones a, c, b) and greeter-1 (2.0.0,
+		// zone b): each filter passes some node, both together none.
+		_, err = s.Select(ctx, "greeter", nodes[:4], Filter{Version: "2.0.0", Labels: map[string]string{"zone": "a"}})
+		require.ErrorIs(t, err, ErrNoneAvailable)
+		assert.Contains(t, err.Error(), "none of the 4 nodes passes every filter at once")
 		_, err = s.Select(ctx, "greeter", nil, Filter{})
 		require.ErrorIs(t, err, abi.ErrServiceNotFound)
 

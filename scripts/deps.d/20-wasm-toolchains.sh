@@ -7,6 +7,7 @@
 # Each part skips itself when its tool is already there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/deps-lib.sh
 
 # c_ok: clang builds a WASI reactor (which needs wasm-ld, wasi-libc and the wasm32 builtins).
 c_ok() {
@@ -20,22 +21,6 @@ c_ok() {
 	fi
 	rm -rf "$tmp"
 	return 1
-}
-
-apt_install() {
-	local sudo=""
-	if [ "$(id -u)" != 0 ]; then
-		if ! command -v sudo >/dev/null 2>&1; then
-			echo "deps: need root (or sudo) to install: $*" >&2
-			exit 1
-		fi
-		sudo=sudo
-	fi
-	if [ -z "${apt_updated:-}" ]; then
-		$sudo apt-get update -qq
-		apt_updated=1
-	fi
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@"
 }
 
 if ! c_ok; then
@@ -55,6 +40,6 @@ fi
 for dir in abi/assemblyscript handlers/greeter-as; do
 	if [ ! -x "$dir/node_modules/.bin/asc" ]; then
 		echo "deps: npm ci in $dir"
-		(cd "$dir" && npm ci --no-audit --no-fund)
+		quietly "npm-ci-$(basename "$dir")" npm ci --prefix "$dir" --no-audit --no-fund
 	fi
 done

@@ -6,21 +6,13 @@
 # Skips itself when one of them already builds for wasm32.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/deps-lib.sh
 
 # rust_ok: some rustc has the wasm32-unknown-unknown standard library (abi/rust/find-rustc.sh).
 rust_ok() { abi/rust/find-rustc.sh >/dev/null 2>&1; }
 
 if ! rust_ok; then
 	echo "deps: installing rustc and the wasm32 standard library for Rust handlers"
-	sudo=""
-	if [ "$(id -u)" != 0 ]; then
-		if ! command -v sudo >/dev/null 2>&1; then
-			echo "deps: need root (or sudo) to install: rustc libstd-rust-dev-wasm32" >&2
-			exit 1
-		fi
-		sudo=sudo
-	fi
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends rustc libstd-rust-dev-wasm32 >/dev/null
+	apt_install rustc libstd-rust-dev-wasm32
 	rust_ok || { echo "deps: no rustc on PATH or at /usr/bin/rustc builds for wasm32-unknown-unknown" >&2; exit 1; }
 fi

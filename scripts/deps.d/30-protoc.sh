@@ -3,15 +3,12 @@
 # only changing a .proto file needs it), and the tests of cmd/protoc-gen-microhost run it to
 # check the generator's output and that the committed code is current.
 set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/deps-lib.sh
 if ! command -v protoc >/dev/null 2>&1; then
-	if [ "$(id -u)" -eq 0 ]; then
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null
-	else
-		sudo apt-get update -qq
-		sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null
-	fi
+	echo "deps: installing protoc"
+	apt_install protobuf-compiler
 fi
 if ! command -v protoc-gen-go >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/protoc-gen-go" ]; then
-	go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	quietly protoc-gen-go go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 fi

@@ -4,6 +4,7 @@
 # PATH or already built. A cold build takes a few minutes; Go's build cache makes reruns fast.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/deps-lib.sh
 if command -v consul >/dev/null 2>&1; then
 	echo "consul: $(command -v consul)"
 	exit 0
@@ -13,6 +14,7 @@ if [ -x bin/tools/consul ]; then
 fi
 echo "consul: building bin/tools/consul from tools/consul (a few minutes the first time)"
 mkdir -p bin/tools
-(cd tools/consul && go build -trimpath -o ../../bin/tools/consul github.com/hashicorp/consul)
+# A line every 30 s while it builds; the compiler's output goes to bin/deps-logs/consul.log.
+quietly consul go -C tools/consul build -trimpath -o ../../bin/tools/consul github.com/hashicorp/consul
 # sed reads the whole output, so the pipeline cannot die of SIGPIPE under pipefail.
 bin/tools/consul version | sed -n 1p

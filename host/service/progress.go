@@ -1,0 +1,57 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/wasmcomponent"
+)
+
+// Thresholds above which loading a module is reported at info level rather than debug: a
+// file this large compiles for a noticeable time, and a load this slow is worth a line.
+const (
+	bigModule = 1 << 20
+	slowLoad  = 500 * time.Millisecond
+)
+
+// progressLoader loads modules through rt, logging each load: before, with the file's size,
+// and after, with the time it took, at info level when the module is big or the load slow,
+// so that `microhost run` is not silent while it compiles.
+type progressLoader struct {
+	rt     *host.Runtime
+	logger *slog.Logger
+}
+
+// loader is the Loader the service loads every module through.
+func (s *Service) loader() wasmcomponent.Loader { return progressLoader{rt: s.rt, logger: s.logger} }
+
+// Load implements wasmcomponent.Loader.
+func (l progressLoader) Load(ctx context.Context, path string, opts host.ModuleOptions) (*host.Module, error) {
+	level := slog.LevelDebug
+	var size int64
+	if info, err := os.Stat(path); err == nil {
+		size = info.Size()
+		if size >= bigModule {
+			level = slog.LevelInfo
+		}
+	}
+	l.logger.Log(ctx, level, "loading module", "path", path, "size", megabytes(size))
+	start := time.Now()
+	m, err := l.rt.Load(ctx, path, opts)
+	took := time.Since(start)
+	if err != nil {
+		return nil, err
+	}
+	if took >= slowLoad {
+		level = slog.LevelInfo
+	}
+	l.logger.Log(ctx, level, "loaded module", "path", path, "took", took.Round(time.Millisecond))
+	return m, nil
+}
+
+// megabytes formats n bytes as "3.1 MB".
+func megabytes(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
