@@ -223,14 +223,16 @@ func TestMakeBuildSkipsMissingToolchains(t *testing.T) {
 	assert.Contains(t, string(out), "skip  bin/plugins/greeter-c.wasm: missing no-such-clang")
 }
 
-// TestDocumentedMakeTargetsExist requires every `make TARGET…` line of the examples' READMEs
-// and the README to name targets the Makefile has.
+// TestDocumentedMakeTargetsExist requires every `make TARGET…` line of the examples' READMEs,
+// the docs pages and the README to name targets the Makefile has.
 func TestDocumentedMakeTargetsExist(t *testing.T) {
 	requireTools(t, "make")
 	root := filepath.Join("..", "..")
 	docs, err := filepath.Glob(filepath.Join(root, "examples", "*", "README.md"))
 	require.NoError(t, err)
-	docs = append(docs, filepath.Join(root, "README.md"))
+	pages, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	require.NoError(t, err)
+	docs = append(append(docs, pages...), filepath.Join(root, "README.md"))
 	for _, doc := range docs {
 		text, err := os.ReadFile(doc)
 		require.NoError(t, err)
