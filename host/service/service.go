@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/microhost/microhost/abi"
@@ -81,6 +82,14 @@ type Service struct {
 	// in problems and provisioning goes on, so that every problem is reported at once.
 	dryRun   bool
 	problems []error
+
+	// server is the pipeline, rerouted when a live swap changes a handler's endpoints.
+	server *server.Server
+	// slots are the handler and subscriber modules, each swappable live (swap.go).
+	slots []*slot
+	// swapMu serializes swaps; recordMu guards record, replaced when endpoints change.
+	swapMu   sync.Mutex
+	recordMu sync.Mutex
 }
 
 // New provisions a service from cfg: it starts the runtime, loads every handler module and
@@ -195,6 +204,7 @@ func (s *Service) provision(ctx context.Context) error {
 	if err := s.keep(err); err != nil {
 		return err
 	}
+	s.server = srv
 	if s.dryRun {
 		if _, err := ports.Parse(cfg.Server.Address); err != nil {
 			s.problems = append(s.problems, fmt.Errorf("server.address: %w", err))
@@ -234,7 +244,7 @@ func (s *Service) provisionHandlers(ctx context.Context) ([]server.Handler, erro
 	handlers := make([]server.Handler, 0, len(s.cfg.Handlers))
 	for i, h := range s.cfg.Handlers {
 		interrupt := h.Interrupt == nil || *h.Interrupt
-		m, err := s.rt.Load(ctx, h.Path, host.ModuleOptions{
+		sl, err := s.loadSlot(ctx, component.KindHandler, h.Path, host.ModuleOptions{
 			PoolSize:            h.PoolSize,
 			MemoryLimitPages:    uint32(h.MemoryLimitMB) * 16,
 			InterruptOnDeadline: interrupt,
@@ -247,14 +257,13 @@ func (s *Service) provisionHandlers(ctx context.Context) ([]server.Handler, erro
 			}
 			continue
 		}
-		s.modules = append(s.modules, m)
-		if kind := m.Descriptor().Kind; kind != abi.KindHandler {
+		if kind := sl.live.Descriptor().Kind; kind != abi.KindHandler {
 			if err := s.keep(fmt.Errorf("handler[%d]: load module %s: it is a %s module, not a handler", i, h.Path, kind)); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		handlers = append(handlers, m)
+		handlers = append(handlers, sl.live)
 	}
 	return handlers, nil
 }
@@ -280,8 +289,13 @@ func (s *Service) Addr() string { return s.ln.Addr().String() }
 // Codecs returns the codecs the service serves, by content type.
 func (s *Service) Codecs() *codec.Registry { return s.codecs }
 
-// Record returns the registration the service makes.
-func (s *Service) Record() *abi.Service { return s.record }
+// Record returns the registration the service makes; a live swap that changes a handler's
+// endpoints replaces it.
+func (s *Service) Record() *abi.Service {
+	s.recordMu.Lock()
+	defer s.recordMu.Unlock()
+	return s.record
+}
 
 // Lookups returns the registry cache through which the service finds other services, or nil
 // when its registry cannot be watched. The cache is closed with the service.
@@ -331,7 +345,7 @@ loop:
 	if berr := s.stopBroker(stop); berr != nil {
 		s.logger.Warn("broker stop failed", "err", berr)
 	}
-	if derr := s.reg.Deregister(stop, s.record); derr != nil {
+	if derr := s.reg.Deregister(stop, s.Record()); derr != nil {
 		s.logger.Warn("deregister failed", "err", derr)
 	} else {
 		s.logger.Info("deregistered", "service", s.cfg.Service.Name, "node", s.record.Nodes[0].ID)
@@ -350,7 +364,7 @@ loop:
 // register registers the service and logs only changes of state: the first failure after
 // success, and the recovery after failures, so an outage is not logged once per tick.
 func (s *Service) register(ctx context.Context, ttl time.Duration, wasHealthy bool) bool {
-	err := s.reg.Register(ctx, s.record, ttl)
+	err := s.reg.Register(ctx, s.Record(), ttl)
 	switch {
 	case err != nil && wasHealthy:
 		s.logger.Error("registration failed; retrying every interval", "err", err)
@@ -382,6 +396,10 @@ func (s *Service) Close(ctx context.Context) error {
 		errs = append(errs, m.Close(ctx))
 	}
 	s.modules = nil
+	for _, sl := range s.slots {
+		sl.live.Close()
+	}
+	s.slots = nil
 	if s.ownedRegistry != nil {
 		errs = append(errs, s.ownedRegistry.Close(ctx))
 		s.ownedRegistry = nil

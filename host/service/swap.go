@@ -1,0 +1,184 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/host/component"
+	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/server"
+	"github.com/microhost/microhost/internal/wasmcomponent"
+	"github.com/microhost/microhost/internal/watch"
+)
+
+// slot is one configured module the service can swap live: a [[handler]] or a
+// [[subscriber]], its module file and the module serving it now.
+type slot struct {
+	kind component.Kind // KindHandler for a [[handler]], KindSubscriber for a [[subscriber]]
+	path string
+	// topic is a subscriber's topic, which a new module must still take.
+	topic string
+	opts  host.ModuleOptions
+	live  *wasmcomponent.Live
+}
+
+// loadSlot loads the module at path for a slot of the given kind and wraps it so that it
+// can be swapped live.
+func (s *Service) loadSlot(ctx context.Context, kind component.Kind, path string, opts host.ModuleOptions) (*slot, error) {
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load module: %w", err)
+	}
+	m, err := s.rt.LoadBytes(ctx, path, wasm, opts)
+	if err != nil {
+		return nil, err
+	}
+	sl := &slot{kind: kind, path: path, opts: opts, live: wasmcomponent.NewLive(m, wasmcomponent.Digest(wasm))}
+	s.slots = append(s.slots, sl)
+	return sl, nil
+}
+
+// check reports how a module that would replace sl's fails it: another kind, another
+// name, a subscriber that no longer takes its topic.
+func (sl *slot) check(d abi.Descriptor) error {
+	cur := sl.live.Descriptor()
+	switch {
+	case sl.kind == component.KindSubscriber && d.Kind != abi.KindSubscriber && d.Kind != abi.KindHandler:
+		return fmt.Errorf("it is a %s module (%q), not a subscriber", d.Kind, d.Name)
+	case sl.kind == component.KindHandler && d.Kind != abi.KindHandler:
+		return fmt.Errorf("it is a %s module (%q), not a handler", d.Kind, d.Name)
+	case d.Name != cur.Name:
+		return fmt.Errorf("it declares itself the %s %q, not %q", d.Kind, d.Name, cur.Name)
+	case sl.topic != "" && !slices.ContainsFunc(d.Endpoints, func(e abi.Endpoint) bool { return e.Name == sl.topic }):
+		return fmt.Errorf("it does not subscribe to topic %q (it declares %s)", sl.topic, endpointNames(d))
+	}
+	return nil
+}
+
+// Watch swaps modules live until ctx is done: it watches the file of every [[handler]]
+// and [[subscriber]] module and, once a new or replaced file is complete, swaps it in (see
+// Reload). A deleted file leaves the running module serving.
+func (s *Service) Watch(ctx context.Context) error {
+	paths := make([]string, 0, len(s.slots))
+	for _, sl := range s.slots {
+		paths = append(paths, sl.path)
+	}
+	w, err := watch.New(paths, watch.Options{Logger: s.logger})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	go w.Run(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ch := <-w.C():
+			for _, sl := range s.slots {
+				if sl.path != ch.Path {
+					continue
+				}
+				if ch.Removed {
+					s.logger.Warn("module file deleted; the running module keeps serving", "kind", sl.kind, "file", sl.path, "digest", short(sl.live.Digest()))
+					continue
+				}
+				_ = s.swap(ctx, sl)
+			}
+		}
+	}
+}
+
+// Reload looks at every module file once, as SIGHUP and `microhost reload` ask, and swaps
+// in each that changed. It returns the refusals, joined; each was logged.
+func (s *Service) Reload(ctx context.Context) error {
+	var errs []error
+	for _, sl := range s.slots {
+		if _, err := os.Stat(sl.path); errors.Is(err, os.ErrNotExist) {
+			s.logger.Warn("module file deleted; the running module keeps serving", "kind", sl.kind, "file", sl.path, "digest", short(sl.live.Digest()))
+			continue
+		}
+		errs = append(errs, s.swap(ctx, sl))
+	}
+	return errors.Join(errs...)
+}
+
+// swap replaces sl's module with the one in its file, if the file changed: the new module is
+// compiled, checked and warmed off the request path, then made current at once; calls in
+// flight finish on the old module, closed once they have. A module whose endpoints changed
+// is re-registered with the new list. A file that fails is refused with one log line, and
+// the running module keeps serving.
+func (s *Service) swap(ctx context.Context, sl *slot) error {
+	s.swapMu.Lock()
+	defer s.swapMu.Unlock()
+	old := sl.live.Digest()
+	if wasm, err := os.ReadFile(sl.path); err == nil && wasmcomponent.Digest(wasm) == old {
+		return nil
+	}
+	// A subscriber slot also takes a handler module, so the check is the slot's own.
+	c, err := wasmcomponent.Prepare(ctx, s.rt, wasmcomponent.Spec{Kind: sl.kind, Path: sl.path, Options: sl.opts}, max(sl.opts.PoolSize, runtime.GOMAXPROCS(0)), sl.check)
+	if err != nil {
+		s.logger.Error("swap refused; the running module keeps serving", "kind", sl.kind, "file", sl.path, "reason", err)
+		return err
+	}
+	if c.Digest == old {
+		_ = c.Module.Close(context.WithoutCancel(ctx))
+		return nil
+	}
+	before := sl.live.Descriptor().Endpoints
+	start := time.Now()
+	sl.live.Swap(c)
+	switched := time.Since(start)
+	d := c.Module.Descriptor()
+	s.logger.Info("swapped", "kind", sl.kind, "name", d.Name, "file", sl.path,
+		"old_digest", short(old), "new_digest", short(c.Digest), "compile", c.Compile, "switch", switched)
+	if sl.kind == component.KindHandler && !reflect.DeepEqual(before, d.Endpoints) {
+		s.reroute(ctx)
+	}
+	return nil
+}
+
+// reroute routes requests by the handlers' current endpoints and re-registers the service
+// with them.
+func (s *Service) reroute(ctx context.Context) {
+	if s.server == nil {
+		return
+	}
+	var hs []server.Handler
+	for _, sl := range s.slots {
+		if sl.kind == component.KindHandler {
+			hs = append(hs, sl.live)
+		}
+	}
+	if err := s.server.SetHandlers(hs...); err != nil {
+		s.logger.Error("new endpoints not routed", "err", err)
+		return
+	}
+	if s.record == nil {
+		return
+	}
+	s.recordMu.Lock()
+	rec := *s.record
+	rec.Endpoints = s.server.Endpoints()
+	s.record = &rec
+	s.recordMu.Unlock()
+	if err := s.reg.Register(ctx, &rec, s.cfg.Registry.TTL.D()); err != nil {
+		s.logger.Warn("re-registering with the new endpoints failed; retrying every interval", "err", err)
+		return
+	}
+	s.logger.Info("re-registered with new endpoints", "service", rec.Name, "endpoints", len(rec.Endpoints))
+}
+
+// short is a digest's first 12 hex digits, enough to tell builds apart in a log.
+func short(digest string) string {
+	if len(digest) > 12 {
+		return digest[:12]
+	}
+	return digest
+}
