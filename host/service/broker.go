@@ -48,7 +48,7 @@ func (s *Service) brokerProtocol(ctx context.Context) (broker.Protocol, error) {
 		}
 		return twin.Protocol, nil
 	}
-	m, err := wasmcomponent.Load(ctx, s.rt, wasmcomponent.Spec{
+	m, err := wasmcomponent.Load(ctx, s.loader(), wasmcomponent.Spec{
 		Kind:    component.KindBroker,
 		Name:    cfg.Module,
 		Path:    ch.Path,
@@ -58,7 +58,6 @@ func (s *Service) brokerProtocol(ctx context.Context) (broker.Protocol, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.modules = append(s.modules, m.Host())
 	return broker.Wasm(m), nil
 }
 

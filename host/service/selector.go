@@ -12,7 +12,7 @@ import (
 // provisionClient builds the configured selector ([selector]: its native twin or its
 // module, chosen by the catalogue) and the client that makes the handlers' calls through it.
 func (s *Service) provisionClient(ctx context.Context) error {
-	sel, err := selector.Load(ctx, selector.Setup{Config: s.cfg.Selector, Catalogue: s.catalogue, Loader: s.rt, Logger: s.logger})
+	sel, err := selector.Load(ctx, selector.Setup{Config: s.cfg.Selector, Catalogue: s.catalogue, Loader: s.loader(), Logger: s.logger})
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/microhost/microhost/internal/selector"
 	"github.com/microhost/microhost/internal/server"
 	"github.com/microhost/microhost/internal/transport"
+	"github.com/microhost/microhost/internal/wasmcomponent"
 	"github.com/microhost/microhost/ports"
 )
 
@@ -87,6 +88,9 @@ type Service struct {
 	server *server.Server
 	// slots are the handler and subscriber modules, each swappable live (swap.go).
 	slots []*slot
+	// components are the component modules of every kind, swappable live too; they are
+	// closed with the service.
+	components []*wasmcomponent.Module
 	// swapMu serializes swaps; recordMu guards record, replaced when endpoints change.
 	swapMu   sync.Mutex
 	recordMu sync.Mutex
@@ -144,7 +148,7 @@ func (s *Service) provisionRegistry(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("registry: %w", err)
 		}
-		r, err := hostregistry.Open(ctx, o, s.catalogue, s.rt, s.logger)
+		r, err := hostregistry.Open(ctx, o, s.catalogue, s.loader(), s.logger)
 		if err != nil {
 			return err
 		}
@@ -176,7 +180,7 @@ func (s *Service) provision(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	codecs, err := codec.Load(ctx, s.rt, codec.Setup{
+	codecs, err := codec.Load(ctx, s.loader(), codec.Setup{
 		Modules: cfg.Codec.Modules, Dir: cfg.Plugins.Dir, Mode: cfg.Codec.Mode, Types: cfg.Codec.Types,
 		PoolSize: cfg.Codec.PoolSize, Catalogue: s.catalogue, Logger: logger,
 	})
@@ -184,9 +188,6 @@ func (s *Service) provision(ctx context.Context) error {
 		return err
 	}
 	if codecs != nil {
-		for _, m := range codecs.Modules {
-			s.modules = append(s.modules, m.Host())
-		}
 		s.codecs = codecs.Registry
 		for _, ct := range codecs.Registry.ContentTypes() {
 			logger.Debug("codec", "content_type", ct, "mode", codecs.Modes[ct])
@@ -400,6 +401,10 @@ func (s *Service) Close(ctx context.Context) error {
 		sl.live.Close()
 	}
 	s.slots = nil
+	for _, m := range s.components {
+		errs = append(errs, m.Close(ctx))
+	}
+	s.components = nil
 	if s.ownedRegistry != nil {
 		errs = append(errs, s.ownedRegistry.Close(ctx))
 		s.ownedRegistry = nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host/component"
+	"github.com/microhost/microhost/internal/conformance"
 	"github.com/microhost/microhost/internal/host"
 	"github.com/microhost/microhost/internal/server"
 	"github.com/microhost/microhost/internal/wasmcomponent"
@@ -62,13 +63,17 @@ func (sl *slot) check(d abi.Descriptor) error {
 	return nil
 }
 
-// Watch swaps modules live until ctx is done: it watches the file of every [[handler]]
-// and [[subscriber]] module and, once a new or replaced file is complete, swaps it in (see
-// Reload). A deleted file leaves the running module serving.
+// Watch swaps modules live until ctx is done: it watches the file of every [[handler]] and
+// [[subscriber]] module and of every component that runs as a module, and once a new or
+// replaced file is complete, swaps it in (see Reload). A deleted file leaves the running
+// module serving.
 func (s *Service) Watch(ctx context.Context) error {
-	paths := make([]string, 0, len(s.slots))
+	var paths []string
 	for _, sl := range s.slots {
 		paths = append(paths, sl.path)
+	}
+	for _, m := range s.components {
+		paths = append(paths, m.Path())
 	}
 	w, err := watch.New(paths, watch.Options{Logger: s.logger})
 	if err != nil {
@@ -81,16 +86,7 @@ func (s *Service) Watch(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case ch := <-w.C():
-			for _, sl := range s.slots {
-				if sl.path != ch.Path {
-					continue
-				}
-				if ch.Removed {
-					s.logger.Warn("module file deleted; the running module keeps serving", "kind", sl.kind, "file", sl.path, "digest", short(sl.live.Digest()))
-					continue
-				}
-				_ = s.swap(ctx, sl)
-			}
+			_ = s.reload(ctx, ch.Path)
 		}
 	}
 }
@@ -98,15 +94,58 @@ func (s *Service) Watch(ctx context.Context) error {
 // Reload looks at every module file once, as SIGHUP and `microhost reload` ask, and swaps
 // in each that changed. It returns the refusals, joined; each was logged.
 func (s *Service) Reload(ctx context.Context) error {
+	return s.reload(ctx, "")
+}
+
+// reload swaps in the module files that changed: the one at path, or all when path is "".
+func (s *Service) reload(ctx context.Context, path string) error {
 	var errs []error
-	for _, sl := range s.slots {
-		if _, err := os.Stat(sl.path); errors.Is(err, os.ErrNotExist) {
-			s.logger.Warn("module file deleted; the running module keeps serving", "kind", sl.kind, "file", sl.path, "digest", short(sl.live.Digest()))
-			continue
+	deleted := func(kind component.Kind, p, digest string) bool {
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			s.logger.Warn("module file deleted; the running module keeps serving", "kind", kind, "file", p, "digest", short(digest))
+			return true
 		}
-		errs = append(errs, s.swap(ctx, sl))
+		return false
+	}
+	for _, sl := range s.slots {
+		if (path == "" || sl.path == path) && !deleted(sl.kind, sl.path, sl.live.Digest()) {
+			errs = append(errs, s.swap(ctx, sl))
+		}
+	}
+	for _, m := range s.components {
+		if (path == "" || m.Path() == path) && !deleted(m.Kind(), m.Path(), m.Digest()) {
+			errs = append(errs, s.swapComponent(ctx, m))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// swapComponent swaps a component's module through the adapter (wasmcomponent.Module.Reload)
+// after the kind's conformance suite passed on the new file, when the kind has a suite that
+// needs nothing outside the process.
+func (s *Service) swapComponent(ctx context.Context, m *wasmcomponent.Module) error {
+	s.swapMu.Lock()
+	defer s.swapMu.Unlock()
+	conform := func(abi.Descriptor) error {
+		if m.Kind() == component.KindRegistry {
+			return nil // its suite needs the registry's backend
+		}
+		r, err := conformance.File(ctx, s.rt, m.Path())
+		if err != nil {
+			return err
+		}
+		return r.Err()
+	}
+	sw, err := m.Reload(ctx, s.rt, conform)
+	if err != nil {
+		s.logger.Error("swap refused; the running module keeps serving", "kind", m.Kind(), "file", m.Path(), "reason", err)
+		return err
+	}
+	if sw != nil {
+		s.logger.Info("swapped", "kind", m.Kind(), "name", m.Name(), "file", m.Path(),
+			"old_digest", short(sw.Old), "new_digest", short(sw.New), "compile", sw.Compile, "switch", sw.Switch)
+	}
+	return nil
 }
 
 // swap replaces sl's module with the one in its file, if the file changed: the new module is
@@ -174,6 +213,23 @@ func (s *Service) reroute(ctx context.Context) {
 	}
 	s.logger.Info("re-registered with new endpoints", "service", rec.Name, "endpoints", len(rec.Endpoints))
 }
+
+// tracker loads modules through the service's runtime and keeps every component module
+// loaded, of whatever kind, so that the service can swap it live and close it.
+type tracker struct{ s *Service }
+
+func (t tracker) Load(ctx context.Context, path string, opts host.ModuleOptions) (*host.Module, error) {
+	return t.s.rt.Load(ctx, path, opts)
+}
+
+func (t tracker) LoadBytes(ctx context.Context, path string, wasm []byte, opts host.ModuleOptions) (*host.Module, error) {
+	return t.s.rt.LoadBytes(ctx, path, wasm, opts)
+}
+
+func (t tracker) Track(m *wasmcomponent.Module) { t.s.components = append(t.s.components, m) }
+
+// loader is what the service loads component modules through.
+func (s *Service) loader() tracker { return tracker{s} }
 
 // short is a digest's first 12 hex digits, enough to tell builds apart in a log.
 func short(digest string) string {

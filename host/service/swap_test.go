@@ -171,7 +171,7 @@ func (l *load) finish() {
 }
 
 func call(hc *http.Client, addr, endpoint string) (string, error) {
-	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/", bytes.NewReader([]byte(`{}`)))
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/", bytes.NewReader([]byte(`{"name":"x"}`)))
 	if err != nil {
 		return "", err
 	}

@@ -34,7 +34,7 @@ func (s *Service) provisionTransport(ctx context.Context, h transport.Handler) e
 		}
 		newFramer = twin.NewFramer
 	default:
-		m, err := wasmcomponent.Load(ctx, s.rt, wasmcomponent.Spec{
+		m, err := wasmcomponent.Load(ctx, s.loader(), wasmcomponent.Spec{
 			Kind:    component.KindTransport,
 			Name:    cfg.Module,
 			Path:    cfg.Path,
@@ -44,7 +44,6 @@ func (s *Service) provisionTransport(ctx context.Context, h transport.Handler) e
 		if err != nil {
 			return err
 		}
-		s.modules = append(s.modules, m.Host())
 		newFramer = func() transport.Framer { return &transport.Wasm{Module: m} }
 	}
 	s.newFramer = newFramer
