@@ -8,6 +8,7 @@
 //	microhost new handler NAME [--lang go|c|assemblyscript|wat|rust] [--dir DIR]
 //	microhost inspect [flags] FILE.wasm
 //	microhost validate [flags] CONFIG.toml
+//	microhost reload PID-FILE|PID
 //
 // Run `microhost help` for the flags of each command.
 package main
@@ -47,6 +48,7 @@ Usage:
   microhost inspect [flags] FILE.wasm        show what a module declares, or why it is refused;
                                              --conform runs its kind's conformance checks
   microhost validate [flags] CONFIG.toml     load the config and every module it names, serve nothing
+  microhost reload PID-FILE|PID              make a running service swap in its changed module files
   microhost help                             show this text
 
 Run "microhost COMMAND -h" for a command's flags.
@@ -73,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv en
 		err = cmdInspect(ctx, args[1:], stdout, stderr, getenv)
 	case "validate":
 		err = cmdValidate(ctx, args[1:], stdout, stderr, getenv)
+	case "reload":
+		err = cmdReload(args[1:], stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
