@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host/component"
+	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/internal/conformance"
 	"github.com/microhost/microhost/internal/host"
 	"github.com/microhost/microhost/internal/server"
@@ -75,6 +77,10 @@ func (s *Service) Watch(ctx context.Context) error {
 	for _, m := range s.components {
 		paths = append(paths, m.Path())
 	}
+	natives := s.nativeComponents()
+	for _, n := range natives {
+		paths = append(paths, n.path)
+	}
 	w, err := watch.New(paths, watch.Options{Logger: s.logger})
 	if err != nil {
 		return err
@@ -87,6 +93,11 @@ func (s *Service) Watch(ctx context.Context) error {
 			return nil
 		case ch := <-w.C():
 			_ = s.reload(ctx, ch.Path)
+			for _, n := range natives {
+				if n.path == ch.Path && !ch.Removed {
+					s.nativeChanged(n)
+				}
+			}
 		}
 	}
 }
@@ -118,6 +129,56 @@ func (s *Service) reload(ctx context.Context, path string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// nativeComponent is a component running as its native twin in mode auto, whose module file
+// may yet appear.
+type nativeComponent struct {
+	kind component.Kind
+	name string
+	path string
+}
+
+// nativeComponents lists the components running as their native twins in mode auto.
+func (s *Service) nativeComponents() []nativeComponent {
+	wasm := map[string]bool{}
+	for _, m := range s.components {
+		wasm[m.Path()] = true
+	}
+	var out []nativeComponent
+	add := func(kind component.Kind, c config.Component) {
+		if c.Mode == string(component.ModeAuto) && c.Path != "" && !wasm[c.Path] {
+			out = append(out, nativeComponent{kind: kind, name: c.Module, path: c.Path})
+		}
+	}
+	if s.ownedRegistry != nil {
+		add(component.KindRegistry, s.cfg.Registry.Component)
+	}
+	add(component.KindSelector, s.cfg.Selector.Component)
+	add(component.KindTransport, s.cfg.Transport.Component)
+	if s.pubsub.broker != nil {
+		add(component.KindBroker, s.cfg.Broker.Component)
+	}
+	for _, name := range s.cfg.Codec.Modules {
+		add(component.KindCodec, config.Component{Module: name, Mode: s.cfg.Codec.Mode, Path: filepath.Join(s.cfg.Plugins.Dir, name+".wasm")})
+	}
+	return out
+}
+
+// nativeChanged says what a new file means for a component running as its native twin: the
+// stock build changes nothing; another build would run as Wasm, which takes a restart (a
+// native twin is not swapped live).
+func (s *Service) nativeChanged(n nativeComponent) {
+	ch, err := s.catalogue.Choose(n.kind, n.name, component.ModeAuto, n.path)
+	switch {
+	case err != nil:
+		s.logger.Error("swap refused; the native twin keeps serving", "kind", n.kind, "file", n.path, "reason", err)
+	case ch.Mode == component.ModeNative:
+		s.logger.Info("module file is the stock build; the native twin keeps serving", "kind", n.kind, "name", n.name, "file", n.path)
+	default:
+		s.logger.Warn("not swapped live: the component runs as its native twin; the new build takes over at the next restart (or set mode = \"wasm\" to swap it live)",
+			"kind", n.kind, "name", n.name, "file", n.path, "digest", short(ch.Digest))
+	}
 }
 
 // swapComponent swaps a component's module through the adapter (wasmcomponent.Module.Reload)

@@ -291,3 +291,22 @@ func TestLiveSwapReregistersNewEndpoints(t *testing.T) {
 	}, 10*time.Second, 5*time.Millisecond)
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "re-registered with new endpoints") }, 10*time.Second, 5*time.Millisecond)
 }
+
+// A different build of a component that runs as its native twin is not swapped live: the log
+// says so, and that a restart (or mode "wasm") takes it.
+func TestLiveSwapNativeComponentSaysRestart(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "swapper.wasm"), buildSwapHandler(t, "swapper", `{"v":1}`, "Swap.Echo"), 0o644))
+	var logs logbuffer.Buffer
+	svc := startWatched(t, dir, &logs)
+	require.Contains(t, logs.String(), `component=transport name=http-transport runs=native`)
+	b, err := os.ReadFile(transportWasm(t))
+	require.NoError(t, err)
+	replace(t, filepath.Join(dir, "http-transport.wasm"), rebuild(b, 7))
+	require.Eventually(t, func() bool {
+		return strings.Contains(logs.String(), "not swapped live: the component runs as its native twin")
+	}, 10*time.Second, 5*time.Millisecond)
+	body, err := call(&http.Client{Timeout: 5 * time.Second}, svc.Addr(), "Swap.Echo")
+	require.NoError(t, err)
+	assert.Equal(t, `{"v":1}`, body)
+}

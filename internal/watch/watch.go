@@ -70,6 +70,11 @@ func New(paths []string, opts Options) (*Watcher, error) {
 		dirs[filepath.Dir(p)] = true
 	}
 	for d := range dirs {
+		// A folder that does not exist holds no file to swap; it is not watched.
+		if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
+			opts.Logger.Debug("not watched: no such folder", "dir", d)
+			continue
+		}
 		if err := fsw.Add(d); err != nil {
 			_ = fsw.Close()
 			return nil, fmt.Errorf("watch %s: %w", d, err)
