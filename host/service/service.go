@@ -378,6 +378,8 @@ func (s *Service) register(ctx context.Context, ttl time.Duration, wasHealthy bo
 // Close releases the modules and the runtime. Run must have returned. It is safe to call more
 // than once.
 func (s *Service) Close(ctx context.Context) error {
+	s.swapMu.Lock() // a live swap finishes first, and none starts after
+	defer s.swapMu.Unlock()
 	errs := []error{s.stopBroker(ctx)}
 	if s.lookups != nil {
 		s.lookups.Close()
@@ -401,14 +403,14 @@ func (s *Service) Close(ctx context.Context) error {
 		sl.live.Close()
 	}
 	s.slots = nil
-	for _, m := range s.components {
-		errs = append(errs, m.Close(ctx))
-	}
-	s.components = nil
 	if s.ownedRegistry != nil {
 		errs = append(errs, s.ownedRegistry.Close(ctx))
 		s.ownedRegistry = nil
 	}
+	for _, m := range s.components {
+		errs = append(errs, m.Close(ctx))
+	}
+	s.components = nil
 	if s.rt != nil {
 		errs = append(errs, s.rt.Close(ctx))
 		s.rt = nil

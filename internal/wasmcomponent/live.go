@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -84,7 +85,8 @@ func (l *lease) release() {
 // serves handler calls (it satisfies the server's and the broker's handler interfaces) and
 // component operations alike. It is safe for concurrent use.
 type Live struct {
-	cur atomic.Pointer[lease]
+	cur    atomic.Pointer[lease]
+	closed atomic.Bool
 }
 
 // NewLive returns a Live serving m, whose file has the given digest. The Live owns m.
@@ -100,28 +102,45 @@ func newLease(m *host.Module, digest string) *lease {
 	return ls
 }
 
-// acquire takes a reference on the current module. A lease whose count reached zero is
-// closed and never current again, so the loop ends as soon as it sees the one that is.
+// ErrClosed is returned by calls on a Live that was closed.
+var ErrClosed = errors.New("component module closed")
+
+// acquire takes a reference on the current module, or returns nil once the Live is closed. A
+// lease whose count reached zero is closed: if it is still current the Live was closed,
+// else it was swapped out and the loop takes the one now current.
 func (l *Live) acquire() *lease {
 	for {
 		ls := l.cur.Load()
 		n := ls.refs.Load()
-		if n > 0 && ls.refs.CompareAndSwap(n, n+1) {
+		if n == 0 {
+			if l.cur.Load() == ls {
+				return nil
+			}
+			continue
+		}
+		if ls.refs.CompareAndSwap(n, n+1) {
 			return ls
 		}
 	}
 }
 
 // Acquire returns the current module and a function to call once done with it; the module
-// stays open until then even if it is swapped out meanwhile.
-func (l *Live) Acquire() (*host.Module, func()) {
+// stays open until then even if it is swapped out meanwhile. It returns ErrClosed once the
+// Live is closed.
+func (l *Live) Acquire() (*host.Module, func(), error) {
 	ls := l.acquire()
-	return ls.m, ls.release
+	if ls == nil {
+		return nil, nil, ErrClosed
+	}
+	return ls.m, ls.release, nil
 }
 
 // Call runs req on the current module.
 func (l *Live) Call(ctx context.Context, req *host.Request) (*host.Response, error) {
 	ls := l.acquire()
+	if ls == nil {
+		return nil, ErrClosed
+	}
 	defer ls.release()
 	return ls.m.Call(ctx, req)
 }
@@ -133,13 +152,22 @@ func (l *Live) Descriptor() abi.Descriptor { return l.cur.Load().m.Descriptor() 
 func (l *Live) Digest() string { return l.cur.Load().digest }
 
 // Swap makes c's module current and returns the digest of the module it replaces, which is
-// closed once its calls in flight have returned. The Live owns c.Module from then on.
+// closed once its calls in flight have returned. The Live owns c.Module from then on; a closed
+// Live closes it at once. Swap and Close must not run concurrently.
 func (l *Live) Swap(c *Candidate) (old string) {
+	if l.closed.Load() {
+		_ = c.Module.Close(context.Background())
+		return ""
+	}
 	prev := l.cur.Swap(newLease(c.Module, c.Digest))
 	prev.release()
 	return prev.digest
 }
 
-// Close drops the current module; it is closed once its calls in flight have returned. The
-// Live must not be used afterwards. Close is not safe to call twice.
-func (l *Live) Close() { l.cur.Load().release() }
+// Close drops the current module; it is closed once its calls in flight have returned, and
+// later calls fail with ErrClosed. It is safe to call more than once.
+func (l *Live) Close() {
+	if l.closed.CompareAndSwap(false, true) {
+		l.cur.Load().release()
+	}
+}

@@ -64,7 +64,8 @@ func TestLiveDrainsTheOldModule(t *testing.T) {
 	live := wasmcomponent.NewLive(old, "d1")
 	defer live.Close()
 
-	held, done := live.Acquire() // a call in flight on the old module
+	held, done, err := live.Acquire() // a call in flight on the old module
+	require.NoError(t, err)
 	c, err := wasmcomponent.Prepare(ctx, rt, wasmcomponent.Spec{Kind: "handler", Name: "live", Path: v2}, 2, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "d1", live.Swap(c))
@@ -114,6 +115,16 @@ func TestLiveDrainsTheOldModule(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+
+	// Once closed, calls fail at once rather than wait.
+	closed := wasmcomponent.NewLive(func() *host.Module {
+		m, err := rt.Load(ctx, v1, host.ModuleOptions{})
+		require.NoError(t, err)
+		return m
+	}(), "d")
+	closed.Close()
+	_, err = get(ctx, closed)
+	require.ErrorIs(t, err, wasmcomponent.ErrClosed)
 }
 
 // A file that is not the component its slot asks for is refused, naming the file.

@@ -184,6 +184,11 @@ func (m *Module) Call(ctx context.Context, op string, in []byte) ([]byte, error)
 	}
 	*req = host.Request{Endpoint: op, ContentType: "application/protobuf", Body: in}
 	ls := m.live.acquire()
+	if ls == nil {
+		*req = host.Request{}
+		m.reqs.Put(req)
+		return nil, fmt.Errorf("%s %s: %s: %w", m.kind, m.name, op, ErrClosed)
+	}
 	res, err := ls.m.Call(ctx, req)
 	ls.release()
 	*req = host.Request{}
