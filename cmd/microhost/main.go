@@ -8,6 +8,8 @@
 //	microhost new handler NAME [--lang go|c|assemblyscript|wat|rust] [--dir DIR] [--sdk PATH]
 //	microhost inspect [flags] FILE.wasm
 //	microhost validate [flags] CONFIG.toml
+//	microhost reload PID-FILE|PID
+//	microhost dev [flags] [DIR]
 //
 // Run `microhost help` for the flags of each command.
 package main
@@ -51,6 +53,9 @@ Usage:
   microhost inspect [flags] FILE.wasm        show what a module declares, or why it is refused;
                                              --conform runs its kind's conformance checks
   microhost validate [flags] CONFIG.toml     load the config and every module it names, serve nothing
+  microhost reload PID-FILE|PID              make a running service swap in its changed module files
+  microhost dev [flags] [DIR]                build a handler project with make, serve it, rebuild
+                                             and swap it live on every save
   microhost help                             show this text
 
 Run "microhost COMMAND -h" for a command's flags.
@@ -77,6 +82,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv en
 		err = cmdInspect(ctx, args[1:], stdout, stderr, getenv)
 	case "validate":
 		err = cmdValidate(ctx, args[1:], stdout, stderr, getenv)
+	case "dev":
+		err = cmdDev(ctx, args[1:], stderr, getenv)
+	case "reload":
+		err = cmdReload(args[1:], stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -94,6 +94,8 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer, getenv env) er
 	fs.SetOutput(stderr)
 	var f serviceFlags
 	f.add(fs)
+	var live liveFlags
+	live.add(fs)
 	fs.Usage = func() {
 		io.WriteString(stderr, "Usage: microhost run [flags] CONFIG.toml\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -107,5 +109,5 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer, getenv env) er
 		return err
 	}
 	defer svc.Close(context.WithoutCancel(ctx))
-	return svc.Run(ctx)
+	return serveLive(ctx, svc, deps.Logger, live)
 }

@@ -25,7 +25,7 @@ type pubsub struct {
 // subscriber is one configured [[subscriber]], its module loaded.
 type subscriber struct {
 	topic, queue string
-	module       *host.Module
+	module       *wasmcomponent.Live
 }
 
 // brokerProtocol chooses the broker's twin as every component's is chosen — the native twin
@@ -58,7 +58,6 @@ func (s *Service) brokerProtocol(ctx context.Context) (broker.Protocol, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.modules = append(s.modules, m.Host())
 	return broker.Wasm(m), nil
 }
 
@@ -103,7 +102,7 @@ func (s *Service) provisionBroker(ctx context.Context) error {
 	s.pubsub.broker = b
 	for i, sc := range cfg.Subscribers {
 		interrupt := sc.Interrupt == nil || *sc.Interrupt
-		m, err := s.loader().Load(ctx, sc.Path, host.ModuleOptions{
+		sl, err := s.loadSlot(ctx, component.KindSubscriber, sc.Path, host.ModuleOptions{
 			PoolSize:            sc.PoolSize,
 			MemoryLimitPages:    uint32(sc.MemoryLimitMB) * 16,
 			InterruptOnDeadline: interrupt,
@@ -115,8 +114,8 @@ func (s *Service) provisionBroker(ctx context.Context) error {
 			}
 			continue
 		}
-		s.modules = append(s.modules, m)
-		d := m.Descriptor()
+		sl.topic = sc.Topic
+		d := sl.live.Descriptor()
 		if d.Kind != abi.KindSubscriber && d.Kind != abi.KindHandler {
 			if err := s.keep(fmt.Errorf("subscriber[%d]: module %s is a %s module, not a subscriber", i, sc.Path, d.Kind)); err != nil {
 				return err
@@ -129,7 +128,7 @@ func (s *Service) provisionBroker(ctx context.Context) error {
 			}
 			continue
 		}
-		s.pubsub.subscribers = append(s.pubsub.subscribers, subscriber{topic: sc.Topic, queue: sc.Queue, module: m})
+		s.pubsub.subscribers = append(s.pubsub.subscribers, subscriber{topic: sc.Topic, queue: sc.Queue, module: sl.live})
 	}
 	if len(s.pubsub.subscribers) > 0 && !s.dryRun {
 		if err := b.Start(ctx); err != nil {

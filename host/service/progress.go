@@ -26,22 +26,27 @@ type progressLoader struct {
 	logger *slog.Logger
 }
 
-// loader is the Loader the service loads every module through.
-func (s *Service) loader() wasmcomponent.Loader { return progressLoader{rt: s.rt, logger: s.logger} }
+var _ wasmcomponent.Loader = progressLoader{}
 
 // Load implements wasmcomponent.Loader.
 func (l progressLoader) Load(ctx context.Context, path string, opts host.ModuleOptions) (*host.Module, error) {
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load module: %w", err)
+	}
+	return l.LoadBytes(ctx, path, wasm, opts)
+}
+
+// LoadBytes loads the module whose bytes, read from path, are wasm, logging it as Load does.
+func (l progressLoader) LoadBytes(ctx context.Context, path string, wasm []byte, opts host.ModuleOptions) (*host.Module, error) {
 	level := slog.LevelDebug
-	var size int64
-	if info, err := os.Stat(path); err == nil {
-		size = info.Size()
-		if size >= bigModule {
-			level = slog.LevelInfo
-		}
+	size := int64(len(wasm))
+	if size >= bigModule {
+		level = slog.LevelInfo
 	}
 	l.logger.Log(ctx, level, "loading module", "path", path, "size", megabytes(size))
 	start := time.Now()
-	m, err := l.rt.Load(ctx, path, opts)
+	m, err := l.rt.LoadBytes(ctx, path, wasm, opts)
 	took := time.Since(start)
 	if err != nil {
 		return nil, err

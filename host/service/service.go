@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/microhost/microhost/abi"
@@ -24,6 +25,7 @@ import (
 	"github.com/microhost/microhost/internal/selector"
 	"github.com/microhost/microhost/internal/server"
 	"github.com/microhost/microhost/internal/transport"
+	"github.com/microhost/microhost/internal/wasmcomponent"
 	"github.com/microhost/microhost/ports"
 )
 
@@ -81,6 +83,17 @@ type Service struct {
 	// in problems and provisioning goes on, so that every problem is reported at once.
 	dryRun   bool
 	problems []error
+
+	// server is the pipeline, rerouted when a live swap changes a handler's endpoints.
+	server *server.Server
+	// slots are the handler and subscriber modules, each swappable live (swap.go).
+	slots []*slot
+	// components are the component modules of every kind, swappable live too; they are
+	// closed with the service.
+	components []*wasmcomponent.Module
+	// swapMu serializes swaps; recordMu guards record, replaced when endpoints change.
+	swapMu   sync.Mutex
+	recordMu sync.Mutex
 }
 
 // New provisions a service from cfg: it starts the runtime, loads every handler module and
@@ -178,9 +191,6 @@ func (s *Service) provision(ctx context.Context) error {
 		return err
 	}
 	if codecs != nil {
-		for _, m := range codecs.Modules {
-			s.modules = append(s.modules, m.Host())
-		}
 		s.codecs = codecs.Registry
 		for _, ct := range codecs.Registry.ContentTypes() {
 			logger.Debug("codec", "content_type", ct, "mode", codecs.Modes[ct])
@@ -198,6 +208,7 @@ func (s *Service) provision(ctx context.Context) error {
 	if err := s.keep(err); err != nil {
 		return err
 	}
+	s.server = srv
 	if s.dryRun {
 		if srv != nil {
 			s.problems = append(s.problems, s.provisionTransport(ctx, srv))
@@ -234,7 +245,7 @@ func (s *Service) provisionHandlers(ctx context.Context) ([]server.Handler, erro
 	handlers := make([]server.Handler, 0, len(s.cfg.Handlers))
 	for i, h := range s.cfg.Handlers {
 		interrupt := h.Interrupt == nil || *h.Interrupt
-		m, err := s.loader().Load(ctx, h.Path, host.ModuleOptions{
+		sl, err := s.loadSlot(ctx, component.KindHandler, h.Path, host.ModuleOptions{
 			PoolSize:            h.PoolSize,
 			MemoryLimitPages:    uint32(h.MemoryLimitMB) * 16,
 			InterruptOnDeadline: interrupt,
@@ -247,14 +258,13 @@ func (s *Service) provisionHandlers(ctx context.Context) ([]server.Handler, erro
 			}
 			continue
 		}
-		s.modules = append(s.modules, m)
-		if kind := m.Descriptor().Kind; kind != abi.KindHandler {
+		if kind := sl.live.Descriptor().Kind; kind != abi.KindHandler {
 			if err := s.keep(s.cfg.KeyError(handlerKey("handler", i, h.Module), fmt.Errorf("load module %s: it is a %s module, not a handler", h.Path, kind))); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		handlers = append(handlers, m)
+		handlers = append(handlers, sl.live)
 	}
 	return handlers, nil
 }
@@ -280,8 +290,13 @@ func (s *Service) Addr() string { return s.ln.Addr().String() }
 // Codecs returns the codecs the service serves, by content type.
 func (s *Service) Codecs() *codec.Registry { return s.codecs }
 
-// Record returns the registration the service makes.
-func (s *Service) Record() *abi.Service { return s.record }
+// Record returns the registration the service makes; a live swap that changes a handler's
+// endpoints replaces it.
+func (s *Service) Record() *abi.Service {
+	s.recordMu.Lock()
+	defer s.recordMu.Unlock()
+	return s.record
+}
 
 // Lookups returns the registry cache through which the service finds other services, or nil
 // when its registry cannot be watched. The cache is closed with the service.
@@ -331,7 +346,7 @@ loop:
 	if berr := s.stopBroker(stop); berr != nil {
 		s.logger.Warn("broker stop failed", "err", berr)
 	}
-	if derr := s.reg.Deregister(stop, s.record); derr != nil {
+	if derr := s.reg.Deregister(stop, s.Record()); derr != nil {
 		s.logger.Warn("deregister failed", "err", derr)
 	} else {
 		s.logger.Info("deregistered", "service", s.cfg.Service.Name, "node", s.record.Nodes[0].ID)
@@ -350,7 +365,7 @@ loop:
 // register registers the service and logs only changes of state: the first failure after
 // success, and the recovery after failures, so an outage is not logged once per tick.
 func (s *Service) register(ctx context.Context, ttl time.Duration, wasHealthy bool) bool {
-	err := s.reg.Register(ctx, s.record, ttl)
+	err := s.reg.Register(ctx, s.Record(), ttl)
 	switch {
 	case err != nil && wasHealthy:
 		s.logger.Error("registration failed; retrying every interval", "err", err)
@@ -363,6 +378,8 @@ func (s *Service) register(ctx context.Context, ttl time.Duration, wasHealthy bo
 // Close releases the modules and the runtime. Run must have returned. It is safe to call more
 // than once.
 func (s *Service) Close(ctx context.Context) error {
+	s.swapMu.Lock() // a live swap finishes first, and none starts after
+	defer s.swapMu.Unlock()
 	errs := []error{s.stopBroker(ctx)}
 	if s.lookups != nil {
 		s.lookups.Close()
@@ -382,10 +399,18 @@ func (s *Service) Close(ctx context.Context) error {
 		errs = append(errs, m.Close(ctx))
 	}
 	s.modules = nil
+	for _, sl := range s.slots {
+		sl.live.Close()
+	}
+	s.slots = nil
 	if s.ownedRegistry != nil {
 		errs = append(errs, s.ownedRegistry.Close(ctx))
 		s.ownedRegistry = nil
 	}
+	for _, m := range s.components {
+		errs = append(errs, m.Close(ctx))
+	}
+	s.components = nil
 	if s.rt != nil {
 		errs = append(errs, s.rt.Close(ctx))
 		s.rt = nil

@@ -44,7 +44,6 @@ func (s *Service) provisionTransport(ctx context.Context, h transport.Handler) e
 		if err != nil {
 			return err
 		}
-		s.modules = append(s.modules, m.Host())
 		newFramer = func() transport.Framer { return &transport.Wasm{Module: m} }
 	}
 	s.newFramer = newFramer

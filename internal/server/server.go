@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/microhost/microhost/abi"
@@ -61,37 +62,56 @@ type Options struct {
 
 // Server routes requests to handlers by endpoint. It is an http.Handler.
 type Server struct {
-	opts      Options
-	logger    *slog.Logger
-	endpoints map[string]Handler
+	opts   Options
+	logger *slog.Logger
+	// endpoints maps each endpoint to its handler; SetHandlers replaces the map whole.
+	endpoints atomic.Pointer[map[string]Handler]
 }
 
 // New returns a Server for handlers. Two handlers serving the same endpoint is an error.
 func New(opts Options, handlers ...Handler) (*Server, error) {
-	s := &Server{opts: opts, logger: opts.Logger, endpoints: map[string]Handler{}}
+	s := &Server{opts: opts, logger: opts.Logger}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if s.opts.Codecs == nil {
 		s.opts.Codecs = codec.NewRegistry()
 	}
+	if err := s.SetHandlers(handlers...); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SetHandlers replaces the handlers at once, as after a live swap changed a module's
+// endpoints: a request is routed by either the old set or the new one. Two handlers serving
+// the same endpoint is an error, and the old set stays.
+func (s *Server) SetHandlers(handlers ...Handler) error {
+	routes := map[string]Handler{}
 	for _, h := range handlers {
 		d := h.Descriptor()
 		for _, e := range d.Endpoints {
-			if _, dup := s.endpoints[e.Name]; dup {
-				return nil, fmt.Errorf("endpoint %s is served by two modules (the second is %s)", e.Name, d.Name)
+			if _, dup := routes[e.Name]; dup {
+				return fmt.Errorf("endpoint %s is served by two modules (the second is %s)", e.Name, d.Name)
 			}
-			s.endpoints[e.Name] = h
+			routes[e.Name] = h
 		}
 	}
-	return s, nil
+	s.endpoints.Store(&routes)
+	return nil
+}
+
+// route returns the handler of endpoint.
+func (s *Server) route(endpoint string) (Handler, bool) {
+	h, ok := (*s.endpoints.Load())[endpoint]
+	return h, ok
 }
 
 // Endpoints lists the endpoints served, for the registry.
 func (s *Server) Endpoints() []abi.Endpoint {
 	seen := map[string]bool{}
 	var out []abi.Endpoint
-	for _, h := range s.endpoints {
+	for _, h := range *s.endpoints.Load() {
 		d := h.Descriptor()
 		if seen[d.Name] {
 			continue
@@ -221,7 +241,7 @@ func (s *Server) serve(ctx context.Context, hdr headers, body []byte, ct string,
 	if endpoint == "" {
 		return nil, abi.NewError(s.opts.Name, http.StatusBadRequest, "missing %s header (such as Greeter.Hello)", HeaderEndpoint)
 	}
-	h, ok := s.endpoints[endpoint]
+	h, ok := s.route(endpoint)
 	if !ok {
 		return nil, abi.NewError(s.opts.Name, http.StatusNotFound, "unknown endpoint %s", endpoint)
 	}

@@ -61,7 +61,7 @@ func (s *Server) serveStream(ctx context.Context, hdr headers, body []byte, ct s
 	if endpoint == "" {
 		return nil, abi.NewError(s.opts.Name, http.StatusBadRequest, "missing %s header (such as Counter.Count)", HeaderEndpoint)
 	}
-	h, ok := s.endpoints[endpoint]
+	h, ok := s.route(endpoint)
 	if !ok {
 		return nil, abi.NewError(s.opts.Name, http.StatusNotFound, "unknown endpoint %s", endpoint)
 	}

@@ -12,9 +12,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host/component"
@@ -41,19 +44,43 @@ type Spec struct {
 	Options host.ModuleOptions
 }
 
-// Module is a loaded component module. It is safe for concurrent use.
+// Module is a loaded component module. It is safe for concurrent use. Its module can be
+// replaced while it serves (Reload): each call runs on the module current when it started.
 type Module struct {
-	m    *host.Module
+	live *Live
+	spec Spec
 	kind component.Kind
 	name string
 	// reqs holds requests for reuse: the module copies a request's body in and keeps no
 	// reference to the request once the call returns, so a hot call does not allocate one.
-	reqs sync.Pool
+	reqs      sync.Pool
+	closeOnce sync.Once
+}
+
+// Tracker is told of every component module Load loads through a Loader that implements it,
+// so that a service can swap each of them live whatever kind's host package loaded it.
+type Tracker interface {
+	Track(m *Module)
 }
 
 // Load loads the module s names and checks it against s. On error nothing stays loaded.
 func Load(ctx context.Context, l Loader, s Spec) (*Module, error) {
-	m, err := l.Load(ctx, s.Path, s.Options)
+	var (
+		m      *host.Module
+		digest string
+		err    error
+	)
+	if bl, ok := l.(BytesLoader); ok {
+		// Loaded from the bytes fingerprinted, so the digest is the module's.
+		var wasm []byte
+		if wasm, err = os.ReadFile(s.Path); err != nil {
+			return nil, fmt.Errorf("%s: load module: %w", s.Kind, err)
+		}
+		digest = Digest(wasm)
+		m, err = bl.LoadBytes(ctx, s.Path, wasm, s.Options)
+	} else {
+		m, err = l.Load(ctx, s.Path, s.Options)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Kind, err)
 	}
@@ -62,8 +89,61 @@ func Load(ctx context.Context, l Loader, s Spec) (*Module, error) {
 		return nil, fmt.Errorf("%s: module %s: %w", s.Kind, s.Path, err)
 	}
 	d := m.Descriptor()
-	return &Module{m: m, kind: s.Kind, name: d.Name}, nil
+	out := &Module{live: NewLive(m, digest), spec: s, kind: s.Kind, name: d.Name}
+	if t, ok := l.(Tracker); ok {
+		t.Track(out)
+	}
+	return out, nil
 }
+
+// Swapped describes one live swap, for the log.
+type Swapped struct {
+	// Old and New are the digests of the module files.
+	Old, New string
+	// Compile is how long the new module took to read, compile, initialize, check and warm;
+	// Switch how long making it current took.
+	Compile, Switch time.Duration
+}
+
+// Reload swaps in the module now in the component's file, if its content changed: it is
+// compiled, checked as at start-up (kind, name, operations; check too when not nil) and
+// warmed off the request path, then made current at once; calls in flight finish on the old
+// module, which is closed once they have. It returns nil and no error when the file is
+// unchanged. A file that fails leaves the running module serving.
+func (m *Module) Reload(ctx context.Context, l BytesLoader, check func(abi.Descriptor) error) (*Swapped, error) {
+	old := m.live.Digest()
+	if wasm, err := os.ReadFile(m.spec.Path); err == nil && Digest(wasm) == old {
+		return nil, nil
+	}
+	s := m.spec
+	s.Name = m.name // a module given by path alone keeps the name it declared
+	c, err := Prepare(ctx, l, s, runtime.GOMAXPROCS(0), func(d abi.Descriptor) error {
+		if err := Check(d, s); err != nil {
+			return err
+		}
+		if check != nil {
+			return check(d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", m.kind, m.name, err)
+	}
+	if c.Digest == old {
+		_ = c.Module.Close(context.WithoutCancel(ctx))
+		return nil, nil
+	}
+	start := time.Now()
+	m.live.Swap(c)
+	return &Swapped{Old: old, New: c.Digest, Compile: c.Compile, Switch: time.Since(start)}, nil
+}
+
+// Path returns the component's module file.
+func (m *Module) Path() string { return m.spec.Path }
+
+// Digest returns the digest of the module serving now, or "" when the loader could not
+// fingerprint it.
+func (m *Module) Digest() string { return m.live.Digest() }
 
 // Check reports how a descriptor fails s: another kind, another name, a missing operation.
 func Check(d abi.Descriptor, s Spec) error {
@@ -92,11 +172,7 @@ func (m *Module) Kind() component.Kind { return m.kind }
 func (m *Module) Name() string { return m.name }
 
 // Descriptor returns the module's descriptor.
-func (m *Module) Descriptor() abi.Descriptor { return m.m.Descriptor() }
-
-// Host returns the underlying module, for the callers that need its full request shape
-// (headers, content type).
-func (m *Module) Host() *host.Module { return m.m }
+func (m *Module) Descriptor() abi.Descriptor { return m.live.Descriptor() }
 
 // Call runs operation op with input in and returns the output, a copy the caller owns. An
 // error the module reports comes back as the module's *abi.Error (see Code); any other
@@ -107,7 +183,14 @@ func (m *Module) Call(ctx context.Context, op string, in []byte) ([]byte, error)
 		req = new(host.Request)
 	}
 	*req = host.Request{Endpoint: op, ContentType: "application/protobuf", Body: in}
-	res, err := m.m.Call(ctx, req)
+	ls := m.live.acquire()
+	if ls == nil {
+		*req = host.Request{}
+		m.reqs.Put(req)
+		return nil, fmt.Errorf("%s %s: %s: %w", m.kind, m.name, op, ErrClosed)
+	}
+	res, err := ls.m.Call(ctx, req)
+	ls.release()
 	*req = host.Request{}
 	m.reqs.Put(req)
 	if err != nil {
@@ -120,5 +203,9 @@ func (m *Module) Call(ctx context.Context, op string, in []byte) ([]byte, error)
 	return res.Body, nil
 }
 
-// Close releases the module. It is safe to call more than once.
-func (m *Module) Close(ctx context.Context) error { return m.m.Close(ctx) }
+// Close releases the module once its calls in flight have returned. It is safe to call more
+// than once.
+func (m *Module) Close(ctx context.Context) error {
+	m.closeOnce.Do(m.live.Close)
+	return nil
+}

@@ -1,0 +1,300 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/host/component"
+	"github.com/microhost/microhost/host/config"
+	"github.com/microhost/microhost/internal/conformance"
+	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/server"
+	"github.com/microhost/microhost/internal/wasmcomponent"
+	"github.com/microhost/microhost/internal/watch"
+)
+
+// slot is one configured module the service can swap live: a [[handler]] or a
+// [[subscriber]], its module file and the module serving it now.
+type slot struct {
+	kind component.Kind // KindHandler for a [[handler]], KindSubscriber for a [[subscriber]]
+	path string
+	// topic is a subscriber's topic, which a new module must still take.
+	topic string
+	opts  host.ModuleOptions
+	live  *wasmcomponent.Live
+}
+
+// loadSlot loads the module at path for a slot of the given kind and wraps it so that it
+// can be swapped live.
+func (s *Service) loadSlot(ctx context.Context, kind component.Kind, path string, opts host.ModuleOptions) (*slot, error) {
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load module: %w", err)
+	}
+	m, err := s.loader().LoadBytes(ctx, path, wasm, opts)
+	if err != nil {
+		return nil, err
+	}
+	sl := &slot{kind: kind, path: path, opts: opts, live: wasmcomponent.NewLive(m, wasmcomponent.Digest(wasm))}
+	s.slots = append(s.slots, sl)
+	return sl, nil
+}
+
+// check reports how a module that would replace sl's fails it: another kind, another
+// name, a subscriber that no longer takes its topic.
+func (sl *slot) check(d abi.Descriptor) error {
+	cur := sl.live.Descriptor()
+	switch {
+	case sl.kind == component.KindSubscriber && d.Kind != abi.KindSubscriber && d.Kind != abi.KindHandler:
+		return fmt.Errorf("it is a %s module (%q), not a subscriber", d.Kind, d.Name)
+	case sl.kind == component.KindHandler && d.Kind != abi.KindHandler:
+		return fmt.Errorf("it is a %s module (%q), not a handler", d.Kind, d.Name)
+	case d.Name != cur.Name:
+		return fmt.Errorf("it declares itself the %s %q, not %q", d.Kind, d.Name, cur.Name)
+	case sl.topic != "" && !slices.ContainsFunc(d.Endpoints, func(e abi.Endpoint) bool { return e.Name == sl.topic }):
+		return fmt.Errorf("it does not subscribe to topic %q (it declares %s)", sl.topic, endpointNames(d))
+	}
+	return nil
+}
+
+// Watch swaps modules live until ctx is done: it watches the file of every [[handler]] and
+// [[subscriber]] module and of every component that runs as a module, and once a new or
+// replaced file is complete, swaps it in (see Reload). A deleted file leaves the running
+// module serving.
+func (s *Service) Watch(ctx context.Context) error {
+	var paths []string
+	for _, sl := range s.slots {
+		paths = append(paths, sl.path)
+	}
+	for _, m := range s.components {
+		paths = append(paths, m.Path())
+	}
+	natives := s.nativeComponents()
+	for _, n := range natives {
+		paths = append(paths, n.path)
+	}
+	w, err := watch.New(paths, watch.Options{Logger: s.logger})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	go w.Run(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ch := <-w.C():
+			_ = s.reload(ctx, ch.Path)
+			for _, n := range natives {
+				if n.path == ch.Path && !ch.Removed {
+					s.nativeChanged(n)
+				}
+			}
+		}
+	}
+}
+
+// Reload looks at every module file once, as SIGHUP and `microhost reload` ask, and swaps
+// in each that changed. It returns the refusals, joined; each was logged.
+func (s *Service) Reload(ctx context.Context) error {
+	return s.reload(ctx, "")
+}
+
+// reload swaps in the module files that changed: the one at path, or all when path is "".
+func (s *Service) reload(ctx context.Context, path string) error {
+	var errs []error
+	deleted := func(kind component.Kind, p, digest string) bool {
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			s.logger.Warn("module file deleted; the running module keeps serving", "kind", kind, "file", p, "digest", short(digest))
+			return true
+		}
+		return false
+	}
+	for _, sl := range s.slots {
+		if (path == "" || sl.path == path) && !deleted(sl.kind, sl.path, sl.live.Digest()) {
+			errs = append(errs, s.swap(ctx, sl))
+		}
+	}
+	for _, m := range s.components {
+		if (path == "" || m.Path() == path) && !deleted(m.Kind(), m.Path(), m.Digest()) {
+			errs = append(errs, s.swapComponent(ctx, m))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// nativeComponent is a component running as its native twin in mode auto, whose module file
+// may yet appear.
+type nativeComponent struct {
+	kind component.Kind
+	name string
+	path string
+}
+
+// nativeComponents lists the components running as their native twins in mode auto.
+func (s *Service) nativeComponents() []nativeComponent {
+	wasm := map[string]bool{}
+	for _, m := range s.components {
+		wasm[m.Path()] = true
+	}
+	var out []nativeComponent
+	add := func(kind component.Kind, c config.Component) {
+		if c.Mode == string(component.ModeAuto) && c.Path != "" && !wasm[c.Path] {
+			out = append(out, nativeComponent{kind: kind, name: c.Module, path: c.Path})
+		}
+	}
+	if s.ownedRegistry != nil {
+		add(component.KindRegistry, s.cfg.Registry.Component)
+	}
+	add(component.KindSelector, s.cfg.Selector.Component)
+	add(component.KindTransport, s.cfg.Transport.Component)
+	if s.pubsub.broker != nil {
+		add(component.KindBroker, s.cfg.Broker.Component)
+	}
+	for _, name := range s.cfg.Codec.Modules {
+		add(component.KindCodec, config.Component{Module: name, Mode: s.cfg.Codec.Mode, Path: filepath.Join(s.cfg.Plugins.Dir, name+".wasm")})
+	}
+	return out
+}
+
+// nativeChanged says what a new file means for a component running as its native twin: the
+// stock build changes nothing; another build would run as Wasm, which takes a restart (a
+// native twin is not swapped live).
+func (s *Service) nativeChanged(n nativeComponent) {
+	ch, err := s.catalogue.Choose(n.kind, n.name, component.ModeAuto, n.path)
+	switch {
+	case err != nil:
+		s.logger.Error("swap refused; the native twin keeps serving", "kind", n.kind, "file", n.path, "reason", err)
+	case ch.Mode == component.ModeNative:
+		s.logger.Info("module file is the stock build; the native twin keeps serving", "kind", n.kind, "name", n.name, "file", n.path)
+	default:
+		s.logger.Warn("not swapped live: the component runs as its native twin; the new build takes over at the next restart (or set mode = \"wasm\" to swap it live)",
+			"kind", n.kind, "name", n.name, "file", n.path, "digest", short(ch.Digest))
+	}
+}
+
+// swapComponent swaps a component's module through the adapter (wasmcomponent.Module.Reload)
+// after the kind's conformance suite passed on the new file, when the kind has a suite that
+// needs nothing outside the process.
+func (s *Service) swapComponent(ctx context.Context, m *wasmcomponent.Module) error {
+	s.swapMu.Lock()
+	defer s.swapMu.Unlock()
+	conform := func(abi.Descriptor) error {
+		if m.Kind() == component.KindRegistry {
+			return nil // its suite needs the registry's backend
+		}
+		r, err := conformance.File(ctx, s.rt, m.Path())
+		if err != nil {
+			return err
+		}
+		return r.Err()
+	}
+	sw, err := m.Reload(ctx, s.rt, conform)
+	if err != nil {
+		s.logger.Error("swap refused; the running module keeps serving", "kind", m.Kind(), "file", m.Path(), "reason", err)
+		return err
+	}
+	if sw != nil {
+		s.logger.Info("swapped", "kind", m.Kind(), "name", m.Name(), "file", m.Path(),
+			"old_digest", short(sw.Old), "new_digest", short(sw.New), "compile", sw.Compile, "switch", sw.Switch)
+	}
+	return nil
+}
+
+// swap replaces sl's module with the one in its file, if the file changed: the new module is
+// compiled, checked and warmed off the request path, then made current at once; calls in
+// flight finish on the old module, closed once they have. A module whose endpoints changed
+// is re-registered with the new list. A file that fails is refused with one log line, and
+// the running module keeps serving.
+func (s *Service) swap(ctx context.Context, sl *slot) error {
+	s.swapMu.Lock()
+	defer s.swapMu.Unlock()
+	old := sl.live.Digest()
+	if wasm, err := os.ReadFile(sl.path); err == nil && wasmcomponent.Digest(wasm) == old {
+		return nil
+	}
+	// A subscriber slot also takes a handler module, so the check is the slot's own.
+	c, err := wasmcomponent.Prepare(ctx, s.rt, wasmcomponent.Spec{Kind: sl.kind, Path: sl.path, Options: sl.opts}, max(sl.opts.PoolSize, runtime.GOMAXPROCS(0)), sl.check)
+	if err != nil {
+		s.logger.Error("swap refused; the running module keeps serving", "kind", sl.kind, "file", sl.path, "reason", err)
+		return err
+	}
+	if c.Digest == old {
+		_ = c.Module.Close(context.WithoutCancel(ctx))
+		return nil
+	}
+	before := sl.live.Descriptor().Endpoints
+	start := time.Now()
+	sl.live.Swap(c)
+	switched := time.Since(start)
+	d := c.Module.Descriptor()
+	s.logger.Info("swapped", "kind", sl.kind, "name", d.Name, "file", sl.path,
+		"old_digest", short(old), "new_digest", short(c.Digest), "compile", c.Compile, "switch", switched)
+	if sl.kind == component.KindHandler && !reflect.DeepEqual(before, d.Endpoints) {
+		s.reroute(ctx)
+	}
+	return nil
+}
+
+// reroute routes requests by the handlers' current endpoints and re-registers the service
+// with them.
+func (s *Service) reroute(ctx context.Context) {
+	if s.server == nil {
+		return
+	}
+	var hs []server.Handler
+	for _, sl := range s.slots {
+		if sl.kind == component.KindHandler {
+			hs = append(hs, sl.live)
+		}
+	}
+	if err := s.server.SetHandlers(hs...); err != nil {
+		s.logger.Error("new endpoints not routed", "err", err)
+		return
+	}
+	if s.record == nil {
+		return
+	}
+	s.recordMu.Lock()
+	rec := *s.record
+	rec.Endpoints = s.server.Endpoints()
+	s.record = &rec
+	s.recordMu.Unlock()
+	if err := s.reg.Register(ctx, &rec, s.cfg.Registry.TTL.D()); err != nil {
+		s.logger.Warn("re-registering with the new endpoints failed; retrying every interval", "err", err)
+		return
+	}
+	s.logger.Info("re-registered with new endpoints", "service", rec.Name, "endpoints", len(rec.Endpoints))
+}
+
+// tracker loads modules through the service's runtime and keeps every component module
+// loaded, of whatever kind, so that the service can swap it live and close it.
+type tracker struct {
+	progressLoader
+	s *Service
+}
+
+// Track records a component module the service loaded, so that it is watched and swapped.
+func (t tracker) Track(m *wasmcomponent.Module) { t.s.components = append(t.s.components, m) }
+
+// loader is what the service loads every module through: each load logged (progress.go),
+// each component module tracked for live swap.
+func (s *Service) loader() tracker {
+	return tracker{progressLoader: progressLoader{rt: s.rt, logger: s.logger}, s: s}
+}
+
+// short is a digest's first 12 hex digits, enough to tell builds apart in a log.
+func short(digest string) string {
+	if len(digest) > 12 {
+		return digest[:12]
+	}
+	return digest
+}
