@@ -15,6 +15,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/microhost/microhost/abi"
@@ -30,6 +31,8 @@ type Module struct {
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 	outbound *outbound
+	// roots are the mounts' file systems, one per opts.Mounts entry (rootfs.go).
+	roots []*rootFS
 
 	// idle holds warm instances; slots holds one token per instance that may exist, so at
 	// most opts.PoolSize instances are alive and a caller waits for a token when all are
@@ -73,6 +76,7 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 	defer func() {
 		if !ok {
 			_ = rt.Close(ctx)
+			m.closeRoots()
 		}
 	}()
 
@@ -86,6 +90,14 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
+	}
+	for _, mt := range opts.Mounts {
+		root, err := newRootFS(mt.HostDir, mt.ReadOnly)
+		if err != nil {
+			m.closeRoots()
+			return nil, fmt.Errorf("mount %s: %w", mt.GuestPath, err)
+		}
+		m.roots = append(m.roots, root)
 	}
 	m.outbound = newOutbound(opts)
 	if err := instantiateHostModule(ctx, rt, m.outbound); err != nil {
@@ -199,8 +211,16 @@ func (m *Module) Close(ctx context.Context) error {
 		if m.outbound != nil {
 			m.outbound.close()
 		}
+		m.closeRoots()
 	})
 	return err
+}
+
+func (m *Module) closeRoots() {
+	for _, r := range m.roots {
+		_ = r.close()
+	}
+	m.roots = nil
 }
 
 // instance is one warm instance of a module, used by one call at a time.
@@ -226,14 +246,10 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		WithSysNanotime().
 		WithSysNanosleep().
 		WithStartFunctions()
-	if len(m.opts.Mounts) > 0 {
+	if len(m.roots) > 0 {
 		fsCfg := wazero.NewFSConfig()
-		for _, mt := range m.opts.Mounts {
-			if mt.ReadOnly {
-				fsCfg = fsCfg.WithReadOnlyDirMount(mt.HostDir, mt.GuestPath)
-			} else {
-				fsCfg = fsCfg.WithDirMount(mt.HostDir, mt.GuestPath)
-			}
+		for i, mt := range m.opts.Mounts {
+			fsCfg = fsCfg.(sysfs.FSConfig).WithSysFSMount(m.roots[i], mt.GuestPath)
 		}
 		cfg = cfg.WithFSConfig(fsCfg)
 	}
