@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -53,7 +54,7 @@ func (m *Module) Call(ctx context.Context, req *Request) (*Response, error) {
 		m.discard(ctx, inst)
 	}
 	if callErr != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil && m.opts.InterruptOnDeadline {
+		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, fmt.Errorf("%w: %s stopped: %w", ErrGuestFault, req.Endpoint, ctxErr)
 		}
 		m.logger.Warn("guest fault; instance replaced", "endpoint", req.Endpoint, "err", callErr)
@@ -154,6 +155,41 @@ func callFrom(ctx context.Context) *callState {
 type abiFault struct{ msg string }
 
 func (f abiFault) Error() string { return "ABI violation: " + f.msg }
+
+// deadlineStop is the panic value that ends a guest whose call's context is done while it
+// waits in a host function (a sleep, a service call, a publication, an outbound request, a
+// stream): the guest never runs another instruction of that call, whether or not the module
+// interrupts running code on deadlines, and its instance is replaced.
+type deadlineStop struct{ err error }
+
+func (d deadlineStop) Error() string { return "stopped at its deadline: " + d.err.Error() }
+
+// stopIfDone ends the guest (see deadlineStop) when the call's context is done.
+func (s *callState) stopIfDone() {
+	if s.ctx == nil {
+		return
+	}
+	if err := s.ctx.Err(); err != nil {
+		panic(deadlineStop{err: err})
+	}
+}
+
+// sleep is the instance's WASI clock sleep: it returns after ns nanoseconds, or stops the
+// guest (see deadlineStop) as soon as the current call's context is done.
+func (s *callState) sleep(ns int64) {
+	ctx := s.ctx
+	if ctx == nil {
+		time.Sleep(time.Duration(ns))
+		return
+	}
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		panic(deadlineStop{err: ctx.Err()})
+	}
+}
 
 func fault(format string, args ...any) {
 	panic(abiFault{msg: fmt.Sprintf(format, args...)})

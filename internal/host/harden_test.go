@@ -2,13 +2,17 @@ package host
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/microhost/microhost/abi"
 )
 
 // TestMountCannotBeEscaped gives a hostile module a directory and plants symlinks to a
@@ -53,4 +57,76 @@ func TestMountCannotBeEscaped(t *testing.T) {
 	res, err = m.Call(context.Background(), &Request{Endpoint: "Hostile.Files", Body: []byte(`{"id":"n1"}`)})
 	require.NoError(t, err)
 	assert.Equal(t, `1 {"id":"n1"}`, string(res.Body))
+}
+
+// TestSleepingGuestStoppedAtDeadline: a guest sleeping far past its deadline is stopped
+// within 100 ms of it, with or without interrupts, and its instance is replaced.
+func TestSleepingGuestStoppedAtDeadline(t *testing.T) {
+	for _, interrupt := range []bool{false, true} {
+		t.Run(fmt.Sprintf("interrupt=%t", interrupt), func(t *testing.T) {
+			m := load(t, newRuntime(t, nil), testguestWasm, ModuleOptions{PoolSize: 1, InterruptOnDeadline: interrupt})
+			for range 2 {
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				start := time.Now()
+				_, err := m.Call(ctx, &Request{Endpoint: "Test.Sleep", Body: []byte("1h")})
+				took := time.Since(start)
+				cancel()
+				require.ErrorIs(t, err, ErrGuestFault)
+				require.ErrorIs(t, err, context.DeadlineExceeded)
+				assert.Less(t, took, 300*time.Millisecond, "stopped %v after a 200ms deadline", took)
+			}
+			res, err := m.Call(context.Background(), &Request{Endpoint: "Test.Echo", Body: []byte("alive")})
+			require.NoError(t, err)
+			assert.Equal(t, "||alive", string(res.Body))
+		})
+	}
+}
+
+// TestNoFreeInstance: a request that waited its whole deadline for an instance gets a 503
+// naming the module, not a deadline error for a handler that never ran.
+func TestNoFreeInstance(t *testing.T) {
+	m := load(t, newRuntime(t, nil), testguestWasm, ModuleOptions{PoolSize: 1})
+	busy, cancelBusy := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Call(busy, &Request{Endpoint: "Test.Sleep", Body: []byte("1h")})
+		done <- err
+	}()
+	var err error
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_, err = m.Call(ctx, &Request{Endpoint: "Test.Noop"})
+		return err != nil
+	}, 5*time.Second, 10*time.Millisecond)
+	var ae *abi.Error
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, int32(503), ae.Code)
+	assert.Contains(t, ae.Detail, "no free instance of testguest")
+	cancelBusy()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(2 * time.Second):
+		t.Fatal("the sleeping call was not stopped by its cancellation")
+	}
+	_, err = m.Call(context.Background(), &Request{Endpoint: "Test.Noop"})
+	require.NoError(t, err)
+}
+
+// TestGuestWaitingOnAServiceCallStopped: a guest blocked in the call host function is
+// stopped at its deadline, not resumed with an error to carry on.
+func TestGuestWaitingOnAServiceCallStopped(t *testing.T) {
+	path := buildCallGuest(t)
+	m := callModule(t, path, ServiceCallerFunc(func(ctx context.Context, req *ServiceRequest) ([]byte, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := relay(ctx, m, "Call.Relay", nil, `{"service":"slow","endpoint":"Slow.Call","body":{}}`)
+	require.ErrorIs(t, err, ErrGuestFault)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 300*time.Millisecond)
 }

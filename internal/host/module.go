@@ -244,7 +244,6 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		WithRandSource(rand.Reader).
 		WithSysWalltime().
 		WithSysNanotime().
-		WithSysNanosleep().
 		WithStartFunctions()
 	if len(m.roots) > 0 {
 		fsCfg := wazero.NewFSConfig()
@@ -253,11 +252,13 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		}
 		cfg = cfg.WithFSConfig(fsCfg)
 	}
+	inst := &instance{stack: make([]uint64, 2)}
+	cfg = cfg.WithNanosleep(inst.call.sleep)
 	mod, err := m.rt.InstantiateModule(ctx, m.compiled, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("instantiate: %w", err)
 	}
-	inst := &instance{mod: mod, handle: mod.ExportedFunction(abi.ExportHandle), stack: make([]uint64, 2)}
+	inst.mod, inst.handle = mod, mod.ExportedFunction(abi.ExportHandle)
 	inst.ctx.state = &inst.call
 	inst.call.logger = m.logger
 	inst.call.publisher = m.opts.Publisher
@@ -313,7 +314,7 @@ func (m *Module) acquire(ctx context.Context) (*instance, error) {
 		}
 		return inst, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for an instance of %s: %w", m.desc.Name, ctx.Err())
+		return nil, fmt.Errorf("%w: %w", abi.NewError("", 503, "no free instance of %s", m.desc.Name), ctx.Err())
 	}
 }
 
