@@ -69,6 +69,9 @@ type Plugins struct {
 	Dir string `toml:"dir"`
 	// CacheDir holds compiled modules between runs ("off" disables it).
 	CacheDir string `toml:"cache_dir"`
+	// StartupTimeout bounds each start-up phase of every module (its start function,
+	// _initialize, its descriptor export); zero means 10 s.
+	StartupTimeout Duration `toml:"startup_timeout"`
 }
 
 // Client is the [client] table.

@@ -150,7 +150,7 @@ func (s *Service) provisionRegistry(ctx context.Context) error {
 func (s *Service) provision(ctx context.Context) error {
 	cfg, logger := s.cfg, s.logger
 	var err error
-	s.rt, err = host.NewRuntime(ctx, host.Options{CacheDir: cfg.Plugins.CacheDir, Logger: logger})
+	s.rt, err = host.NewRuntime(ctx, host.Options{CacheDir: cfg.Plugins.CacheDir, Logger: logger, StartupTimeout: time.Duration(cfg.Plugins.StartupTimeout)})
 	if err != nil {
 		return err
 	}

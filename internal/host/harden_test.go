@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/internal/guestbuild"
 )
 
 // TestMountCannotBeEscaped gives a hostile module a directory and plants symlinks to a
@@ -129,4 +131,58 @@ func TestGuestWaitingOnAServiceCallStopped(t *testing.T) {
 	require.ErrorIs(t, err, ErrGuestFault)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, time.Since(start), 300*time.Millisecond)
+}
+
+// spinningWAT is a handler module in WebAssembly text that loops forever in one start-up
+// phase: "start" (its start function), "init" (_initialize) or "describe".
+func spinningWAT(t *testing.T, phase string) string {
+	t.Helper()
+	desc := `{"kind":"handler","name":"spinner","version":"1.0.0","endpoints":[{"name":"Spin.Go","request":"R","response":"R"}]}`
+	body := map[string]string{"start": "", "init": "", "describe": ""}
+	body[phase] = "(call $spin)"
+	start := ""
+	if phase == "start" {
+		start = "(start $spin)"
+	}
+	src := fmt.Sprintf(`(module
+  (memory (export "memory") 1)
+  (data (i32.const 0) %q)
+  (func $spin (loop $l (br $l)))
+  (func (export "microhost_abi_version_1"))
+  (func (export "_initialize") %s)
+  (func (export "microhost_describe") (result i64) %s (i64.const %d))
+  (func (export "microhost_handle") (param i32 i32) (result i32) (i32.const 0))
+  %s)`, desc, body["init"], body["describe"], len(desc), start)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "spin-"+phase+".wat")
+	require.NoError(t, os.WriteFile(file, []byte(src), 0o644))
+	path, err := guestbuild.WAT(context.Background(), file, dir)
+	if errors.Is(err, guestbuild.ErrToolMissing) {
+		t.Skip(err)
+	}
+	require.NoError(t, err)
+	return path
+}
+
+// TestStartupIsBounded: a module looping in its start function, _initialize or descriptor
+// export fails to load after the start-up deadline, with or without interrupts, and the
+// error names the module and the phase.
+func TestStartupIsBounded(t *testing.T) {
+	phases := map[string]string{"start": "start function", "init": abi.ExportInitialize, "describe": abi.ExportDescribe}
+	for phase, name := range phases {
+		path := spinningWAT(t, phase)
+		for _, interrupt := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/interrupt=%t", phase, interrupt), func(t *testing.T) {
+				r, err := NewRuntime(context.Background(), Options{CacheDir: testCacheDir, StartupTimeout: 200 * time.Millisecond})
+				require.NoError(t, err)
+				defer r.Close(context.Background())
+				start := time.Now()
+				_, err = r.Load(context.Background(), path, ModuleOptions{InterruptOnDeadline: interrupt})
+				require.ErrorIs(t, err, ErrStartup)
+				assert.Contains(t, err.Error(), path)
+				assert.Contains(t, err.Error(), name+" did not finish within the start-up deadline of 200ms")
+				assert.Less(t, time.Since(start), 5*time.Second)
+			})
+		}
+	}
 }

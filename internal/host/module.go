@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -31,6 +32,8 @@ type Module struct {
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 	outbound *outbound
+	// startup bounds each start-up phase of an instance (Options.StartupTimeout).
+	startup time.Duration
 	// roots are the mounts' file systems, one per opts.Mounts entry (rootfs.go).
 	roots []*rootFS
 
@@ -66,12 +69,25 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 	name := strings.TrimSuffix(filepath.Base(path), ".wasm")
 	logger := r.logger.With("module", name)
 
+	if !opts.InterruptOnDeadline {
+		// The module's own runtime cannot stop a looping guest, so its start-up is first
+		// proven, under the deadline, in a runtime that can.
+		probe := opts
+		probe.InterruptOnDeadline = true
+		probe.Publisher, probe.Services = nil, nil
+		pm, err := r.load(ctx, path, wasm, probe)
+		if err != nil {
+			return nil, err
+		}
+		_ = pm.Close(ctx)
+	}
+
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(r.cache).
 		WithMemoryLimitPages(opts.MemoryLimitPages).
 		WithCloseOnContextDone(opts.InterruptOnDeadline)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
-	m := &Module{path: path, opts: opts, logger: logger, rt: rt}
+	m := &Module{path: path, opts: opts, logger: logger, rt: rt, startup: r.startup}
 	ok := false
 	defer func() {
 		if !ok {
@@ -108,9 +124,12 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 	if err != nil {
 		return nil, err
 	}
-	desc, err := first.describe(ctx)
+	dctx, cancel := context.WithTimeout(ctx, m.startup)
+	desc, err := first.describe(dctx)
+	cancel()
 	if err != nil {
-		return nil, err
+		_ = first.mod.Close(ctx)
+		return nil, startupErr(dctx, abi.ExportDescribe, m.startup, err)
 	}
 	m.desc = desc
 
@@ -254,9 +273,13 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	}
 	inst := &instance{stack: make([]uint64, 2)}
 	cfg = cfg.WithNanosleep(inst.call.sleep)
-	mod, err := m.rt.InstantiateModule(ctx, m.compiled, cfg)
+	sctx, cancel := context.WithTimeout(ctx, m.startup)
+	defer cancel()
+	inst.call.ctx = sctx
+	defer func() { inst.call.ctx = nil }()
+	mod, err := m.rt.InstantiateModule(withCall(sctx, &inst.call), m.compiled, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("instantiate: %w", err)
+		return nil, startupErr(sctx, "start function", m.startup, fmt.Errorf("instantiate: %w", err))
 	}
 	inst.mod, inst.handle = mod, mod.ExportedFunction(abi.ExportHandle)
 	inst.ctx.state = &inst.call
@@ -264,17 +287,32 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	inst.call.publisher = m.opts.Publisher
 	inst.call.services = m.opts.Services
 	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
-		if _, err := init.Call(withCall(ctx, &inst.call)); err != nil {
+		if _, err := init.Call(withCall(sctx, &inst.call)); err != nil {
 			_ = mod.Close(ctx)
-			return nil, fmt.Errorf("%s: %w", abi.ExportInitialize, err)
+			return nil, startupErr(sctx, abi.ExportInitialize, m.startup, fmt.Errorf("%s: %w", abi.ExportInitialize, err))
 		}
 	}
 	return inst, nil
 }
 
+// startupErr names the phase that did not finish within the start-up deadline; other errors
+// pass as they are.
+func startupErr(ctx context.Context, phase string, limit time.Duration, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %s did not finish within the start-up deadline of %v: %w", ErrStartup, phase, limit, err)
+	}
+	return err
+}
+
+// ErrStartup is wrapped by Load's error when a start-up phase (the start function,
+// _initialize or the descriptor export) runs past the start-up deadline.
+var ErrStartup = errors.New("start-up deadline exceeded")
+
 // describe calls the descriptor export and decodes and validates its JSON.
 func (inst *instance) describe(ctx context.Context) (abi.Descriptor, error) {
 	var desc abi.Descriptor
+	inst.call.ctx = ctx
+	defer func() { inst.call.ctx = nil }()
 	res, err := inst.mod.ExportedFunction(abi.ExportDescribe).Call(withCall(ctx, &inst.call))
 	if err != nil {
 		return desc, fmt.Errorf("%s: %w", abi.ExportDescribe, err)

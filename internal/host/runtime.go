@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 )
@@ -23,14 +24,21 @@ type Options struct {
 	CacheDir string
 	// Logger receives the host's records and the guests' log output. Nil discards them.
 	Logger *slog.Logger
+	// StartupTimeout bounds each start-up phase of a module (its start function, its
+	// _initialize export, its descriptor export) at load. Zero means DefaultStartupTimeout.
+	StartupTimeout time.Duration
 }
+
+// DefaultStartupTimeout is the default bound on each start-up phase of a module.
+const DefaultStartupTimeout = 10 * time.Second
 
 // Runtime owns what all modules of a process share: the compilation cache and the logger.
 // Each module gets a wazero runtime of its own (so each has its own memory cap and no module
 // can import another's exports), all of them backed by this one cache.
 type Runtime struct {
-	cache  wazero.CompilationCache
-	logger *slog.Logger
+	cache   wazero.CompilationCache
+	logger  *slog.Logger
+	startup time.Duration
 }
 
 // DefaultCacheDir is where compiled modules are cached when Options.CacheDir is empty.
@@ -48,7 +56,10 @@ func NewRuntime(ctx context.Context, opts Options) (*Runtime, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Runtime{logger: logger}
+	r := &Runtime{logger: logger, startup: opts.StartupTimeout}
+	if r.startup <= 0 {
+		r.startup = DefaultStartupTimeout
+	}
 	switch opts.CacheDir {
 	case "off":
 		r.cache = wazero.NewCompilationCache()
