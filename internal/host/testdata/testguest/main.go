@@ -48,7 +48,7 @@ func init() {
 		return []byte{byte(n)}, nil
 	})
 	guest.Handle("Test.Sleep", func(req *guest.Request) ([]byte, error) {
-		d, err := time.ParseDuration(string(req.Body))
+		d, err := time.ParseDuration(strings.Trim(string(req.Body), `"`)) // bare or a JSON string
 		if err != nil {
 			return nil, guest.BadRequest("bad duration: %v", err)
 		}
