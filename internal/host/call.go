@@ -97,6 +97,12 @@ type callState struct {
 	// outboundHeld is set when the call made an outbound HTTP request, whose response the
 	// module's outbound keeps for this instance until the call ends (outbound.go).
 	outboundHeld bool
+	// logPerCall, logUsed and logCapped bound the call's log output; logLimit is the
+	// module's budget per second (guestlog.go).
+	logPerCall int
+	logUsed    int
+	logCapped  bool
+	logLimit   *logLimiter
 }
 
 func (s *callState) reset() {
@@ -109,6 +115,8 @@ func (s *callState) reset() {
 	s.streamPending = nil
 	s.hasPending = false
 	s.outboundHeld = false
+	s.logUsed = 0
+	s.logCapped = false
 }
 
 type callKey struct{}
@@ -232,9 +240,10 @@ func lookupHeader(req *Request, key string) (string, bool) {
 	return "", false
 }
 
-// logWriter turns guest stdout/stderr into log records, one per line.
+// logWriter turns guest stdout/stderr into log records, one per line, within the call's
+// log caps (see callState.emitLog).
 type logWriter struct {
-	logger *slog.Logger
+	state  *callState
 	level  slog.Level
 	stream string
 	buf    []byte
@@ -247,11 +256,11 @@ func (w *logWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		w.logger.Log(context.Background(), w.level, string(w.buf[:i]), "stream", w.stream)
+		w.state.emitLog(w.level, w.buf[:i], "stream", w.stream)
 		w.buf = w.buf[i+1:]
 	}
 	if len(w.buf) > 4096 {
-		w.logger.Log(context.Background(), w.level, string(w.buf), "stream", w.stream)
+		w.state.emitLog(w.level, w.buf, "stream", w.stream)
 		w.buf = w.buf[:0]
 	}
 	return len(p), nil

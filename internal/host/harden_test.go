@@ -15,6 +15,7 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/logbuffer"
 )
 
 // TestMountCannotBeEscaped gives a hostile module a directory and plants symlinks to a
@@ -184,5 +185,30 @@ func TestStartupIsBounded(t *testing.T) {
 				assert.Less(t, time.Since(start), 5*time.Second)
 			})
 		}
+	}
+}
+
+// TestGuestLogIsBounded: a call flooding its log and stderr is cut at the cap per call, and
+// many calls together at the cap per second, each cut marked.
+func TestGuestLogIsBounded(t *testing.T) {
+	var logs logbuffer.Buffer
+	m := load(t, newRuntime(t, &logs), testguestWasm, ModuleOptions{PoolSize: 1, LogBytesPerCall: 32 << 10, LogBytesPerSecond: 128 << 10})
+	_, err := m.Call(context.Background(), &Request{Endpoint: "Test.LogFlood", Body: []byte("5000")}) // 10 MB asked
+	require.NoError(t, err)
+	out := logs.String()
+	assert.Less(t, len(out), 64<<10, "one call logged %d bytes", len(out))
+	assert.True(t, strings.Contains(out, "guest log over its cap; the rest of this call's output is dropped"), "no mark of the cut")
+	assert.True(t, strings.Contains(out, "truncated=true"), "no record marked truncated")
+
+	start := time.Now()
+	for range 20 {
+		_, err := m.Call(context.Background(), &Request{Endpoint: "Test.LogFlood", Body: []byte("30")})
+		require.NoError(t, err)
+	}
+	seconds := time.Since(start).Seconds()
+	total := len(logs.String()) - len(out)
+	assert.Less(t, float64(total), (seconds+1)*float64(160<<10), "20 calls logged %d bytes in %.1fs", total, seconds)
+	if seconds < 1 {
+		assert.True(t, strings.Contains(logs.String(), "guest log over the module's cap per second"), "no mark of the cut per second")
 	}
 }

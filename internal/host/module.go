@@ -34,6 +34,8 @@ type Module struct {
 	outbound *outbound
 	// startup bounds each start-up phase of an instance (Options.StartupTimeout).
 	startup time.Duration
+	// logLimit is the module's log budget per second, nil when unlimited.
+	logLimit *logLimiter
 	// roots are the mounts' file systems, one per opts.Mounts entry (rootfs.go).
 	roots []*rootFS
 
@@ -88,6 +90,9 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 		WithCloseOnContextDone(opts.InterruptOnDeadline)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	m := &Module{path: path, opts: opts, logger: logger, rt: rt, startup: r.startup}
+	if opts.LogBytesPerSecond > 0 {
+		m.logLimit = &logLimiter{perSecond: opts.LogBytesPerSecond}
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -254,8 +259,12 @@ type instance struct {
 }
 
 func (m *Module) newInstance(ctx context.Context) (*instance, error) {
-	out := &logWriter{logger: m.logger, level: slog.LevelInfo, stream: "stdout"}
-	errOut := &logWriter{logger: m.logger, level: slog.LevelWarn, stream: "stderr"}
+	inst := &instance{stack: make([]uint64, 2)}
+	inst.call.logger = m.logger
+	inst.call.logPerCall = m.opts.LogBytesPerCall
+	inst.call.logLimit = m.logLimit
+	out := &logWriter{state: &inst.call, level: slog.LevelInfo, stream: "stdout"}
+	errOut := &logWriter{state: &inst.call, level: slog.LevelWarn, stream: "stderr"}
 	cfg := wazero.NewModuleConfig().
 		WithName("").
 		WithStdout(out).
@@ -271,7 +280,6 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		}
 		cfg = cfg.WithFSConfig(fsCfg)
 	}
-	inst := &instance{stack: make([]uint64, 2)}
 	cfg = cfg.WithNanosleep(inst.call.sleep)
 	sctx, cancel := context.WithTimeout(ctx, m.startup)
 	defer cancel()
@@ -283,7 +291,6 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	}
 	inst.mod, inst.handle = mod, mod.ExportedFunction(abi.ExportHandle)
 	inst.ctx.state = &inst.call
-	inst.call.logger = m.logger
 	inst.call.publisher = m.opts.Publisher
 	inst.call.services = m.opts.Services
 	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {

@@ -105,6 +105,13 @@ type ModuleOptions struct {
 	// Mounts grants the module host directories through WASI; they are the only files it
 	// sees.
 	Mounts []Mount
+	// LogBytesPerCall caps the log output (log host function and stdout/stderr) of one call
+	// or one instance's start-up; over it, records are cut and then dropped, marked by a
+	// warning. Zero means DefaultLogBytesPerCall; negative means no cap.
+	LogBytesPerCall int
+	// LogBytesPerSecond caps the log output of all the module's instances in one second.
+	// Zero means DefaultLogBytesPerSecond; negative means no cap.
+	LogBytesPerSecond int
 	// Publisher serves the module's publish host function. Nil makes publish answer 503.
 	Publisher Publisher
 	// Services serves the module's call host function: calls to other services by name.
@@ -137,6 +144,12 @@ var ErrMissingExport = errors.New("missing export")
 func (o ModuleOptions) withDefaults() ModuleOptions {
 	if o.PoolSize <= 0 {
 		o.PoolSize = runtime.GOMAXPROCS(0)
+	}
+	if o.LogBytesPerCall == 0 {
+		o.LogBytesPerCall = DefaultLogBytesPerCall
+	}
+	if o.LogBytesPerSecond == 0 {
+		o.LogBytesPerSecond = DefaultLogBytesPerSecond
 	}
 	if o.MemoryLimitPages == 0 {
 		o.MemoryLimitPages = DefaultMemoryLimitPages
