@@ -64,6 +64,8 @@ func (m *Module) Call(ctx context.Context, req *Request) (*Response, error) {
 	status := uint32(inst.stack[0])
 	var res *Response
 	switch {
+	case st.headerErr != nil:
+		err = st.headerErr
 	case status == abi.StatusOK && st.err == nil:
 		res = &Response{Header: st.rspHeader, Body: st.rspBody}
 		err = nil
@@ -103,6 +105,12 @@ type callState struct {
 	logUsed    int
 	logCapped  bool
 	logLimit   *logLimiter
+	// maxHeaders and maxHeaderBytes cap the reply headers; headerBytes is their size so far
+	// and headerErr the failure once over a cap (replyheader.go).
+	maxHeaders     int
+	maxHeaderBytes int
+	headerBytes    int
+	headerErr      *abi.Error
 }
 
 func (s *callState) reset() {
@@ -115,6 +123,8 @@ func (s *callState) reset() {
 	s.streamPending = nil
 	s.hasPending = false
 	s.outboundHeld = false
+	s.headerBytes = 0
+	s.headerErr = nil
 	s.logUsed = 0
 	s.logCapped = false
 }

@@ -212,3 +212,33 @@ func TestGuestLogIsBounded(t *testing.T) {
 		assert.True(t, strings.Contains(logs.String(), "guest log over the module's cap per second"), "no mark of the cut per second")
 	}
 }
+
+// TestReplyHeadersAreBounded: too many or too large reply headers fail the call with a 500
+// naming the limit, without the host holding them.
+func TestReplyHeadersAreBounded(t *testing.T) {
+	m := load(t, newRuntime(t, nil), hostileWasm, ModuleOptions{PoolSize: 1})
+	cases := []struct{ body, want string }{
+		{"300 1048576", "set reply headers over the limit of 32768 bytes"},
+		{"1000 1", "set more reply headers than the limit of 64"},
+	}
+	for _, c := range cases {
+		_, err := m.Call(context.Background(), &Request{Endpoint: "Hostile.Headers", Body: []byte(c.body)})
+		var ae *abi.Error
+		require.ErrorAs(t, err, &ae, c.body)
+		assert.EqualValues(t, 500, ae.Code)
+		assert.Equal(t, "Hostile.Headers "+c.want, ae.Detail)
+	}
+	res, err := m.Call(context.Background(), &Request{Endpoint: "Hostile.Headers", Body: []byte("64 400")})
+	require.NoError(t, err)
+	assert.Len(t, res.Header, 64)
+}
+
+// TestReservedReplyHeadersAreDropped: a handler cannot set the transport's or mucp's names,
+// nor a name or value that would end its header line.
+func TestReservedReplyHeadersAreDropped(t *testing.T) {
+	m := load(t, newRuntime(t, nil), hostileWasm, ModuleOptions{PoolSize: 1})
+	res, err := m.Call(context.Background(), &Request{Endpoint: "Hostile.Reserved"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"X-Ok": "fine"}, res.Header)
+	assert.Equal(t, "body kept", string(res.Body))
+}

@@ -129,10 +129,7 @@ func responseHeader(ctx context.Context, mod api.Module, stack []uint64) {
 	s := inCall(ctx, abi.ImportResponseHeader)
 	key := read(mod, abi.ImportResponseHeader, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
 	val := read(mod, abi.ImportResponseHeader, api.DecodeU32(stack[2]), api.DecodeU32(stack[3]))
-	if s.rspHeader == nil {
-		s.rspHeader = make(map[string]string, 1)
-	}
-	s.rspHeader[string(key)] = string(val)
+	s.setReplyHeader(key, val)
 }
 
 func setError(ctx context.Context, mod api.Module, stack []uint64) {

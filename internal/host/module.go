@@ -263,6 +263,8 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	inst.call.logger = m.logger
 	inst.call.logPerCall = m.opts.LogBytesPerCall
 	inst.call.logLimit = m.logLimit
+	inst.call.maxHeaders = m.opts.MaxReplyHeaders
+	inst.call.maxHeaderBytes = m.opts.MaxReplyHeaderBytes
 	out := &logWriter{state: &inst.call, level: slog.LevelInfo, stream: "stdout"}
 	errOut := &logWriter{state: &inst.call, level: slog.LevelWarn, stream: "stderr"}
 	cfg := wazero.NewModuleConfig().

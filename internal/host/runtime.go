@@ -112,6 +112,11 @@ type ModuleOptions struct {
 	// LogBytesPerSecond caps the log output of all the module's instances in one second.
 	// Zero means DefaultLogBytesPerSecond; negative means no cap.
 	LogBytesPerSecond int
+	// MaxReplyHeaders and MaxReplyHeaderBytes cap the headers a handler sets on its reply;
+	// over either, the call fails with a 500 naming the limit. Zero means
+	// DefaultMaxReplyHeaders and DefaultMaxReplyHeaderBytes.
+	MaxReplyHeaders     int
+	MaxReplyHeaderBytes int
 	// Publisher serves the module's publish host function. Nil makes publish answer 503.
 	Publisher Publisher
 	// Services serves the module's call host function: calls to other services by name.
@@ -144,6 +149,12 @@ var ErrMissingExport = errors.New("missing export")
 func (o ModuleOptions) withDefaults() ModuleOptions {
 	if o.PoolSize <= 0 {
 		o.PoolSize = runtime.GOMAXPROCS(0)
+	}
+	if o.MaxReplyHeaders <= 0 {
+		o.MaxReplyHeaders = DefaultMaxReplyHeaders
+	}
+	if o.MaxReplyHeaderBytes <= 0 {
+		o.MaxReplyHeaderBytes = DefaultMaxReplyHeaderBytes
 	}
 	if o.LogBytesPerCall == 0 {
 		o.LogBytesPerCall = DefaultLogBytesPerCall

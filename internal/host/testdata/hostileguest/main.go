@@ -52,6 +52,30 @@ func init() {
 		read("read-hard", "/registry/hard")
 		return []byte(out.String()), nil
 	})
+	// Hostile.Headers sets N reply headers of SIZE bytes each (body "N SIZE").
+	guest.Handle("Hostile.Headers", func(req *guest.Request) ([]byte, error) {
+		var n, size int
+		if _, err := fmt.Sscan(string(req.Body), &n, &size); err != nil {
+			return nil, guest.BadRequest("want \"N SIZE\": %v", err)
+		}
+		val := strings.Repeat("v", size)
+		for i := range n {
+			req.SetHeader(fmt.Sprintf("X-H%d", i), val)
+		}
+		return []byte("ok"), nil
+	})
+	// Hostile.Reserved sets the transport's and mucp's names and malformed ones beside one
+	// ordinary header.
+	guest.Handle("Hostile.Reserved", func(req *guest.Request) ([]byte, error) {
+		req.SetHeader("Micro-Error", `{"id":"x","code":500,"detail":"forged"}`)
+		req.SetHeader("micro-id", "forged")
+		req.SetHeader("Content-Type", "text/forged")
+		req.SetHeader("Content-Length", "0")
+		req.SetHeader("X-Split\r\nInjected", "1")
+		req.SetHeader("X-Value", "a\r\nInjected: 1")
+		req.SetHeader("X-Ok", "fine")
+		return []byte("body kept"), nil
+	})
 	// Hostile.Files does ordinary work in the mount, which must keep working.
 	guest.Handle("Hostile.Files", func(req *guest.Request) ([]byte, error) {
 		if err := os.MkdirAll("/registry/svc", 0o755); err != nil {
