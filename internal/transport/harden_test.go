@@ -1,0 +1,82 @@
+package transport
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestSlowlorisIsCutAtTheReadTimeout: a client trickling its request a byte at a time is
+// answered 408 once ReadTimeout has passed since its first byte, however often it sends.
+func TestSlowlorisIsCutAtTheReadTimeout(t *testing.T) {
+	framers(t, func(t *testing.T, nf func() Framer) {
+		_, addr := serve(t, &echo{}, ServerOptions{NewFramer: nf, ReadTimeout: 500 * time.Millisecond})
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer c.Close()
+		start := time.Now()
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			req := "POST / HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 200)
+			for i := range len(req) {
+				select {
+				case <-stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				if _, err := c.Write([]byte{req[i]}); err != nil {
+					return
+				}
+			}
+		}()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, _ := io.ReadAll(bufio.NewReader(c))
+		took := time.Since(start)
+		assert.True(t, strings.HasPrefix(string(got), "HTTP/1.1 408 "), "got %q", got)
+		assert.Less(t, took, 2*time.Second, "cut after %v", took)
+	})
+}
+
+// TestConnectionCap: at MaxConns open connections the server accepts no more until one
+// closes; then the waiting client is served.
+func TestConnectionCap(t *testing.T) {
+	_, addr := serve(t, &echo{}, ServerOptions{NewFramer: func() Framer { return testNative() }, MaxConns: 2})
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer c.Close()
+		held = append(held, c)
+	}
+	// Make sure both are accepted (served once each) before the third arrives.
+	for _, c := range held {
+		_, err := io.WriteString(c, "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nok")
+		require.NoError(t, err)
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(line, "HTTP/1.1 200"), line)
+	}
+	third, err := net.Dial("tcp", addr) // completes in the kernel's backlog
+	require.NoError(t, err)
+	defer third.Close()
+	_, err = io.WriteString(third, "POST / HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+	require.NoError(t, err)
+	_ = third.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	_, err = third.Read(make([]byte, 1))
+	var ne net.Error
+	require.ErrorAs(t, err, &ne, "the third connection was served past the cap")
+	require.True(t, ne.Timeout())
+
+	held[0].Close()
+	_ = third.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(third)
+	assert.True(t, strings.HasSuffix(string(got), "echo:ok"), "%q", got)
+}
