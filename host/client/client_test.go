@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -360,4 +361,40 @@ func TestExponentialBackoff(t *testing.T) {
 	assert.Equal(t, 100*time.Millisecond, client.ExponentialBackoff(2))
 	assert.Equal(t, time.Second, client.ExponentialBackoff(3))
 	assert.Equal(t, time.Second, client.ExponentialBackoff(40))
+}
+
+// TestTimeoutWithRetriesIsAlways408: against nodes that never answer or refuse, a call with
+// retries that runs out of time is a 408 every time, never a bare transport failure, and
+// returns at its deadline.
+func TestTimeoutWithRetriesIsAlways408(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, c); _ = c.Close() }()
+		}
+	}()
+	// A node that refuses connections beside it makes some first tries fail fast, so that
+	// the last try is the one the deadline cuts.
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	deadAddr := dead.Addr().String()
+	require.NoError(t, dead.Close())
+	silent := &abi.Service{Name: "silent", Version: "1.0.0", Nodes: []abi.Node{
+		{ID: "silent-1", Address: ln.Addr().String()}, {ID: "dead-1", Address: deadAddr}}}
+	c := newClient(t, staticLookup{silent}, client.Options{Backoff: func(int) time.Duration { return 0 }})
+	for i := range 12 {
+		start := time.Now()
+		_, err := c.Do(context.Background(), &client.Request{Service: "silent", Endpoint: "Silent.Call", Body: []byte(`{}`)},
+			client.WithRetries(1), client.WithTimeout(100*time.Millisecond))
+		var ae *abi.Error
+		require.ErrorAs(t, err, &ae, "call %d: %v", i, err)
+		assert.EqualValues(t, 408, ae.Code, "call %d: %v", i, err)
+		assert.Less(t, time.Since(start), time.Second)
+	}
 }
