@@ -2,8 +2,10 @@ package transport
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -79,4 +81,43 @@ func TestConnectionCap(t *testing.T) {
 	_ = third.SetReadDeadline(time.Now().Add(5 * time.Second))
 	got, _ := io.ReadAll(third)
 	assert.True(t, strings.HasSuffix(string(got), "echo:ok"), "%q", got)
+}
+
+// TestCutStreamIsAnError: a stream whose connection closes before its end mark fails the
+// client's Recv with a transport error, not io.EOF.
+func TestCutStreamIsAnError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		// Two messages, then the server dies: no end mark.
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nMicro-Stream: 1\r\nContent-Length: 2\r\n\r\nm1"+
+			"HTTP/1.1 200 OK\r\nMicro-Stream: 1\r\nContent-Length: 2\r\n\r\nm2")
+	}()
+	c := NewClient(ClientOptions{})
+	defer c.Close()
+	s, err := c.Stream(context.Background(), ln.Addr().String(), nil, []byte("go"))
+	require.NoError(t, err)
+	defer s.Close()
+	for _, want := range []string{"m1", "m2"} {
+		msg, err := s.Recv()
+		require.NoError(t, err)
+		assert.Equal(t, want, string(msg))
+	}
+	_, err = s.Recv()
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, io.EOF, "a cut stream must not look like its end")
+	assert.ErrorIs(t, err, ErrTransport)
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	_, err = s.Recv()
+	assert.NotErrorIs(t, err, io.EOF)
 }
