@@ -121,3 +121,33 @@ func TestCutStreamIsAnError(t *testing.T) {
 	_, err = s.Recv()
 	assert.NotErrorIs(t, err, io.EOF)
 }
+
+// blocker holds each request until its context is done, and reports that it was.
+type blocker struct{ cancelled chan struct{} }
+
+func (b *blocker) ServeMessage(ctx context.Context, m *Message) *Reply {
+	<-ctx.Done()
+	close(b.cancelled)
+	return &Reply{Status: 503}
+}
+
+// TestDrainCancelsRequestsAtItsEnd: a request still running when the drain runs out of
+// time has its context cancelled (request contexts derive from the server's life).
+func TestDrainCancelsRequestsAtItsEnd(t *testing.T) {
+	b := &blocker{cancelled: make(chan struct{})}
+	s, addr := serve(t, b, ServerOptions{NewFramer: func() Framer { return testNative() }})
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nok")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return s.InFlight() == 1 }, 5*time.Second, 5*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, s.Shutdown(ctx), context.DeadlineExceeded)
+	select {
+	case <-b.cancelled:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the request's context was not cancelled at the end of the drain")
+	}
+}

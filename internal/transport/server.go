@@ -77,6 +77,10 @@ type Server struct {
 	// slots holds a token per open connection (MaxConns); closed is closed by Shutdown.
 	slots  chan struct{}
 	closed chan struct{}
+	// life is the parent of every request's context; kill cancels it when a drain runs
+	// out of time, so handlers still running are stopped.
+	life context.Context
+	kill context.CancelFunc
 }
 
 // NewServer returns a Server for h.
@@ -100,8 +104,22 @@ func NewServer(h Handler, opts ServerOptions) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	life, kill := context.WithCancel(context.Background())
 	return &Server{opts: opts, handler: h, logger: logger, conns: map[net.Conn]bool{},
-		slots: make(chan struct{}, opts.MaxConns), closed: make(chan struct{})}
+		slots: make(chan struct{}, opts.MaxConns), closed: make(chan struct{}), life: life, kill: kill}
+}
+
+// InFlight returns how many connections are serving a request.
+func (s *Server) InFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, busy := range s.conns {
+		if busy {
+			n++
+		}
+	}
+	return n
 }
 
 // DefaultMaxConns is the default cap on open connections.
@@ -164,7 +182,9 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting, closes idle connections, lets requests in progress finish and
-// waits for them until ctx is done. It is safe to call more than once.
+// waits for them until ctx is done; then it cancels the requests' contexts (every request's
+// context derives from the server's life) and closes their connections. It is safe to call
+// more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutOnce.Do(func() {
 		s.mu.Lock()
@@ -189,6 +209,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		// Out of time: cancel the requests still running (their guests are stopped) and
+		// close their connections.
+		s.kill()
 		s.mu.Lock()
 		for c := range s.conns {
 			c.Close()
@@ -216,7 +239,7 @@ func (s *Server) serveConn(c net.Conn) {
 		c.Close()
 		<-s.slots
 	}()
-	ctx := context.Background()
+	ctx := s.life
 	sc := &serverConn{s: s, c: c, framer: s.opts.NewFramer(), lim: s.opts.Limits, buf: make([]byte, 0, 4096)}
 	sc.maxBuf = sc.lim.HeaderBytes() + sc.lim.BodyBytes() + 4
 	var out []byte
