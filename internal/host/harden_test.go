@@ -240,5 +240,5 @@ func TestReservedReplyHeadersAreDropped(t *testing.T) {
 	res, err := m.Call(context.Background(), &Request{Endpoint: "Hostile.Reserved"})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"X-Ok": "fine"}, res.Header)
-	assert.Equal(t, "body kept", string(res.Body))
+	assert.Equal(t, `"body kept"`, string(res.Body))
 }

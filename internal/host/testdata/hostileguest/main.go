@@ -55,14 +55,14 @@ func init() {
 	// Hostile.Headers sets N reply headers of SIZE bytes each (body "N SIZE").
 	guest.Handle("Hostile.Headers", func(req *guest.Request) ([]byte, error) {
 		var n, size int
-		if _, err := fmt.Sscan(string(req.Body), &n, &size); err != nil {
+		if _, err := fmt.Sscan(strings.Trim(string(req.Body), `"`), &n, &size); err != nil {
 			return nil, guest.BadRequest("want \"N SIZE\": %v", err)
 		}
 		val := strings.Repeat("v", size)
 		for i := range n {
 			req.SetHeader(fmt.Sprintf("X-H%d", i), val)
 		}
-		return []byte("ok"), nil
+		return []byte(`"ok"`), nil
 	})
 	// Hostile.Reserved sets the transport's and mucp's names and malformed ones beside one
 	// ordinary header.
@@ -74,7 +74,7 @@ func init() {
 		req.SetHeader("X-Split\r\nInjected", "1")
 		req.SetHeader("X-Value", "a\r\nInjected: 1")
 		req.SetHeader("X-Ok", "fine")
-		return []byte("body kept"), nil
+		return []byte(`"body kept"`), nil
 	})
 	// Hostile.Files does ordinary work in the mount, which must keep working.
 	guest.Handle("Hostile.Files", func(req *guest.Request) ([]byte, error) {
