@@ -250,7 +250,7 @@ func TestErrorsKeepServing(t *testing.T) {
 		{"malformed JSON", "Greeter.Hello", "application/json", `{"name":`, 400, "malformed JSON body"},
 		{"handler validation", "Greeter.Hello", "application/json", `{"name":""}`, 400, "name is required"},
 		{"handler trap", "Test.Trap", "application/json", `{}`, 500, "handler for Test.Trap failed"},
-		{"bad guest pointer", "Test.BadPointer", "application/json", `{}`, 500, "outside the guest's memory"},
+		{"bad guest pointer", "Test.BadPointer", "application/json", `{}`, 500, "handler for Test.BadPointer failed (the handler faulted"},
 		{"unsupported content type", "Greeter.Hello", "text/plain", `hi`, 415, "unsupported content type"},
 	}
 	for _, c := range cases {
@@ -266,6 +266,8 @@ func TestErrorsKeepServing(t *testing.T) {
 			assert.Equal(t, `{"greeting":"Hello again"}`, body)
 		})
 	}
+	// The fault's details stay in the service's log, not in the caller's error.
+	assert.Contains(t, srv.logs.String(), "outside the guest's memory")
 	_, errOut, code := cli(t, env, "call", "greeter", "Greeter.Hello", `{"name":""}`)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, `"detail":"name is required"`)

@@ -303,9 +303,16 @@ func (c *Client) Do(ctx context.Context, req *Request, opts ...CallOption) (*Res
 		}
 		node, err := c.selector.Select(ctx, req.Service, nodes, o.filter)
 		if err != nil {
+			if outOfTime(ctx) {
+				return nil, c.timedOut(req, "")
+			}
 			return nil, err
 		}
 		rsp, err := c.send(ctx, node.Address, req, ct, id, wire)
+		if err != nil && outOfTime(ctx) {
+			// No retry outlives the call's deadline, and running out of it is a 408.
+			return nil, c.timedOut(req, "")
+		}
 		if errors.Is(err, transport.ErrTransport) {
 			c.selector.Mark(node.ID, err)
 			c.logger.Debug("call try failed", "service", req.Service, "endpoint", req.Endpoint, "node", node.ID, "attempt", attempt+1, "err", err)
@@ -434,7 +441,9 @@ func (c *Client) send(ctx context.Context, addr string, req *Request, ct, id str
 	headers := requestHeaders(ctx, req, ct, id, 0)
 	rep, err := c.transport.Call(ctx, addr, headers, wire)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
+		// The connection's deadline is the call's, so its "i/o timeout" may come a moment
+		// before ctx says so: either way the call ran out of time.
+		if errors.Is(err, context.DeadlineExceeded) || outOfTime(ctx) {
 			return nil, c.timedOut(req, addr)
 		}
 		return nil, fmt.Errorf("call %s at %s: %w", req.Endpoint, addr, err)
@@ -503,6 +512,16 @@ func (c *Client) timedOut(req *Request, addr string) *abi.Error {
 		return abi.NewError(ID, http.StatusRequestTimeout, "call %s %s: timed out", req.Service, req.Endpoint)
 	}
 	return abi.NewError(ID, http.StatusRequestTimeout, "call %s at %s: timed out", req.Endpoint, addr)
+}
+
+// outOfTime reports whether ctx is done or its deadline has passed (a timer may not have
+// fired yet).
+func outOfTime(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // sleep waits d, or until ctx is done.

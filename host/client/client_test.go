@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"github.com/microhost/microhost/host/service"
 	"github.com/microhost/microhost/internal/guestbuild"
 	"github.com/microhost/microhost/internal/localregistry"
+	"github.com/microhost/microhost/internal/logbuffer"
 	"github.com/microhost/microhost/internal/selector"
 	"github.com/microhost/microhost/internal/servicetest"
 	"github.com/microhost/microhost/internal/transport"
@@ -236,12 +240,19 @@ type staticLookup []*abi.Service
 
 func (s staticLookup) GetService(context.Context, string) ([]*abi.Service, error) { return s, nil }
 
-// TestTimeoutIsNotRetried runs the handler without interruption, so that it finishes its
-// sleep after the caller gave up and keeps its count: one call, on one node.
+// TestTimeoutIsNotRetried counts the handler's calls in the nodes' logs (a guest stopped at
+// its deadline loses its own memory): one call, on one node.
 func TestTimeoutIsNotRetried(t *testing.T) {
 	reg, regDir := registry(t)
-	a := serve(t, reg, regDir, "echo", "1.0.0", "callguest", "interrupt = false")
-	b := serve(t, reg, regDir, "echo", "1.0.0", "callguest", "interrupt = false")
+	var logs logbuffer.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	for range 2 {
+		servicetest.Start(t, servicetest.Service{
+			Name: "echo", Version: "1.0.0", Module: "callguest", PluginDir: pluginDir,
+			Registry: reg, RegistryDir: regDir, Extra: []string{"pool_size = 1", "interrupt = false"}, Logger: logger,
+		})
+	}
+	calls := func() int { return strings.Count(logs.String(), "Echo.Sleep called") }
 	c := newClient(t, reg, client.Options{Retries: 3})
 	start := time.Now()
 	_, err := c.Do(context.Background(), &client.Request{Service: "echo", Endpoint: "Echo.Sleep", Body: []byte(`"600ms"`)}, client.WithTimeout(200*time.Millisecond))
@@ -249,14 +260,11 @@ func TestTimeoutIsNotRetried(t *testing.T) {
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, int32(408), ae.Code)
 	assert.Less(t, time.Since(start), 550*time.Millisecond, "the caller stops waiting at its deadline")
-	probe := newClient(t, nil, client.Options{})
-	require.Eventually(t, func() bool {
-		return counts(t, probe, a)["Echo.Sleep"]+counts(t, probe, b)["Echo.Sleep"] == 1
-	}, 5*time.Second, 20*time.Millisecond)
-	// A retry would have been sent before the caller gave up (at 200 ms) and so would have
-	// finished by 800 ms: past that, the count is final.
+	require.Eventually(t, func() bool { return calls() == 1 }, 5*time.Second, 20*time.Millisecond)
+	// A retry would have been sent before the caller gave up (at 200 ms): past a second, the
+	// count is final.
 	time.Sleep(time.Until(start.Add(time.Second)))
-	assert.Equal(t, 1, counts(t, probe, a)["Echo.Sleep"]+counts(t, probe, b)["Echo.Sleep"])
+	assert.Equal(t, 1, calls())
 }
 
 func TestMetadataRoundTrip(t *testing.T) {
@@ -353,4 +361,40 @@ func TestExponentialBackoff(t *testing.T) {
 	assert.Equal(t, 100*time.Millisecond, client.ExponentialBackoff(2))
 	assert.Equal(t, time.Second, client.ExponentialBackoff(3))
 	assert.Equal(t, time.Second, client.ExponentialBackoff(40))
+}
+
+// TestTimeoutWithRetriesIsAlways408: against nodes that never answer or refuse, a call with
+// retries that runs out of time is a 408 every time, never a bare transport failure, and
+// returns at its deadline.
+func TestTimeoutWithRetriesIsAlways408(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, c); _ = c.Close() }()
+		}
+	}()
+	// A node that refuses connections beside it makes some first tries fail fast, so that
+	// the last try is the one the deadline cuts.
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	deadAddr := dead.Addr().String()
+	require.NoError(t, dead.Close())
+	silent := &abi.Service{Name: "silent", Version: "1.0.0", Nodes: []abi.Node{
+		{ID: "silent-1", Address: ln.Addr().String()}, {ID: "dead-1", Address: deadAddr}}}
+	c := newClient(t, staticLookup{silent}, client.Options{Backoff: func(int) time.Duration { return 0 }})
+	for i := range 12 {
+		start := time.Now()
+		_, err := c.Do(context.Background(), &client.Request{Service: "silent", Endpoint: "Silent.Call", Body: []byte(`{}`)},
+			client.WithRetries(1), client.WithTimeout(100*time.Millisecond))
+		var ae *abi.Error
+		require.ErrorAs(t, err, &ae, "call %d: %v", i, err)
+		assert.EqualValues(t, 408, ae.Code, "call %d: %v", i, err)
+		assert.Less(t, time.Since(start), time.Second)
+	}
 }

@@ -172,7 +172,7 @@ func (s *Stream) Recv() ([]byte, error) {
 	s.cancel()
 	var ae *abi.Error
 	switch {
-	case errors.Is(err, io.EOF), errors.As(err, &ae):
+	case err == io.EOF, errors.As(err, &ae): // the end mark only; a cut connection is an error
 		return nil, err
 	default:
 		return nil, s.err("receive", err)

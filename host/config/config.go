@@ -66,6 +66,9 @@ type Server struct {
 	MaxBodyBytes int64 `toml:"max_body_bytes"`
 	// Timeout is the handler deadline when a request carries no Timeout header.
 	Timeout Duration `toml:"timeout"`
+	// DrainTimeout bounds the graceful stop: requests in progress get this long to finish
+	// before they are cancelled and their connections closed (default 10 s).
+	DrainTimeout Duration `toml:"drain_timeout"`
 }
 
 // Plugins is the [plugins] table.
@@ -74,6 +77,9 @@ type Plugins struct {
 	Dir string `toml:"dir"`
 	// CacheDir holds compiled modules between runs ("off" disables it).
 	CacheDir string `toml:"cache_dir"`
+	// StartupTimeout bounds each start-up phase of every module (its start function,
+	// _initialize, its descriptor export); zero means 10 s.
+	StartupTimeout Duration `toml:"startup_timeout"`
 }
 
 // Client is the [client] table.
@@ -157,7 +163,9 @@ const (
 	DefaultTTL           = Duration(30 * time.Second)
 	DefaultInterval      = Duration(15 * time.Second)
 	DefaultMaxBodyBytes  = 4 << 20
-	DefaultTimeout       = Duration(5 * time.Second)
+	// DefaultDrainTimeout bounds the graceful stop of a service.
+	DefaultDrainTimeout = Duration(10 * time.Second)
+	DefaultTimeout      = Duration(5 * time.Second)
 )
 
 // Load reads the file at path strictly, applies defaults and validates the result.
@@ -231,6 +239,9 @@ func (c *Config) Finish() error {
 	}
 	if c.Server.Timeout == 0 {
 		c.Server.Timeout = DefaultTimeout
+	}
+	if c.Server.DrainTimeout == 0 {
+		c.Server.DrainTimeout = DefaultDrainTimeout
 	}
 	if c.Client.Timeout == 0 {
 		c.Client.Timeout = DefaultTimeout

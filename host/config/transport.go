@@ -16,6 +16,9 @@ type Transport struct {
 	// ReadTimeout bounds receiving one request once it has started (default 10 s); a client
 	// that sends half a request and stalls gets 408 and is disconnected.
 	ReadTimeout Duration `toml:"read_timeout"`
+	// MaxConnections caps the connections open at once (default 1024); at the cap, new
+	// connections wait in the listen backlog until one closes.
+	MaxConnections int `toml:"max_connections"`
 	// IdleTimeout closes a kept-alive connection idle this long (default 2 min).
 	IdleTimeout Duration `toml:"idle_timeout"`
 	// WriteTimeout bounds writing one reply (default 10 s).
@@ -56,6 +59,9 @@ func (c *Config) validateTransport() []error {
 	errs := validateComponent("transport", &c.Transport.Component)
 	if c.Transport.MaxHeaderBytes < 0 {
 		errs = append(errs, fmt.Errorf("transport.max_header_bytes: must not be negative"))
+	}
+	if c.Transport.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("transport.max_connections: must not be negative"))
 	}
 	if err := DecodeOptions("transport.options", c.Transport.Options, &TransportOptions{}); err != nil {
 		errs = append(errs, err)

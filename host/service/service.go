@@ -163,7 +163,7 @@ func (s *Service) provisionRegistry(ctx context.Context) error {
 func (s *Service) provision(ctx context.Context) error {
 	cfg, logger := s.cfg, s.logger
 	var err error
-	s.rt, err = host.NewRuntime(ctx, host.Options{CacheDir: cfg.Plugins.CacheDir, Logger: logger})
+	s.rt, err = host.NewRuntime(ctx, host.Options{CacheDir: cfg.Plugins.CacheDir, Logger: logger, StartupTimeout: time.Duration(cfg.Plugins.StartupTimeout)})
 	if err != nil {
 		return err
 	}
@@ -351,10 +351,35 @@ loop:
 	} else {
 		s.logger.Info("deregistered", "service", s.cfg.Service.Name, "node", s.record.Nodes[0].ID)
 	}
-	shutdownCtx, cancel := context.WithTimeout(stop, 10*time.Second)
+	drain := s.cfg.Server.DrainTimeout.D()
+	if drain <= 0 {
+		drain = time.Duration(config.DefaultDrainTimeout)
+	}
+	s.logger.Info("draining", "in_flight", s.transport.InFlight(), "drain_timeout", drain)
+	shutdownCtx, cancel := context.WithTimeout(stop, drain)
 	defer cancel()
-	if serr := s.transport.Shutdown(shutdownCtx); serr != nil && err == nil {
-		err = serr
+	drained := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-drained:
+				return
+			case <-t.C:
+				s.logger.Info("draining", "in_flight", s.transport.InFlight())
+			}
+		}
+	}()
+	serr := s.transport.Shutdown(shutdownCtx)
+	close(drained)
+	if serr != nil {
+		s.logger.Warn("drain timed out; requests still in progress were cancelled", "drain_timeout", drain)
+		if err == nil {
+			err = fmt.Errorf("drain: requests still in progress after %v were cancelled: %w", drain, serr)
+		}
+	} else {
+		s.logger.Info("drained")
 	}
 	if errors.Is(err, transport.ErrServerClosed) {
 		err = nil

@@ -53,6 +53,7 @@ func (s *Service) provisionTransport(ctx context.Context, h transport.Handler) e
 		ReadTimeout:  cfg.ReadTimeout.D(),
 		IdleTimeout:  cfg.IdleTimeout.D(),
 		WriteTimeout: cfg.WriteTimeout.D(),
+		MaxConns:     cfg.MaxConnections,
 		Logger:       s.logger,
 	})
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -53,7 +54,7 @@ func (m *Module) Call(ctx context.Context, req *Request) (*Response, error) {
 		m.discard(ctx, inst)
 	}
 	if callErr != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil && m.opts.InterruptOnDeadline {
+		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, fmt.Errorf("%w: %s stopped: %w", ErrGuestFault, req.Endpoint, ctxErr)
 		}
 		m.logger.Warn("guest fault; instance replaced", "endpoint", req.Endpoint, "err", callErr)
@@ -63,6 +64,8 @@ func (m *Module) Call(ctx context.Context, req *Request) (*Response, error) {
 	status := uint32(inst.stack[0])
 	var res *Response
 	switch {
+	case st.headerErr != nil:
+		err = st.headerErr
 	case status == abi.StatusOK && st.err == nil:
 		res = &Response{Header: st.rspHeader, Body: st.rspBody}
 		err = nil
@@ -96,6 +99,18 @@ type callState struct {
 	// outboundHeld is set when the call made an outbound HTTP request, whose response the
 	// module's outbound keeps for this instance until the call ends (outbound.go).
 	outboundHeld bool
+	// logPerCall, logUsed and logCapped bound the call's log output; logLimit is the
+	// module's budget per second (guestlog.go).
+	logPerCall int
+	logUsed    int
+	logCapped  bool
+	logLimit   *logLimiter
+	// maxHeaders and maxHeaderBytes cap the reply headers; headerBytes is their size so far
+	// and headerErr the failure once over a cap (replyheader.go).
+	maxHeaders     int
+	maxHeaderBytes int
+	headerBytes    int
+	headerErr      *abi.Error
 }
 
 func (s *callState) reset() {
@@ -108,6 +123,10 @@ func (s *callState) reset() {
 	s.streamPending = nil
 	s.hasPending = false
 	s.outboundHeld = false
+	s.headerBytes = 0
+	s.headerErr = nil
+	s.logUsed = 0
+	s.logCapped = false
 }
 
 type callKey struct{}
@@ -155,6 +174,41 @@ type abiFault struct{ msg string }
 
 func (f abiFault) Error() string { return "ABI violation: " + f.msg }
 
+// deadlineStop is the panic value that ends a guest whose call's context is done while it
+// waits in a host function (a sleep, a service call, a publication, an outbound request, a
+// stream): the guest never runs another instruction of that call, whether or not the module
+// interrupts running code on deadlines, and its instance is replaced.
+type deadlineStop struct{ err error }
+
+func (d deadlineStop) Error() string { return "stopped at its deadline: " + d.err.Error() }
+
+// stopIfDone ends the guest (see deadlineStop) when the call's context is done.
+func (s *callState) stopIfDone() {
+	if s.ctx == nil {
+		return
+	}
+	if err := s.ctx.Err(); err != nil {
+		panic(deadlineStop{err: err})
+	}
+}
+
+// sleep is the instance's WASI clock sleep: it returns after ns nanoseconds, or stops the
+// guest (see deadlineStop) as soon as the current call's context is done.
+func (s *callState) sleep(ns int64) {
+	ctx := s.ctx
+	if ctx == nil {
+		time.Sleep(time.Duration(ns))
+		return
+	}
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		panic(deadlineStop{err: ctx.Err()})
+	}
+}
+
 func fault(format string, args ...any) {
 	panic(abiFault{msg: fmt.Sprintf(format, args...)})
 }
@@ -196,9 +250,10 @@ func lookupHeader(req *Request, key string) (string, bool) {
 	return "", false
 }
 
-// logWriter turns guest stdout/stderr into log records, one per line.
+// logWriter turns guest stdout/stderr into log records, one per line, within the call's
+// log caps (see callState.emitLog).
 type logWriter struct {
-	logger *slog.Logger
+	state  *callState
 	level  slog.Level
 	stream string
 	buf    []byte
@@ -211,11 +266,11 @@ func (w *logWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		w.logger.Log(context.Background(), w.level, string(w.buf[:i]), "stream", w.stream)
+		w.state.emitLog(w.level, w.buf[:i], "stream", w.stream)
 		w.buf = w.buf[i+1:]
 	}
 	if len(w.buf) > 4096 {
-		w.logger.Log(context.Background(), w.level, string(w.buf), "stream", w.stream)
+		w.state.emitLog(w.level, w.buf, "stream", w.stream)
 		w.buf = w.buf[:0]
 	}
 	return len(p), nil

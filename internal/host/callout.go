@@ -73,6 +73,7 @@ func callService(ctx context.Context, mod api.Module, stack []uint64) {
 	ct := string(read(mod, abi.ImportCall, api.DecodeU32(stack[4]), api.DecodeU32(stack[5])))
 	body := append([]byte(nil), read(mod, abi.ImportCall, api.DecodeU32(stack[6]), api.DecodeU32(stack[7]))...)
 	reply, err := s.callOut(s.ctx, &ServiceRequest{Service: service, Endpoint: endpoint, ContentType: ct, Body: body})
+	s.stopIfDone()
 	if err != nil {
 		s.callResult = []byte(err.Error())
 		stack[0] = api.EncodeI32(-1)

@@ -129,10 +129,7 @@ func responseHeader(ctx context.Context, mod api.Module, stack []uint64) {
 	s := inCall(ctx, abi.ImportResponseHeader)
 	key := read(mod, abi.ImportResponseHeader, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
 	val := read(mod, abi.ImportResponseHeader, api.DecodeU32(stack[2]), api.DecodeU32(stack[3]))
-	if s.rspHeader == nil {
-		s.rspHeader = make(map[string]string, 1)
-	}
-	s.rspHeader[string(key)] = string(val)
+	s.setReplyHeader(key, val)
 }
 
 func setError(ctx context.Context, mod api.Module, stack []uint64) {
@@ -148,12 +145,7 @@ func setError(ctx context.Context, mod api.Module, stack []uint64) {
 func guestLog(ctx context.Context, mod api.Module, stack []uint64) {
 	level := slog.Level(api.DecodeI32(stack[0]))
 	msg := read(mod, abi.ImportLog, api.DecodeU32(stack[1]), api.DecodeU32(stack[2]))
-	logger := slog.New(slog.DiscardHandler)
 	if s := callFrom(ctx); s != nil {
-		logger = s.logger
-		if s.req != nil {
-			logger = logger.With("endpoint", s.req.Endpoint)
-		}
+		s.emitLog(level, msg)
 	}
-	logger.Log(ctx, level, string(msg))
 }

@@ -13,6 +13,7 @@ import (
 var (
 	greeterWasm   string
 	testguestWasm string
+	hostileWasm   string
 	testCacheDir  string
 )
 
@@ -30,6 +31,9 @@ func run(m *testing.M) int {
 	ctx := context.Background()
 	if greeterWasm, err = guestbuild.Go(ctx, "./handlers/greeter", dir); err == nil {
 		testguestWasm, err = guestbuild.Go(ctx, "./internal/host/testdata/testguest", dir)
+	}
+	if err == nil {
+		hostileWasm, err = guestbuild.Go(ctx, "./internal/host/testdata/hostileguest", dir)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

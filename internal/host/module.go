@@ -12,9 +12,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/microhost/microhost/abi"
@@ -30,6 +32,12 @@ type Module struct {
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 	outbound *outbound
+	// startup bounds each start-up phase of an instance (Options.StartupTimeout).
+	startup time.Duration
+	// logLimit is the module's log budget per second, nil when unlimited.
+	logLimit *logLimiter
+	// roots are the mounts' file systems, one per opts.Mounts entry (rootfs.go).
+	roots []*rootFS
 
 	// idle holds warm instances; slots holds one token per instance that may exist, so at
 	// most opts.PoolSize instances are alive and a caller waits for a token when all are
@@ -63,16 +71,33 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 	name := strings.TrimSuffix(filepath.Base(path), ".wasm")
 	logger := r.logger.With("module", name)
 
+	if !opts.InterruptOnDeadline {
+		// The module's own runtime cannot stop a looping guest, so its start-up is first
+		// proven, under the deadline, in a runtime that can.
+		probe := opts
+		probe.InterruptOnDeadline = true
+		probe.Publisher, probe.Services = nil, nil
+		pm, err := r.load(ctx, path, wasm, probe)
+		if err != nil {
+			return nil, err
+		}
+		_ = pm.Close(ctx)
+	}
+
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(r.cache).
 		WithMemoryLimitPages(opts.MemoryLimitPages).
 		WithCloseOnContextDone(opts.InterruptOnDeadline)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
-	m := &Module{path: path, opts: opts, logger: logger, rt: rt}
+	m := &Module{path: path, opts: opts, logger: logger, rt: rt, startup: r.startup}
+	if opts.LogBytesPerSecond > 0 {
+		m.logLimit = &logLimiter{perSecond: opts.LogBytesPerSecond}
+	}
 	ok := false
 	defer func() {
 		if !ok {
 			_ = rt.Close(ctx)
+			m.closeRoots()
 		}
 	}()
 
@@ -87,6 +112,14 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
 	}
+	for _, mt := range opts.Mounts {
+		root, err := newRootFS(mt.HostDir, mt.ReadOnly)
+		if err != nil {
+			m.closeRoots()
+			return nil, fmt.Errorf("mount %s: %w", mt.GuestPath, err)
+		}
+		m.roots = append(m.roots, root)
+	}
 	m.outbound = newOutbound(opts)
 	if err := instantiateHostModule(ctx, rt, m.outbound); err != nil {
 		return nil, fmt.Errorf("instantiate host functions: %w", err)
@@ -96,9 +129,12 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 	if err != nil {
 		return nil, err
 	}
-	desc, err := first.describe(ctx)
+	dctx, cancel := context.WithTimeout(ctx, m.startup)
+	desc, err := first.describe(dctx)
+	cancel()
 	if err != nil {
-		return nil, err
+		_ = first.mod.Close(ctx)
+		return nil, startupErr(dctx, abi.ExportDescribe, m.startup, err)
 	}
 	m.desc = desc
 
@@ -199,8 +235,16 @@ func (m *Module) Close(ctx context.Context) error {
 		if m.outbound != nil {
 			m.outbound.close()
 		}
+		m.closeRoots()
 	})
 	return err
+}
+
+func (m *Module) closeRoots() {
+	for _, r := range m.roots {
+		_ = r.close()
+	}
+	m.roots = nil
 }
 
 // instance is one warm instance of a module, used by one call at a time.
@@ -215,8 +259,14 @@ type instance struct {
 }
 
 func (m *Module) newInstance(ctx context.Context) (*instance, error) {
-	out := &logWriter{logger: m.logger, level: slog.LevelInfo, stream: "stdout"}
-	errOut := &logWriter{logger: m.logger, level: slog.LevelWarn, stream: "stderr"}
+	inst := &instance{stack: make([]uint64, 2)}
+	inst.call.logger = m.logger
+	inst.call.logPerCall = m.opts.LogBytesPerCall
+	inst.call.logLimit = m.logLimit
+	inst.call.maxHeaders = m.opts.MaxReplyHeaders
+	inst.call.maxHeaderBytes = m.opts.MaxReplyHeaderBytes
+	out := &logWriter{state: &inst.call, level: slog.LevelInfo, stream: "stdout"}
+	errOut := &logWriter{state: &inst.call, level: slog.LevelWarn, stream: "stderr"}
 	cfg := wazero.NewModuleConfig().
 		WithName("").
 		WithStdout(out).
@@ -224,40 +274,54 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		WithRandSource(rand.Reader).
 		WithSysWalltime().
 		WithSysNanotime().
-		WithSysNanosleep().
 		WithStartFunctions()
-	if len(m.opts.Mounts) > 0 {
+	if len(m.roots) > 0 {
 		fsCfg := wazero.NewFSConfig()
-		for _, mt := range m.opts.Mounts {
-			if mt.ReadOnly {
-				fsCfg = fsCfg.WithReadOnlyDirMount(mt.HostDir, mt.GuestPath)
-			} else {
-				fsCfg = fsCfg.WithDirMount(mt.HostDir, mt.GuestPath)
-			}
+		for i, mt := range m.opts.Mounts {
+			fsCfg = fsCfg.(sysfs.FSConfig).WithSysFSMount(m.roots[i], mt.GuestPath)
 		}
 		cfg = cfg.WithFSConfig(fsCfg)
 	}
-	mod, err := m.rt.InstantiateModule(ctx, m.compiled, cfg)
+	cfg = cfg.WithNanosleep(inst.call.sleep)
+	sctx, cancel := context.WithTimeout(ctx, m.startup)
+	defer cancel()
+	inst.call.ctx = sctx
+	defer func() { inst.call.ctx = nil }()
+	mod, err := m.rt.InstantiateModule(withCall(sctx, &inst.call), m.compiled, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("instantiate: %w", err)
+		return nil, startupErr(sctx, "start function", m.startup, fmt.Errorf("instantiate: %w", err))
 	}
-	inst := &instance{mod: mod, handle: mod.ExportedFunction(abi.ExportHandle), stack: make([]uint64, 2)}
+	inst.mod, inst.handle = mod, mod.ExportedFunction(abi.ExportHandle)
 	inst.ctx.state = &inst.call
-	inst.call.logger = m.logger
 	inst.call.publisher = m.opts.Publisher
 	inst.call.services = m.opts.Services
 	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
-		if _, err := init.Call(withCall(ctx, &inst.call)); err != nil {
+		if _, err := init.Call(withCall(sctx, &inst.call)); err != nil {
 			_ = mod.Close(ctx)
-			return nil, fmt.Errorf("%s: %w", abi.ExportInitialize, err)
+			return nil, startupErr(sctx, abi.ExportInitialize, m.startup, fmt.Errorf("%s: %w", abi.ExportInitialize, err))
 		}
 	}
 	return inst, nil
 }
 
+// startupErr names the phase that did not finish within the start-up deadline; other errors
+// pass as they are.
+func startupErr(ctx context.Context, phase string, limit time.Duration, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %s did not finish within the start-up deadline of %v: %w", ErrStartup, phase, limit, err)
+	}
+	return err
+}
+
+// ErrStartup is wrapped by Load's error when a start-up phase (the start function,
+// _initialize or the descriptor export) runs past the start-up deadline.
+var ErrStartup = errors.New("start-up deadline exceeded")
+
 // describe calls the descriptor export and decodes and validates its JSON.
 func (inst *instance) describe(ctx context.Context) (abi.Descriptor, error) {
 	var desc abi.Descriptor
+	inst.call.ctx = ctx
+	defer func() { inst.call.ctx = nil }()
 	res, err := inst.mod.ExportedFunction(abi.ExportDescribe).Call(withCall(ctx, &inst.call))
 	if err != nil {
 		return desc, fmt.Errorf("%s: %w", abi.ExportDescribe, err)
@@ -297,7 +361,7 @@ func (m *Module) acquire(ctx context.Context) (*instance, error) {
 		}
 		return inst, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for an instance of %s: %w", m.desc.Name, ctx.Err())
+		return nil, fmt.Errorf("%w: %w", abi.NewError("", 503, "no free instance of %s", m.desc.Name), ctx.Err())
 	}
 }
 

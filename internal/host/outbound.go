@@ -119,6 +119,7 @@ func (o *outbound) request(ctx context.Context, mod api.Module, stack []uint64) 
 	raw := read(mod, ImportHTTPRequest, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
 	s.outboundHeld = true
 	rsp, err := o.do(s.ctx, raw)
+	s.stopIfDone()
 	if err != nil {
 		o.hold(mod, []byte(err.Error()))
 		stack[0] = api.EncodeI32(-1)

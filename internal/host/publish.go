@@ -47,6 +47,7 @@ func publish(ctx context.Context, mod api.Module, stack []uint64) {
 	topic := string(read(mod, importPublish, api.DecodeU32(stack[0]), api.DecodeU32(stack[1])))
 	body := append([]byte(nil), read(mod, importPublish, api.DecodeU32(stack[2]), api.DecodeU32(stack[3]))...)
 	stack[0] = api.EncodeI32(s.publish(s.ctx, topic, body))
+	s.stopIfDone()
 }
 
 func (s *callState) publish(ctx context.Context, topic string, body []byte) int32 {

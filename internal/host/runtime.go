@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 )
@@ -23,14 +24,21 @@ type Options struct {
 	CacheDir string
 	// Logger receives the host's records and the guests' log output. Nil discards them.
 	Logger *slog.Logger
+	// StartupTimeout bounds each start-up phase of a module (its start function, its
+	// _initialize export, its descriptor export) at load. Zero means DefaultStartupTimeout.
+	StartupTimeout time.Duration
 }
+
+// DefaultStartupTimeout is the default bound on each start-up phase of a module.
+const DefaultStartupTimeout = 10 * time.Second
 
 // Runtime owns what all modules of a process share: the compilation cache and the logger.
 // Each module gets a wazero runtime of its own (so each has its own memory cap and no module
 // can import another's exports), all of them backed by this one cache.
 type Runtime struct {
-	cache  wazero.CompilationCache
-	logger *slog.Logger
+	cache   wazero.CompilationCache
+	logger  *slog.Logger
+	startup time.Duration
 }
 
 // DefaultCacheDir is where compiled modules are cached when Options.CacheDir is empty.
@@ -48,7 +56,10 @@ func NewRuntime(ctx context.Context, opts Options) (*Runtime, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Runtime{logger: logger}
+	r := &Runtime{logger: logger, startup: opts.StartupTimeout}
+	if r.startup <= 0 {
+		r.startup = DefaultStartupTimeout
+	}
 	switch opts.CacheDir {
 	case "off":
 		r.cache = wazero.NewCompilationCache()
@@ -94,6 +105,18 @@ type ModuleOptions struct {
 	// Mounts grants the module host directories through WASI; they are the only files it
 	// sees.
 	Mounts []Mount
+	// LogBytesPerCall caps the log output (log host function and stdout/stderr) of one call
+	// or one instance's start-up; over it, records are cut and then dropped, marked by a
+	// warning. Zero means DefaultLogBytesPerCall; negative means no cap.
+	LogBytesPerCall int
+	// LogBytesPerSecond caps the log output of all the module's instances in one second.
+	// Zero means DefaultLogBytesPerSecond; negative means no cap.
+	LogBytesPerSecond int
+	// MaxReplyHeaders and MaxReplyHeaderBytes cap the headers a handler sets on its reply;
+	// over either, the call fails with a 500 naming the limit. Zero means
+	// DefaultMaxReplyHeaders and DefaultMaxReplyHeaderBytes.
+	MaxReplyHeaders     int
+	MaxReplyHeaderBytes int
 	// Publisher serves the module's publish host function. Nil makes publish answer 503.
 	Publisher Publisher
 	// Services serves the module's call host function: calls to other services by name.
@@ -126,6 +149,18 @@ var ErrMissingExport = errors.New("missing export")
 func (o ModuleOptions) withDefaults() ModuleOptions {
 	if o.PoolSize <= 0 {
 		o.PoolSize = runtime.GOMAXPROCS(0)
+	}
+	if o.MaxReplyHeaders <= 0 {
+		o.MaxReplyHeaders = DefaultMaxReplyHeaders
+	}
+	if o.MaxReplyHeaderBytes <= 0 {
+		o.MaxReplyHeaderBytes = DefaultMaxReplyHeaderBytes
+	}
+	if o.LogBytesPerCall == 0 {
+		o.LogBytesPerCall = DefaultLogBytesPerCall
+	}
+	if o.LogBytesPerSecond == 0 {
+		o.LogBytesPerSecond = DefaultLogBytesPerSecond
 	}
 	if o.MemoryLimitPages == 0 {
 		o.MemoryLimitPages = DefaultMemoryLimitPages

@@ -38,6 +38,7 @@ func streamSend(ctx context.Context, mod api.Module, stack []uint64) {
 	s := inCall(ctx, abi.ImportStreamSend)
 	body := read(mod, abi.ImportStreamSend, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
 	stack[0] = api.EncodeI32(s.streamSend(body))
+	s.stopIfDone()
 }
 
 func (s *callState) streamSend(body []byte) int32 {
@@ -71,6 +72,7 @@ func streamRecv(ctx context.Context, mod api.Module, stack []uint64) {
 	s := inCall(ctx, abi.ImportStreamRecv)
 	buf, capacity := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
 	stack[0] = api.EncodeI32(s.streamRecv(mod, buf, capacity))
+	s.stopIfDone()
 }
 
 func (s *callState) streamRecv(mod api.Module, buf, capacity uint32) int32 {

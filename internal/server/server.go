@@ -320,11 +320,13 @@ func (s *Server) callError(ctx context.Context, endpoint string, err error) erro
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return abi.NewError(s.opts.Name, http.StatusRequestTimeout, "%s did not finish before its deadline", endpoint)
 	case errors.Is(err, host.ErrGuestFault):
+		// The fault's text carries the guest's stack trace and the runtime's internals: the
+		// log keeps them, the caller gets a short message.
 		s.logger.Warn("handler fault", "endpoint", endpoint, "err", err)
-		return abi.NewError(s.opts.Name, http.StatusInternalServerError, "handler for %s failed: %v", endpoint, err)
+		return abi.NewError(s.opts.Name, http.StatusInternalServerError, "handler for %s failed (the handler faulted; the service's log has the details)", endpoint)
 	default:
 		s.logger.Warn("call failed", "endpoint", endpoint, "err", err)
-		return abi.NewError(s.opts.Name, http.StatusServiceUnavailable, "%s: %v", endpoint, err)
+		return abi.NewError(s.opts.Name, http.StatusServiceUnavailable, "handler for %s is unavailable (the service's log has the details)", endpoint)
 	}
 }
 

@@ -5,6 +5,7 @@ package servicetest
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,8 @@ type Service struct {
 	// Extra lines end the config: keys of the handler's table (pool_size = 1), then any
 	// further tables.
 	Extra []string
+	// Logger receives the service's log; nil discards it.
+	Logger *slog.Logger
 }
 
 // Start runs s on 127.0.0.1 with the shared compilation cache until the test ends, and
@@ -68,7 +71,7 @@ module = %q
 	ctx, cancel := context.WithCancel(context.Background())
 	cat, err := standard.Catalogue("")
 	require.NoError(tb, err)
-	svc, err := service.New(ctx, cfg, service.Deps{Registry: s.Registry, Catalogue: cat})
+	svc, err := service.New(ctx, cfg, service.Deps{Registry: s.Registry, Catalogue: cat, Logger: s.Logger})
 	if err != nil {
 		cancel()
 	}

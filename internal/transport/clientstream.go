@@ -86,6 +86,10 @@ func (cs *ClientStream) fail(op string, err error) error {
 	if ctxErr := cs.ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("stream to %s: %s: %w", cs.addr, op, ctxErr)
 	}
+	if errors.Is(err, io.EOF) {
+		// The connection closed before the stream's end mark: a cut stream, never the end.
+		return fmt.Errorf("%w: stream to %s: %s: the connection closed before the stream's end: %w", ErrTransport, cs.addr, op, io.ErrUnexpectedEOF)
+	}
 	return fmt.Errorf("%w: stream to %s: %s: %w", ErrTransport, cs.addr, op, err)
 }
 

@@ -45,9 +45,14 @@ type ServerOptions struct {
 	NewFramer func() Framer
 	// Limits bound header and body sizes.
 	Limits component.TransportLimits
-	// ReadTimeout bounds reading one request once its first byte has arrived (default 10 s):
-	// a client that sends half a request and stalls is cut off.
+	// ReadTimeout bounds reading one request, head and body, from its first byte (default
+	// 10 s): the deadline is set once and not moved by later bytes, so a client that sends
+	// half a request, or a byte at a time, is answered 408 and cut off when it passes.
 	ReadTimeout time.Duration
+	// MaxConns caps the connections open at once (default DefaultMaxConns). At the cap the
+	// server stops accepting: new connections wait in the listener's backlog until one
+	// closes.
+	MaxConns int
 	// IdleTimeout bounds waiting for the next request on a kept-alive connection (default
 	// 2 min).
 	IdleTimeout time.Duration
@@ -69,6 +74,13 @@ type Server struct {
 	closing  bool
 	wg       sync.WaitGroup
 	shutOnce sync.Once
+	// slots holds a token per open connection (MaxConns); closed is closed by Shutdown.
+	slots  chan struct{}
+	closed chan struct{}
+	// life is the parent of every request's context; kill cancels it when a drain runs
+	// out of time, so handlers still running are stopped.
+	life context.Context
+	kill context.CancelFunc
 }
 
 // NewServer returns a Server for h.
@@ -82,6 +94,9 @@ func NewServer(h Handler, opts ServerOptions) *Server {
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = 2 * time.Minute
 	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
+	}
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 10 * time.Second
 	}
@@ -89,8 +104,26 @@ func NewServer(h Handler, opts ServerOptions) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{opts: opts, handler: h, logger: logger, conns: map[net.Conn]bool{}}
+	life, kill := context.WithCancel(context.Background())
+	return &Server{opts: opts, handler: h, logger: logger, conns: map[net.Conn]bool{},
+		slots: make(chan struct{}, opts.MaxConns), closed: make(chan struct{}), life: life, kill: kill}
 }
+
+// InFlight returns how many connections are serving a request.
+func (s *Server) InFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, busy := range s.conns {
+		if busy {
+			n++
+		}
+	}
+	return n
+}
+
+// DefaultMaxConns is the default cap on open connections.
+const DefaultMaxConns = 1024
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("transport: server closed")
@@ -106,8 +139,19 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Unlock()
 	var delay time.Duration
 	for {
+		select {
+		case s.slots <- struct{}{}:
+		default:
+			s.logger.Warn("transport: at the connection limit; new connections wait until one closes", "max_connections", s.opts.MaxConns)
+			select {
+			case s.slots <- struct{}{}:
+			case <-s.closed:
+				return ErrServerClosed
+			}
+		}
 		c, err := ln.Accept()
 		if err != nil {
+			<-s.slots
 			s.mu.Lock()
 			closing := s.closing
 			s.mu.Unlock()
@@ -127,6 +171,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		if s.closing {
 			s.mu.Unlock()
 			c.Close()
+			<-s.slots
 			return ErrServerClosed
 		}
 		s.conns[c] = false
@@ -137,11 +182,14 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting, closes idle connections, lets requests in progress finish and
-// waits for them until ctx is done. It is safe to call more than once.
+// waits for them until ctx is done; then it cancels the requests' contexts (every request's
+// context derives from the server's life) and closes their connections. It is safe to call
+// more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutOnce.Do(func() {
 		s.mu.Lock()
 		s.closing = true
+		close(s.closed)
 		if s.ln != nil {
 			s.ln.Close()
 		}
@@ -161,6 +209,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		// Out of time: cancel the requests still running (their guests are stopped) and
+		// close their connections.
+		s.kill()
 		s.mu.Lock()
 		for c := range s.conns {
 			c.Close()
@@ -186,8 +237,9 @@ func (s *Server) serveConn(c net.Conn) {
 		delete(s.conns, c)
 		s.mu.Unlock()
 		c.Close()
+		<-s.slots
 	}()
-	ctx := context.Background()
+	ctx := s.life
 	sc := &serverConn{s: s, c: c, framer: s.opts.NewFramer(), lim: s.opts.Limits, buf: make([]byte, 0, 4096)}
 	sc.maxBuf = sc.lim.HeaderBytes() + sc.lim.BodyBytes() + 4
 	var out []byte
@@ -272,7 +324,8 @@ var (
 )
 
 // next drops the request last framed and frames the one after it into sc.f, reading more
-// bytes as needed: up to IdleTimeout for the first byte, then ReadTimeout for the rest.
+// bytes as needed: up to IdleTimeout for the first byte, then ReadTimeout from it for the
+// whole request.
 // Between requests the connection counts as idle, unless inStream says a stream is open;
 // then ctx bounds the wait as well (its cancellation must also set a past read deadline).
 func (sc *serverConn) next(ctx context.Context, inStream bool) error {
@@ -281,15 +334,20 @@ func (sc *serverConn) next(ctx context.Context, inStream bool) error {
 		sc.n = 0
 	}
 	n, err := sc.framer.Frame(ctx, sc.buf, sc.lim, &sc.f)
+	// deadline is the request's: set when its first byte is in, never moved after.
+	var deadline time.Time
 	for err == nil && n == 0 {
-		timeout := sc.s.opts.ReadTimeout
 		if len(sc.buf) == 0 {
 			if !inStream && !sc.s.setBusy(sc.c, false) {
 				return errServerClosing
 			}
-			timeout = sc.s.opts.IdleTimeout
+			_ = sc.c.SetReadDeadline(time.Now().Add(sc.s.opts.IdleTimeout))
+		} else {
+			if deadline.IsZero() {
+				deadline = time.Now().Add(sc.s.opts.ReadTimeout)
+			}
+			_ = sc.c.SetReadDeadline(deadline)
 		}
-		_ = sc.c.SetReadDeadline(time.Now().Add(timeout))
 		if inStream && ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -101,6 +101,7 @@ func init() {
 	})
 	guest.Handle("Echo.Sleep", func(req *guest.Request) ([]byte, error) {
 		counts["Echo.Sleep"]++
+		guest.Logf("Echo.Sleep called")
 		var text string
 		if err := json.Unmarshal(req.Body, &text); err != nil {
 			return nil, guest.BadRequest("want a JSON string such as \"100ms\": %v", err)

@@ -2,6 +2,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -48,7 +49,7 @@ func init() {
 		return []byte{byte(n)}, nil
 	})
 	guest.Handle("Test.Sleep", func(req *guest.Request) ([]byte, error) {
-		d, err := time.ParseDuration(string(req.Body))
+		d, err := time.ParseDuration(strings.Trim(string(req.Body), `"`)) // bare or a JSON string
 		if err != nil {
 			return nil, guest.BadRequest("bad duration: %v", err)
 		}
@@ -67,6 +68,16 @@ func init() {
 		for {
 			hoard = append(hoard, make([]byte, 16<<20))
 		}
+	})
+	// Test.LogFlood writes N lines of 1000 bytes through the log import and N to stderr.
+	guest.Handle("Test.LogFlood", func(req *guest.Request) ([]byte, error) {
+		n, _ := strconv.Atoi(strings.Trim(string(req.Body), `"`))
+		line := strings.Repeat("x", 1000)
+		for range n {
+			guest.Logf("%s", line)
+			println(line)
+		}
+		return nil, nil
 	})
 	guest.Handle("Test.Log", func(req *guest.Request) ([]byte, error) {
 		guest.Logf("log from guest: %s", req.Body)

@@ -1,0 +1,240 @@
+package hostile
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/localregistry"
+	"github.com/microhost/microhost/internal/logbuffer"
+	"github.com/microhost/microhost/internal/servicetest"
+)
+
+var pluginDir string
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "microhost-hostile-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	pluginDir = dir
+	for _, pkg := range []string{"./handlers/greeter", "./internal/host/testdata/testguest", "./internal/host/testdata/hostileguest"} {
+		if _, err := guestbuild.Go(context.Background(), pkg, dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+// call posts one JSON request to addr and returns the status, the Go Micro error (nil on
+// success), the reply headers and body.
+func call(addr, endpoint, body string, timeout time.Duration) (int, *abi.Error, http.Header, string, error) {
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/", strings.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Micro-Endpoint", endpoint)
+	if timeout > 0 {
+		req.Header.Set("Timeout", strconv.FormatInt(timeout.Nanoseconds(), 10))
+	}
+	rsp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, nil, "", err
+	}
+	defer rsp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(rsp.Body, 1<<20))
+	var ae *abi.Error
+	if h := rsp.Header.Get("Micro-Error"); h != "" {
+		ae = abi.ParseError(h)
+	}
+	return rsp.StatusCode, ae, rsp.Header, string(b), err
+}
+
+// background calls Greeter.Hello in a loop on two goroutines until stopped and counts the
+// calls and the failures.
+type background struct {
+	calls, failures atomic.Int64
+	stop            chan struct{}
+	wg              sync.WaitGroup
+	mu              sync.Mutex
+	first           string
+}
+
+func startBackground(t *testing.T, addr string) *background {
+	b := &background{stop: make(chan struct{})}
+	for range 2 {
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			for {
+				select {
+				case <-b.stop:
+					return
+				default:
+				}
+				status, _, _, body, err := call(addr, "Greeter.Hello", `{"name":"load"}`, 5*time.Second)
+				b.calls.Add(1)
+				if err != nil || status != http.StatusOK || body != `{"greeting":"Hello load"}` {
+					b.failures.Add(1)
+					b.mu.Lock()
+					if b.first == "" {
+						b.first = fmt.Sprintf("status %d, body %q, err %v", status, body, err)
+					}
+					b.mu.Unlock()
+				}
+			}
+		}()
+	}
+	t.Cleanup(b.end)
+	return b
+}
+
+func (b *background) end() {
+	select {
+	case <-b.stop:
+	default:
+		close(b.stop)
+	}
+	b.wg.Wait()
+}
+
+// TestHostileUnderLoad runs one service with the greeter beside misbehaving modules and
+// throws each attack at it while a background load calls the greeter: every attack gets its
+// bounded answer, and no background call fails.
+func TestHostileUnderLoad(t *testing.T) {
+	regDir := t.TempDir()
+	reg, err := localregistry.New(regDir)
+	require.NoError(t, err)
+	var logs logbuffer.Buffer
+	svc := servicetest.Start(t, servicetest.Service{
+		Name: "hostile", Version: "1.0.0", Module: "greeter", PluginDir: pluginDir,
+		Registry: reg, RegistryDir: regDir, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Extra: []string{
+			"pool_size = 2",
+			"[[handler]]", `module = "testguest"`, "pool_size = 1",
+			"[[handler]]", `module = "hostileguest"`, "pool_size = 1",
+			"[transport]", `read_timeout = "500ms"`,
+		},
+	})
+	addr := svc.Addr()
+	bg := startBackground(t, addr)
+	require.Eventually(t, func() bool { return bg.calls.Load() > 10 }, 10*time.Second, 10*time.Millisecond)
+
+	t.Run("trap", func(t *testing.T) {
+		status, ae, _, _, err := call(addr, "Test.Trap", `{}`, 0)
+		require.NoError(t, err)
+		assert.Equal(t, 500, status)
+		require.NotNil(t, ae)
+		assert.NotContains(t, ae.Detail, "wasm")
+		assert.True(t, strings.Contains(logs.String(), "wasm stack trace"), "the log keeps the trace")
+	})
+	t.Run("runaway loop", func(t *testing.T) {
+		start := time.Now()
+		_, ae, _, _, err := call(addr, "Test.Loop", `"forever"`, 300*time.Millisecond)
+		require.NoError(t, err)
+		require.NotNil(t, ae)
+		assert.EqualValues(t, 408, ae.Code)
+		assert.Less(t, time.Since(start), time.Second)
+	})
+	t.Run("sleep past the deadline", func(t *testing.T) {
+		start := time.Now()
+		_, ae, _, _, err := call(addr, "Test.Sleep", `"1h"`, 300*time.Millisecond)
+		require.NoError(t, err)
+		require.NotNil(t, ae)
+		assert.EqualValues(t, 408, ae.Code)
+		assert.Less(t, time.Since(start), 400*time.Millisecond)
+	})
+	t.Run("no free instance", func(t *testing.T) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _, _, _, _ = call(addr, "Test.Sleep", `"1h"`, 2*time.Second)
+		}()
+		require.Eventually(t, func() bool {
+			_, ae, _, _, err := call(addr, "Test.Noop", `{}`, 100*time.Millisecond)
+			return err == nil && ae != nil && ae.Code == 503 && ae.Detail == "no free instance of testguest"
+		}, 5*time.Second, 20*time.Millisecond)
+		<-done
+	})
+	t.Run("log flood", func(t *testing.T) {
+		before := len(logs.String())
+		_, _, _, _, err := call(addr, "Test.LogFlood", `"5000"`, 0) // 10 MB asked
+		require.NoError(t, err)
+		grew := len(logs.String()) - before
+		assert.Less(t, grew, 256<<10, "the log grew by %d bytes", grew)
+	})
+	t.Run("reply header flood", func(t *testing.T) {
+		_, ae, _, _, err := call(addr, "Hostile.Headers", `"300 1048576"`, 0)
+		require.NoError(t, err)
+		require.NotNil(t, ae)
+		assert.EqualValues(t, 500, ae.Code)
+		assert.Contains(t, ae.Detail, "over the limit of 32768 bytes")
+	})
+	t.Run("reserved reply headers", func(t *testing.T) {
+		status, ae, hdr, body, err := call(addr, "Hostile.Reserved", `{}`, 0)
+		require.NoError(t, err)
+		assert.Equal(t, 200, status)
+		assert.Nil(t, ae, "a forged Micro-Error reached the caller")
+		assert.Equal(t, "application/json", hdr.Get("Content-Type"))
+		assert.Empty(t, hdr.Get("Injected"))
+		assert.Equal(t, "fine", hdr.Get("X-Ok"))
+		assert.Equal(t, `"body kept"`, body)
+	})
+	t.Run("slowloris", func(t *testing.T) {
+		var wg sync.WaitGroup
+		var cut atomic.Int64
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				go func() {
+					for _, b := range []byte("POST / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") {
+						if _, err := c.Write([]byte{b}); err != nil {
+							return
+						}
+						time.Sleep(50 * time.Millisecond)
+					}
+				}()
+				_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+				line, _ := bufio.NewReader(c).ReadString('\n')
+				if strings.HasPrefix(line, "HTTP/1.1 408") {
+					cut.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		assert.EqualValues(t, 20, cut.Load(), "every trickling client is cut with a 408")
+	})
+
+	bg.end()
+	t.Logf("background: %d calls, %d failed", bg.calls.Load(), bg.failures.Load())
+	assert.Positive(t, bg.calls.Load())
+	assert.Zero(t, bg.failures.Load(), "background calls failed; first: %s", bg.first)
+}
