@@ -78,55 +78,32 @@ func (m *Module) Call(ctx context.Context, req *Request) (*Response, error) {
 	return res, err
 }
 
-// callState is what the host functions see of the call in progress on an instance.
+// callState is what the host functions see of the call in progress on an instance: the
+// call itself, and one piece per host capability, each defined beside the host functions
+// that use it (its fields promoted here, so a host function reads s.rspBody, s.callResult…).
 type callState struct {
 	// ctx is the call's real context, with its deadline and cancellation, for host
 	// functions that call out.
-	ctx       context.Context
-	logger    *slog.Logger
-	req       *Request
-	rspBody   []byte
-	rspHeader map[string]string
-	err       *abi.Error
-	publisher Publisher
-	// services and callResult serve the call host functions (callout.go).
-	services   ServiceCaller
-	callResult []byte
-	// streamPending is a received stream message that did not fit the guest's buffer
-	// (stream.go); hasPending tells an empty pending message from none.
-	streamPending []byte
-	hasPending    bool
-	// outboundHeld is set when the call made an outbound HTTP request, whose response the
-	// module's outbound keeps for this instance until the call ends (outbound.go).
-	outboundHeld bool
-	// logPerCall, logUsed and logCapped bound the call's log output; logLimit is the
-	// module's budget per second (guestlog.go).
-	logPerCall int
-	logUsed    int
-	logCapped  bool
-	logLimit   *logLimiter
-	// maxHeaders and maxHeaderBytes cap the reply headers; headerBytes is their size so far
-	// and headerErr the failure once over a cap (replyheader.go).
-	maxHeaders     int
-	maxHeaderBytes int
-	headerBytes    int
-	headerErr      *abi.Error
+	ctx    context.Context
+	logger *slog.Logger
+	req    *Request
+	replyState
+	callOutState
+	publishState
+	streamState
+	outboundState
+	logState
 }
 
+// reset forgets the call, keeping each capability's settings.
 func (s *callState) reset() {
 	s.ctx = nil
 	s.req = nil
-	s.rspBody = nil
-	s.rspHeader = nil
-	s.err = nil
-	s.callResult = nil
-	s.streamPending = nil
-	s.hasPending = false
-	s.outboundHeld = false
-	s.headerBytes = 0
-	s.headerErr = nil
-	s.logUsed = 0
-	s.logCapped = false
+	s.replyState.reset()
+	s.callOutState.reset()
+	s.streamState.reset()
+	s.outboundState.reset()
+	s.logState.reset()
 }
 
 type callKey struct{}

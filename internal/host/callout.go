@@ -146,3 +146,11 @@ next:
 	}
 	return md
 }
+
+// callOutState serves the call and call_result host functions (callout.go).
+type callOutState struct {
+	services   ServiceCaller
+	callResult []byte
+}
+
+func (c *callOutState) reset() { c.callResult = nil }

@@ -77,3 +77,14 @@ func (s *callState) emitLog(level slog.Level, msg []byte, attrs ...any) {
 	}
 	logger.Log(context.Background(), level, string(msg[:n]), attrs...)
 }
+
+// logState bounds the call's log output (guestlog.go): logPerCall, logUsed and logCapped per
+// call, logLimit the module's budget per second.
+type logState struct {
+	logPerCall int
+	logUsed    int
+	logCapped  bool
+	logLimit   *logLimiter
+}
+
+func (l *logState) reset() { l.logUsed, l.logCapped = 0, false }

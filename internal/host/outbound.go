@@ -231,3 +231,11 @@ func hopByHop(k string) bool {
 	}
 	return false
 }
+
+// outboundState serves outbound HTTP (outbound.go): outboundHeld is set when the call made a
+// request, whose response the module's outbound keeps for this instance until the call ends.
+type outboundState struct {
+	outboundHeld bool
+}
+
+func (o *outboundState) reset() { o.outboundHeld = false }

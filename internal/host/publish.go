@@ -83,3 +83,8 @@ func (s *callState) publish(ctx context.Context, topic string, body []byte) int3
 		return publishBadGate
 	}
 }
+
+// publishState serves the publish host function (publish.go).
+type publishState struct {
+	publisher Publisher
+}

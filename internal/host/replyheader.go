@@ -100,3 +100,22 @@ func truncate(b []byte, n int) string {
 	}
 	return string(b)
 }
+
+// replyState is the reply a handler builds through response_body, response_header and
+// error, with the caps on its headers (replyheader.go).
+type replyState struct {
+	rspBody   []byte
+	rspHeader map[string]string
+	err       *abi.Error
+	// maxHeaders and maxHeaderBytes cap the reply headers; headerBytes is their size so far
+	// and headerErr the failure once over a cap.
+	maxHeaders     int
+	maxHeaderBytes int
+	headerBytes    int
+	headerErr      *abi.Error
+}
+
+func (r *replyState) reset() {
+	r.rspBody, r.rspHeader, r.err = nil, nil, nil
+	r.headerBytes, r.headerErr = 0, nil
+}

@@ -101,3 +101,13 @@ func (s *callState) streamRecv(mod api.Module, buf, capacity uint32) int32 {
 	}
 	return int32(n)
 }
+
+// streamState serves stream_send and stream_recv (stream.go): streamPending is a received
+// message that did not fit the guest's buffer, hasPending tells an empty pending message
+// from none.
+type streamState struct {
+	streamPending []byte
+	hasPending    bool
+}
+
+func (st *streamState) reset() { st.streamPending, st.hasPending = nil, false }

@@ -142,12 +142,12 @@ type reply struct {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var rep reply
 	if r.Method != http.MethodPost {
-		rep = s.errorReply(r.Context(), httpHeaders(r.Header), "", nil, &codec.Message{},
+		rep = s.errorReply(r.Context(), &request{hdr: httpHeaders(r.Header)},
 			abi.NewError(s.opts.Name, http.StatusMethodNotAllowed, "method %s not allowed: send a POST", r.Method))
 	} else if body, err := s.readBody(r); err != nil {
-		rep = s.errorReply(r.Context(), httpHeaders(r.Header), "", nil, &codec.Message{}, err)
+		rep = s.errorReply(r.Context(), &request{hdr: httpHeaders(r.Header)}, err)
 	} else {
-		rep = s.process(r.Context(), httpHeaders(r.Header), body)
+		rep = s.process(r.Context(), s.newRequest(httpHeaders(r.Header), body, nil))
 	}
 	h := w.Header()
 	for k, v := range rep.header {
@@ -160,11 +160,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // ServeMessage implements transport.Handler: the pipeline behind microhost's own transport.
 func (s *Server) ServeMessage(ctx context.Context, m *transport.Message) *transport.Reply {
+	req := s.newRequest(messageHeaders(m.Header), m.Body, m.Stream)
 	var rep reply
 	if m.Stream != nil {
-		rep = s.processStream(ctx, messageHeaders(m.Header), m.Body, m.Stream)
+		rep = s.processStream(ctx, req)
 	} else {
-		rep = s.process(ctx, messageHeaders(m.Header), m.Body)
+		rep = s.process(ctx, req)
 	}
 	out := &transport.Reply{Status: rep.status, Body: rep.body, Header: make([]component.TransportHeader, 0, len(rep.header))}
 	for k, v := range rep.header {
@@ -173,9 +174,47 @@ func (s *Server) ServeMessage(ctx context.Context, m *transport.Message) *transp
 	return out
 }
 
-// process runs one request through the pipeline. The request's Content-Type chooses the
-// codec (JSON when absent); the handler gets the bare body, and its reply is encoded in the
-// request's codec.
+// request is one request on its way through the server, unary or stream: built once from
+// the header fields and body the transport framed, completed by the codec (the bare body and
+// its content type, the envelope's id and endpoint), and handed to the handler. Both kinds of
+// request share its endpoint lookup, limits, deadline and error mapping.
+type request struct {
+	hdr headers
+	// ct is the wire content type (JSON when the request names none); c its codec, nil
+	// for a stream, whose messages are bare.
+	ct string
+	c  *codec.Codec
+	// id, service and endpoint are what the reply echoes.
+	id, service, endpoint string
+	// bareType and body are the bare body and its content type once decoded.
+	bareType string
+	body     []byte
+	// stream is set when the request opened a stream.
+	stream transport.Stream
+}
+
+// newRequest starts a request from the header fields and the body the transport framed.
+func (s *Server) newRequest(hdr headers, body []byte, stream transport.Stream) *request {
+	ct := codec.MediaType(hdr.Get(HeaderContentType))
+	if ct == "" {
+		ct = "application/json"
+	}
+	r := &request{hdr: hdr, ct: ct, id: hdr.Get(HeaderID), service: hdr.Get(HeaderService), body: body, bareType: ct, stream: stream}
+	r.endpoint = hdr.Get(HeaderEndpoint)
+	if r.endpoint == "" {
+		r.endpoint = hdr.Get(HeaderMethod)
+	}
+	return r
+}
+
+// message is the codec's view of the request's reply.
+func (r *request) message(body []byte, errText string) *codec.Message {
+	return &codec.Message{ID: r.id, Service: r.service, Endpoint: r.endpoint, ContentType: r.bareType, Body: body, Error: errText}
+}
+
+// process runs one unary request through the pipeline. The request's Content-Type chooses
+// the codec (JSON when absent); the handler gets the bare body, and its reply is encoded in
+// the request's codec.
 //
 // Errors go out as Go Micro errors: in the Micro-Error header, and in the body as the codec
 // carries them (the JSON error itself for JSON, the envelope's error for JSON-RPC and
@@ -183,73 +222,92 @@ func (s *Server) ServeMessage(ctx context.Context, m *transport.Message) *transp
 // such as Go Micro's, whose HTTP transport treats any status but 200 as a broken transport,
 // so its errors are answered with 200; any other request gets the error's code as the HTTP
 // status, which is what curl users expect.
-func (s *Server) process(ctx context.Context, hdr headers, body []byte) reply {
-	ct := codec.MediaType(hdr.Get(HeaderContentType))
-	if ct == "" {
-		ct = "application/json"
-	}
-	c, _ := s.opts.Codecs.Lookup(ct)
-	call := &codec.Message{ID: hdr.Get(HeaderID), Service: hdr.Get(HeaderService)}
-	res, err := s.serve(ctx, hdr, body, ct, c, call)
+func (s *Server) process(ctx context.Context, r *request) reply {
+	r.c, _ = s.opts.Codecs.Lookup(r.ct)
+	res, err := s.serve(ctx, r)
 	if err != nil {
-		return s.errorReply(ctx, hdr, ct, c, call, err)
+		return s.errorReply(ctx, r, err)
 	}
 	// Codec calls use the request's context, not the handler's deadline, so a reply can
 	// still be written when the handler used up its time.
-	wire, err := c.WriteResponse(ctx, ct, &codec.Message{ID: call.ID, Service: call.Service, Endpoint: call.Endpoint, ContentType: call.ContentType, Body: res.Body})
+	wire, err := r.c.WriteResponse(ctx, r.ct, r.message(res.Body, ""))
 	if err != nil {
-		s.logger.Warn("encoding a reply failed", "endpoint", call.Endpoint, "content_type", ct, "err", err)
-		return s.errorReply(ctx, hdr, ct, c, call, s.codecError(fmt.Sprintf("encode the reply of %s", call.Endpoint), http.StatusInternalServerError, err))
+		s.logger.Warn("encoding a reply failed", "endpoint", r.endpoint, "content_type", r.ct, "err", err)
+		return s.errorReply(ctx, r, s.codecError(fmt.Sprintf("encode the reply of %s", r.endpoint), http.StatusInternalServerError, err))
 	}
+	return s.okReply(r, res, wire)
+}
+
+// okReply is the reply to a request whose handler succeeded: its metadata, the request's id
+// and content type, and body.
+func (s *Server) okReply(r *request, res *host.Response, body []byte) reply {
 	h := make(map[string]string, len(res.Header)+2)
 	for k, v := range res.Header {
 		h[k] = v
 	}
-	if call.ID != "" {
-		h[HeaderID] = call.ID
+	if r.id != "" {
+		h[HeaderID] = r.id
 	}
-	h[HeaderContentType] = ct
-	return reply{status: http.StatusOK, header: h, body: wire}
+	h[HeaderContentType] = r.ct
+	return reply{status: http.StatusOK, header: h, body: body}
 }
 
-// serve decodes the request with c, calls its handler and returns the handler's reply. It
-// fills call with what the reply needs: the id, the endpoint and the bare content type.
-func (s *Server) serve(ctx context.Context, hdr headers, body []byte, ct string, c *codec.Codec, call *codec.Message) (*host.Response, error) {
-	if c == nil {
-		return nil, abi.NewError(s.opts.Name, http.StatusUnsupportedMediaType, "unsupported content type %q (supported: %s; set the Content-Type header)", ct, strings.Join(s.opts.Codecs.ContentTypes(), ", "))
+// serve decodes a unary request with its codec and calls its handler.
+func (s *Server) serve(ctx context.Context, r *request) (*host.Response, error) {
+	if r.c == nil {
+		return nil, abi.NewError(s.opts.Name, http.StatusUnsupportedMediaType, "unsupported content type %q (supported: %s; set the Content-Type header)", r.ct, strings.Join(s.opts.Codecs.ContentTypes(), ", "))
 	}
-	if limit := s.maxBody(); int64(len(body)) > limit {
-		return nil, abi.NewError(s.opts.Name, http.StatusRequestEntityTooLarge, "body of %d bytes is over the limit of %d", len(body), limit)
+	if err := s.checkSize(r); err != nil {
+		return nil, err
 	}
-	msg, err := c.ReadRequest(ctx, ct, body)
+	msg, err := r.c.ReadRequest(ctx, r.ct, r.body)
 	if err != nil {
 		return nil, s.codecError("", http.StatusBadRequest, err)
 	}
-	// The envelope's id wins over the header's, as in Go Micro, so the reply echoes it.
+	// The envelope's id wins over the header's, as in Go Micro, so the reply echoes it; the
+	// headers' endpoint wins over the envelope's.
 	if msg.ID != "" {
-		call.ID = msg.ID
+		r.id = msg.ID
 	}
-	endpoint := hdr.Get(HeaderEndpoint)
-	if endpoint == "" {
-		endpoint = hdr.Get(HeaderMethod)
+	if r.endpoint == "" {
+		r.endpoint = msg.Endpoint
 	}
-	if endpoint == "" {
-		endpoint = msg.Endpoint
+	r.bareType, r.body = msg.ContentType, msg.Body
+	return s.invoke(ctx, r)
+}
+
+// checkSize refuses a body over the limit.
+func (s *Server) checkSize(r *request) error {
+	if limit := s.maxBody(); int64(len(r.body)) > limit {
+		return abi.NewError(s.opts.Name, http.StatusRequestEntityTooLarge, "body of %d bytes is over the limit of %d", len(r.body), limit)
 	}
-	call.Endpoint = endpoint
-	call.ContentType = msg.ContentType
-	if endpoint == "" {
+	return nil
+}
+
+// invoke finds the request's handler and calls it under the request's deadline; unary and
+// stream requests alike.
+func (s *Server) invoke(ctx context.Context, r *request) (*host.Response, error) {
+	if r.endpoint == "" {
 		return nil, abi.NewError(s.opts.Name, http.StatusBadRequest, "missing %s header (such as Greeter.Hello)", HeaderEndpoint)
 	}
-	h, ok := s.route(endpoint)
+	h, ok := s.route(r.endpoint)
 	if !ok {
-		return nil, abi.NewError(s.opts.Name, http.StatusNotFound, "unknown endpoint %s", endpoint)
+		return nil, abi.NewError(s.opts.Name, http.StatusNotFound, "unknown endpoint %s", r.endpoint)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout(hdr))
+	ctx, cancel := context.WithTimeout(ctx, s.timeout(r.hdr))
 	defer cancel()
-	res, err := h.Call(ctx, &host.Request{Endpoint: endpoint, ContentType: msg.ContentType, Header: hdr.Metadata(), Body: msg.Body})
+	call := &host.Request{Endpoint: r.endpoint, ContentType: r.bareType, Header: r.hdr.Metadata(), Body: r.body}
+	if r.stream != nil {
+		call.Stream = newStream(r)
+	}
+	res, err := h.Call(ctx, call)
 	if err != nil {
-		return nil, s.callError(ctx, endpoint, err)
+		// A stream handler whose send or receive failed at the deadline returns that
+		// failure's error: the caller sees the deadline.
+		if r.stream != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, abi.NewError(s.opts.Name, http.StatusRequestTimeout, "%s did not finish before its deadline", r.endpoint)
+		}
+		return nil, s.callError(ctx, r.endpoint, err)
 	}
 	return res, nil
 }
@@ -330,29 +388,29 @@ func (s *Server) callError(ctx context.Context, endpoint string, err error) erro
 	}
 }
 
-// errorReply answers with err as a Go Micro error (see process), encoded by c when the
-// content type has a codec.
-func (s *Server) errorReply(ctx context.Context, hdr headers, ct string, c *codec.Codec, call *codec.Message, err error) reply {
+// errorReply answers r with err as a Go Micro error (see process), encoded by r's codec when
+// it has one.
+func (s *Server) errorReply(ctx context.Context, r *request, err error) reply {
 	var ae *abi.Error
 	if !errors.As(err, &ae) {
 		ae = abi.NewError(s.opts.Name, http.StatusInternalServerError, "%v", err)
 	}
 	text := ae.Error()
 	body, bodyType := []byte(text), "application/json"
-	if c != nil {
-		wire, werr := c.WriteResponse(ctx, ct, &codec.Message{ID: call.ID, Service: call.Service, Endpoint: call.Endpoint, Error: text})
+	if r.c != nil {
+		wire, werr := r.c.WriteResponse(ctx, r.ct, r.message(nil, text))
 		if werr == nil {
-			body, bodyType = wire, ct
+			body, bodyType = wire, r.ct
 		} else {
-			s.logger.Warn("encoding an error reply failed; answering in JSON", "content_type", ct, "err", werr)
+			s.logger.Warn("encoding an error reply failed; answering in JSON", "content_type", r.ct, "err", werr)
 		}
 	}
 	h := map[string]string{HeaderError: text, HeaderContentType: bodyType}
-	if call.ID != "" {
-		h[HeaderID] = call.ID
+	if r.id != "" {
+		h[HeaderID] = r.id
 	}
 	status := int(ae.Code)
-	if hdr.Get(HeaderID) != "" {
+	if r.hdr.Get(HeaderID) != "" {
 		status = http.StatusOK
 	}
 	return reply{status: status, header: h, body: body}

@@ -2,12 +2,11 @@ package server
 
 import (
 	"context"
-	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host/component"
-	"github.com/microhost/microhost/internal/codec"
 	"github.com/microhost/microhost/internal/host"
 	"github.com/microhost/microhost/internal/transport"
 )
@@ -20,67 +19,35 @@ var streamContentTypes = []string{"application/json", "application/protobuf", "a
 // processStream serves a request that opened a stream. The handler gets the request body
 // as its first message and host.Request.Stream for the others; each message it sends goes
 // out at once as a frame of its own. The reply is the stream's last frame: the handler's
-// final reply body (usually empty), or the Go Micro error that ended the stream.
-func (s *Server) processStream(ctx context.Context, hdr headers, body []byte, ts transport.Stream) reply {
-	ct := codec.MediaType(hdr.Get(HeaderContentType))
-	if ct == "" {
-		ct = "application/json"
-	}
-	call := &codec.Message{ID: hdr.Get(HeaderID), Service: hdr.Get(HeaderService)}
-	res, err := s.serveStream(ctx, hdr, body, ct, call, ts)
+// final reply body (usually empty), or the Go Micro error that ended the stream. Streams
+// carry bare messages, so only the bare content types are served; endpoint lookup, limits,
+// the deadline and errors are the unary path's (invoke).
+func (s *Server) processStream(ctx context.Context, r *request) reply {
+	res, err := s.serveStream(ctx, r)
 	if err != nil {
-		return s.errorReply(ctx, hdr, ct, nil, call, err)
+		return s.errorReply(ctx, r, err)
 	}
-	h := make(map[string]string, len(res.Header)+2)
-	for k, v := range res.Header {
-		h[k] = v
-	}
-	if call.ID != "" {
-		h[HeaderID] = call.ID
-	}
-	h[HeaderContentType] = ct
-	return reply{status: http.StatusOK, header: h, body: res.Body}
+	return s.okReply(r, res, res.Body)
 }
 
-func (s *Server) serveStream(ctx context.Context, hdr headers, body []byte, ct string, call *codec.Message, ts transport.Stream) (*host.Response, error) {
-	supported := false
-	for _, t := range streamContentTypes {
-		supported = supported || t == ct
+func (s *Server) serveStream(ctx context.Context, r *request) (*host.Response, error) {
+	if !slices.Contains(streamContentTypes, r.ct) {
+		return nil, abi.NewError(s.opts.Name, http.StatusUnsupportedMediaType, "unsupported content type %q for a stream (streams use application/json, application/protobuf or application/octet-stream)", r.ct)
 	}
-	if !supported {
-		return nil, abi.NewError(s.opts.Name, http.StatusUnsupportedMediaType, "unsupported content type %q for a stream (streams use application/json, application/protobuf or application/octet-stream)", ct)
+	if err := s.checkSize(r); err != nil {
+		return nil, err
 	}
-	if limit := s.maxBody(); int64(len(body)) > limit {
-		return nil, abi.NewError(s.opts.Name, http.StatusRequestEntityTooLarge, "body of %d bytes is over the limit of %d", len(body), limit)
+	return s.invoke(ctx, r)
+}
+
+// newStream is the handler's side of r's stream: every message it sends goes out in the
+// request's content type, under its id.
+func newStream(r *request) *stream {
+	st := &stream{ts: r.stream, header: []component.TransportHeader{{Name: []byte(HeaderContentType), Value: []byte(r.ct)}}}
+	if r.id != "" {
+		st.header = append(st.header, component.TransportHeader{Name: []byte(HeaderID), Value: []byte(r.id)})
 	}
-	endpoint := hdr.Get(HeaderEndpoint)
-	if endpoint == "" {
-		endpoint = hdr.Get(HeaderMethod)
-	}
-	call.Endpoint = endpoint
-	if endpoint == "" {
-		return nil, abi.NewError(s.opts.Name, http.StatusBadRequest, "missing %s header (such as Counter.Count)", HeaderEndpoint)
-	}
-	h, ok := s.route(endpoint)
-	if !ok {
-		return nil, abi.NewError(s.opts.Name, http.StatusNotFound, "unknown endpoint %s", endpoint)
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout(hdr))
-	defer cancel()
-	st := &stream{ts: ts, header: []component.TransportHeader{{Name: []byte(HeaderContentType), Value: []byte(ct)}}}
-	if call.ID != "" {
-		st.header = append(st.header, component.TransportHeader{Name: []byte(HeaderID), Value: []byte(call.ID)})
-	}
-	res, err := h.Call(ctx, &host.Request{Endpoint: endpoint, ContentType: ct, Header: hdr.Metadata(), Body: body, Stream: st})
-	if err != nil {
-		// A handler whose send or receive failed at the deadline returns that failure's
-		// error: the caller sees the deadline.
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, abi.NewError(s.opts.Name, http.StatusRequestTimeout, "%s did not finish before its deadline", endpoint)
-		}
-		return nil, s.callError(ctx, endpoint, err)
-	}
-	return res, nil
+	return st
 }
 
 // stream adapts the transport's stream to the handler's: every message goes out in the
