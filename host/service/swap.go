@@ -86,6 +86,9 @@ func (s *Service) Watch(ctx context.Context) error {
 		return err
 	}
 	defer w.Close()
+	// From here on a change is noticed (the folders are watched); the line says so, and
+	// when, to an operator and to a test.
+	s.logger.Info("watching module files", "files", len(paths))
 	go w.Run(ctx)
 	for {
 		select {

@@ -131,6 +131,8 @@ module = "greeter"
 		<-done
 		_ = svc.Close(ctx)
 	}()
+	// A file replaced before the folder is watched would go unnoticed: wait for the watch.
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `msg="watching module files"`) }, 30*time.Second, 5*time.Millisecond)
 	modules := map[component.Kind]*wasmcomponent.Module{}
 	for _, m := range svc.components {
 		modules[m.Kind()] = m

@@ -71,7 +71,7 @@ func replace(t testing.TB, path string, b []byte) {
 
 // startWatched runs a service serving the handler module "swapper" from dir, watching its
 // files, until the test ends.
-func startWatched(t testing.TB, dir string, logs io.Writer) *Service {
+func startWatched(t testing.TB, dir string, logs *logbuffer.Buffer) *Service {
 	t.Helper()
 	regDir := t.TempDir()
 	reg, err := localregistry.New(regDir)
@@ -110,6 +110,8 @@ module = "swapper"
 		<-done
 		_ = svc.Close(context.Background())
 	})
+	// A file replaced before the folder is watched would go unnoticed: wait for the watch.
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "msg=\"watching module files\"") }, 30*time.Second, 5*time.Millisecond)
 	return svc
 }
 
