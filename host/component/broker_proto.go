@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/abi/proto/envelope"
 )
 
 // The protobuf encoding of the broker records (abi/proto/broker.proto), written by hand:
@@ -168,7 +169,7 @@ func UnmarshalBrokerRouteRequest(b []byte) (*BrokerRouteRequest, error) {
 		case num == 2 && typ == protowire.VarintType:
 			x, n := protowire.ConsumeVarint(v)
 			if n < 0 {
-				return protowire.ParseError(n)
+				return envelope.WireError(n)
 			}
 			r.Seed = x
 		case num == 3 && typ == protowire.BytesType:
@@ -361,7 +362,7 @@ func eachField(b []byte, f func(num protowire.Number, typ protowire.Type, v []by
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return protowire.ParseError(n)
+			return envelope.WireError(n)
 		}
 		b = b[n:]
 		var v []byte
@@ -375,7 +376,7 @@ func eachField(b []byte, f func(num protowire.Number, typ protowire.Type, v []by
 			}
 		}
 		if n < 0 {
-			return fmt.Errorf("field %d: %w", num, protowire.ParseError(n))
+			return fmt.Errorf("field %d: %w", num, envelope.WireError(n))
 		}
 		b = b[n:]
 		if err := f(num, typ, v); err != nil {

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/abi/proto/envelope"
 )
 
 // The registry kind's records, encoded by hand with protowire exactly as
@@ -328,7 +329,7 @@ func eachRegistryField(b []byte, fn func(num protowire.Number, typ protowire.Typ
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return fmt.Errorf("%w: %v", errMalformed, protowire.ParseError(n))
+			return fmt.Errorf("%w: %v", errMalformed, envelope.WireError(n))
 		}
 		b = b[n:]
 		var v uint64
@@ -342,7 +343,7 @@ func eachRegistryField(b []byte, fn func(num protowire.Number, typ protowire.Typ
 			n = protowire.ConsumeFieldValue(num, typ, b)
 		}
 		if n < 0 {
-			return fmt.Errorf("%w: field %d: %v", errMalformed, num, protowire.ParseError(n))
+			return fmt.Errorf("%w: field %d: %v", errMalformed, num, envelope.WireError(n))
 		}
 		b = b[n:]
 		if err := fn(num, typ, v, raw); err != nil {

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/abi/proto/envelope"
 )
 
 // Selector is the selector kind: given the nodes of a service and the caller's filters, it
@@ -152,7 +153,7 @@ func DecodeSelection(b []byte, in *Selection) error {
 	for len(b) > 0 {
 		num, typ, v, x, n := consumeField(b)
 		if n < 0 {
-			return fmt.Errorf("%w: %w", ErrMalformedSelection, protowire.ParseError(n))
+			return fmt.Errorf("%w: %w", ErrMalformedSelection, envelope.WireError(n))
 		}
 		b = b[n:]
 		if num < selStrategy || num > selNodes {
@@ -207,7 +208,7 @@ func DecodeSelectIndex(b []byte, n int) (int, error) {
 	for rest := b; len(rest) > 0; {
 		num, typ, _, x, m := consumeField(rest)
 		if m < 0 {
-			return -1, fmt.Errorf("malformed select output %x: %w", b, protowire.ParseError(m))
+			return -1, fmt.Errorf("malformed select output %x: %w", b, envelope.WireError(m))
 		}
 		rest = rest[m:]
 		if num == outIndex {
@@ -249,7 +250,7 @@ func decodeNode(b []byte, node *SelectNode) error {
 	for len(b) > 0 {
 		num, typ, v, _, n := consumeField(b)
 		if n < 0 {
-			return fmt.Errorf("%w: node: %w", ErrMalformedSelection, protowire.ParseError(n))
+			return fmt.Errorf("%w: node: %w", ErrMalformedSelection, envelope.WireError(n))
 		}
 		b = b[n:]
 		if num < nodeID || num > nodeMetadata {
@@ -293,7 +294,7 @@ func SelectionEntry(b []byte) (key, val []byte, err error) {
 	for len(b) > 0 {
 		num, typ, v, _, n := consumeField(b)
 		if n < 0 {
-			return nil, nil, fmt.Errorf("%w: map entry: %w", ErrMalformedSelection, protowire.ParseError(n))
+			return nil, nil, fmt.Errorf("%w: map entry: %w", ErrMalformedSelection, envelope.WireError(n))
 		}
 		b = b[n:]
 		if num != 1 && num != 2 {

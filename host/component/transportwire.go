@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/microhost/microhost/abi/proto/envelope"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -382,7 +383,7 @@ func walk(b []byte, fn func(num protowire.Number, v []byte, x uint64) error) err
 		if t := b[0]; t < 0x80 && t >= 1<<3 {
 			num, typ = protowire.Number(t>>3), protowire.Type(t&7)
 		} else if num, typ, n = protowire.ConsumeTag(b); n < 0 {
-			return fmt.Errorf("transport record: %w", protowire.ParseError(n))
+			return fmt.Errorf("transport record: %w", envelope.WireError(n))
 		}
 		b = b[n:]
 		var v []byte
@@ -401,7 +402,7 @@ func walk(b []byte, fn func(num protowire.Number, v []byte, x uint64) error) err
 			n = protowire.ConsumeFieldValue(num, typ, b)
 		}
 		if n < 0 {
-			return fmt.Errorf("transport record: field %d: %w", num, protowire.ParseError(n))
+			return fmt.Errorf("transport record: field %d: %w", num, envelope.WireError(n))
 		}
 		b = b[n:]
 		v = v[:len(v):len(v)]

@@ -81,11 +81,11 @@ func Validate(b []byte) error {
 	for off < len(b) {
 		num, typ, tagLen := protowire.ConsumeTag(b[off:])
 		if tagLen < 0 {
-			return fmt.Errorf("%w: field tag at offset %d: %v", ErrMalformed, off, protowire.ParseError(tagLen))
+			return fmt.Errorf("%w: field tag at offset %d: %v", ErrMalformed, off, envelope.WireError(tagLen))
 		}
 		valLen := protowire.ConsumeFieldValue(num, typ, b[off+tagLen:])
 		if valLen < 0 {
-			return fmt.Errorf("%w: field %d at offset %d: %v", ErrMalformed, num, off, protowire.ParseError(valLen))
+			return fmt.Errorf("%w: field %d at offset %d: %v", ErrMalformed, num, off, envelope.WireError(valLen))
 		}
 		off += tagLen + valLen
 	}

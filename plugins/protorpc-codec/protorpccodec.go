@@ -143,7 +143,7 @@ func Decode(dst []byte, in, out *envelope.Message) ([]byte, error) {
 	for off := 0; off < len(hdr); {
 		num, typ, n := protowire.ConsumeTag(hdr[off:])
 		if n < 0 {
-			return dst, fmt.Errorf("%w: header at offset %d: %v", ErrMalformed, off, protowire.ParseError(n))
+			return dst, fmt.Errorf("%w: header at offset %d: %v", ErrMalformed, off, envelope.WireError(n))
 		}
 		off += n
 		switch {
@@ -157,7 +157,7 @@ func Decode(dst []byte, in, out *envelope.Message) ([]byte, error) {
 			n = protowire.ConsumeFieldValue(num, typ, hdr[off:])
 		}
 		if n < 0 {
-			return dst, fmt.Errorf("%w: header field %d: %v", ErrMalformed, num, protowire.ParseError(n))
+			return dst, fmt.Errorf("%w: header field %d: %v", ErrMalformed, num, envelope.WireError(n))
 		}
 		off += n
 	}

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/microhost/microhost/abi/proto/envelope"
 	"github.com/microhost/microhost/host/component"
 )
 
@@ -34,7 +35,7 @@ func (w *WireSelector) Select(b []byte) (int, error) {
 	for rest := b; len(rest) > 0; {
 		num, typ, v, x, n := field(rest)
 		if n < 0 {
-			return -1, fmt.Errorf("%w: %w", component.ErrMalformedSelection, protowire.ParseError(n))
+			return -1, fmt.Errorf("%w: %w", component.ErrMalformedSelection, envelope.WireError(n))
 		}
 		rest = rest[n:]
 		if num < 1 || num > 7 {
@@ -136,7 +137,7 @@ func (w *WireSelector) passes(node []byte) (bool, error) {
 	for len(node) > 0 {
 		num, typ, v, _, n := field(node)
 		if n < 0 {
-			return false, fmt.Errorf("%w: node: %w", component.ErrMalformedSelection, protowire.ParseError(n))
+			return false, fmt.Errorf("%w: node: %w", component.ErrMalformedSelection, envelope.WireError(n))
 		}
 		node = node[n:]
 		if num < 1 || num > 4 {

@@ -169,7 +169,7 @@ func Unmarshal(m *Message, b []byte) error {
 			var n int
 			num, typ, n = protowire.ConsumeTag(b)
 			if n < 0 {
-				return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+				return fmt.Errorf("%w: %v", ErrMalformed, WireError(n))
 			}
 			b = b[n:]
 		}
@@ -182,7 +182,7 @@ func Unmarshal(m *Message, b []byte) error {
 			}
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
-				return fmt.Errorf("%w: type: %v", ErrMalformed, protowire.ParseError(n))
+				return fmt.Errorf("%w: type: %v", ErrMalformed, WireError(n))
 			}
 			m.Type = Type(int32(v))
 			b = b[n:]
@@ -195,7 +195,7 @@ func Unmarshal(m *Message, b []byte) error {
 				var n int
 				v, n = protowire.ConsumeBytes(b)
 				if n < 0 {
-					return fmt.Errorf("%w: field %d: %v", ErrMalformed, num, protowire.ParseError(n))
+					return fmt.Errorf("%w: field %d: %v", ErrMalformed, num, WireError(n))
 				}
 				b = b[n:]
 			}
@@ -227,7 +227,7 @@ func Unmarshal(m *Message, b []byte) error {
 			// also treats as unknown.
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
-				return fmt.Errorf("%w: field %d: %v", ErrMalformed, num, protowire.ParseError(n))
+				return fmt.Errorf("%w: field %d: %v", ErrMalformed, num, WireError(n))
 			}
 			b = b[n:]
 		}
@@ -240,13 +240,13 @@ func unmarshalEntry(b []byte) (Header, error) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return h, fmt.Errorf("%w: header entry: %v", ErrMalformed, protowire.ParseError(n))
+			return h, fmt.Errorf("%w: header entry: %v", ErrMalformed, WireError(n))
 		}
 		b = b[n:]
 		if (num == fieldKey || num == fieldValue) && typ == protowire.BytesType {
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return h, fmt.Errorf("%w: header entry: %v", ErrMalformed, protowire.ParseError(n))
+				return h, fmt.Errorf("%w: header entry: %v", ErrMalformed, WireError(n))
 			}
 			b = b[n:]
 			v = v[:len(v):len(v)] // capped, as Unmarshal's fields are
@@ -259,7 +259,7 @@ func unmarshalEntry(b []byte) (Header, error) {
 		}
 		n = protowire.ConsumeFieldValue(num, typ, b)
 		if n < 0 {
-			return h, fmt.Errorf("%w: header entry: %v", ErrMalformed, protowire.ParseError(n))
+			return h, fmt.Errorf("%w: header entry: %v", ErrMalformed, WireError(n))
 		}
 		b = b[n:]
 	}
@@ -273,4 +273,26 @@ func AppendField(dst []byte, s string) (grown, field []byte) {
 	start := len(dst)
 	dst = append(dst, s...)
 	return dst, dst[start:len(dst):len(dst)]
+}
+
+// WireError describes the negative length n that a protowire Consume function returned.
+//
+// protowire.ParseError's text varies from one binary to the next on purpose (the protobuf
+// module puts an ordinary or a non-breaking space after "proto:" by a hash of the binary), so a
+// native twin and its Wasm build would describe the same bad input differently. Callers on
+// both sides of the Wasm boundary use this instead, which reads the same everywhere.
+func WireError(n int) error {
+	switch n {
+	case -1:
+		return errors.New("protobuf: unexpected end of input")
+	case -2:
+		return errors.New("protobuf: invalid field number")
+	case -3:
+		return errors.New("protobuf: variable-length integer overflow")
+	case -4:
+		return errors.New("protobuf: cannot parse reserved wire type")
+	case -5:
+		return errors.New("protobuf: mismatched end-group marker")
+	}
+	return fmt.Errorf("protobuf: parse error %d", n)
 }
