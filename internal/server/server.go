@@ -122,36 +122,41 @@ func (s *Server) Endpoints() []abi.Endpoint {
 	return out
 }
 
-// headers is what the pipeline reads of a request's header fields, whichever transport
-// carried them.
-type headers interface {
-	Get(key string) string
-	// Metadata returns the fields that are the caller's metadata, leaving out transport
-	// fields, as Go Micro's server does.
-	Metadata() map[string]string
-}
-
-// reply is the pipeline's answer, for the transport to write.
+// reply is the pipeline's answer, for the transport to write: its header fields go out as
+// they are listed.
 type reply struct {
 	status int
-	header map[string]string
+	header []component.TransportHeader
 	body   []byte
 }
 
-// ServeHTTP implements http.Handler, for serving the pipeline from net/http.
+// addHeader appends one header field to hs.
+func addHeader(hs []component.TransportHeader, name, value string) []component.TransportHeader {
+	return append(hs, component.TransportHeader{Name: []byte(name), Value: []byte(value)})
+}
+
+// ServeHTTP implements http.Handler, for serving the pipeline from net/http. net/http's
+// header map is turned into the transport's field list once, here, at the edge.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	msg := &transport.Message{Header: make([]component.TransportHeader, 0, len(r.Header))}
+	for k, vs := range r.Header {
+		if len(vs) > 0 {
+			msg.Header = addHeader(msg.Header, k, vs[0])
+		}
+	}
 	var rep reply
 	if r.Method != http.MethodPost {
-		rep = s.errorReply(r.Context(), &request{hdr: httpHeaders(r.Header)},
+		rep = s.errorReply(r.Context(), &request{msg: msg},
 			abi.NewError(s.opts.Name, http.StatusMethodNotAllowed, "method %s not allowed: send a POST", r.Method))
 	} else if body, err := s.readBody(r); err != nil {
-		rep = s.errorReply(r.Context(), &request{hdr: httpHeaders(r.Header)}, err)
+		rep = s.errorReply(r.Context(), &request{msg: msg}, err)
 	} else {
-		rep = s.process(r.Context(), s.newRequest(httpHeaders(r.Header), body, nil))
+		msg.Body = body
+		rep = s.process(r.Context(), s.newRequest(msg))
 	}
 	h := w.Header()
-	for k, v := range rep.header {
-		h.Set(k, v)
+	for _, f := range rep.header {
+		h.Set(string(f.Name), string(f.Value))
 	}
 	h.Set(component.HeaderContentLength, strconv.Itoa(len(rep.body)))
 	w.WriteHeader(rep.status)
@@ -160,18 +165,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // ServeMessage implements transport.Handler: the pipeline behind microhost's own transport.
 func (s *Server) ServeMessage(ctx context.Context, m *transport.Message) *transport.Reply {
-	req := s.newRequest(messageHeaders(m.Header), m.Body, m.Stream)
+	req := s.newRequest(m)
 	var rep reply
 	if m.Stream != nil {
 		rep = s.processStream(ctx, req)
 	} else {
 		rep = s.process(ctx, req)
 	}
-	out := &transport.Reply{Status: rep.status, Body: rep.body, Header: make([]component.TransportHeader, 0, len(rep.header))}
-	for k, v := range rep.header {
-		out.Header = append(out.Header, component.TransportHeader{Name: []byte(k), Value: []byte(v)})
-	}
-	return out
+	return &transport.Reply{Status: rep.status, Header: rep.header, Body: rep.body}
 }
 
 // request is one request on its way through the server, unary or stream: built once from
@@ -179,7 +180,9 @@ func (s *Server) ServeMessage(ctx context.Context, m *transport.Message) *transp
 // its content type, the envelope's id and endpoint), and handed to the handler. Both kinds of
 // request share its endpoint lookup, limits, deadline and error mapping.
 type request struct {
-	hdr headers
+	// msg is the request as the transport framed it; its header fields are read where
+	// they lie.
+	msg *transport.Message
 	// ct is the wire content type (JSON when the request names none); c its codec, nil
 	// for a stream, whose messages are bare.
 	ct string
@@ -189,22 +192,33 @@ type request struct {
 	// bareType and body are the bare body and its content type once decoded.
 	bareType string
 	body     []byte
-	// stream is set when the request opened a stream.
-	stream transport.Stream
 }
 
-// newRequest starts a request from the header fields and the body the transport framed.
-func (s *Server) newRequest(hdr headers, body []byte, stream transport.Stream) *request {
-	ct := codec.MediaType(hdr.Get(HeaderContentType))
+// newRequest starts a request from the message the transport framed.
+func (s *Server) newRequest(m *transport.Message) *request {
+	ct := codec.MediaType(m.Get(HeaderContentType))
 	if ct == "" {
 		ct = "application/json"
 	}
-	r := &request{hdr: hdr, ct: ct, id: hdr.Get(HeaderID), service: hdr.Get(HeaderService), body: body, bareType: ct, stream: stream}
-	r.endpoint = hdr.Get(HeaderEndpoint)
+	r := &request{msg: m, ct: ct, id: m.Get(HeaderID), service: m.Get(HeaderService), body: m.Body, bareType: ct}
+	r.endpoint = m.Get(HeaderEndpoint)
 	if r.endpoint == "" {
-		r.endpoint = hdr.Get(HeaderMethod)
+		r.endpoint = m.Get(HeaderMethod)
 	}
 	return r
+}
+
+// metadata is the caller's metadata: the request's header fields less the transport's, as
+// Go Micro's server hands them on (the first of repeated fields wins).
+func (r *request) metadata() map[string]string {
+	md := make(map[string]string, len(r.msg.Header))
+	for _, f := range r.msg.Header {
+		k := string(f.Name)
+		if _, dup := md[k]; !dup && !transportHeader(k) {
+			md[k] = string(f.Value)
+		}
+	}
+	return md
 }
 
 // message is the codec's view of the request's reply.
@@ -241,14 +255,16 @@ func (s *Server) process(ctx context.Context, r *request) reply {
 // okReply is the reply to a request whose handler succeeded: its metadata, the request's id
 // and content type, and body.
 func (s *Server) okReply(r *request, res *host.Response, body []byte) reply {
-	h := make(map[string]string, len(res.Header)+2)
+	h := make([]component.TransportHeader, 0, len(res.Header)+2)
 	for k, v := range res.Header {
-		h[k] = v
+		if !strings.EqualFold(k, HeaderID) && !strings.EqualFold(k, HeaderContentType) {
+			h = addHeader(h, k, v)
+		}
 	}
 	if r.id != "" {
-		h[HeaderID] = r.id
+		h = addHeader(h, HeaderID, r.id)
 	}
-	h[HeaderContentType] = r.ct
+	h = addHeader(h, HeaderContentType, r.ct)
 	return reply{status: http.StatusOK, header: h, body: body}
 }
 
@@ -294,17 +310,17 @@ func (s *Server) invoke(ctx context.Context, r *request) (*host.Response, error)
 	if !ok {
 		return nil, abi.NewError(s.opts.Name, http.StatusNotFound, "unknown endpoint %s", r.endpoint)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout(r.hdr))
+	ctx, cancel := context.WithTimeout(ctx, s.timeout(r.msg))
 	defer cancel()
-	call := &host.Request{Endpoint: r.endpoint, ContentType: r.bareType, Header: r.hdr.Metadata(), Body: r.body}
-	if r.stream != nil {
+	call := &host.Request{Endpoint: r.endpoint, ContentType: r.bareType, Header: r.metadata(), Body: r.body}
+	if r.msg.Stream != nil {
 		call.Stream = newStream(r)
 	}
 	res, err := h.Call(ctx, call)
 	if err != nil {
 		// A stream handler whose send or receive failed at the deadline returns that
 		// failure's error: the caller sees the deadline.
-		if r.stream != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if r.msg.Stream != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, abi.NewError(s.opts.Name, http.StatusRequestTimeout, "%s did not finish before its deadline", r.endpoint)
 		}
 		return nil, s.callError(ctx, r.endpoint, err)
@@ -354,7 +370,7 @@ func (s *Server) readBody(r *http.Request) ([]byte, error) {
 
 // timeout is the handler deadline: the Timeout header (nanoseconds, as Go Micro sends it)
 // when present and shorter, else the configured default.
-func (s *Server) timeout(hdr headers) time.Duration {
+func (s *Server) timeout(hdr *transport.Message) time.Duration {
 	d := s.opts.Timeout
 	if d <= 0 {
 		d = 5 * time.Second
@@ -405,12 +421,14 @@ func (s *Server) errorReply(ctx context.Context, r *request, err error) reply {
 			s.logger.Warn("encoding an error reply failed; answering in JSON", "content_type", r.ct, "err", werr)
 		}
 	}
-	h := map[string]string{HeaderError: text, HeaderContentType: bodyType}
+	h := make([]component.TransportHeader, 0, 3)
+	h = addHeader(h, HeaderError, text)
+	h = addHeader(h, HeaderContentType, bodyType)
 	if r.id != "" {
-		h[HeaderID] = r.id
+		h = addHeader(h, HeaderID, r.id)
 	}
 	status := int(ae.Code)
-	if r.hdr.Get(HeaderID) != "" {
+	if r.msg.Get(HeaderID) != "" {
 		status = http.StatusOK
 	}
 	return reply{status: status, header: h, body: body}
@@ -424,44 +442,4 @@ func transportHeader(k string) bool {
 		}
 	}
 	return false
-}
-
-// httpHeaders adapts net/http's header map.
-type httpHeaders http.Header
-
-func (h httpHeaders) Get(key string) string { return http.Header(h).Get(key) }
-
-func (h httpHeaders) Metadata() map[string]string {
-	md := make(map[string]string, len(h))
-	for k, v := range h {
-		if !transportHeader(k) && len(v) > 0 {
-			md[k] = v[0]
-		}
-	}
-	return md
-}
-
-// messageHeaders adapts the transport's header map, whose keys are as the caller wrote them.
-type messageHeaders map[string]string
-
-func (h messageHeaders) Get(key string) string {
-	if v, ok := h[key]; ok {
-		return v
-	}
-	for k, v := range h {
-		if strings.EqualFold(k, key) {
-			return v
-		}
-	}
-	return ""
-}
-
-func (h messageHeaders) Metadata() map[string]string {
-	md := make(map[string]string, len(h))
-	for k, v := range h {
-		if !transportHeader(k) {
-			md[k] = v
-		}
-	}
-	return md
 }

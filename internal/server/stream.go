@@ -43,7 +43,7 @@ func (s *Server) serveStream(ctx context.Context, r *request) (*host.Response, e
 // newStream is the handler's side of r's stream: every message it sends goes out in the
 // request's content type, under its id.
 func newStream(r *request) *stream {
-	st := &stream{ts: r.stream, header: []component.TransportHeader{{Name: []byte(HeaderContentType), Value: []byte(r.ct)}}}
+	st := &stream{ts: r.msg.Stream, header: []component.TransportHeader{{Name: []byte(HeaderContentType), Value: []byte(r.ct)}}}
 	if r.id != "" {
 		st.header = append(st.header, component.TransportHeader{Name: []byte(HeaderID), Value: []byte(r.id)})
 	}

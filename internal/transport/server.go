@@ -14,16 +14,26 @@ import (
 	"github.com/microhost/microhost/host/component"
 )
 
-// Message is one request handed to the pipeline. Body is valid until the handler returns.
+// Message is one request as the framer read it, handed to the pipeline unchanged: the server
+// reads its fields where they lie, so a request's header keeps one shape from the wire to the
+// handler's metadata. Header and Body point into the connection's buffer and are valid until
+// the handler returns.
 type Message struct {
-	// Header holds every header field, keyed as received (the first of repeated fields).
-	Header map[string]string
+	// Header holds the header fields in the order and spelling the caller wrote them.
+	Header []component.TransportHeader
 	Body   []byte
 	// Stream is set when the request opened a stream (it carries a Micro-Stream header): the
 	// handler sends messages and receives the client's next ones through it until it
 	// returns, and its Reply is the stream's last frame. Body, then, is the first message
 	// and the handler's to keep. Nil for a unary request.
 	Stream Stream
+}
+
+// Get returns the value of the first header field named name, compared case-insensitively,
+// or "" when there is none.
+func (m *Message) Get(name string) string {
+	v, _ := component.GetTransportHeader(m.Header, name)
+	return string(v)
 }
 
 // Reply is the pipeline's answer.
@@ -258,13 +268,7 @@ func (s *Server) serveConn(c net.Conn) {
 			return
 		}
 		f := &sc.f
-		msg := &Message{Header: make(map[string]string, len(f.Headers)), Body: f.Body}
-		for _, h := range f.Headers {
-			k := string(h.Name)
-			if _, dup := msg.Header[k]; !dup {
-				msg.Header[k] = string(h.Value)
-			}
-		}
+		msg := &Message{Header: f.Headers, Body: f.Body}
 		keepAlive := f.KeepAlive
 		var st *serverStream
 		if id, _ := streamMarks(f.Headers); id != nil {

@@ -70,11 +70,16 @@ type serverStream struct {
 	sendErr, recvErr error
 }
 
-// openStream turns the request just framed into a stream: msg.Body becomes a copy, as the
-// buffer it was framed from is reused for the client's next messages.
+// openStream turns the request just framed into a stream: msg's header and body become
+// copies, as the buffer they were framed from is reused for the client's next messages.
 func (sc *serverConn) openStream(msg *Message, id []byte) *serverStream {
 	st := &serverStream{sc: sc, id: bytes.Clone(id)}
 	msg.Body = append([]byte{}, msg.Body...)
+	hs := make([]component.TransportHeader, len(msg.Header))
+	for i, h := range msg.Header {
+		hs[i] = component.TransportHeader{Name: bytes.Clone(h.Name), Value: bytes.Clone(h.Value)}
+	}
+	msg.Header = hs
 	if _, end := streamMarks(sc.f.Headers); end {
 		st.clientDone = true
 	}

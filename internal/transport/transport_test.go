@@ -44,10 +44,10 @@ type echo struct{ calls atomic.Int64 }
 
 func (e *echo) ServeMessage(ctx context.Context, m *Message) *Reply {
 	e.calls.Add(1)
-	if m.Header["Micro-Endpoint"] == "Slow.Call" {
+	if m.Get("Micro-Endpoint") == "Slow.Call" {
 		time.Sleep(200 * time.Millisecond)
 	}
-	return &Reply{Status: 200, Header: []component.TransportHeader{{Name: []byte("X-Endpoint"), Value: []byte(m.Header["Micro-Endpoint"])}}, Body: append([]byte("echo:"), m.Body...)}
+	return &Reply{Status: 200, Header: []component.TransportHeader{{Name: []byte("X-Endpoint"), Value: []byte(m.Get("Micro-Endpoint"))}}, Body: append([]byte("echo:"), m.Body...)}
 }
 
 func framers(t *testing.T, f func(t *testing.T, newFramer func() Framer)) {
