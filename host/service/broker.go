@@ -41,24 +41,67 @@ func (s *Service) brokerProtocol(ctx context.Context) (broker.Protocol, error) {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	s.logger.Info("component", ch.LogArgs()...)
-	if ch.Mode == component.ModeNative {
-		twin, ok := ch.Twin.Native.(component.BrokerTwin)
-		if !ok || twin.Protocol == nil {
-			return nil, fmt.Errorf("broker: the native twin %q is a %T, not a component.BrokerTwin", ch.Name, ch.Twin.Native)
-		}
-		return twin.Protocol, nil
-	}
-	m, err := wasmcomponent.Load(ctx, s.loader(), wasmcomponent.Spec{
+	spec := wasmcomponent.Spec{
 		Kind:    component.KindBroker,
 		Name:    cfg.Module,
 		Path:    ch.Path,
 		Ops:     component.BrokerOps(),
 		Options: host.ModuleOptions{PoolSize: cfg.PoolSize},
-	})
-	if err != nil {
-		return nil, err
 	}
-	return broker.Wasm(m), nil
+	var proto broker.Protocol
+	var m *wasmcomponent.Module
+	if ch.Mode == component.ModeNative {
+		twin, ok := ch.Twin.Native.(component.BrokerTwin)
+		if !ok || twin.Protocol == nil {
+			return nil, fmt.Errorf("broker: the native twin %q is a %T, not a component.BrokerTwin", ch.Name, ch.Twin.Native)
+		}
+		proto = twin.Protocol
+	} else {
+		if m, err = wasmcomponent.Load(ctx, s.loader(), spec); err != nil {
+			return nil, err
+		}
+		proto = broker.Wasm(m)
+	}
+	twin, _ := s.catalogue.Twin(component.KindBroker, cfg.Module)
+	if bt, ok := twin.Native.(component.BrokerTwin); ok && bt.Protocol != nil && mode == component.ModeAuto {
+		spec.Path = cfg.Path
+		sw := wasmcomponent.NewSwitch(proto, m)
+		s.addAuto(wasmcomponent.NewAuto(spec, sw, bt.Protocol, func(m *wasmcomponent.Module) (broker.Protocol, error) { return broker.Wasm(m), nil }))
+		return switchingBroker{sw}, nil
+	}
+	return proto, nil
+}
+
+// switchingBroker is a broker protocol whose calls run on whatever its Switch holds now.
+type switchingBroker struct {
+	sw *wasmcomponent.Switch[broker.Protocol]
+}
+
+func (b switchingBroker) Encode(ctx context.Context, msg *component.BrokerMessage) ([]byte, error) {
+	h := b.sw.Acquire()
+	if h == nil {
+		return nil, wasmcomponent.ErrClosed
+	}
+	defer h.Release()
+	return h.Value().Encode(ctx, msg)
+}
+
+func (b switchingBroker) Parse(ctx context.Context, req *component.BrokerParseRequest) (*component.BrokerDelivery, error) {
+	h := b.sw.Acquire()
+	if h == nil {
+		return nil, wasmcomponent.ErrClosed
+	}
+	defer h.Release()
+	return h.Value().Parse(ctx, req)
+}
+
+func (b switchingBroker) Route(ctx context.Context, req *component.BrokerRouteRequest) (*component.BrokerRoutes, error) {
+	h := b.sw.Acquire()
+	if h == nil {
+		return nil, wasmcomponent.ErrClosed
+	}
+	defer h.Release()
+	return h.Value().Route(ctx, req)
 }
 
 // provisionBroker creates the broker (with the protocol the config chooses), loads the

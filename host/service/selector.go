@@ -17,6 +17,9 @@ func (s *Service) provisionClient(ctx context.Context) error {
 		return err
 	}
 	s.selector = sel
+	if a := sel.Auto(); a != nil {
+		s.addAuto(*a)
+	}
 	s.client, err = client.NewClient(s.lookup(), client.Options{Logger: s.logger, Selector: sel, Codecs: codec.NativeRegistry(s.catalogue),
 		Pool: transport.ClientOptions{NewFramer: s.clientFramer}})
 	return err

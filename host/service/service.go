@@ -91,6 +91,9 @@ type Service struct {
 	// components are the component modules of every kind, swappable live too; they are
 	// closed with the service.
 	components []*wasmcomponent.Module
+	// autos are the components in mode auto, each switched live between its native twin
+	// and its module as its file changes (swap.go); they are closed with the service.
+	autos []wasmcomponent.Auto
 	// swapMu serializes swaps; recordMu guards record, replaced when endpoints change.
 	swapMu   sync.Mutex
 	recordMu sync.Mutex
@@ -192,6 +195,9 @@ func (s *Service) provision(ctx context.Context) error {
 	}
 	if codecs != nil {
 		s.codecs = codecs.Registry
+		for _, a := range codecs.Autos {
+			s.addAuto(a)
+		}
 		for _, ct := range codecs.Registry.ContentTypes() {
 			logger.Debug("codec", "content_type", ct, "mode", codecs.Modes[ct])
 		}
@@ -436,6 +442,10 @@ func (s *Service) Close(ctx context.Context) error {
 		errs = append(errs, m.Close(ctx))
 	}
 	s.components = nil
+	for _, a := range s.autos {
+		a.Close()
+	}
+	s.autos = nil
 	if s.rt != nil {
 		errs = append(errs, s.rt.Close(ctx))
 		s.rt = nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host/component"
-	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/internal/conformance"
 	"github.com/microhost/microhost/internal/host"
 	"github.com/microhost/microhost/internal/server"
@@ -77,9 +75,8 @@ func (s *Service) Watch(ctx context.Context) error {
 	for _, m := range s.components {
 		paths = append(paths, m.Path())
 	}
-	natives := s.nativeComponents()
-	for _, n := range natives {
-		paths = append(paths, n.path)
+	for _, a := range s.autos {
+		paths = append(paths, a.Spec.Path)
 	}
 	w, err := watch.New(paths, watch.Options{Logger: s.logger})
 	if err != nil {
@@ -96,11 +93,6 @@ func (s *Service) Watch(ctx context.Context) error {
 			return nil
 		case ch := <-w.C():
 			_ = s.reload(ctx, ch.Path)
-			for _, n := range natives {
-				if n.path == ch.Path && !ch.Removed {
-					s.nativeChanged(n)
-				}
-			}
 		}
 	}
 }
@@ -126,7 +118,19 @@ func (s *Service) reload(ctx context.Context, path string) error {
 			errs = append(errs, s.swap(ctx, sl))
 		}
 	}
+	autos := map[*wasmcomponent.Module]bool{}
+	for _, a := range s.autos {
+		if m := a.Module(); m != nil {
+			autos[m] = true
+		}
+		if (path == "" || a.Spec.Path == path) && !deleted(a.Spec.Kind, a.Spec.Path, "") {
+			errs = append(errs, s.switchAuto(ctx, a))
+		}
+	}
 	for _, m := range s.components {
+		if autos[m] {
+			continue // a component in mode auto: switchAuto looked at it
+		}
 		if (path == "" || m.Path() == path) && !deleted(m.Kind(), m.Path(), m.Digest()) {
 			errs = append(errs, s.swapComponent(ctx, m))
 		}
@@ -134,54 +138,85 @@ func (s *Service) reload(ctx context.Context, path string) error {
 	return errors.Join(errs...)
 }
 
-// nativeComponent is a component running as its native twin in mode auto, whose module file
-// may yet appear.
-type nativeComponent struct {
-	kind component.Kind
-	name string
-	path string
-}
+// addAuto records a component in mode auto, to be switched live as its file changes.
+func (s *Service) addAuto(a wasmcomponent.Auto) { s.autos = append(s.autos, a) }
 
-// nativeComponents lists the components running as their native twins in mode auto.
-func (s *Service) nativeComponents() []nativeComponent {
-	wasm := map[string]bool{}
-	for _, m := range s.components {
-		wasm[m.Path()] = true
+// switchAuto applies the rule of mode auto to a component's file as it is now: the stock
+// build (or no file) runs the native twin, any other build runs as a module. So a new build
+// dropped over the stock file takes over from the twin, a newer build replaces the module,
+// and the stock build put back hands the work back to the twin — each live, checked first
+// as at start-up, with calls in flight finishing where they started.
+func (s *Service) switchAuto(ctx context.Context, a wasmcomponent.Auto) error {
+	ch, err := s.catalogue.Choose(a.Spec.Kind, a.Spec.Name, component.ModeAuto, a.Spec.Path)
+	if err != nil {
+		s.logger.Error("swap refused; the running component keeps serving", "kind", a.Spec.Kind, "file", a.Spec.Path, "reason", err)
+		return err
 	}
-	var out []nativeComponent
-	add := func(kind component.Kind, c config.Component) {
-		if c.Mode == string(component.ModeAuto) && c.Path != "" && !wasm[c.Path] {
-			out = append(out, nativeComponent{kind: kind, name: c.Module, path: c.Path})
-		}
-	}
-	if s.ownedRegistry != nil {
-		add(component.KindRegistry, s.cfg.Registry.Component)
-	}
-	add(component.KindSelector, s.cfg.Selector.Component)
-	add(component.KindTransport, s.cfg.Transport.Component)
-	if s.pubsub.broker != nil {
-		add(component.KindBroker, s.cfg.Broker.Component)
-	}
-	for _, name := range s.cfg.Codec.Modules {
-		add(component.KindCodec, config.Component{Module: name, Mode: s.cfg.Codec.Mode, Path: filepath.Join(s.cfg.Plugins.Dir, name+".wasm")})
-	}
-	return out
-}
-
-// nativeChanged says what a new file means for a component running as its native twin: the
-// stock build changes nothing; another build would run as Wasm, which takes a restart (a
-// native twin is not swapped live).
-func (s *Service) nativeChanged(n nativeComponent) {
-	ch, err := s.catalogue.Choose(n.kind, n.name, component.ModeAuto, n.path)
+	cur := a.Module()
 	switch {
-	case err != nil:
-		s.logger.Error("swap refused; the native twin keeps serving", "kind", n.kind, "file", n.path, "reason", err)
+	case ch.Mode == component.ModeNative && cur == nil:
+		return nil // the twin serves, and the file is (still) the stock build
 	case ch.Mode == component.ModeNative:
-		s.logger.Info("module file is the stock build; the native twin keeps serving", "kind", n.kind, "name", n.name, "file", n.path)
-	default:
-		s.logger.Warn("not swapped live: the component runs as its native twin; the new build takes over at the next restart (or set mode = \"wasm\" to swap it live)",
-			"kind", n.kind, "name", n.name, "file", n.path, "digest", short(ch.Digest))
+		s.swapMu.Lock()
+		start := time.Now()
+		old := cur.Digest()
+		a.UseNative()
+		s.swapMu.Unlock()
+		s.logger.Info("swapped", "kind", a.Spec.Kind, "name", a.Spec.Name, "file", a.Spec.Path,
+			"old_digest", short(old), "new_digest", short(ch.Digest), "runs", component.ModeNative, "switch", time.Since(start))
+		return nil
+	case cur != nil:
+		return s.swapComponent(ctx, cur)
 	}
+	// The twin serves and another build appeared: load it off the request path, check it
+	// as at start-up and with the kind's conformance suite, warm it, then switch.
+	s.swapMu.Lock()
+	defer s.swapMu.Unlock()
+	start := time.Now()
+	m, err := s.prepareAuto(ctx, a)
+	if err != nil {
+		s.logger.Error("swap refused; the native twin keeps serving", "kind", a.Spec.Kind, "file", a.Spec.Path, "reason", err)
+		return err
+	}
+	compiled := time.Since(start)
+	start = time.Now()
+	if err := a.UseModule(m); err != nil {
+		_ = m.Close(context.WithoutCancel(ctx))
+		s.logger.Error("swap refused; the native twin keeps serving", "kind", a.Spec.Kind, "file", a.Spec.Path, "reason", err)
+		return err
+	}
+	s.logger.Info("swapped", "kind", a.Spec.Kind, "name", a.Spec.Name, "file", a.Spec.Path,
+		"old_digest", "native", "new_digest", short(m.Digest()), "runs", component.ModeWasm, "compile", compiled, "switch", time.Since(start))
+	return nil
+}
+
+// prepareAuto loads, checks and warms the module of a component in mode auto.
+func (s *Service) prepareAuto(ctx context.Context, a wasmcomponent.Auto) (*wasmcomponent.Module, error) {
+	if err := s.conform(ctx, a.Spec.Kind, a.Spec.Path); err != nil {
+		return nil, err
+	}
+	m, err := wasmcomponent.Load(ctx, s.rt, a.Spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Warm(ctx, runtime.GOMAXPROCS(0)); err != nil {
+		_ = m.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return m, nil
+}
+
+// conform runs the conformance suite of kind on the module at path, when the kind has one
+// that needs nothing outside the process.
+func (s *Service) conform(ctx context.Context, kind component.Kind, path string) error {
+	if kind == component.KindRegistry {
+		return nil // its suite needs the registry's backend
+	}
+	r, err := conformance.File(ctx, s.rt, path)
+	if err != nil {
+		return err
+	}
+	return r.Err()
 }
 
 // swapComponent swaps a component's module through the adapter (wasmcomponent.Module.Reload)
@@ -190,16 +225,7 @@ func (s *Service) nativeChanged(n nativeComponent) {
 func (s *Service) swapComponent(ctx context.Context, m *wasmcomponent.Module) error {
 	s.swapMu.Lock()
 	defer s.swapMu.Unlock()
-	conform := func(abi.Descriptor) error {
-		if m.Kind() == component.KindRegistry {
-			return nil // its suite needs the registry's backend
-		}
-		r, err := conformance.File(ctx, s.rt, m.Path())
-		if err != nil {
-			return err
-		}
-		return r.Err()
-	}
+	conform := func(abi.Descriptor) error { return s.conform(ctx, m.Kind(), m.Path()) }
 	sw, err := m.Reload(ctx, s.rt, conform)
 	if err != nil {
 		s.logger.Error("swap refused; the running module keeps serving", "kind", m.Kind(), "file", m.Path(), "reason", err)

@@ -56,6 +56,19 @@ func precompile(t *testing.T, wasm []byte) {
 // the client framer) and publications through its broker, with no failed call, no lost
 // publication and no moment the service is missing from the registry.
 func TestLiveSwapComponentsUnderLoad(t *testing.T) {
+	swapComponentsUnderLoad(t, "wasm")
+}
+
+// The same in mode auto, the default, where a component starts on its native twin because
+// its file is the stock build: each of codec, transport, selector and broker goes from the
+// twin to another build (Wasm), to a third build, back to the stock build (the twin), to a
+// fourth build and back to the twin — 5 swaps each under load, none failing a call or losing
+// a publication.
+func TestLiveSwapAutoComponentsUnderLoad(t *testing.T) {
+	swapComponentsUnderLoad(t, "auto")
+}
+
+func swapComponentsUnderLoad(t *testing.T, mode string) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	plugins := map[component.Kind]string{
@@ -73,7 +86,17 @@ func TestLiveSwapComponentsUnderLoad(t *testing.T) {
 		require.NoError(t, err)
 		builds[kind] = b
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name+".wasm"), b, 0o644))
-		precompile(t, rebuild(b, 1))
+		for n := range 3 {
+			precompile(t, rebuild(b, n+1))
+		}
+	}
+	cat := stockCatalogue(t)
+	if mode == "auto" {
+		for kind, name := range plugins {
+			if kind != component.KindRegistry {
+				cat.AddStockDigest(name, wasmcomponent.Digest(builds[kind]))
+			}
+		}
 	}
 	greeter, err := os.ReadFile(filepath.Join(pluginDir, "greeter.wasm"))
 	require.NoError(t, err)
@@ -97,17 +120,17 @@ dir = %q
 cache_dir = %q
 [codec]
 modules = ["json-codec"]
-mode = "wasm"
+mode = %[4]q
 [selector]
-mode = "wasm"
+mode = %[4]q
 [transport]
-mode = "wasm"
+mode = %[4]q
 [broker]
-mode = "wasm"
+mode = %[4]q
 address = "127.0.0.1:0"
 [[handler]]
 module = "greeter"
-`, regDir, dir, host.DefaultCacheDir()), 0o644))
+`, regDir, dir, host.DefaultCacheDir(), mode), 0o644))
 	cfg, err := config.Load(path)
 	require.NoError(t, err)
 	cfg.Override(func(string) string { return "" }, nil)
@@ -120,7 +143,7 @@ module = "greeter"
 		}
 	}()
 	runCtx, cancel := context.WithCancel(ctx)
-	svc, err := New(runCtx, cfg, Deps{Catalogue: stockCatalogue(t), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	svc, err := New(runCtx, cfg, Deps{Catalogue: cat, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	require.NoError(t, err)
 	done := make(chan error, 2)
 	go func() { done <- svc.Run(runCtx) }()
@@ -133,11 +156,29 @@ module = "greeter"
 	}()
 	// A file replaced before the folder is watched would go unnoticed: wait for the watch.
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `msg="watching module files"`) }, 30*time.Second, 5*time.Millisecond)
-	modules := map[component.Kind]*wasmcomponent.Module{}
+	// current is the digest of the build serving a kind now: its module's, or the stock
+	// build's while the native twin serves in mode auto.
+	current := map[component.Kind]func() string{}
 	for _, m := range svc.components {
-		modules[m.Kind()] = m
+		current[m.Kind()] = m.Digest
 	}
-	require.Len(t, modules, len(plugins), "every kind runs as Wasm")
+	for _, a := range svc.autos {
+		require.Equal(t, "auto", mode)
+		stock := wasmcomponent.Digest(builds[a.Spec.Kind])
+		current[a.Spec.Kind] = func() string {
+			if m := a.Module(); m != nil {
+				return m.Digest()
+			}
+			return stock
+		}
+	}
+	require.Len(t, current, len(plugins), "every kind can be swapped")
+	if mode == "auto" {
+		require.Len(t, svc.autos, len(plugins)-1, "every kind but the registry is in mode auto")
+		for _, a := range svc.autos {
+			require.Nil(t, a.Module(), "%s starts on its native twin", a.Spec.Kind)
+		}
+	}
 
 	// Who watches the registry: a reader of the same folder, counting polls that miss the
 	// service once it was seen.
@@ -249,14 +290,17 @@ module = "greeter"
 	require.Eventually(t, func() bool { return ok.Load() > 100 }, 10*time.Second, 5*time.Millisecond)
 	for _, kind := range []component.Kind{component.KindCodec, component.KindTransport, component.KindSelector, component.KindBroker, component.KindRegistry} {
 		file := filepath.Join(dir, plugins[kind]+".wasm")
-		for i := range 5 {
-			b := builds[kind]
-			if i%2 == 0 {
-				b = rebuild(b, 1)
-			}
+		// In mode wasm: another build, the first, and so on. In mode auto: from the twin
+		// to a build, to another, back to the twin, to a third build, back to the twin.
+		builds := [][]byte{rebuild(builds[kind], 1), builds[kind], rebuild(builds[kind], 1), builds[kind], rebuild(builds[kind], 1)}
+		if mode == "auto" && kind != component.KindRegistry {
+			b := builds[1]
+			builds = [][]byte{rebuild(b, 1), rebuild(b, 2), b, rebuild(b, 3), b}
+		}
+		for i, b := range builds {
 			replace(t, file, b)
 			want := wasmcomponent.Digest(b)
-			require.Eventually(t, func() bool { return modules[kind].Digest() == want }, 60*time.Second, 5*time.Millisecond, "%s swap %d", kind, i)
+			require.Eventually(t, func() bool { return current[kind]() == want }, 60*time.Second, 5*time.Millisecond, "%s swap %d", kind, i)
 			before := ok.Load()
 			require.Eventually(t, func() bool { return ok.Load() > before+20 }, 10*time.Second, time.Millisecond)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/internal/guestbuild"
 	"github.com/microhost/microhost/internal/host"
@@ -73,6 +74,12 @@ func replace(t testing.TB, path string, b []byte) {
 // files, until the test ends.
 func startWatched(t testing.TB, dir string, logs *logbuffer.Buffer) *Service {
 	t.Helper()
+	return startWatchedWith(t, dir, logs, stockCatalogue(t))
+}
+
+// startWatchedWith is startWatched with the given catalogue.
+func startWatchedWith(t testing.TB, dir string, logs *logbuffer.Buffer, cat *component.Catalogue) *Service {
+	t.Helper()
 	regDir := t.TempDir()
 	reg, err := localregistry.New(regDir)
 	require.NoError(t, err)
@@ -99,7 +106,7 @@ module = "swapper"
 	require.NoError(t, cfg.Finish())
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := New(ctx, cfg, Deps{Registry: reg, Catalogue: stockCatalogue(t), Logger: logger})
+	svc, err := New(ctx, cfg, Deps{Registry: reg, Catalogue: cat, Logger: logger})
 	require.NoError(t, err)
 	done := make(chan error, 2)
 	go func() { done <- svc.Run(ctx) }()
@@ -294,21 +301,41 @@ func TestLiveSwapReregistersNewEndpoints(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "re-registered with new endpoints") }, 10*time.Second, 5*time.Millisecond)
 }
 
-// A different build of a component that runs as its native twin is not swapped live: the log
-// says so, and that a restart (or mode "wasm") takes it.
-func TestLiveSwapNativeComponentSaysRestart(t *testing.T) {
+// A component that runs as its native twin in mode auto is swapped live too: another build
+// of its file takes over as Wasm, a broken file is refused with the twin still serving, and
+// the stock build put back hands the work back to the twin.
+func TestLiveSwapNativeComponentTakesOver(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "swapper.wasm"), buildSwapHandler(t, "swapper", `{"v":1}`, "Swap.Echo"), 0o644))
+	stock, err := os.ReadFile(transportWasm(t))
+	require.NoError(t, err)
+	file := filepath.Join(dir, "http-transport.wasm")
+	require.NoError(t, os.WriteFile(file, stock, 0o644))
+	cat := stockCatalogue(t)
+	cat.AddStockDigest("http-transport", wasmcomponent.Digest(stock))
 	var logs logbuffer.Buffer
-	svc := startWatched(t, dir, &logs)
+	svc := startWatchedWith(t, dir, &logs, cat)
 	require.Contains(t, logs.String(), `component=transport name=http-transport runs=native`)
-	b, err := os.ReadFile(transportWasm(t))
-	require.NoError(t, err)
-	replace(t, filepath.Join(dir, "http-transport.wasm"), rebuild(b, 7))
+	hc := &http.Client{Timeout: 5 * time.Second}
+	echo := func() bool {
+		body, err := call(hc, svc.Addr(), "Swap.Echo")
+		return err == nil && body == `{"v":1}`
+	}
+
+	replace(t, file, []byte("not wasm"))
 	require.Eventually(t, func() bool {
-		return strings.Contains(logs.String(), "not swapped live: the component runs as its native twin")
+		return strings.Contains(logs.String(), "swap refused; the native twin keeps serving") && strings.Contains(logs.String(), file)
 	}, 10*time.Second, 5*time.Millisecond)
-	body, err := call(&http.Client{Timeout: 5 * time.Second}, svc.Addr(), "Swap.Echo")
-	require.NoError(t, err)
-	assert.Equal(t, `{"v":1}`, body)
+	require.True(t, echo())
+
+	build := rebuild(stock, 7)
+	replace(t, file, build)
+	want := fmt.Sprintf("new_digest=%s runs=wasm", short(wasmcomponent.Digest(build)))
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), want) }, 30*time.Second, 5*time.Millisecond)
+	require.True(t, echo())
+
+	replace(t, file, stock)
+	want = fmt.Sprintf("new_digest=%s runs=native", short(wasmcomponent.Digest(stock)))
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), want) }, 30*time.Second, 5*time.Millisecond)
+	require.True(t, echo())
 }

@@ -25,7 +25,15 @@ func (s *Service) provisionTransport(ctx context.Context, h transport.Handler) e
 		return fmt.Errorf("transport: %w", err)
 	}
 	s.logger.Info("component", ch.LogArgs()...)
+	spec := wasmcomponent.Spec{
+		Kind:    component.KindTransport,
+		Name:    cfg.Module,
+		Path:    cfg.Path,
+		Ops:     component.TransportOps,
+		Options: host.ModuleOptions{PoolSize: cfg.PoolSize},
+	}
 	var newFramer func() transport.Framer
+	var m *wasmcomponent.Module
 	switch ch.Mode {
 	case component.ModeNative:
 		twin, ok := ch.Twin.Native.(component.TransportTwin)
@@ -34,17 +42,16 @@ func (s *Service) provisionTransport(ctx context.Context, h transport.Handler) e
 		}
 		newFramer = twin.NewFramer
 	default:
-		m, err := wasmcomponent.Load(ctx, s.loader(), wasmcomponent.Spec{
-			Kind:    component.KindTransport,
-			Name:    cfg.Module,
-			Path:    cfg.Path,
-			Ops:     component.TransportOps,
-			Options: host.ModuleOptions{PoolSize: cfg.PoolSize},
-		})
-		if err != nil {
+		if m, err = wasmcomponent.Load(ctx, s.loader(), spec); err != nil {
 			return err
 		}
-		newFramer = func() transport.Framer { return &transport.Wasm{Module: m} }
+		newFramer = wasmFramers(m)
+	}
+	twin, _ := s.catalogue.Twin(component.KindTransport, cfg.Module)
+	if tt, ok := twin.Native.(component.TransportTwin); ok && tt.NewFramer != nil && mode == component.ModeAuto {
+		sw := wasmcomponent.NewSwitch(newFramer, m)
+		s.addAuto(wasmcomponent.NewAuto(spec, sw, tt.NewFramer, func(m *wasmcomponent.Module) (func() transport.Framer, error) { return wasmFramers(m), nil }))
+		newFramer = func() transport.Framer { return &switchingFramer{sw: sw} }
 	}
 	s.newFramer = newFramer
 	s.transport = transport.NewServer(h, transport.ServerOptions{
@@ -67,4 +74,68 @@ func (s *Service) clientFramer() component.ClientFramer {
 		return nil
 	}
 	return s.newFramer()
+}
+
+// wasmFramers returns a framer factory over the transport module m.
+func wasmFramers(m *wasmcomponent.Module) func() transport.Framer {
+	return func() transport.Framer { return &transport.Wasm{Module: m} }
+}
+
+// switchingFramer is one connection's framer for a transport in mode auto: each call runs on
+// a framer of the twin or module current when it starts, made anew when that changed since
+// the connection's previous call. Framing is sans-I/O — every call is handed all the bytes
+// not yet consumed — so a request half read when the transport changes is framed whole by
+// the new framer.
+type switchingFramer struct {
+	sw    *wasmcomponent.Switch[func() transport.Framer]
+	held  *wasmcomponent.Held[func() transport.Framer]
+	inner transport.Framer
+}
+
+// use takes the current framer factory for one call; done releases it.
+func (f *switchingFramer) use() (transport.Framer, *wasmcomponent.Held[func() transport.Framer], error) {
+	h := f.sw.Acquire()
+	if h == nil {
+		return nil, nil, wasmcomponent.ErrClosed
+	}
+	if h != f.held {
+		f.held, f.inner = h, h.Value()()
+	}
+	return f.inner, h, nil
+}
+
+func (f *switchingFramer) Frame(ctx context.Context, buf []byte, lim component.TransportLimits, fr *component.TransportFrame) (int, error) {
+	in, h, err := f.use()
+	if err != nil {
+		return 0, err
+	}
+	defer h.Release()
+	return in.Frame(ctx, buf, lim, fr)
+}
+
+func (f *switchingFramer) Head(ctx context.Context, dst []byte, status int, headers []component.TransportHeader, bodyLen int, keepAlive bool) ([]byte, error) {
+	in, h, err := f.use()
+	if err != nil {
+		return nil, err
+	}
+	defer h.Release()
+	return in.Head(ctx, dst, status, headers, bodyLen, keepAlive)
+}
+
+func (f *switchingFramer) Request(ctx context.Context, dst []byte, host string, headers []component.TransportHeader, bodyLen int) ([]byte, error) {
+	in, h, err := f.use()
+	if err != nil {
+		return nil, err
+	}
+	defer h.Release()
+	return in.Request(ctx, dst, host, headers, bodyLen)
+}
+
+func (f *switchingFramer) Response(ctx context.Context, buf []byte, lim component.TransportLimits, r *component.TransportResponse) (int, error) {
+	in, h, err := f.use()
+	if err != nil {
+		return 0, err
+	}
+	defer h.Release()
+	return in.Response(ctx, buf, lim, r)
 }

@@ -111,6 +111,9 @@ type Loaded struct {
 	Modules  []*wasmcomponent.Module
 	// Modes records the mode chosen for each content type: "native" or "wasm".
 	Modes map[string]string
+	// Autos are the codecs in mode auto, which the service switches live between their
+	// native twin and their module as their file changes.
+	Autos []wasmcomponent.Auto
 }
 
 // Load builds the codec registry: for each module of s.Modules it chooses the twin with
@@ -226,6 +229,12 @@ func (out *Loaded) add(ctx context.Context, l wasmcomponent.Loader, s Setup, log
 			c = New(name, NewWasm(m))
 			wasm, wasmTypes = c, served
 		}
+		if mode == component.ModeAuto && len(modes) == 1 && len(twinTypes) > 0 {
+			c = out.switchable(name, c, ch, served, wasmcomponent.Spec{
+				Kind: component.KindCodec, Name: name, Path: path, Ops: []string{OpEncode, OpDecode},
+				Options: host.ModuleOptions{PoolSize: s.PoolSize},
+			}, s.Catalogue)
+		}
 		for _, ct := range served {
 			ct = MediaType(ct)
 			if m, ok := types[ct]; ok && len(twinTypes) == 0 && m != mode {
@@ -241,12 +250,59 @@ func (out *Loaded) add(ctx context.Context, l wasmcomponent.Loader, s Setup, log
 	return nil
 }
 
+// switchable wraps c, a codec in mode auto, so that the service can change it live between
+// its native twin and its module (Autos); served are the content types it is registered for,
+// which a module taking over must still serve.
+func (out *Loaded) switchable(name string, c *Codec, ch component.Choice, served []string, spec wasmcomponent.Spec, cat *component.Catalogue) *Codec {
+	t, _ := cat.Twin(component.KindCodec, name)
+	twin, _ := t.Native.(component.CodecTwin)
+	var m *wasmcomponent.Module
+	if ch.Mode != component.ModeNative && len(out.Modules) > 0 {
+		m = out.Modules[len(out.Modules)-1]
+	}
+	sw := wasmcomponent.NewSwitch(c.p, m)
+	out.Autos = append(out.Autos, wasmcomponent.NewAuto(spec, sw, twin.Codec, func(m *wasmcomponent.Module) (Plugin, error) {
+		declared := component.CodecTypesOf(m.Descriptor())
+		for _, ct := range served {
+			if len(declared) > 0 && !slices.ContainsFunc(declared, func(d string) bool { return MediaType(d) == MediaType(ct) }) {
+				return nil, fmt.Errorf("codec %q: module %s does not serve %s, which the service serves (it declares %v)", name, m.Path(), ct, declared)
+			}
+		}
+		return NewWasm(m), nil
+	}))
+	return New(name, switching{sw})
+}
+
+// switching is a codec whose calls run on whatever its Switch holds now.
+type switching struct{ sw *wasmcomponent.Switch[Plugin] }
+
+func (s switching) Encode(ctx context.Context, dst []byte, m *envelope.Message) ([]byte, error) {
+	h := s.sw.Acquire()
+	if h == nil {
+		return nil, wasmcomponent.ErrClosed
+	}
+	defer h.Release()
+	return h.Value().Encode(ctx, dst, m)
+}
+
+func (s switching) Decode(ctx context.Context, dst []byte, in, out *envelope.Message) ([]byte, error) {
+	h := s.sw.Acquire()
+	if h == nil {
+		return nil, wasmcomponent.ErrClosed
+	}
+	defer h.Release()
+	return h.Value().Decode(ctx, dst, in, out)
+}
+
 // Close closes the loaded modules.
 func (l *Loaded) Close(ctx context.Context) error {
 	var errs []error
 	for _, m := range l.Modules {
 		errs = append(errs, m.Close(ctx))
 	}
-	l.Modules = nil
+	for _, a := range l.Autos {
+		a.Close()
+	}
+	l.Modules, l.Autos = nil, nil
 	return errors.Join(errs...)
 }

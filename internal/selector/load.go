@@ -80,6 +80,12 @@ func Load(ctx context.Context, s Setup) (*Selector, error) {
 	logger.Info("component", ch.LogArgs()...)
 	sel := Options{Strategy: opts.Strategy, MarkPeriod: opts.MarkPeriod.D(), Seed: s.Seed, Now: s.Now}
 	var closer func(context.Context) error
+	var m *wasmcomponent.Module
+	spec := wasmcomponent.Spec{
+		Kind: component.KindSelector, Name: cfg.Module, Path: cfg.Path,
+		Ops:     []string{component.OpSelect},
+		Options: host.ModuleOptions{PoolSize: cfg.PoolSize},
+	}
 	switch ch.Mode {
 	case component.ModeNative:
 		twin, ok := ch.Twin.Native.(component.SelectorTwin)
@@ -91,15 +97,22 @@ func Load(ctx context.Context, s Setup) (*Selector, error) {
 		if s.Loader == nil {
 			return nil, fmt.Errorf("selector %q: no loader for the module %s", cfg.Module, ch.Path)
 		}
-		m, err := wasmcomponent.Load(ctx, s.Loader, wasmcomponent.Spec{
-			Kind: component.KindSelector, Name: cfg.Module, Path: ch.Path,
-			Ops:     []string{component.OpSelect},
-			Options: host.ModuleOptions{PoolSize: cfg.PoolSize},
-		})
-		if err != nil {
+		spec.Path = ch.Path
+		if m, err = wasmcomponent.Load(ctx, s.Loader, spec); err != nil {
 			return nil, err
 		}
 		sel.Selector, closer = NewWasm(m), m.Close
+	}
+	// In mode auto, with a native twin to go back to, the service may change the selector
+	// live between the twin and a module as the file changes (Auto).
+	var auto *wasmcomponent.Auto
+	if t, ok := s.Catalogue.Twin(component.KindSelector, cfg.Module); ok && mode == component.ModeAuto {
+		if twin, ok := t.Native.(component.SelectorTwin); ok && twin.New != nil {
+			sw := wasmcomponent.NewSwitch(sel.Selector, m)
+			a := wasmcomponent.NewAuto(spec, sw, twin.New(), func(m *wasmcomponent.Module) (component.Selector, error) { return NewWasm(m), nil })
+			auto, sel.Selector = &a, switching{sw}
+			closer = func(context.Context) error { sw.Close(); return nil }
+		}
 	}
 	out, err := New(sel)
 	if err != nil {
@@ -108,6 +121,24 @@ func Load(ctx context.Context, s Setup) (*Selector, error) {
 		}
 		return nil, err
 	}
-	out.closer = closer
+	out.closer, out.auto = closer, auto
 	return out, nil
+}
+
+// Auto returns the selector's live switch between its native twin and its module, or nil
+// when it is not in mode auto or has no native twin.
+func (s *Selector) Auto() *wasmcomponent.Auto { return s.auto }
+
+// switching is a selector whose calls run on whatever its Switch holds now.
+type switching struct {
+	sw *wasmcomponent.Switch[component.Selector]
+}
+
+func (s switching) Select(ctx context.Context, in *component.Selection) (int, error) {
+	h := s.sw.Acquire()
+	if h == nil {
+		return -1, wasmcomponent.ErrClosed
+	}
+	defer h.Release()
+	return h.Value().Select(ctx, in)
 }

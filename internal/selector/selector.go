@@ -17,6 +17,7 @@ import (
 
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host/component"
+	"github.com/microhost/microhost/internal/wasmcomponent"
 )
 
 // ErrNoneAvailable is wrapped by Select's error when nodes exist but none passes the
@@ -68,6 +69,8 @@ type Selector struct {
 	now      func() time.Time
 	// closer releases the Wasm module the Selector loaded; nil otherwise.
 	closer func(context.Context) error
+	// auto is the live switch of a selector in mode auto (load.go); nil otherwise.
+	auto *wasmcomponent.Auto
 
 	// inputs recycles the Selection of each call, so that a choice by a native twin does
 	// not allocate.

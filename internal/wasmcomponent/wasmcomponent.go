@@ -209,3 +209,14 @@ func (m *Module) Close(ctx context.Context) error {
 	m.closeOnce.Do(m.live.Close)
 	return nil
 }
+
+// Warm starts up to n instances of the module serving now, so that the first calls after a
+// live swap do not pay for instantiation.
+func (m *Module) Warm(ctx context.Context, n int) error {
+	ls := m.live.acquire()
+	if ls == nil {
+		return ErrClosed
+	}
+	defer ls.release()
+	return ls.m.Warm(ctx, n)
+}
