@@ -156,6 +156,9 @@ func (s *Service) provisionRegistry(ctx context.Context) error {
 			return err
 		}
 		s.ownedRegistry, s.reg = r, r
+		if a := r.Auto(); a != nil {
+			s.addAuto(*a)
+		}
 	}
 	if src, ok := s.reg.(registrycache.Source); ok && !s.dryRun {
 		s.lookups = registrycache.New(src, registrycache.Options{Logger: s.logger})

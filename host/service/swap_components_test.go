@@ -60,7 +60,7 @@ func TestLiveSwapComponentsUnderLoad(t *testing.T) {
 }
 
 // The same in mode auto, the default, where a component starts on its native twin because
-// its file is the stock build: each of codec, transport, selector and broker goes from the
+// its file is the stock build: each kind goes from the
 // twin to another build (Wasm), to a third build, back to the stock build (the twin), to a
 // fourth build and back to the twin — 5 swaps each under load, none failing a call or losing
 // a publication.
@@ -93,9 +93,7 @@ func swapComponentsUnderLoad(t *testing.T, mode string) {
 	cat := stockCatalogue(t)
 	if mode == "auto" {
 		for kind, name := range plugins {
-			if kind != component.KindRegistry {
-				cat.AddStockDigest(name, wasmcomponent.Digest(builds[kind]))
-			}
+			cat.AddStockDigest(name, wasmcomponent.Digest(builds[kind]))
 		}
 	}
 	greeter, err := os.ReadFile(filepath.Join(pluginDir, "greeter.wasm"))
@@ -111,13 +109,13 @@ name = "greeter"
 address = "127.0.0.1:0"
 [registry]
 module = "local-registry"
-mode = "wasm"
-address = %q
+mode = %[4]q
+address = %[1]q
 ttl = "2s"
 interval = "100ms"
 [plugins]
-dir = %q
-cache_dir = %q
+dir = %[2]q
+cache_dir = %[3]q
 [codec]
 modules = ["json-codec"]
 mode = %[4]q
@@ -174,7 +172,7 @@ module = "greeter"
 	}
 	require.Len(t, current, len(plugins), "every kind can be swapped")
 	if mode == "auto" {
-		require.Len(t, svc.autos, len(plugins)-1, "every kind but the registry is in mode auto")
+		require.Len(t, svc.autos, len(plugins), "every kind is in mode auto")
 		for _, a := range svc.autos {
 			require.Nil(t, a.Module(), "%s starts on its native twin", a.Spec.Kind)
 		}
@@ -293,7 +291,7 @@ module = "greeter"
 		// In mode wasm: another build, the first, and so on. In mode auto: from the twin
 		// to a build, to another, back to the twin, to a third build, back to the twin.
 		builds := [][]byte{rebuild(builds[kind], 1), builds[kind], rebuild(builds[kind], 1), builds[kind], rebuild(builds[kind], 1)}
-		if mode == "auto" && kind != component.KindRegistry {
+		if mode == "auto" {
 			b := builds[1]
 			builds = [][]byte{rebuild(b, 1), rebuild(b, 2), b, rebuild(b, 3), b}
 		}

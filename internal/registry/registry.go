@@ -61,7 +61,10 @@ type Registry struct {
 	b            component.Registry
 
 	// Set in Wasm mode.
-	wasmMod   *wasmcomponent.Module
+	wasmMod *wasmcomponent.Module
+	// auto is the live switch of a registry in mode auto; nil otherwise. It owns the
+	// module then.
+	auto      *wasmcomponent.Auto
 	ownsRT    *host.Runtime
 	watchSlot chan struct{}
 }
@@ -73,7 +76,15 @@ func (r *Registry) Name() string { return r.name }
 func (r *Registry) Module() string { return r.module }
 
 // Mode returns ModeWasm or ModeNative: how the registry actually runs.
-func (r *Registry) Mode() Mode { return r.mode }
+func (r *Registry) Mode() Mode {
+	if r.auto != nil {
+		if r.auto.Module() != nil {
+			return ModeWasm
+		}
+		return ModeNative
+	}
+	return r.mode
+}
 
 // Register registers (or refreshes) svc's nodes, each valid for ttl unless refreshed.
 func (r *Registry) Register(ctx context.Context, svc *abi.Service, ttl time.Duration) error {
@@ -119,6 +130,9 @@ func (r *Registry) Close(ctx context.Context) error {
 	if r.wasmMod != nil {
 		errs = append(errs, r.wasmMod.Close(ctx))
 		r.wasmMod = nil
+	}
+	if r.auto != nil {
+		r.auto.Close()
 	}
 	if r.ownsRT != nil {
 		errs = append(errs, r.ownsRT.Close(ctx))
@@ -229,9 +243,92 @@ func Open(ctx context.Context, o Options, cat *component.Catalogue, l wasmcompon
 		if err != nil {
 			return nil, fmt.Errorf("registry %q: %w", module, err)
 		}
-		return &Registry{name: o.Name, module: module, mode: ModeNative, b: timed{b, opTimeout, p.watchWait + opTimeout}}, nil
+		r := &Registry{name: o.Name, module: module, mode: ModeNative, b: timed{b, opTimeout, p.watchWait + opTimeout}}
+		if o.Mode == ModeAuto && l != nil {
+			r.switchable(o, p, module, path, r.b, nil)
+		}
+		return r, nil
 	}
-	return o.loadWasm(ctx, l, logger, module, ch.Path, p)
+	r, err := o.loadWasm(ctx, l, logger, module, ch.Path, p)
+	if err != nil || o.Mode != ModeAuto || r.ownsRT != nil {
+		return r, err
+	}
+	if twin, ok := ch.Twin.Native.(component.RegistryTwin); ok && twin.New != nil {
+		b, err := twin.New(ctx, p.native)
+		if err != nil {
+			logger.Warn("registry: the native twin cannot start, so the module is not switched live to it", "module", module, "err", err)
+			return r, nil
+		}
+		r.switchable(o, p, module, path, timed{b, opTimeout, p.watchWait + opTimeout}, r.wasmMod)
+	}
+	return r, nil
+}
+
+// switchable makes r, a registry in mode auto, one the service can change live between its
+// native twin (native) and its module as the file at path changes (Auto); m is the module
+// serving now, nil when the twin is.
+func (r *Registry) switchable(o Options, p plan, module, path string, native component.Registry, m *wasmcomponent.Module) {
+	sw := wasmcomponent.NewSwitch(r.b, m)
+	a := wasmcomponent.NewAuto(o.spec(p, module, path), sw, native, func(m *wasmcomponent.Module) (component.Registry, error) {
+		return p.backend(m), nil
+	})
+	r.b, r.auto, r.wasmMod = switchingRegistry{sw}, &a, nil
+	if r.watchSlot == nil {
+		r.watchSlot = make(chan struct{}, o.maxWatches())
+	}
+}
+
+// Auto returns the registry's live switch between its native twin and its module, or nil
+// when it is not in mode auto.
+func (r *Registry) Auto() *wasmcomponent.Auto { return r.auto }
+
+// switchingRegistry is a registry whose calls run on whatever its Switch holds now; a watch
+// in flight finishes on the twin or module it started on.
+type switchingRegistry struct {
+	sw *wasmcomponent.Switch[component.Registry]
+}
+
+// use runs f on the current registry.
+func use[R any](s switchingRegistry, f func(component.Registry) (R, error)) (R, error) {
+	h := s.sw.Acquire()
+	if h == nil {
+		var zero R
+		return zero, wasmcomponent.ErrClosed
+	}
+	defer h.Release()
+	return f(h.Value())
+}
+
+func (s switchingRegistry) Register(ctx context.Context, svc *abi.Service, ttl time.Duration) error {
+	_, err := use(s, func(b component.Registry) (struct{}, error) { return struct{}{}, b.Register(ctx, svc, ttl) })
+	return err
+}
+
+func (s switchingRegistry) Deregister(ctx context.Context, svc *abi.Service) error {
+	_, err := use(s, func(b component.Registry) (struct{}, error) { return struct{}{}, b.Deregister(ctx, svc) })
+	return err
+}
+
+func (s switchingRegistry) GetService(ctx context.Context, name string) ([]*abi.Service, error) {
+	return use(s, func(b component.Registry) ([]*abi.Service, error) { return b.GetService(ctx, name) })
+}
+
+func (s switchingRegistry) ListServices(ctx context.Context) ([]string, error) {
+	return use(s, func(b component.Registry) ([]string, error) { return b.ListServices(ctx) })
+}
+
+func (s switchingRegistry) Watch(ctx context.Context, name string, index uint64) ([]*abi.Service, uint64, error) {
+	var next uint64
+	svcs, err := use(s, func(b component.Registry) ([]*abi.Service, error) {
+		var err error
+		var out []*abi.Service
+		out, next, err = b.Watch(ctx, name, index)
+		return out, err
+	})
+	if err != nil && next == 0 {
+		next = index
+	}
+	return svcs, next, err
 }
 
 // loadWasm loads the module at path with the plan's grant.
@@ -244,33 +341,47 @@ func (o Options) loadWasm(ctx context.Context, l wasmcomponent.Loader, logger *s
 		}
 		owned, l = rt, rt
 	}
-	maxWatches := o.MaxWatches
-	if maxWatches <= 0 {
-		maxWatches = 8
-	}
-	pool := o.PoolSize
-	if pool <= 0 {
-		pool = 4
-	}
-	grant := p.grant
-	grant.PoolSize = pool + maxWatches
-	// Stopping a guest closes its instance from another goroutine, which must not happen
-	// while the guest is inside a WASI file call; a module with files is therefore not
-	// interrupted and keeps its calls short instead.
-	grant.InterruptOnDeadline = p.chunk == 0
-	m, err := wasmcomponent.Load(ctx, l, wasmcomponent.Spec{Kind: component.KindRegistry, Name: module, Path: path, Ops: component.RegistryOps, Options: grant})
+	m, err := wasmcomponent.Load(ctx, l, o.spec(p, module, path))
 	if err != nil {
 		if owned != nil {
 			_ = owned.Close(ctx)
 		}
 		return nil, err
 	}
+	return &Registry{name: o.Name, module: module, mode: ModeWasm, b: p.backend(m), wasmMod: m, ownsRT: owned, watchSlot: make(chan struct{}, o.maxWatches())}, nil
+}
+
+// maxWatches bounds the watches in flight at once (default 8).
+func (o Options) maxWatches() int {
+	if o.MaxWatches <= 0 {
+		return 8
+	}
+	return o.MaxWatches
+}
+
+// spec is what the registry module at path is loaded as: its operations, and the plan's
+// grant with room in the pool for every watch in flight.
+func (o Options) spec(p plan, module, path string) wasmcomponent.Spec {
+	pool := o.PoolSize
+	if pool <= 0 {
+		pool = 4
+	}
+	grant := p.grant
+	grant.PoolSize = pool + o.maxWatches()
+	// Stopping a guest closes its instance from another goroutine, which must not happen
+	// while the guest is inside a WASI file call; a module with files is therefore not
+	// interrupted and keeps its calls short instead.
+	grant.InterruptOnDeadline = p.chunk == 0
+	return wasmcomponent.Spec{Kind: component.KindRegistry, Name: module, Path: path, Ops: component.RegistryOps, Options: grant}
+}
+
+// backend is the registry operations of module m, with the plan's settings.
+func (p plan) backend(m *wasmcomponent.Module) *wasm {
 	one := p.watchWait
 	if p.chunk > 0 {
 		one = p.chunk
 	}
-	w := &wasm{m: m, settings: p.wasm, watchTimeout: one + opTimeout, chunk: p.chunk, watchWait: p.watchWait}
-	return &Registry{name: o.Name, module: module, mode: ModeWasm, b: w, wasmMod: m, ownsRT: owned, watchSlot: make(chan struct{}, maxWatches)}, nil
+	return &wasm{m: m, settings: p.wasm, watchTimeout: one + opTimeout, chunk: p.chunk, watchWait: p.watchWait}
 }
 
 // wasm is the Wasm twin: the registry operations of a module (abi/registry.md).
