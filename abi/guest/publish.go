@@ -20,6 +20,8 @@ func publishStatusText(status int32) string {
 	switch status {
 	case 400:
 		return "bad topic"
+	case 403:
+		return "the module's publishes grant does not cover the topic"
 	case 408:
 		return "deadline exceeded"
 	case 502:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/ports"
 )
 
@@ -86,6 +87,10 @@ type Plugins struct {
 type Client struct {
 	// Timeout bounds each call.
 	Timeout Duration `toml:"timeout"`
+	// CredentialMetadata names metadata keys that carry credentials, in addition to
+	// Authorization, Proxy-Authorization and Cookie: a module's calls do not forward them
+	// unless its forward_metadata grant lists them.
+	CredentialMetadata []string `toml:"credential_metadata"`
 }
 
 // Handler is one [[handler]] entry.
@@ -100,6 +105,17 @@ type Handler struct {
 	MemoryLimitMB int `toml:"memory_limit_mb"`
 	// Interrupt stops a guest still running at its deadline; on by default.
 	Interrupt *bool `toml:"interrupt"`
+	// Calls grants the module calls to these services and endpoints through the call host
+	// function: "greeter" (every endpoint), "billing.Charge" (one method), "*" (any service).
+	// Empty grants none.
+	Calls []string `toml:"calls"`
+	// Publishes grants the module publishing to topics matching these patterns ("orders.*":
+	// "*" is one dot-separated segment, a final "**" one or more). Empty grants none.
+	Publishes []string `toml:"publishes"`
+	// ForwardMetadata lets the module's calls forward these credential keys of the calling
+	// request's metadata (Authorization, Cookie, … see [client] credential_metadata), which
+	// are otherwise dropped.
+	ForwardMetadata []string `toml:"forward_metadata"`
 }
 
 // Broker is the [broker] table: the broker component (module, path, mode, pool_size and
@@ -132,6 +148,8 @@ type Subscriber struct {
 	PoolSize      int    `toml:"pool_size"`
 	MemoryLimitMB int    `toml:"memory_limit_mb"`
 	Interrupt     *bool  `toml:"interrupt"`
+	// Publishes grants the module publishing, as for a [[handler]].
+	Publishes []string `toml:"publishes"`
 }
 
 // Duration is a time.Duration written as a string such as "30s" or "1m30s".
@@ -335,6 +353,23 @@ func (c *Config) validate() error {
 		}
 		if h.MemoryLimitMB < 0 || h.MemoryLimitMB > 4096 {
 			bad(key+".memory_limit_mb", "must be between 1 and 4096")
+		}
+		for j, c := range h.Calls {
+			if c == "" || strings.ContainsAny(c, "/\\ \t\n") {
+				bad(fmt.Sprintf("%s.calls[%d]", key, j), "%q is not a service or service.Endpoint name", c)
+			}
+		}
+		for j, p := range h.Publishes {
+			if err := component.ValidateTopicPattern(p); err != nil {
+				bad(fmt.Sprintf("%s.publishes[%d]", key, j), "%v", err)
+			}
+		}
+	}
+	for i, sc := range c.Subscribers {
+		for j, p := range sc.Publishes {
+			if err := component.ValidateTopicPattern(p); err != nil {
+				bad(fmt.Sprintf("subscriber[%d].publishes[%d]", i, j), "%v", err)
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -85,6 +85,9 @@ func TestStrictErrors(t *testing.T) {
 		"no handlers":        {"[service]\nname = \"x\"\n", "at least one [[handler]]"},
 		"unknown registry":   {"[registry]\nname = \"zk\"\n" + "[service]\nname=\"x\"\n[[handler]]\nmodule=\"m\"\n", `unknown registry "zk"`},
 		"interval above ttl": {"[registry]\nttl = \"5s\"\ninterval = \"10s\"\n[service]\nname=\"x\"\n[[handler]]\nmodule=\"m\"\n", "registry.interval"},
+		"bad publishes":      {"[service]\nname=\"x\"\n[[handler]]\nmodule=\"m\"\npublishes=[\"orders.**.x\"]\n", `handler[0].publishes[0]: pattern "orders.**.x": ** may only be the last segment`},
+		"bad calls":          {"[service]\nname=\"x\"\n[[handler]]\nmodule=\"m\"\ncalls=[\"a b\"]\n", `handler[0].calls[0]: "a b" is not a service`},
+		"bad sub publishes":  {"[service]\nname=\"x\"\n[[subscriber]]\ntopic=\"t\"\nmodule=\"m\"\npublishes=[\"\"]\n", `subscriber[0].publishes[0]`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -33,6 +33,7 @@ func (f PublisherFunc) Publish(ctx context.Context, topic string, header map[str
 // Statuses the publish host function returns.
 const (
 	publishOK          = 0
+	publishForbidden   = 403
 	publishTimeout     = 408
 	publishBadGate     = 502
 	publishNoBroker    = 503
@@ -59,6 +60,10 @@ func (s *callState) publish(ctx context.Context, topic string, body []byte) int3
 	if topic == "" || len(topic) > publishMaxTopicLen {
 		logger.Warn("publish: bad topic")
 		return 400
+	}
+	if !s.grants.mayPublish(topic) {
+		logger.Warn("publish refused: not granted", "err", publishRefused(s.module, topic))
+		return publishForbidden
 	}
 	ct := "application/octet-stream"
 	if json.Valid(body) {
