@@ -18,6 +18,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runSubscriberProcess())
+	}
 	os.Exit(run(m))
 }
 
