@@ -70,6 +70,13 @@ type Server struct {
 	// DrainTimeout bounds the graceful stop: requests in progress get this long to finish
 	// before they are cancelled and their connections closed (default 10 s).
 	DrainTimeout Duration `toml:"drain_timeout"`
+	// MaxReplyHeaders caps the number of headers a handler sets on its reply (default 64);
+	// over it the call fails with a 500 naming the limit.
+	MaxReplyHeaders int `toml:"max_reply_headers"`
+	// MaxReplyHeaderBytes caps their total size, name + value + 4 bytes each (default
+	// 32 KiB, or half of transport.max_header_bytes when that is smaller); it must be
+	// smaller than transport.max_header_bytes, so a reply head fits what a peer reads.
+	MaxReplyHeaderBytes int `toml:"max_reply_header_bytes"`
 }
 
 // Plugins is the [plugins] table.
@@ -81,6 +88,12 @@ type Plugins struct {
 	// StartupTimeout bounds each start-up phase of every module (its start function,
 	// _initialize, its descriptor export); zero means 10 s.
 	StartupTimeout Duration `toml:"startup_timeout"`
+	// LogBytesPerCall caps what one call of a handler or subscriber module may log (the log
+	// import and stdout/stderr together; default 64 KiB); -1 means no cap.
+	LogBytesPerCall int `toml:"log_bytes_per_call"`
+	// LogBytesPerSecond caps what all instances of one such module may log in a second
+	// (default 1 MiB); -1 means no cap.
+	LogBytesPerSecond int `toml:"log_bytes_per_second"`
 }
 
 // Client is the [client] table.
@@ -184,6 +197,13 @@ const (
 	// DefaultDrainTimeout bounds the graceful stop of a service.
 	DefaultDrainTimeout = Duration(10 * time.Second)
 	DefaultTimeout      = Duration(5 * time.Second)
+	// DefaultMaxReplyHeaders and DefaultMaxReplyHeaderBytes cap the headers a handler sets
+	// on its reply; DefaultLogBytesPerCall and DefaultLogBytesPerSecond a module's log
+	// output. They are the host's own defaults (internal/host).
+	DefaultMaxReplyHeaders     = 64
+	DefaultMaxReplyHeaderBytes = 32 << 10
+	DefaultLogBytesPerCall     = 64 << 10
+	DefaultLogBytesPerSecond   = 1 << 20
 )
 
 // Load reads the file at path strictly, applies defaults and validates the result.
@@ -286,6 +306,7 @@ func (c *Config) Finish() error {
 	}
 	c.finishBroker()
 	c.finishTransport()
+	c.finishCaps()
 	c.finishSelector()
 	c.finishCodec()
 	c.finishRegistry()
@@ -303,6 +324,43 @@ func (c *Config) KeyError(key string, err error) error {
 		key += " (set by " + by + ")"
 	}
 	return fmt.Errorf("config %s: %s: %w", c.path, key, err)
+}
+
+// finishCaps fills in the guest output caps; it runs after finishTransport.
+func (c *Config) finishCaps() {
+	if c.Server.MaxReplyHeaders == 0 {
+		c.Server.MaxReplyHeaders = DefaultMaxReplyHeaders
+	}
+	if c.Server.MaxReplyHeaderBytes == 0 {
+		c.Server.MaxReplyHeaderBytes = min(DefaultMaxReplyHeaderBytes, c.Transport.MaxHeaderBytes/2)
+	}
+	if c.Plugins.LogBytesPerCall == 0 {
+		c.Plugins.LogBytesPerCall = DefaultLogBytesPerCall
+	}
+	if c.Plugins.LogBytesPerSecond == 0 {
+		c.Plugins.LogBytesPerSecond = DefaultLogBytesPerSecond
+	}
+}
+
+func (c *Config) validateCaps() []error {
+	var errs []error
+	if c.Server.MaxReplyHeaders < 0 {
+		errs = append(errs, errors.New("server.max_reply_headers: must not be negative"))
+	}
+	switch {
+	case c.Server.MaxReplyHeaderBytes < 0:
+		errs = append(errs, errors.New("server.max_reply_header_bytes: must not be negative"))
+	case c.Transport.MaxHeaderBytes > 0 && c.Server.MaxReplyHeaderBytes >= c.Transport.MaxHeaderBytes:
+		errs = append(errs, fmt.Errorf("server.max_reply_header_bytes: %d must be smaller than transport.max_header_bytes %d, or replies would not fit what a peer reads",
+			c.Server.MaxReplyHeaderBytes, c.Transport.MaxHeaderBytes))
+	}
+	if c.Plugins.LogBytesPerCall < -1 {
+		errs = append(errs, errors.New("plugins.log_bytes_per_call: must be positive, or -1 for no cap"))
+	}
+	if c.Plugins.LogBytesPerSecond < -1 {
+		errs = append(errs, errors.New("plugins.log_bytes_per_second: must be positive, or -1 for no cap"))
+	}
+	return errs
 }
 
 func (c *Config) resolve(p string) string {
@@ -338,6 +396,7 @@ func (c *Config) validate() error {
 	if len(c.Handlers) == 0 && len(c.Subscribers) == 0 {
 		bad("handler", "at least one [[handler]] or [[subscriber]] is required")
 	}
+	errs = append(errs, c.validateCaps()...)
 	errs = append(errs, c.validateBroker()...)
 	errs = append(errs, c.validateTransport()...)
 	errs = append(errs, c.validateSelector()...)

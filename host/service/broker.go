@@ -107,6 +107,8 @@ func (s *Service) provisionBroker(ctx context.Context) error {
 			MemoryLimitPages:    uint32(sc.MemoryLimitMB) * 16,
 			InterruptOnDeadline: interrupt,
 			Publisher:           s.publisher(),
+			LogBytesPerCall:     cfg.Plugins.LogBytesPerCall,
+			LogBytesPerSecond:   cfg.Plugins.LogBytesPerSecond,
 			Grants:              host.Grants{Publishes: sc.Publishes},
 		})
 		if err != nil {
