@@ -1,17 +1,13 @@
 package broker_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,131 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/internal/broker"
+	"github.com/microhost/microhost/internal/brokertest"
 	"github.com/microhost/microhost/internal/localregistry"
 	httpbroker "github.com/microhost/microhost/plugins/http-broker"
 )
-
-// The environment variables that make the test binary a subscriber process (see
-// runSubscriberProcess).
-const (
-	childEnv     = "MICROHOST_BROKER_TEST_SUBSCRIBER"
-	childAddr    = "MICROHOST_BROKER_TEST_ADDRESS"
-	childRegDir  = "MICROHOST_BROKER_TEST_REGISTRY"
-	childOutFile = "MICROHOST_BROKER_TEST_OUT"
-)
-
-// runSubscriberProcess is the subscriber process of TestSubscriberKilledAndRestarted: a
-// broker on the given address and registry, with a broadcast subscriber ("b") and a queue
-// group subscriber ("q") of "events", each appending "b N" or "q N" to the output file before
-// it acknowledges the message. It prints "ready" and serves until it is killed.
-func runSubscriberProcess() int {
-	ctx := context.Background()
-	reg, err := localregistry.New(os.Getenv(childRegDir))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	out, err := os.OpenFile(os.Getenv(childOutFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	b, err := broker.New(broker.Options{Registry: reg, Protocol: httpbroker.Protocol{}, Address: os.Getenv(childAddr),
-		TTL: 30 * time.Second, Interval: 10 * time.Second})
-	if err == nil {
-		err = b.Start(ctx)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	var mu sync.Mutex
-	record := func(kind string) broker.Handler {
-		return func(_ context.Context, ev *broker.Event) error {
-			mu.Lock()
-			defer mu.Unlock()
-			_, err := fmt.Fprintf(out, "%s %s\n", kind, ev.Body)
-			return err
-		}
-	}
-	for _, s := range []struct{ kind, queue string }{{"b", ""}, {"q", "workers"}} {
-		if _, err := b.Subscribe(ctx, "events", s.queue, record(s.kind)); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-	}
-	fmt.Println("ready")
-	select {}
-}
-
-// subscriberProcess is one run of the subscriber process.
-type subscriberProcess struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func startSubscriberProcess(t *testing.T, addr, regDir, outFile string) *subscriberProcess {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1", childAddr+"="+addr, childRegDir+"="+regDir, childOutFile+"="+outFile)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	p := &subscriberProcess{cmd: cmd, done: make(chan struct{})}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if sc.Text() == "ready" {
-				close(ready)
-			}
-		}
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() { p.kill(t) })
-	select {
-	case <-ready:
-	case <-p.done:
-		t.Fatal("the subscriber process exited before it was ready")
-	case <-time.After(30 * time.Second):
-		t.Fatal("the subscriber process did not get ready")
-	}
-	return p
-}
-
-// kill SIGKILLs the process and waits for it to be gone: no deregistration, its nodes stay
-// in the registry until their TTL.
-func (p *subscriberProcess) kill(t *testing.T) {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		t.Error("the subscriber process did not exit after SIGKILL")
-	}
-}
-
-// received reads the output file: per kind ("b", "q"), how many times each message arrived.
-func received(t *testing.T, outFile string) map[string]map[int]int {
-	t.Helper()
-	data, err := os.ReadFile(outFile)
-	if os.IsNotExist(err) {
-		return map[string]map[int]int{"b": {}, "q": {}}
-	}
-	require.NoError(t, err)
-	got := map[string]map[int]int{"b": {}, "q": {}}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		kind, body, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(body, `{"n":`), "}"))
-		require.NoError(t, err, line)
-		got[kind][n]++
-	}
-	return got
-}
 
 // TestSubscriberKilledAndRestarted publishes a bounded run of messages to a subscriber
 // process — a broadcast subscriber and a queue group member of the topic — that is SIGKILLed
@@ -184,7 +59,7 @@ func testSubscriberKilledAndRestarted(t *testing.T, mode string) {
 	})
 	require.NoError(t, err)
 
-	first := startSubscriberProcess(t, addr, regDir, outFile)
+	first := brokertest.StartSubscriber(t, addr, regDir, outFile, "events")
 	// The publisher routes through the protocol of mode: the native twin or the http-broker
 	// module.
 	pub, err := broker.New(broker.Options{Registry: reg, Protocol: newEnv(t).protocol(mode), RetryFor: 20 * time.Second})
@@ -218,24 +93,24 @@ func testSubscriberKilledAndRestarted(t *testing.T, mode string) {
 	}
 
 	// Kill the subscriber a fifth of the way in; restart it once the publisher is retrying.
-	require.Eventually(t, func() bool { return len(received(t, outFile)["b"]) >= total/5 }, time.Minute, 5*time.Millisecond)
-	first.kill(t)
+	require.Eventually(t, func() bool { return len(brokertest.Received(t, outFile)[brokertest.Broadcast]) >= total/5 }, time.Minute, 5*time.Millisecond)
+	first.Kill(t)
 	killedAt := next.Load()
 	require.Eventually(t, func() bool { return pub.Stats().Retries >= 3 }, time.Minute, 5*time.Millisecond,
 		"the publisher retries while the subscriber is down")
-	startSubscriberProcess(t, addr, regDir, outFile)
+	brokertest.StartSubscriber(t, addr, regDir, outFile, "events")
 	wg.Wait()
 	require.NoError(t, ctx.Err())
 	assert.Less(t, killedAt, int64(total), "the subscriber was killed after the run ended")
 
 	assert.Empty(t, failures, "publications reported dropped")
-	got := received(t, outFile)
+	got := brokertest.Received(t, outFile)
 	var lostB, lostQ, lostSteady, short []int
 	for i := 1; i <= total; i++ {
-		if got["b"][i] == 0 {
+		if got[brokertest.Broadcast][i] == 0 {
 			lostB = append(lostB, i)
 		}
-		if got["q"][i] == 0 {
+		if got[brokertest.Queue][i] == 0 {
 			lostQ = append(lostQ, i)
 		}
 		if steady[i] == 0 {
@@ -254,7 +129,7 @@ func testSubscriberKilledAndRestarted(t *testing.T, mode string) {
 	assert.Zero(t, st.Dropped)
 	assert.Positive(t, st.Gone, "the dead nodes' ids were answered 404 by the restarted listener")
 	t.Logf("published %d, killed after %d, retries %d, gone %d, duplicates b=%d q=%d", total, killedAt, st.Retries, st.Gone,
-		dups(got["b"]), dups(got["q"]))
+		dups(got[brokertest.Broadcast]), dups(got[brokertest.Queue]))
 }
 
 func dups(m map[int]int) int {
