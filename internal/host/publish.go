@@ -17,7 +17,7 @@ const importPublish = "publish"
 // Publisher publishes messages for modules, through the publish host function. header holds
 // the message's headers (its Content-Type at least). Publish returns once the message is
 // delivered, or with an error: an *abi.Error for a bad request, the context's error at the
-// call's deadline, any other error when some subscriber did not get the message.
+// call's deadline, any other error when the topic had subscribers and none got the message.
 type Publisher interface {
 	Publish(ctx context.Context, topic string, header map[string]string, body []byte) error
 }
@@ -42,7 +42,7 @@ const (
 
 // publish is the publish host function. It copies the topic and body out of the guest and
 // publishes them through the module's Publisher, blocking the guest until the broker is
-// done: 0 when every subscriber got the message (or there were none), else a status code.
+// done: 0 when a subscriber got the message (or there were none), else a status code.
 func publish(ctx context.Context, mod api.Module, stack []uint64) {
 	s := inCall(ctx, importPublish)
 	topic := string(read(mod, importPublish, api.DecodeU32(stack[0]), api.DecodeU32(stack[1])))
