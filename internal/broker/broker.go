@@ -122,7 +122,7 @@ var ErrClosed = errors.New("broker closed")
 // Stats counts what a broker did since it started.
 type Stats struct {
 	// Published counts messages published; Delivered the deliveries subscribers accepted;
-	// Retries the attempts after a failed one; Dropped the deliveries given up on (one per
+	// Retries the attempts after a failed one (at the same node or another); Dropped the deliveries given up on (one per
 	// subscriber node); Lost the publications no subscriber of their topic got; Gone the
 	// registered nodes found no longer served at their address.
 	Published, Delivered, Retries, Dropped, Lost, Gone int64
@@ -587,7 +587,7 @@ func (p *publication) run(ctx context.Context, services []*abi.Service) error {
 		results := make([]attemptResult, len(routes.Targets))
 		var wg sync.WaitGroup
 		for i, t := range routes.Targets {
-			if round > 0 && p.suspect[t.ID] != nil {
+			if round > 0 {
 				b.stats.retries.Add(1)
 			}
 			wg.Go(func() {

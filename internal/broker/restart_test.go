@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/internal/broker"
 	"github.com/microhost/microhost/internal/brokertest"
 	"github.com/microhost/microhost/internal/localregistry"
@@ -138,4 +140,61 @@ func dups(m map[int]int) int {
 		n += c - 1
 	}
 	return n
+}
+
+// registerFake registers a subscriber node of "events" that no broker serves: at addr, in
+// group version.
+func registerFake(t *testing.T, reg *localregistry.Registry, id, addr, version string) {
+	t.Helper()
+	require.NoError(t, reg.Register(context.Background(), &abi.Service{Name: component.BrokerServiceName, Version: version,
+		Nodes: []abi.Node{{ID: id, Address: addr, Metadata: map[string]string{
+			component.BrokerMetaBroker: "http", component.BrokerMetaTopic: "events", component.BrokerMetaSecure: "false"}}}}, time.Minute))
+}
+
+// TestQueueGroupPassesOverADeadMember: a queue group whose other member is unreachable gets
+// every message through its live member, and no publication lists a failure.
+func TestQueueGroupPassesOverADeadMember(t *testing.T) {
+	e := newEnv(t)
+	_, live := e.subscribe("native", "events", "workers")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	registerFake(t, e.reg, "events-broker-dead", dead, "workers")
+	var seed atomic.Uint64
+	pub := e.broker("native", func(o *broker.Options) { o.Seed = func() uint64 { return seed.Add(1) } })
+	for i := range 20 {
+		res, err := pub.PublishResult(context.Background(), "events", &broker.Message{Body: []byte(`{}`)})
+		require.NoError(t, err, i)
+		assert.Equal(t, []string{live.ID()}, res.Delivered, i)
+		assert.Empty(t, res.Failed, i)
+	}
+	assert.EqualValues(t, 20, live.Received())
+	st := pub.Stats()
+	assert.Positive(t, st.Retries, "the dead member was tried")
+	assert.Zero(t, st.Dropped)
+}
+
+// TestGoneSubscriberWithoutSuccessor: a registered node whose address's listener answers
+// 404 for it, with no other subscriber of the topic registering in the retry window, is a
+// dropped publication; later publications leave the node out, so the topic then has no
+// subscribers.
+func TestGoneSubscriberWithoutSuccessor(t *testing.T) {
+	e := newEnv(t)
+	host, _ := e.subscribe("native", "orders", "") // a live listener, serving another topic
+	registerFake(t, e.reg, "events-broker-gone", host.Addr(), component.BrokerBroadcastVersion)
+	pub := e.broker("native", func(o *broker.Options) { o.RetryFor = 200 * time.Millisecond })
+	res, err := pub.PublishResult(context.Background(), "events", &broker.Message{Body: []byte(`{}`)})
+	require.ErrorIs(t, err, broker.ErrDropped)
+	assert.Equal(t, []string{"events-broker-gone"}, res.Gone)
+	require.Len(t, res.Failed, 1)
+	assert.Contains(t, res.Failed[0].Err.Error(), "no subscriber replaced it")
+
+	res, err = pub.PublishResult(context.Background(), "events", &broker.Message{Body: []byte(`{}`)})
+	require.NoError(t, err)
+	assert.Empty(t, res.Delivered)
+	assert.Empty(t, res.Gone, "the gone node is left out")
+	st := pub.Stats()
+	assert.EqualValues(t, 1, st.Lost)
+	assert.EqualValues(t, 1, st.Gone)
 }
