@@ -96,7 +96,7 @@ dir = %q
 module = "greeter"
 `, name, addr, mode, ttl, interval, regPluginDir(t))
 	for _, m := range extra {
-		text += fmt.Sprintf("\n[[handler]]\nmodule = %q\n", m)
+		text += fmt.Sprintf("\n[[handler]]\nmodule = %q\ncalls = [\"*\"]\n", m)
 	}
 	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
 	return path

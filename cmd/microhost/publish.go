@@ -63,10 +63,14 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	for k, v := range metadata.pairs {
 		header[k] = v
 	}
-	n, err := b.PublishCount(ctx, pos[0], &broker.Message{Header: header, Body: body})
+	res, err := b.PublishResult(ctx, pos[0], &broker.Message{Header: header, Body: body})
 	if err != nil {
 		return err
 	}
+	for _, f := range res.Failed {
+		fmt.Fprintf(stderr, "not delivered to %s: %v\n", f.Node, f.Err)
+	}
+	n := len(res.Delivered)
 	_, err = fmt.Fprintf(stdout, "published to %d subscriber%s\n", n, plural(n))
 	return err
 }

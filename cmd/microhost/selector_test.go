@@ -173,6 +173,7 @@ mark_period = "5s"
 
 [[handler]]
 path = %q
+calls = ["greeter"]
 `, pluginDir, filepath.Join(selDir, "last-selector.wasm"), api), 0o644))
 	s := startServer(t, path, env...)
 	assert.Regexp(t, `msg=component component=selector name=last-selector runs=wasm why="no native twin of that name"`, s.logs.String())

@@ -73,7 +73,7 @@ func TestGeneratedEndToEnd(t *testing.T) {
 	t.Cleanup(func() { _ = rt.Close(context.Background()) })
 	relay, err := rt.Load(ctx, relayWasm, host.ModuleOptions{Services: host.ServiceCallerFunc(func(ctx context.Context, r *host.ServiceRequest) ([]byte, error) {
 		return native.Call(ctx, &client.Request{Service: r.Service, Endpoint: r.Endpoint, ContentType: r.ContentType, Metadata: r.Metadata, Body: r.Body})
-	})})
+	}), Grants: host.Grants{Calls: []string{"greeter"}}})
 	require.NoError(t, err)
 	for _, ct := range []string{rpc.ContentTypeProtobuf, rpc.ContentTypeJSON} {
 		t.Run("guest "+ct, func(t *testing.T) {

@@ -291,8 +291,9 @@ func TestMetadataRoundTrip(t *testing.T) {
 func TestServiceToService(t *testing.T) {
 	reg, regDir := registry(t)
 	serve(t, reg, regDir, "greeter", "1.0.0", "greeter")
-	serve(t, reg, regDir, "api", "1.0.0", "api")
-	serve(t, reg, regDir, "relay", "1.0.0", "callguest")
+	serve(t, reg, regDir, "api", "1.0.0", "api", `calls = ["greeter"]`)
+	serve(t, reg, regDir, "relay", "1.0.0", "callguest", `calls = ["echo", "nobody"]`)
+	serve(t, reg, regDir, "authrelay", "1.0.0", "callguest", `calls = ["echo.Call"]`, `forward_metadata = ["Authorization"]`)
 	// The callee sleeps through the caller's deadline uninterrupted: the point is that the
 	// caller stops waiting.
 	serve(t, reg, regDir, "echo", "1.0.0", "callguest", "interrupt = false")
@@ -322,6 +323,28 @@ func TestServiceToService(t *testing.T) {
 	var seen struct{ Seen map[string]string }
 	require.NoError(t, json.Unmarshal(reply, &seen))
 	assert.Equal(t, map[string]string{"X-Trace": "t-42", "Micro-Service": "echo"}, seen.Seen)
+
+	// The caller's credentials do not reach it, unless the relay's grant forwards them.
+	credCtx := client.NewContext(ctx, map[string]string{"X-Trace": "t-43", "Authorization": "Bearer s", "Cookie": "c=1"})
+	keys := `{"service":"echo","endpoint":"Echo.Call","body":{"keys":["X-Trace","Authorization","Cookie"]}}`
+	reply, err = c.Call(credCtx, &client.Request{Service: "relay", Endpoint: "Call.Relay", Body: []byte(keys)})
+	require.NoError(t, err)
+	seen.Seen = nil
+	require.NoError(t, json.Unmarshal(reply, &seen))
+	assert.Equal(t, map[string]string{"X-Trace": "t-43"}, seen.Seen)
+	reply, err = c.Call(credCtx, &client.Request{Service: "authrelay", Endpoint: "Call.Relay", Body: []byte(keys)})
+	require.NoError(t, err)
+	seen.Seen = nil
+	require.NoError(t, json.Unmarshal(reply, &seen))
+	assert.Equal(t, map[string]string{"X-Trace": "t-43", "Authorization": "Bearer s"}, seen.Seen)
+
+	// A service the relay's grant does not name is refused before any lookup: a 403 that
+	// names the grant.
+	_, err = c.Call(ctx, &client.Request{Service: "relay", Endpoint: "Call.Relay",
+		Body: []byte(`{"service":"greeter","endpoint":"Greeter.Hello","body":{"name":"x"}}`)})
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, int32(403), ae.Code)
+	assert.Equal(t, `module callguest may not call greeter.Hello: add "greeter.Hello" (this method) or "greeter" (every endpoint) to its calls`, ae.Detail)
 
 	// The calling request's deadline bounds the inner call.
 	start := time.Now()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/ports"
 )
 
@@ -69,6 +70,13 @@ type Server struct {
 	// DrainTimeout bounds the graceful stop: requests in progress get this long to finish
 	// before they are cancelled and their connections closed (default 10 s).
 	DrainTimeout Duration `toml:"drain_timeout"`
+	// MaxReplyHeaders caps the number of headers a handler sets on its reply (default 64);
+	// over it the call fails with a 500 naming the limit.
+	MaxReplyHeaders int `toml:"max_reply_headers"`
+	// MaxReplyHeaderBytes caps their total size, name + value + 4 bytes each (default
+	// 32 KiB, or half of transport.max_header_bytes when that is smaller); it must be
+	// smaller than transport.max_header_bytes, so a reply head fits what a peer reads.
+	MaxReplyHeaderBytes int `toml:"max_reply_header_bytes"`
 }
 
 // Plugins is the [plugins] table.
@@ -80,12 +88,22 @@ type Plugins struct {
 	// StartupTimeout bounds each start-up phase of every module (its start function,
 	// _initialize, its descriptor export); zero means 10 s.
 	StartupTimeout Duration `toml:"startup_timeout"`
+	// LogBytesPerCall caps what one call of a handler or subscriber module may log (the log
+	// import and stdout/stderr together; default 64 KiB); -1 means no cap.
+	LogBytesPerCall int `toml:"log_bytes_per_call"`
+	// LogBytesPerSecond caps what all instances of one such module may log in a second
+	// (default 1 MiB); -1 means no cap.
+	LogBytesPerSecond int `toml:"log_bytes_per_second"`
 }
 
 // Client is the [client] table.
 type Client struct {
 	// Timeout bounds each call.
 	Timeout Duration `toml:"timeout"`
+	// CredentialMetadata names metadata keys that carry credentials, in addition to
+	// Authorization, Proxy-Authorization and Cookie: a module's calls do not forward them
+	// unless its forward_metadata grant lists them.
+	CredentialMetadata []string `toml:"credential_metadata"`
 }
 
 // Handler is one [[handler]] entry.
@@ -100,6 +118,17 @@ type Handler struct {
 	MemoryLimitMB int `toml:"memory_limit_mb"`
 	// Interrupt stops a guest still running at its deadline; on by default.
 	Interrupt *bool `toml:"interrupt"`
+	// Calls grants the module calls to these services and endpoints through the call host
+	// function: "greeter" (every endpoint), "billing.Charge" (one method), "*" (any service).
+	// Empty grants none.
+	Calls []string `toml:"calls"`
+	// Publishes grants the module publishing to topics matching these patterns ("orders.*":
+	// "*" is one dot-separated segment, a final "**" one or more). Empty grants none.
+	Publishes []string `toml:"publishes"`
+	// ForwardMetadata lets the module's calls forward these credential keys of the calling
+	// request's metadata (Authorization, Cookie, … see [client] credential_metadata), which
+	// are otherwise dropped.
+	ForwardMetadata []string `toml:"forward_metadata"`
 }
 
 // Broker is the [broker] table: the broker component (module, path, mode, pool_size and
@@ -132,6 +161,8 @@ type Subscriber struct {
 	PoolSize      int    `toml:"pool_size"`
 	MemoryLimitMB int    `toml:"memory_limit_mb"`
 	Interrupt     *bool  `toml:"interrupt"`
+	// Publishes grants the module publishing, as for a [[handler]].
+	Publishes []string `toml:"publishes"`
 }
 
 // Duration is a time.Duration written as a string such as "30s" or "1m30s".
@@ -166,6 +197,13 @@ const (
 	// DefaultDrainTimeout bounds the graceful stop of a service.
 	DefaultDrainTimeout = Duration(10 * time.Second)
 	DefaultTimeout      = Duration(5 * time.Second)
+	// DefaultMaxReplyHeaders and DefaultMaxReplyHeaderBytes cap the headers a handler sets
+	// on its reply; DefaultLogBytesPerCall and DefaultLogBytesPerSecond a module's log
+	// output. They are the host's own defaults (internal/host).
+	DefaultMaxReplyHeaders     = 64
+	DefaultMaxReplyHeaderBytes = 32 << 10
+	DefaultLogBytesPerCall     = 64 << 10
+	DefaultLogBytesPerSecond   = 1 << 20
 )
 
 // Load reads the file at path strictly, applies defaults and validates the result.
@@ -268,6 +306,7 @@ func (c *Config) Finish() error {
 	}
 	c.finishBroker()
 	c.finishTransport()
+	c.finishCaps()
 	c.finishSelector()
 	c.finishCodec()
 	c.finishRegistry()
@@ -285,6 +324,43 @@ func (c *Config) KeyError(key string, err error) error {
 		key += " (set by " + by + ")"
 	}
 	return fmt.Errorf("config %s: %s: %w", c.path, key, err)
+}
+
+// finishCaps fills in the guest output caps; it runs after finishTransport.
+func (c *Config) finishCaps() {
+	if c.Server.MaxReplyHeaders == 0 {
+		c.Server.MaxReplyHeaders = DefaultMaxReplyHeaders
+	}
+	if c.Server.MaxReplyHeaderBytes == 0 {
+		c.Server.MaxReplyHeaderBytes = min(DefaultMaxReplyHeaderBytes, c.Transport.MaxHeaderBytes/2)
+	}
+	if c.Plugins.LogBytesPerCall == 0 {
+		c.Plugins.LogBytesPerCall = DefaultLogBytesPerCall
+	}
+	if c.Plugins.LogBytesPerSecond == 0 {
+		c.Plugins.LogBytesPerSecond = DefaultLogBytesPerSecond
+	}
+}
+
+func (c *Config) validateCaps() []error {
+	var errs []error
+	if c.Server.MaxReplyHeaders < 0 {
+		errs = append(errs, errors.New("server.max_reply_headers: must not be negative"))
+	}
+	switch {
+	case c.Server.MaxReplyHeaderBytes < 0:
+		errs = append(errs, errors.New("server.max_reply_header_bytes: must not be negative"))
+	case c.Transport.MaxHeaderBytes > 0 && c.Server.MaxReplyHeaderBytes >= c.Transport.MaxHeaderBytes:
+		errs = append(errs, fmt.Errorf("server.max_reply_header_bytes: %d must be smaller than transport.max_header_bytes %d, or replies would not fit what a peer reads",
+			c.Server.MaxReplyHeaderBytes, c.Transport.MaxHeaderBytes))
+	}
+	if c.Plugins.LogBytesPerCall < -1 {
+		errs = append(errs, errors.New("plugins.log_bytes_per_call: must be positive, or -1 for no cap"))
+	}
+	if c.Plugins.LogBytesPerSecond < -1 {
+		errs = append(errs, errors.New("plugins.log_bytes_per_second: must be positive, or -1 for no cap"))
+	}
+	return errs
 }
 
 func (c *Config) resolve(p string) string {
@@ -320,6 +396,7 @@ func (c *Config) validate() error {
 	if len(c.Handlers) == 0 && len(c.Subscribers) == 0 {
 		bad("handler", "at least one [[handler]] or [[subscriber]] is required")
 	}
+	errs = append(errs, c.validateCaps()...)
 	errs = append(errs, c.validateBroker()...)
 	errs = append(errs, c.validateTransport()...)
 	errs = append(errs, c.validateSelector()...)
@@ -335,6 +412,23 @@ func (c *Config) validate() error {
 		}
 		if h.MemoryLimitMB < 0 || h.MemoryLimitMB > 4096 {
 			bad(key+".memory_limit_mb", "must be between 1 and 4096")
+		}
+		for j, c := range h.Calls {
+			if c == "" || strings.ContainsAny(c, "/\\ \t\n") {
+				bad(fmt.Sprintf("%s.calls[%d]", key, j), "%q is not a service or service.Endpoint name", c)
+			}
+		}
+		for j, p := range h.Publishes {
+			if err := component.ValidateTopicPattern(p); err != nil {
+				bad(fmt.Sprintf("%s.publishes[%d]", key, j), "%v", err)
+			}
+		}
+	}
+	for i, sc := range c.Subscribers {
+		for j, p := range sc.Publishes {
+			if err := component.ValidateTopicPattern(p); err != nil {
+				bad(fmt.Sprintf("subscriber[%d].publishes[%d]", i, j), "%v", err)
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -85,6 +85,11 @@ func TestStrictErrors(t *testing.T) {
 		"no handlers":        {"[service]\nname = \"x\"\n", "at least one [[handler]]"},
 		"unknown registry":   {"[registry]\nname = \"zk\"\n" + "[service]\nname=\"x\"\n[[handler]]\nmodule=\"m\"\n", `unknown registry "zk"`},
 		"interval above ttl": {"[registry]\nttl = \"5s\"\ninterval = \"10s\"\n[service]\nname=\"x\"\n[[handler]]\nmodule=\"m\"\n", "registry.interval"},
+		"bad publishes":      {"[service]\nname=\"x\"\n[[handler]]\nmodule=\"m\"\npublishes=[\"orders.**.x\"]\n", `handler[0].publishes[0]: pattern "orders.**.x": ** may only be the last segment`},
+		"bad calls":          {"[service]\nname=\"x\"\n[[handler]]\nmodule=\"m\"\ncalls=[\"a b\"]\n", `handler[0].calls[0]: "a b" is not a service`},
+		"reply over header":  {"[server]\nmax_reply_header_bytes=70000\n[service]\nname=\"x\"\n[[handler]]\nmodule=\"m\"\n", "server.max_reply_header_bytes: 70000 must be smaller than transport.max_header_bytes 65536"},
+		"bad log cap":        {"[plugins]\nlog_bytes_per_call=-2\n[service]\nname=\"x\"\n[[handler]]\nmodule=\"m\"\n", "plugins.log_bytes_per_call"},
+		"bad sub publishes":  {"[service]\nname=\"x\"\n[[subscriber]]\ntopic=\"t\"\nmodule=\"m\"\npublishes=[\"\"]\n", `subscriber[0].publishes[0]`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -137,4 +142,25 @@ func TestKeyError(t *testing.T) {
 	assert.ErrorIs(t, err, base)
 	assert.Contains(t, err.Error(), ": handler[0].module: boom")
 	assert.Contains(t, c.KeyError("server.address", base).Error(), ": server.address (set by --server-address): boom")
+}
+
+// TestCapDefaults: the guest output caps default to the host's, and the reply headers' total
+// to half of a smaller transport.max_header_bytes.
+func TestCapDefaults(t *testing.T) {
+	load := func(text string) *Config {
+		t.Helper()
+		c, err := Load(write(t, text))
+		require.NoError(t, err)
+		c.Override(func(string) string { return "" }, nil)
+		require.NoError(t, c.Finish())
+		return c
+	}
+	c := load("[service]\nname=\"x\"\n[[handler]]\nmodule=\"m\"\n")
+	assert.Equal(t, DefaultMaxReplyHeaders, c.Server.MaxReplyHeaders)
+	assert.Equal(t, DefaultMaxReplyHeaderBytes, c.Server.MaxReplyHeaderBytes)
+	assert.Equal(t, DefaultLogBytesPerCall, c.Plugins.LogBytesPerCall)
+	assert.Equal(t, DefaultLogBytesPerSecond, c.Plugins.LogBytesPerSecond)
+	c = load("[transport]\nmax_header_bytes=8192\n[plugins]\nlog_bytes_per_second=-1\n[service]\nname=\"x\"\n[[handler]]\nmodule=\"m\"\n")
+	assert.Equal(t, 4096, c.Server.MaxReplyHeaderBytes)
+	assert.Equal(t, -1, c.Plugins.LogBytesPerSecond)
 }

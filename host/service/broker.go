@@ -150,6 +150,9 @@ func (s *Service) provisionBroker(ctx context.Context) error {
 			MemoryLimitPages:    uint32(sc.MemoryLimitMB) * 16,
 			InterruptOnDeadline: interrupt,
 			Publisher:           s.publisher(),
+			LogBytesPerCall:     cfg.Plugins.LogBytesPerCall,
+			LogBytesPerSecond:   cfg.Plugins.LogBytesPerSecond,
+			Grants:              host.Grants{Publishes: sc.Publishes},
 		})
 		if err != nil {
 			if err := s.keep(s.moduleProblem(handlerKey("subscriber", i, sc.Module), sc.Path, err)); err != nil {

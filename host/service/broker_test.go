@@ -64,6 +64,7 @@ mode = %q
 retry_for = "200ms"
 [[handler]]
 module = "publisher"
+publishes = ["events"]
 [[subscriber]]
 topic = "events"
 module = "subscriber"

@@ -260,6 +260,16 @@ func (s *Service) provisionHandlers(ctx context.Context) ([]server.Handler, erro
 			InterruptOnDeadline: interrupt,
 			Publisher:           s.publisher(),
 			Services:            s.client,
+			LogBytesPerCall:     s.cfg.Plugins.LogBytesPerCall,
+			LogBytesPerSecond:   s.cfg.Plugins.LogBytesPerSecond,
+			MaxReplyHeaders:     s.cfg.Server.MaxReplyHeaders,
+			MaxReplyHeaderBytes: s.cfg.Server.MaxReplyHeaderBytes,
+			Grants: host.Grants{
+				Calls:              h.Calls,
+				Publishes:          h.Publishes,
+				ForwardMetadata:    h.ForwardMetadata,
+				CredentialMetadata: s.cfg.Client.CredentialMetadata,
+			},
 		})
 		if err != nil {
 			if err := s.keep(s.moduleProblem(handlerKey("handler", i, h.Module), h.Path, err)); err != nil {

@@ -20,6 +20,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -111,7 +112,8 @@ const (
 	DefaultLookupTTL       = time.Second
 )
 
-// ErrDropped is wrapped by Publish's error when some subscriber did not get the message.
+// ErrDropped is wrapped by Publish's error when the topic had subscribers and none of them
+// got the message.
 var ErrDropped = errors.New("delivery dropped")
 
 // ErrClosed is returned by the methods of a closed Broker.
@@ -120,8 +122,10 @@ var ErrClosed = errors.New("broker closed")
 // Stats counts what a broker did since it started.
 type Stats struct {
 	// Published counts messages published; Delivered the deliveries subscribers accepted;
-	// Retries the attempts after a failed one; Dropped the deliveries given up on.
-	Published, Delivered, Retries, Dropped int64
+	// Retries the attempts after a failed one (at the same node or another); Dropped the deliveries given up on (one per
+	// subscriber node); Lost the publications no subscriber of their topic got; Gone the
+	// registered nodes found no longer served at their address.
+	Published, Delivered, Retries, Dropped, Lost, Gone int64
 	// Received counts deliveries this broker's subscribers handled; Failed those whose
 	// handler failed; Rejected the malformed or misaddressed ones.
 	Received, Failed, Rejected int64
@@ -129,6 +133,7 @@ type Stats struct {
 
 type counters struct {
 	published, delivered, retries, dropped atomic.Int64
+	lost, gone                             atomic.Int64
 	received, failed, rejected             atomic.Int64
 }
 
@@ -153,6 +158,9 @@ type Broker struct {
 	cacheMu    sync.Mutex
 	cached     []*abi.Service
 	cachedTill time.Time
+	// goneTill holds the nodes found gone (publication.record) and until when lookups leave
+	// them out: the registration's TTL, after which the registry drops them too.
+	goneTill map[string]time.Time
 }
 
 // New returns a Broker. It publishes at once; call Start before Subscribe.
@@ -199,11 +207,12 @@ func New(opts Options) (*Broker, error) {
 		IdleConnTimeout:     90 * time.Second,
 	}
 	return &Broker{
-		opts:   opts,
-		proto:  opts.Protocol,
-		logger: logger.With("component", "broker"),
-		client: &http.Client{Transport: transport},
-		subs:   map[string]*Subscription{},
+		opts:     opts,
+		proto:    opts.Protocol,
+		logger:   logger.With("component", "broker"),
+		client:   &http.Client{Transport: transport},
+		subs:     map[string]*Subscription{},
+		goneTill: map[string]time.Time{},
 	}, nil
 }
 
@@ -256,6 +265,7 @@ func (b *Broker) Stats() Stats {
 	c := &b.stats
 	return Stats{
 		Published: c.published.Load(), Delivered: c.delivered.Load(), Retries: c.retries.Load(), Dropped: c.dropped.Load(),
+		Lost: c.lost.Load(), Gone: c.gone.Load(),
 		Received: c.received.Load(), Failed: c.failed.Load(), Rejected: c.rejected.Load(),
 	}
 }
@@ -420,26 +430,54 @@ func (b *Broker) Close(ctx context.Context) error {
 
 // Publish sends msg to the subscribers of topic: every broadcast subscriber and one of each
 // queue group. It returns when each of them has the message or was given up on; a failed
-// delivery is retried with backoff for Options.RetryFor. The error wraps ErrDropped when some
-// subscriber did not get the message; a topic with no subscribers is not an error.
-// Content-Type defaults to application/json for a JSON body, application/octet-stream
-// otherwise, and Micro-Id to a fresh id.
+// delivery is retried with backoff for Options.RetryFor, and every retry resolves the
+// topic's subscribers from the registry again, so a subscriber that restarted (under a new
+// node id) within the window gets the message. The error wraps ErrDropped only when the topic
+// had subscribers and none of them got the message; PublishResult says which did. A topic
+// with no subscribers is not an error. Content-Type defaults to application/json for a JSON
+// body, application/octet-stream otherwise, and Micro-Id to a fresh id.
 func (b *Broker) Publish(ctx context.Context, topic string, msg *Message) error {
-	_, err := b.publish(ctx, topic, msg)
+	_, err := b.PublishResult(ctx, topic, msg)
 	return err
 }
 
 // PublishCount is Publish that also reports how many subscribers got the message.
 func (b *Broker) PublishCount(ctx context.Context, topic string, msg *Message) (int, error) {
-	return b.publish(ctx, topic, msg)
+	res, err := b.PublishResult(ctx, topic, msg)
+	if res == nil {
+		return 0, err
+	}
+	return len(res.Delivered), err
 }
 
-func (b *Broker) publish(ctx context.Context, topic string, msg *Message) (int, error) {
+// PublishResult says what became of one publication.
+type PublishResult struct {
+	// Delivered lists the subscriber nodes that accepted the message, in the order they did.
+	Delivered []string
+	// Failed lists the subscriber nodes given up on: one that refused the message (a 4xx
+	// answer) or failed every try within the retry window.
+	Failed []DeliveryFailure
+	// Gone lists registered nodes whose listener no longer serves them (it answered 404 for
+	// their id: the subscriber restarted under a new id, or unsubscribed). They are not
+	// failures; the message went to the subscribers the registry lists instead.
+	Gone []string
+}
+
+// DeliveryFailure is one subscriber node a publication was given up on, and why.
+type DeliveryFailure struct {
+	Node string
+	Err  error
+}
+
+// PublishResult is Publish that also reports which subscribers got the message, which were
+// given up on and which turned out to be gone. The result is nil only when the publication
+// never started (a bad topic, a registry or protocol failure, a closed broker).
+func (b *Broker) PublishResult(ctx context.Context, topic string, msg *Message) (*PublishResult, error) {
 	b.mu.RLock()
 	closed := b.closed
 	b.mu.RUnlock()
 	if closed {
-		return 0, ErrClosed
+		return nil, ErrClosed
 	}
 	header := make(map[string]string, len(msg.Header)+3)
 	for k, v := range msg.Header {
@@ -456,50 +494,335 @@ func (b *Broker) publish(ctx context.Context, topic string, msg *Message) (int, 
 	}
 	body, err := b.proto.Encode(ctx, &component.BrokerMessage{Topic: topic, Header: header, Body: msg.Body})
 	if err != nil {
-		return 0, fmt.Errorf("broker: publish to %s: %w", topic, err)
+		return nil, fmt.Errorf("broker: publish to %s: %w", topic, err)
 	}
 	services, err := b.lookup(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("broker: publish to %s: %w", topic, err)
+		return nil, fmt.Errorf("broker: publish to %s: %w", topic, err)
 	}
-	routes, err := b.proto.Route(ctx, &component.BrokerRouteRequest{Topic: topic, Seed: b.opts.Seed(), Services: services})
-	if err != nil {
-		return 0, fmt.Errorf("broker: publish to %s: %w", topic, err)
+	p := &publication{b: b, topic: topic, body: body, res: &PublishResult{}, done: map[string]bool{},
+		satisfied: map[string]bool{}, suspect: map[string]error{}, group: map[string]string{}, address: map[string]string{}}
+	if err := p.run(ctx, services); err != nil {
+		return nil, fmt.Errorf("broker: publish to %s: %w", topic, err)
 	}
-	b.stats.published.Add(1)
-	switch len(routes.Targets) {
-	case 0:
-		return 0, nil
-	case 1:
-		if err := b.deliver(ctx, routes.ContentType, routes.Targets[0], body); err != nil {
-			return 0, fmt.Errorf("broker: publish to %s: %w", topic, err)
+	res := p.res
+	if len(res.Delivered) == 0 && len(res.Failed) > 0 {
+		b.stats.lost.Add(1)
+		errs := make([]error, len(res.Failed))
+		for i, f := range res.Failed {
+			errs[i] = fmt.Errorf("node %s: %w", f.Node, f.Err)
 		}
-		return 1, nil
+		return res, fmt.Errorf("broker: publish to %s: %w: no subscriber got it: %w", topic, ErrDropped, errors.Join(errs...))
 	}
-	errs := make([]error, len(routes.Targets))
-	var wg sync.WaitGroup
-	for i, t := range routes.Targets {
-		wg.Go(func() { errs[i] = b.deliver(ctx, routes.ContentType, t, body) })
-	}
-	wg.Wait()
-	n := 0
-	for _, e := range errs {
-		if e == nil {
-			n++
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return n, fmt.Errorf("broker: publish to %s: %w", topic, err)
-	}
-	return n, nil
+	return res, nil
 }
 
-// lookup returns the subscriber nodes, from the cache while it is fresh.
+// publication is the state of one Publish across its delivery rounds.
+type publication struct {
+	b     *Broker
+	topic string
+	body  []byte
+	res   *PublishResult
+	// done holds the nodes never to send to again: delivered, refused or gone.
+	done map[string]bool
+	// satisfied holds the queue groups that got the message (or refused it).
+	satisfied map[string]bool
+	// suspect holds the nodes whose last attempt failed in a way worth retrying.
+	suspect map[string]error
+	// group and address map each node seen to its group (the registered version) and its
+	// address.
+	group, address map[string]string
+	// gone are the nodes found gone, by group and address, until a node of the same group at
+	// the same address (the restarted subscriber) gets the message.
+	gone []goneNode
+	// rounds counts the rounds routed so far.
+	rounds int
+}
+
+type goneNode struct{ id, group, address string }
+
+// outcome is what one delivery attempt came to.
+type outcome int
+
+const (
+	delivered outcome = iota
+	retryable
+	refused
+	gone
+)
+
+type attemptResult struct {
+	target component.BrokerTarget
+	outcome
+	err error
+}
+
+// run delivers in rounds: each round routes the topic over the subscribers the registry
+// lists now, leaving out the nodes done with and the queue groups served, and tries each
+// target once; failures worth retrying and gone subscribers not yet replaced make another
+// round after a backoff, until the retry window closes. Its error is the first round's
+// routing error (a bad topic, a failing protocol), before anything was sent.
+func (p *publication) run(ctx context.Context, services []*abi.Service) error {
+	b := p.b
+	deadline := time.Now().Add(b.opts.RetryFor)
+	backoff := b.opts.Backoff
+	for round := 0; ; round++ {
+		if round > 0 {
+			if s, err := b.lookup(ctx); err == nil {
+				services = s
+			} else {
+				b.logger.Warn("publish: registry lookup failed; retrying with the last answer", "topic", p.topic, "err", err)
+			}
+		}
+		routes, err := b.proto.Route(ctx, &component.BrokerRouteRequest{Topic: p.topic, Seed: b.opts.Seed(), Services: p.candidates(services)})
+		switch {
+		case err != nil && round == 0:
+			return err
+		case err != nil:
+			b.logger.Warn("publish: routing failed", "topic", p.topic, "err", err)
+			routes = &component.BrokerRoutes{}
+		case round == 0:
+			b.stats.published.Add(1)
+		}
+		results := make([]attemptResult, len(routes.Targets))
+		var wg sync.WaitGroup
+		for i, t := range routes.Targets {
+			if round > 0 {
+				b.stats.retries.Add(1)
+			}
+			wg.Go(func() {
+				o, err := b.attempt(ctx, routes.ContentType, t, p.body)
+				results[i] = attemptResult{target: t, outcome: o, err: err}
+			})
+		}
+		wg.Wait()
+		for _, r := range results {
+			p.record(r)
+		}
+		if len(p.suspect) == 0 && !p.awaitingReplacement() {
+			return nil
+		}
+		if ctx.Err() != nil || time.Now().Add(backoff).After(deadline) {
+			p.giveUp(ctx.Err())
+			return nil
+		}
+		timer := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+		case <-timer.C:
+		}
+		backoff = min(backoff*2, time.Second)
+	}
+}
+
+// candidates is services as this round should route over them: the topic's nodes not done
+// with, no node of a queue group already served, in a queue group the nodes that have not
+// just failed when it has any others, and after the first round no new broadcast node
+// unless a broadcast node is failing or gone (the new one may be its restart).
+func (p *publication) candidates(services []*abi.Service) []*abi.Service {
+	defer func() { p.rounds++ }()
+	replacing := len(p.unreplaced()) > 0
+	for id := range p.suspect {
+		replacing = replacing || p.group[id] == component.BrokerBroadcastVersion
+	}
+	listed := map[string]bool{}
+	for _, svc := range services {
+		if svc == nil {
+			continue
+		}
+		for _, n := range svc.Nodes {
+			listed[n.ID] = true
+		}
+	}
+	p.dropUnlisted(listed)
+	out := make([]*abi.Service, 0, len(services))
+	for _, svc := range services {
+		if svc == nil {
+			continue
+		}
+		queue := svc.Version != component.BrokerBroadcastVersion
+		if queue && p.satisfied[svc.Version] {
+			continue
+		}
+		var keep []abi.Node
+		for _, n := range svc.Nodes {
+			if n.Metadata[component.BrokerMetaTopic] != p.topic || p.done[n.ID] {
+				continue
+			}
+			_, known := p.group[n.ID]
+			if p.rounds > 0 && !known && !queue && !replacing {
+				// A broadcast node registered since the first round is a new subscriber,
+				// not owed this message, unless one may be the successor of a failing one.
+				continue
+			}
+			p.group[n.ID], p.address[n.ID] = svc.Version, n.Address
+			keep = append(keep, n)
+		}
+		if len(keep) == 0 {
+			continue
+		}
+		c := *svc
+		c.Nodes = keep
+		out = append(out, &c)
+	}
+	// In each queue group, leave out the nodes that just failed while others remain.
+	healthy := map[string]bool{}
+	for _, svc := range out {
+		if svc.Version == component.BrokerBroadcastVersion {
+			continue
+		}
+		for _, n := range svc.Nodes {
+			if p.suspect[n.ID] == nil {
+				healthy[svc.Version] = true
+			}
+		}
+	}
+	for i, svc := range out {
+		if svc.Version == component.BrokerBroadcastVersion || !healthy[svc.Version] {
+			continue
+		}
+		nodes := make([]abi.Node, 0, len(svc.Nodes))
+		for _, n := range svc.Nodes {
+			if p.suspect[n.ID] == nil {
+				nodes = append(nodes, n)
+			}
+		}
+		c := *svc
+		c.Nodes = nodes
+		out[i] = &c
+	}
+	return out
+}
+
+// record takes the outcome of one attempt.
+func (p *publication) record(r attemptResult) {
+	b, id := p.b, r.target.ID
+	g := p.group[id]
+	queue := g != component.BrokerBroadcastVersion
+	switch r.outcome {
+	case delivered:
+		b.stats.delivered.Add(1)
+		p.done[id] = true
+		delete(p.suspect, id)
+		p.res.Delivered = append(p.res.Delivered, id)
+		if queue {
+			p.serve(g)
+		}
+	case gone:
+		p.markGone(id, r.target.Address)
+		b.forget(id)
+		b.logger.Debug("subscriber gone; routing to the registered ones", "topic", p.topic, "node", id, "err", r.err)
+	case refused:
+		p.done[id] = true
+		delete(p.suspect, id)
+		p.fail(id, r.err)
+		if queue {
+			p.serve(g)
+		}
+	case retryable:
+		if errors.Is(r.err, syscall.ECONNREFUSED) {
+			b.invalidate()
+		}
+		p.suspect[id] = r.err
+	}
+}
+
+// markGone takes node id as gone: never sent to again, and awaited a successor at its
+// address.
+func (p *publication) markGone(id, address string) {
+	p.done[id] = true
+	delete(p.suspect, id)
+	p.res.Gone = append(p.res.Gone, id)
+	p.gone = append(p.gone, goneNode{id: id, group: p.group[id], address: address})
+}
+
+// dropUnlisted settles the suspect nodes the registry no longer lists: gone when this
+// broker found them gone in another publication, else no longer subscribers (deregistered
+// or expired), not owed the message.
+func (p *publication) dropUnlisted(listed map[string]bool) {
+	for id := range p.suspect {
+		if listed[id] {
+			continue
+		}
+		if p.b.isGone(id) {
+			p.markGone(id, p.address[id])
+			continue
+		}
+		delete(p.suspect, id)
+	}
+}
+
+// serve marks queue group g served: its other nodes that failed are no longer waited for.
+func (p *publication) serve(g string) {
+	p.satisfied[g] = true
+	for id := range p.suspect {
+		if p.group[id] == g {
+			delete(p.suspect, id)
+		}
+	}
+}
+
+// awaitingReplacement reports whether a node found gone has no successor yet: no node of
+// its group at its address has got the message (a queue group served by another node
+// needs none). While one is awaited the registry is read afresh each round.
+func (p *publication) awaitingReplacement() bool {
+	if len(p.unreplaced()) == 0 {
+		return false
+	}
+	p.b.invalidate()
+	return true
+}
+
+// unreplaced lists the gone nodes with no successor yet (see awaitingReplacement).
+func (p *publication) unreplaced() []goneNode {
+	var out []goneNode
+	for _, gn := range p.gone {
+		if gn.group != component.BrokerBroadcastVersion && p.satisfied[gn.group] {
+			continue
+		}
+		if !slices.ContainsFunc(p.res.Delivered, func(id string) bool {
+			return p.group[id] == gn.group && p.address[id] == gn.address
+		}) {
+			out = append(out, gn)
+		}
+	}
+	return out
+}
+
+// giveUp fails, when the retry window closes, every node still suspect, and every gone node
+// that no subscriber replaced.
+func (p *publication) giveUp(ctxErr error) {
+	for id, err := range p.suspect {
+		if ctxErr != nil {
+			err = fmt.Errorf("%w (last try: %w)", ctxErr, err)
+		}
+		p.fail(id, err)
+	}
+	clear(p.suspect)
+	for _, gn := range p.unreplaced() {
+		err := fmt.Errorf("no longer served at %s, and no subscriber replaced it in time", gn.address)
+		if ctxErr != nil {
+			err = fmt.Errorf("%w: %w", ctxErr, err)
+		}
+		p.fail(gn.id, err)
+	}
+}
+
+// fail gives up on node id.
+func (p *publication) fail(id string, err error) {
+	p.b.stats.dropped.Add(1)
+	p.b.logger.Warn("delivery dropped", "topic", p.topic, "node", id, "err", err)
+	p.res.Failed = append(p.res.Failed, DeliveryFailure{Node: id, Err: err})
+}
+
+// lookup returns the subscriber nodes, from the cache while it is fresh, without the nodes
+// found gone.
 func (b *Broker) lookup(ctx context.Context) ([]*abi.Service, error) {
 	if b.opts.LookupTTL > 0 {
 		b.cacheMu.Lock()
 		if time.Now().Before(b.cachedTill) {
-			s := b.cached
+			s := b.withoutGone(b.cached)
 			b.cacheMu.Unlock()
 			return s, nil
 		}
@@ -512,12 +835,52 @@ func (b *Broker) lookup(ctx context.Context) ([]*abi.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.cacheMu.Lock()
+	defer b.cacheMu.Unlock()
 	if b.opts.LookupTTL > 0 {
-		b.cacheMu.Lock()
 		b.cached, b.cachedTill = services, time.Now().Add(b.opts.LookupTTL)
-		b.cacheMu.Unlock()
 	}
-	return services, nil
+	return b.withoutGone(services), nil
+}
+
+// withoutGone is services less the nodes found gone; b.cacheMu is held.
+func (b *Broker) withoutGone(services []*abi.Service) []*abi.Service {
+	if len(b.goneTill) == 0 {
+		return services
+	}
+	now := time.Now()
+	for id, till := range b.goneTill {
+		if now.After(till) {
+			delete(b.goneTill, id)
+		}
+	}
+	out := make([]*abi.Service, 0, len(services))
+	for _, svc := range services {
+		if svc == nil {
+			continue
+		}
+		c := *svc
+		c.Nodes = slices.DeleteFunc(slices.Clone(svc.Nodes), func(n abi.Node) bool { _, g := b.goneTill[n.ID]; return g })
+		out = append(out, &c)
+	}
+	return out
+}
+
+// isGone reports whether node id was found gone and is left out of lookups.
+func (b *Broker) isGone(id string) bool {
+	b.cacheMu.Lock()
+	defer b.cacheMu.Unlock()
+	_, ok := b.goneTill[id]
+	return ok
+}
+
+// forget leaves node id out of lookups for the registration's TTL: its address's listener
+// said it no longer serves it.
+func (b *Broker) forget(id string) {
+	b.stats.gone.Add(1)
+	b.cacheMu.Lock()
+	b.goneTill[id] = time.Now().Add(b.opts.TTL)
+	b.cacheMu.Unlock()
 }
 
 // invalidate drops the cached registry answer, after a change this broker made or saw.
@@ -527,59 +890,35 @@ func (b *Broker) invalidate() {
 	b.cacheMu.Unlock()
 }
 
-// deliver POSTs one delivery to t, retrying failures with backoff for RetryFor. A 4xx
-// answer (other than 408 and 429) is final: the subscriber refused the message.
-func (b *Broker) deliver(ctx context.Context, contentType string, t component.BrokerTarget, body []byte) error {
-	deadline := time.Now().Add(b.opts.RetryFor)
-	backoff := b.opts.Backoff
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			b.stats.retries.Add(1)
-		}
-		retry, err := b.attempt(ctx, contentType, t, body)
-		if err == nil {
-			b.stats.delivered.Add(1)
-			return nil
-		}
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			b.invalidate()
-		}
-		if !retry || ctx.Err() != nil || time.Now().Add(backoff).After(deadline) {
-			b.stats.dropped.Add(1)
-			b.logger.Warn("delivery dropped", "node", t.ID, "address", t.Address, "attempts", attempt+1, "err", err)
-			return fmt.Errorf("%w: node %s: %w", ErrDropped, t.ID, err)
-		}
-		timer := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-		case <-timer.C:
-		}
-		backoff = min(backoff*2, time.Second)
-	}
-}
-
-// attempt makes one delivery and says whether a failure is worth retrying.
-func (b *Broker) attempt(ctx context.Context, contentType string, t component.BrokerTarget, body []byte) (retry bool, err error) {
+// attempt makes one delivery to t and classifies its outcome. A 404 means the listener at
+// the node's address does not serve that node (it restarted under a new id, or the node
+// unsubscribed): the node is gone, not a refusal. Other 4xx answers (but 408 and 429) are
+// refusals; transport failures, 5xx, 408 and 429 are worth retrying.
+func (b *Broker) attempt(ctx context.Context, contentType string, t component.BrokerTarget, body []byte) (outcome, error) {
 	actx, cancel := context.WithTimeout(ctx, b.opts.DeliveryTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, t.URL, bytes.NewReader(body))
 	if err != nil {
-		return false, err
+		return refused, err
 	}
 	req.Header.Set("Content-Type", contentType)
 	rsp, err := b.client.Do(req)
 	if err != nil {
-		return true, err
+		return retryable, err
 	}
 	reply, _ := io.ReadAll(io.LimitReader(rsp.Body, 4096))
 	_ = rsp.Body.Close()
 	if rsp.StatusCode/100 == 2 {
-		return false, nil
+		return delivered, nil
 	}
 	err = fmt.Errorf("subscriber answered %s: %s", rsp.Status, bytes.TrimSpace(reply))
-	retry = rsp.StatusCode >= 500 || rsp.StatusCode == http.StatusRequestTimeout || rsp.StatusCode == http.StatusTooManyRequests
-	return retry, err
+	switch {
+	case rsp.StatusCode == http.StatusNotFound:
+		return gone, err
+	case rsp.StatusCode >= 500 || rsp.StatusCode == http.StatusRequestTimeout || rsp.StatusCode == http.StatusTooManyRequests:
+		return retryable, err
+	}
+	return refused, err
 }
 
 // ServeHTTP receives deliveries: it parses and validates each one through the protocol and

@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/microhost/microhost/internal/brokertest"
 	"github.com/microhost/microhost/internal/guestbuild"
 )
 
@@ -18,6 +19,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	brokertest.RunIfSubscriber()
 	os.Exit(run(m))
 }
 

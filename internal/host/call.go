@@ -87,6 +87,9 @@ type callState struct {
 	ctx    context.Context
 	logger *slog.Logger
 	req    *Request
+	// module is the module's name, grants its grants (grants.go).
+	module string
+	grants *Grants
 	replyState
 	callOutState
 	publishState

@@ -102,10 +102,15 @@ func (s *callState) callOut(ctx context.Context, req *ServiceRequest) ([]byte, *
 	case len(req.Service) > callMaxNameLen || len(req.Endpoint) > callMaxNameLen || len(req.ContentType) > callMaxNameLen:
 		return nil, abi.NewError(callErrorID, http.StatusBadRequest, "call: a name is over %d bytes", callMaxNameLen)
 	}
+	if !s.grants.mayCall(req.Service, req.Endpoint) {
+		err := callRefused(s.module, req.Service, req.Endpoint)
+		logger.Warn("call refused: not granted", "err", err.Detail)
+		return nil, err
+	}
 	if req.ContentType == "" {
 		req.ContentType = "application/json"
 	}
-	req.Metadata = forwardedMetadata(s.req.Header)
+	req.Metadata = forwardedMetadata(s.req.Header, s.grants)
 	reply, err := s.services.CallService(ctx, req)
 	if err == nil {
 		return reply, nil
@@ -132,8 +137,8 @@ func (s *callState) callOut(ctx context.Context, req *ServiceRequest) ([]byte, *
 }
 
 // forwardedMetadata is the calling request's metadata without the headers that describe
-// the request itself.
-func forwardedMetadata(h map[string]string) map[string]string {
+// the request itself and without the credentials the grants do not let the module forward.
+func forwardedMetadata(h map[string]string, g *Grants) map[string]string {
 	md := make(map[string]string, len(h))
 next:
 	for k, v := range h {
@@ -141,6 +146,9 @@ next:
 			if strings.EqualFold(k, skip) {
 				continue next
 			}
+		}
+		if !g.mayForward(k) {
+			continue
 		}
 		md[k] = v
 	}

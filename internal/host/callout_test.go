@@ -24,13 +24,21 @@ func buildCallGuest(t *testing.T) string {
 	return path
 }
 
+// callModule loads the callguest at path with services as its ServiceCaller, granted calls
+// to every service.
 func callModule(t *testing.T, path string, services ServiceCaller) *Module {
+	t.Helper()
+	return grantedCallModule(t, path, services, Grants{Calls: []string{"*"}})
+}
+
+// grantedCallModule loads the callguest at path with services and grants.
+func grantedCallModule(t *testing.T, path string, services ServiceCaller, grants Grants) *Module {
 	t.Helper()
 	ctx := context.Background()
 	rt, err := NewRuntime(ctx, Options{CacheDir: testCacheDir})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rt.Close(ctx) })
-	m, err := rt.Load(ctx, path, ModuleOptions{PoolSize: 1, InterruptOnDeadline: true, Services: services})
+	m, err := rt.Load(ctx, path, ModuleOptions{PoolSize: 1, InterruptOnDeadline: true, Services: services, Grants: grants})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Close(ctx) })
 	return m

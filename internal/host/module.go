@@ -26,6 +26,7 @@ import (
 // for concurrent use; each call runs on an instance of its own.
 type Module struct {
 	path     string
+	name     string
 	desc     abi.Descriptor
 	opts     ModuleOptions
 	logger   *slog.Logger
@@ -89,7 +90,7 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 		WithMemoryLimitPages(opts.MemoryLimitPages).
 		WithCloseOnContextDone(opts.InterruptOnDeadline)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
-	m := &Module{path: path, opts: opts, logger: logger, rt: rt, startup: r.startup}
+	m := &Module{path: path, name: name, opts: opts, logger: logger, rt: rt, startup: r.startup}
 	if opts.LogBytesPerSecond > 0 {
 		m.logLimit = &logLimiter{perSecond: opts.LogBytesPerSecond}
 	}
@@ -295,6 +296,8 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	inst.ctx.state = &inst.call
 	inst.call.publisher = m.opts.Publisher
 	inst.call.services = m.opts.Services
+	inst.call.grants = &m.opts.Grants
+	inst.call.module = m.name
 	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
 		if _, err := init.Call(withCall(sctx, &inst.call)); err != nil {
 			_ = mod.Close(ctx)

@@ -17,7 +17,7 @@ const importPublish = "publish"
 // Publisher publishes messages for modules, through the publish host function. header holds
 // the message's headers (its Content-Type at least). Publish returns once the message is
 // delivered, or with an error: an *abi.Error for a bad request, the context's error at the
-// call's deadline, any other error when some subscriber did not get the message.
+// call's deadline, any other error when the topic had subscribers and none got the message.
 type Publisher interface {
 	Publish(ctx context.Context, topic string, header map[string]string, body []byte) error
 }
@@ -33,6 +33,7 @@ func (f PublisherFunc) Publish(ctx context.Context, topic string, header map[str
 // Statuses the publish host function returns.
 const (
 	publishOK          = 0
+	publishForbidden   = 403
 	publishTimeout     = 408
 	publishBadGate     = 502
 	publishNoBroker    = 503
@@ -41,7 +42,7 @@ const (
 
 // publish is the publish host function. It copies the topic and body out of the guest and
 // publishes them through the module's Publisher, blocking the guest until the broker is
-// done: 0 when every subscriber got the message (or there were none), else a status code.
+// done: 0 when a subscriber got the message (or there were none), else a status code.
 func publish(ctx context.Context, mod api.Module, stack []uint64) {
 	s := inCall(ctx, importPublish)
 	topic := string(read(mod, importPublish, api.DecodeU32(stack[0]), api.DecodeU32(stack[1])))
@@ -59,6 +60,10 @@ func (s *callState) publish(ctx context.Context, topic string, body []byte) int3
 	if topic == "" || len(topic) > publishMaxTopicLen {
 		logger.Warn("publish: bad topic")
 		return 400
+	}
+	if !s.grants.mayPublish(topic) {
+		logger.Warn("publish refused: not granted", "err", publishRefused(s.module, topic))
+		return publishForbidden
 	}
 	ct := "application/octet-stream"
 	if json.Valid(body) {

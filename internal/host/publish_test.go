@@ -13,14 +13,21 @@ import (
 	"github.com/microhost/microhost/internal/guestbuild"
 )
 
-// publisherModule loads the handlers/publisher module at path with pub as its Publisher.
+// publisherModule loads the handlers/publisher module at path with pub as its Publisher,
+// granted every topic.
 func publisherModule(t *testing.T, path string, pub Publisher, interrupt bool) *Module {
+	t.Helper()
+	return grantedPublisherModule(t, path, pub, interrupt, Grants{Publishes: []string{"**"}})
+}
+
+// grantedPublisherModule loads the handlers/publisher module at path with pub and grants.
+func grantedPublisherModule(t *testing.T, path string, pub Publisher, interrupt bool, grants Grants) *Module {
 	t.Helper()
 	ctx := context.Background()
 	rt, err := NewRuntime(ctx, Options{CacheDir: testCacheDir})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rt.Close(ctx) })
-	m, err := rt.Load(ctx, path, ModuleOptions{PoolSize: 1, InterruptOnDeadline: interrupt, Publisher: pub})
+	m, err := rt.Load(ctx, path, ModuleOptions{PoolSize: 1, InterruptOnDeadline: interrupt, Publisher: pub, Grants: grants})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Close(ctx) })
 	return m

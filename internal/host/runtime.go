@@ -122,6 +122,9 @@ type ModuleOptions struct {
 	// Services serves the module's call host function: calls to other services by name.
 	// Nil makes call fail with a 503 error.
 	Services ServiceCaller
+	// Grants say which services the module may call, which topics it may publish to and
+	// which credential metadata its calls forward. The zero value grants nothing.
+	Grants Grants
 }
 
 // Mount maps a host directory into a module's WASI file system.

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/internal/brokertest"
 	"github.com/microhost/microhost/internal/guestbuild"
 	"github.com/microhost/microhost/internal/localregistry"
 	"github.com/microhost/microhost/internal/logbuffer"
@@ -28,7 +29,10 @@ import (
 
 var pluginDir string
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
+func TestMain(m *testing.M) {
+	brokertest.RunIfSubscriber()
+	os.Exit(run(m))
+}
 
 func run(m *testing.M) int {
 	dir, err := os.MkdirTemp("", "microhost-hostile-test-")
@@ -134,7 +138,8 @@ func TestHostileUnderLoad(t *testing.T) {
 		Extra: []string{
 			"pool_size = 2",
 			"[[handler]]", `module = "testguest"`, "pool_size = 1",
-			"[[handler]]", `module = "hostileguest"`, "pool_size = 1",
+			"[[handler]]", `module = "hostileguest"`, "pool_size = 2",
+			`calls = ["hostile.Creds"]`, `publishes = ["events"]`,
 			"[transport]", `read_timeout = "500ms"`,
 		},
 	})
@@ -231,6 +236,97 @@ func TestHostileUnderLoad(t *testing.T) {
 		}
 		wg.Wait()
 		assert.EqualValues(t, 20, cut.Load(), "every trickling client is cut with a 408")
+	})
+
+	t.Run("call not granted", func(t *testing.T) {
+		for _, target := range []string{`{"service":"billing","endpoint":"Billing.Charge"}`, `{"service":"hostile","endpoint":"Hostile.Escape"}`} {
+			status, ae, _, _, err := call(addr, "Hostile.Call", target, 0)
+			require.NoError(t, err)
+			assert.Equal(t, 403, status, target)
+			require.NotNil(t, ae, target)
+			assert.Contains(t, ae.Detail, "module hostileguest may not call", target)
+		}
+		_, ae, _, _, err := call(addr, "Hostile.Call", `{"service":"billing","endpoint":"Billing.Charge"}`, 0)
+		require.NoError(t, err)
+		assert.Equal(t, `module hostileguest may not call billing.Charge: add "billing.Charge" (this method) or "billing" (every endpoint) to its calls`, ae.Detail)
+	})
+	t.Run("credentials not forwarded", func(t *testing.T) {
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/", strings.NewReader(`{"service":"hostile","endpoint":"Hostile.Creds"}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Micro-Endpoint", "Hostile.Call")
+		req.Header.Set("Authorization", "Bearer secret")
+		req.Header.Set("Cookie", "session=1")
+		req.Header.Set("X-Trace", "t-9")
+		rsp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer rsp.Body.Close()
+		body, err := io.ReadAll(rsp.Body)
+		require.NoError(t, err)
+		require.Equal(t, 200, rsp.StatusCode, "%s", body)
+		assert.JSONEq(t, `{"authorization":"","cookie":"","trace":"t-9"}`, string(body), "what the callee received")
+	})
+	t.Run("publish not granted", func(t *testing.T) {
+		status, ae, _, _, err := call(addr, "Hostile.Publish", `{"topic":"orders.created","n":1}`, 0)
+		require.NoError(t, err)
+		assert.Equal(t, 403, status)
+		require.NotNil(t, ae)
+		assert.Contains(t, ae.Detail, "grant does not cover the topic")
+		assert.Contains(t, logs.String(), `module hostileguest may not publish to orders.created: add \"orders.created\" to its publishes`)
+	})
+	t.Run("subscriber killed and restarted", func(t *testing.T) {
+		// A subscriber process takes "events" (a broadcast subscriber and a queue group
+		// member); the hostile module publishes to it through the publish host function
+		// while the process is SIGKILLed and restarted on the same address: every message
+		// reaches both subscriptions, and no publication fails.
+		const total = 200
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		subAddr := ln.Addr().String()
+		require.NoError(t, ln.Close())
+		outFile := t.TempDir() + "/received"
+		first := brokertest.StartSubscriber(t, subAddr, regDir, outFile, "events")
+		var next, failed atomic.Int64
+		var firstFailure atomic.Value
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				for {
+					n := next.Add(1)
+					if n > total {
+						return
+					}
+					status, ae, _, body, err := call(addr, "Hostile.Publish", fmt.Sprintf(`{"topic":"events","n":%d}`, n), 0)
+					if err != nil || status != 200 {
+						failed.Add(1)
+						firstFailure.CompareAndSwap(nil, fmt.Sprintf("n=%d status %d err %v %v %s", n, status, err, ae, body))
+					}
+				}
+			})
+		}
+		require.Eventually(t, func() bool {
+			return len(brokertest.Received(t, outFile)[brokertest.Broadcast]) >= total/5
+		}, time.Minute, 5*time.Millisecond)
+		first.Kill(t)
+		retries := svc.Broker().Stats().Retries
+		require.Eventually(t, func() bool { return svc.Broker().Stats().Retries >= retries+2 }, time.Minute, 5*time.Millisecond,
+			"the service's broker retries while the subscriber is down")
+		brokertest.StartSubscriber(t, subAddr, regDir, outFile, "events")
+		wg.Wait()
+		assert.Zero(t, failed.Load(), "publications failed; first: %v", firstFailure.Load())
+		got := brokertest.Received(t, outFile)
+		for _, kind := range []string{brokertest.Broadcast, brokertest.Queue} {
+			var lost []int
+			for n := 1; n <= total; n++ {
+				if got[kind][n] == 0 {
+					lost = append(lost, n)
+				}
+			}
+			assert.Empty(t, lost, "messages subscription %s never got", kind)
+		}
+		st := svc.Broker().Stats()
+		assert.Zero(t, st.Lost)
+		t.Logf("broker: published %d, delivered %d, retries %d, gone %d, dropped %d", st.Published, st.Delivered, st.Retries, st.Gone, st.Dropped)
 	})
 
 	bg.end()

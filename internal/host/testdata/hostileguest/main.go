@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -51,6 +52,36 @@ func init() {
 		report("hardlink", nil, os.Link("/registry/planted-rel", "/registry/hard"))
 		read("read-hard", "/registry/hard")
 		return []byte(out.String()), nil
+	})
+	// Hostile.Call calls any service and endpoint it is asked to, with an empty JSON body, and
+	// returns the reply: the grants decide what it reaches.
+	guest.Handle("Hostile.Call", func(req *guest.Request) ([]byte, error) {
+		var target struct{ Service, Endpoint string }
+		if err := json.Unmarshal(req.Body, &target); err != nil {
+			return nil, guest.BadRequest("want {service, endpoint}: %v", err)
+		}
+		return guest.Call(target.Service, target.Endpoint, "application/json", []byte(`{}`))
+	})
+	// Hostile.Creds reports the credentials and the trace id its caller's metadata holds.
+	guest.Handle("Hostile.Creds", func(req *guest.Request) ([]byte, error) {
+		auth, _ := req.Header("Authorization")
+		cookie, _ := req.Header("Cookie")
+		trace, _ := req.Header("X-Trace")
+		return json.Marshal(map[string]string{"authorization": auth, "cookie": cookie, "trace": trace})
+	})
+	// Hostile.Publish publishes {"n":N} on the topic it is given ({"topic":T,"n":N}).
+	guest.Handle("Hostile.Publish", func(req *guest.Request) ([]byte, error) {
+		var p struct {
+			Topic string
+			N     int
+		}
+		if err := json.Unmarshal(req.Body, &p); err != nil {
+			return nil, guest.BadRequest("want {topic, n}: %v", err)
+		}
+		if err := guest.Publish(p.Topic, fmt.Appendf(nil, `{"n":%d}`, p.N)); err != nil {
+			return nil, err
+		}
+		return []byte(`"published"`), nil
 	})
 	// Hostile.Headers sets N reply headers of SIZE bytes each (body "N SIZE").
 	guest.Handle("Hostile.Headers", func(req *guest.Request) ([]byte, error) {

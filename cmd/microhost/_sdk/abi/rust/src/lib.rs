@@ -238,15 +238,17 @@ pub fn call(service: &str, endpoint: &str, content_type: &str, body: &[u8]) -> R
 }
 
 /// Publishes body on topic through the host's broker and waits until every subscriber has
-/// it. A failure's code is the host's status: 400 bad topic, 408 deadline, 502 some
-/// subscriber did not get it, 503 no broker.
+/// it, or the host gave up on some. A failure's code is the host's status: 400 bad topic,
+/// 403 the module's publishes grant does not cover the topic, 408 deadline, 502 no
+/// subscriber got it, 503 no broker.
 pub fn publish(topic: &str, body: &[u8]) -> Result<()> {
     let status = unsafe { sys::publish(topic.as_ptr(), topic.len() as u32, body.as_ptr(), body.len() as u32) };
     match status {
         0 => Ok(()),
         400 => Err(Error::new(400, format!("publish {topic}: bad topic"))),
+        403 => Err(Error::new(403, format!("publish {topic}: the module's publishes grant does not cover the topic"))),
         408 => Err(Error::new(408, format!("publish {topic}: the deadline passed"))),
-        502 => Err(Error::new(502, format!("publish {topic}: some subscriber did not get the message"))),
+        502 => Err(Error::new(502, format!("publish {topic}: no subscriber got the message"))),
         503 => Err(Error::new(503, format!("publish {topic}: no broker"))),
         code => Err(Error::new(code, format!("publish {topic}: failed with status {code}"))),
     }
