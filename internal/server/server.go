@@ -19,6 +19,7 @@ import (
 	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/internal/codec"
 	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/telemetry"
 	"github.com/microhost/microhost/internal/transport"
 )
 
@@ -58,6 +59,9 @@ type Options struct {
 	// Codecs decode requests and encode replies by content type, such as
 	// codec.NativeRegistry(catalogue). Nil serves no content type.
 	Codecs Codecs
+	// Telemetry observes each request (its duration metric and its span); nil observes
+	// nothing.
+	Telemetry *telemetry.Telemetry
 }
 
 // Server routes requests to handlers by endpoint. It is an http.Handler.
@@ -101,6 +105,15 @@ func (s *Server) SetHandlers(handlers ...Handler) error {
 	return nil
 }
 
+// methodLabel is the method label of a request's metrics: its endpoint when the service
+// serves it, else telemetry.Other, so that a caller cannot add label values.
+func (s *Server) methodLabel(endpoint string) string {
+	if _, ok := s.route(endpoint); ok {
+		return endpoint
+	}
+	return telemetry.Other
+}
+
 // route returns the handler of endpoint.
 func (s *Server) route(endpoint string) (Handler, bool) {
 	h, ok := (*s.endpoints.Load())[endpoint]
@@ -133,6 +146,8 @@ type headers interface {
 
 // reply is the pipeline's answer, for the transport to write.
 type reply struct {
+	// code is the Go Micro status code: 200, or the error's code.
+	code   int32
 	status int
 	header map[string]string
 	body   []byte
@@ -140,15 +155,20 @@ type reply struct {
 
 // ServeHTTP implements http.Handler, for serving the pipeline from net/http.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, obs := s.opts.Telemetry.StartServe(r.Context(), r.Header.Get)
+	r = r.WithContext(ctx)
 	var rep reply
+	req := &request{hdr: httpHeaders(r.Header)}
 	if r.Method != http.MethodPost {
-		rep = s.errorReply(r.Context(), &request{hdr: httpHeaders(r.Header)},
+		rep = s.errorReply(r.Context(), req,
 			abi.NewError(s.opts.Name, http.StatusMethodNotAllowed, "method %s not allowed: send a POST", r.Method))
 	} else if body, err := s.readBody(r); err != nil {
-		rep = s.errorReply(r.Context(), &request{hdr: httpHeaders(r.Header)}, err)
+		rep = s.errorReply(r.Context(), req, err)
 	} else {
-		rep = s.process(r.Context(), s.newRequest(httpHeaders(r.Header), body, nil))
+		req = s.newRequest(httpHeaders(r.Header), body, nil)
+		rep = s.process(r.Context(), req)
 	}
+	obs.End(s.methodLabel(req.endpoint), rep.code)
 	h := w.Header()
 	for k, v := range rep.header {
 		h.Set(k, v)
@@ -160,13 +180,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // ServeMessage implements transport.Handler: the pipeline behind microhost's own transport.
 func (s *Server) ServeMessage(ctx context.Context, m *transport.Message) *transport.Reply {
-	req := s.newRequest(messageHeaders(m.Header), m.Body, m.Stream)
+	hdr := messageHeaders(m.Header)
+	ctx, obs := s.opts.Telemetry.StartServe(ctx, hdr.Get)
+	req := s.newRequest(hdr, m.Body, m.Stream)
 	var rep reply
 	if m.Stream != nil {
 		rep = s.processStream(ctx, req)
 	} else {
 		rep = s.process(ctx, req)
 	}
+	obs.End(s.methodLabel(req.endpoint), rep.code)
 	out := &transport.Reply{Status: rep.status, Body: rep.body, Header: make([]component.TransportHeader, 0, len(rep.header))}
 	for k, v := range rep.header {
 		out.Header = append(out.Header, component.TransportHeader{Name: []byte(k), Value: []byte(v)})
@@ -249,7 +272,7 @@ func (s *Server) okReply(r *request, res *host.Response, body []byte) reply {
 		h[HeaderID] = r.id
 	}
 	h[HeaderContentType] = r.ct
-	return reply{status: http.StatusOK, header: h, body: body}
+	return reply{code: http.StatusOK, status: http.StatusOK, header: h, body: body}
 }
 
 // serve decodes a unary request with its codec and calls its handler.
@@ -413,7 +436,7 @@ func (s *Server) errorReply(ctx context.Context, r *request, err error) reply {
 	if r.hdr.Get(HeaderID) != "" {
 		status = http.StatusOK
 	}
-	return reply{status: status, header: h, body: body}
+	return reply{code: ae.Code, status: status, header: h, body: body}
 }
 
 // transportHeader reports fields that belong to the transport, not to the caller's metadata.
