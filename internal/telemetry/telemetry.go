@@ -481,3 +481,44 @@ func short(digest string) string {
 	}
 	return digest
 }
+
+// StartPublish starts the span of a publication to topic, and returns the header the
+// message carries: header with the span's trace context added (a copy; header is not
+// changed). end ends the span with the publication's error.
+func (t *Telemetry) StartPublish(ctx context.Context, topic string, header map[string]string) (context.Context, map[string]string, func(error)) {
+	if t == nil || t.tracer == nil {
+		return ctx, header, func(error) {}
+	}
+	ctx, span := t.tracer.Start(ctx, "publish "+topic, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attribute.String("messaging.system", "go-micro"), attribute.String("messaging.destination.name", topic)))
+	out := make(map[string]string, len(header)+2)
+	for k, v := range header {
+		if !IsTraceHeader(k) {
+			out[k] = v
+		}
+	}
+	Inject(ctx, func(k, v string) { out[k] = v })
+	return ctx, out, func(err error) {
+		if err != nil {
+			span.SetStatus(codes.Error, firstLine(err.Error()))
+		}
+		span.End()
+	}
+}
+
+// StartDelivery starts the span of a delivery of topic to a subscriber, a child of the
+// publication's when the message's header (get) carries its traceparent.
+func (t *Telemetry) StartDelivery(ctx context.Context, topic string, get func(string) string) (context.Context, func(error)) {
+	if t == nil || t.tracer == nil {
+		return ctx, func(error) {}
+	}
+	ctx = t.prop.Extract(ctx, getter(get))
+	ctx, span := t.tracer.Start(ctx, "deliver "+topic, trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("messaging.system", "go-micro"), attribute.String("messaging.destination.name", topic)))
+	return ctx, func(err error) {
+		if err != nil {
+			span.SetStatus(codes.Error, firstLine(err.Error()))
+		}
+		span.End()
+	}
+}
