@@ -88,6 +88,18 @@ func TestAdminHealthMetricsPprofAndDrain(t *testing.T) {
 	assert.Contains(t, body, `microhost_registry_registrations_total`)
 	assert.Contains(t, body, `microhost_module_compile_cache_`)
 
+	// A handler stopped at its deadline is counted, and listed among the recent faults.
+	_, err = c.Call(ctx, &client.Request{Service: "greeter", Endpoint: "Slow.Wait", Body: []byte(`{"ms":5000}`)}, client.WithTimeout(200*time.Millisecond))
+	require.Error(t, err)
+	require.Eventually(t, func() bool {
+		_, body := get(t, admin+"/metrics")
+		return strings.Contains(body, `microhost_module_deadline_stops_total{kind="handler",module="slow"} 1`)
+	}, 5*time.Second, 10*time.Millisecond)
+	code, body = get(t, admin+"/api/status")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `"type": "deadline stop"`)
+	assert.Contains(t, body, `"name": "slow"`)
+
 	// A request in flight holds the drain open: /readyz turns 503 at once, /livez stays 200.
 	slow := make(chan error, 1)
 	go func() {
