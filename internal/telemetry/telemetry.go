@@ -136,11 +136,17 @@ func (t *Telemetry) startTracing(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// Close flushes the spans not yet exported and stops the exporter.
+// closeTimeout bounds the flush of the last spans at Close, so that a collector that is
+// down delays a service's stop by this much at most.
+const closeTimeout = 5 * time.Second
+
+// Close flushes the spans not yet exported, within a few seconds, and stops the exporter.
 func (t *Telemetry) Close(ctx context.Context) error {
 	if t == nil || t.tp == nil {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, closeTimeout)
+	defer cancel()
 	if err := t.tp.Shutdown(ctx); err != nil {
 		return fmt.Errorf("tracing: %w", err)
 	}
