@@ -185,3 +185,54 @@ func TestChainMetricsAndTrace(t *testing.T) {
 		assert.Equal(t, greeterServe.GetSpanId(), greeterWasm.GetParentSpanId())
 	}
 }
+
+// TestPublicationTrace publishes from a handler through the publish import and checks that
+// the delivery to a subscriber module continues the publisher's trace.
+func TestPublicationTrace(t *testing.T) {
+	ctx := context.Background()
+	plugins := t.TempDir()
+	for _, pkg := range []string{"./handlers/publisher", "./handlers/subscriber"} {
+		_, err := guestbuild.Go(ctx, pkg, plugins)
+		require.NoError(t, err)
+	}
+	regDir := t.TempDir()
+	reg, err := localregistry.New(regDir)
+	require.NoError(t, err)
+	rcv := newOTLPReceiver(t)
+	svc := servicetest.Start(t, servicetest.Service{Name: "events", Version: "1.0.0", Module: "publisher", PluginDir: plugins,
+		Registry: reg, RegistryDir: regDir, SynchronousSpans: true, Extra: []string{
+			"[[subscriber]]", `topic = "events"`, `module = "subscriber"`,
+			"[tracing]", `exporter = "otlp"`, `endpoint = "` + rcv.srv.URL + `"`,
+		}})
+	require.Eventually(t, func() bool { return len(svc.Subscriptions()) == 1 }, 10*time.Second, 10*time.Millisecond)
+
+	cat, err := standard.Catalogue("")
+	require.NoError(t, err)
+	c := client.New(reg, client.Options{Codecs: codec.NativeRegistry(cat)})
+	_, err = c.Call(ctx, &client.Request{Service: "events", Endpoint: "Events.Publish", Body: []byte(`{"topic":"events","message":{"n":1}}`)})
+	require.NoError(t, err)
+
+	var spans []span
+	require.Eventually(t, func() bool {
+		for _, s := range rcv.byTrace() {
+			if len(s) == 5 {
+				spans = s
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "want one trace of 5 spans")
+	byName := map[string]span{}
+	for _, s := range spans {
+		byName[s.GetName()] = s
+	}
+	serve, wasm, publish := byName["Events.Publish"], byName["wasm publisher"], byName["publish events"]
+	deliver, sub := byName["deliver events"], byName["wasm subscriber"]
+	require.NotNil(t, deliver.Span, "spans: %v", spans)
+	assert.Equal(t, serve.GetSpanId(), wasm.GetParentSpanId())
+	assert.Equal(t, wasm.GetSpanId(), publish.GetParentSpanId(), "the publication is the handler's child")
+	assert.Equal(t, tracepb.Span_SPAN_KIND_PRODUCER, publish.GetKind())
+	assert.Equal(t, publish.GetSpanId(), deliver.GetParentSpanId(), "the delivery continues the publication")
+	assert.Equal(t, tracepb.Span_SPAN_KIND_CONSUMER, deliver.GetKind())
+	assert.Equal(t, deliver.GetSpanId(), sub.GetParentSpanId())
+}
