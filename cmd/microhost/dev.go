@@ -45,7 +45,7 @@ func cmdDev(ctx context.Context, args []string, stderr io.Writer, getenv env) er
 	if dir, err = filepath.Abs(dir); err != nil {
 		return err
 	}
-	logger, err := newLogger(stderr, *f.logLevel)
+	logger, err := newLogger(stderr, *f.logLevel, *f.logFormat)
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	logger, err := newLogger(stderr, *logLevel)
+	logger, err := newLogger(stderr, *logLevel, "text")
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,7 @@ Usage:
   microhost reload PID-FILE|PID              make a running service swap in its changed module files
   microhost dev [flags] [DIR]                build a handler project with make, serve it, rebuild
                                              and swap it live on every save
+  microhost version                          show the versions of microhost, Go, wazero and the ABI
   microhost help                             show this text
 
 Run "microhost COMMAND -h" for a command's flags.
@@ -97,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv en
 		err = cmdDev(ctx, args[1:], stderr, getenv)
 	case "reload":
 		err = cmdReload(args[1:], stderr)
+	case "version", "--version":
+		err = cmdVersion(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -183,10 +186,20 @@ func positiveTimeout(d time.Duration) error {
 	return nil
 }
 
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+// newLogger returns the log of a command: records of level and above, written to w as text
+// (key=value) or, with format "json", one JSON object per line.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, usageError("bad --log-level %q (debug, info, warn, error)", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, usageError("bad --log-format %q (text, json)", format)
+	}
 }

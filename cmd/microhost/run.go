@@ -17,7 +17,7 @@ import (
 type serviceFlags struct {
 	reg                                           registryFlags
 	serverAddress, advertise, pluginDir, cacheDir *string
-	logLevel                                      *string
+	logLevel, logFormat, adminAddress             *string
 }
 
 func (f *serviceFlags) add(fs *flag.FlagSet) {
@@ -27,6 +27,8 @@ func (f *serviceFlags) add(fs *flag.FlagSet) {
 	f.pluginDir = fs.String("plugin-dir", "", "folder the modules are loaded from [$MICROHOST_PLUGIN_DIR]")
 	f.cacheDir = fs.String("cache-dir", "", `compilation cache folder, or "off" [$MICROHOST_CACHE_DIR]`)
 	f.logLevel = fs.String("log-level", "info", "log level: debug, info, warn, error")
+	f.logFormat = fs.String("log-format", "text", "log format: text (key=value) or json (one object per line)")
+	f.adminAddress = fs.String("admin-address", "", `admin listener (health, metrics, pprof, admin page), host:port or host:min-max, or "off" [$MICROHOST_ADMIN_ADDRESS]`)
 }
 
 // load reads the config at path and applies the environment, then the flags (config.Override
@@ -51,6 +53,7 @@ func (f *serviceFlags) load(path string, getenv env) (*config.Config, error) {
 		"registry_mode":    f.reg.mode,
 		"plugin_dir":       *f.pluginDir,
 		"cache_dir":        *f.cacheDir,
+		"admin_address":    *f.adminAddress,
 	})
 	if err := cfg.Finish(); err != nil {
 		return nil, err
@@ -77,7 +80,7 @@ func (f *serviceFlags) parse(fs *flag.FlagSet, args []string, stderr io.Writer, 
 	if len(pos) != 1 {
 		return "", nil, service.Deps{}, usageError("want exactly one config file, got %s", arguments(len(pos)))
 	}
-	logger, err := newLogger(stderr, *f.logLevel)
+	logger, err := newLogger(stderr, *f.logLevel, *f.logFormat)
 	if err != nil {
 		return "", nil, service.Deps{}, err
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/microhost/microhost/internal/codec"
 	"github.com/microhost/microhost/internal/host"
 	"github.com/microhost/microhost/internal/selector"
+	"github.com/microhost/microhost/internal/telemetry"
 	"github.com/microhost/microhost/internal/transport"
 )
 
@@ -101,6 +102,9 @@ type Options struct {
 	Catalogue *component.Catalogue
 	// Logger receives a debug record per failed try. Nil discards them.
 	Logger *slog.Logger
+	// Telemetry observes each call (its duration metric and its span, whose trace context
+	// the call carries in its traceparent header) and each look-up; nil observes nothing.
+	Telemetry *telemetry.Telemetry
 }
 
 // Client calls services by name or by address. It is safe for concurrent use.
@@ -114,6 +118,7 @@ type Client struct {
 	retries    int
 	backoff    func(int) time.Duration
 	logger     *slog.Logger
+	tel        *telemetry.Telemetry
 }
 
 // New returns a Client that finds services through lookup (nil when only CallAddress is
@@ -131,7 +136,7 @@ func New(lookup Lookup, opts Options) *Client {
 // is used), or an error for an unknown Options.Strategy.
 func NewClient(lookup Lookup, opts Options) (*Client, error) {
 	c := &Client{lookup: lookup, selector: opts.Selector, transport: opts.Transport, codecs: opts.Codecs,
-		timeout: opts.Timeout, retries: opts.Retries, backoff: opts.Backoff, logger: opts.Logger}
+		timeout: opts.Timeout, retries: opts.Retries, backoff: opts.Backoff, logger: opts.Logger, tel: opts.Telemetry}
 	if c.selector == nil {
 		s, err := selector.New(selector.Options{Strategy: opts.Strategy, Seed: opts.Seed})
 		if err != nil {
@@ -273,13 +278,50 @@ func (c *Client) Call(ctx context.Context, req *Request, opts ...CallOption) ([]
 // registered node gives an error wrapping abi.ErrServiceNotFound; nodes that the filters all
 // rule out, one wrapping selector.ErrNoneAvailable; the deadline, a 408 *abi.Error.
 func (c *Client) Do(ctx context.Context, req *Request, opts ...CallOption) (*Response, error) {
+	if c.tel == nil {
+		return c.do(ctx, req, opts)
+	}
+	ctx, obs := c.tel.StartCall(ctx, req.Service, req.Endpoint)
+	rsp, err := c.do(ctx, req, opts)
+	obs.End(statusCode(err))
+	return rsp, err
+}
+
+// statusCode is the Go Micro status code of a call's outcome: 200, the error's own code, or
+// the code CallService would give the error.
+func statusCode(err error) int32 {
+	var ae *abi.Error
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.As(err, &ae):
+		return ae.Code
+	case errors.Is(err, abi.ErrServiceNotFound), errors.Is(err, selector.ErrNoneAvailable):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, transport.ErrTransport):
+		return http.StatusBadGateway
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusRequestTimeout
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+func (c *Client) do(ctx context.Context, req *Request, opts []CallOption) (*Response, error) {
 	if c.lookup == nil {
 		return nil, errors.New("client has no registry: call an address instead")
 	}
 	o := c.callOptions(opts)
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
+	var began time.Time
+	if c.tel.Metrics() {
+		began = time.Now()
+	}
 	services, err := c.lookup.GetService(ctx, req.Service)
+	if !began.IsZero() {
+		c.tel.LookedUp(time.Since(began))
+	}
 	if err != nil {
 		if errors.Is(err, abi.ErrServiceNotFound) {
 			return nil, err
@@ -481,17 +523,20 @@ func (c *Client) send(ctx context.Context, addr string, req *Request, ct, id str
 // headers, with room for extra more.
 func requestHeaders(ctx context.Context, req *Request, ct, id string, extra int) []component.TransportHeader {
 	md, _ := ctx.Value(metadataKey{}).(map[string]string)
-	headers := make([]component.TransportHeader, 0, len(md)+len(req.Metadata)+6+extra)
+	headers := make([]component.TransportHeader, 0, len(md)+len(req.Metadata)+8+extra)
 	add := func(k, v string) {
 		headers = append(headers, component.TransportHeader{Name: []byte(k), Value: []byte(v)})
 	}
+	// A call made under a span carries that span's trace context, in place of any the
+	// metadata forwarded from the calling request.
+	traced := telemetry.Inject(ctx, add)
 	for k, v := range md {
-		if _, over := req.Metadata[k]; !over && !isOneOf(k, reserved) {
+		if _, over := req.Metadata[k]; !over && !isOneOf(k, reserved) && !(traced && telemetry.IsTraceHeader(k)) {
 			add(k, v)
 		}
 	}
 	for k, v := range req.Metadata {
-		if !isOneOf(k, reserved) {
+		if !isOneOf(k, reserved) && !(traced && telemetry.IsTraceHeader(k)) {
 			add(k, v)
 		}
 	}

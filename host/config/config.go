@@ -40,6 +40,10 @@ type Config struct {
 	Subscribers []Subscriber `toml:"subscriber"`
 	// Selector chooses the node each call goes to.
 	Selector Selector `toml:"selector"`
+	// Admin configures the operator's listener: health, metrics, pprof, the admin page.
+	Admin Admin `toml:"admin"`
+	// Tracing chooses where the service's spans go.
+	Tracing Tracing `toml:"tracing"`
 
 	// path is the file the config came from; relative paths resolve against its directory.
 	path string
@@ -238,8 +242,8 @@ func Load(path string) (*Config, error) {
 // the environment reaches a configuration — `run` and `validate` apply it to the config file,
 // the other commands to an empty config. Each map is keyed by setting name:
 // "server_address", "server_advertise", "registry", "registry_address", "registry_mode",
-// "selector", "selector_mode", "broker_address", "plugin_dir", "cache_dir". Environment
-// variables are MICROHOST_ followed by the upper-cased name.
+// "selector", "selector_mode", "broker_address", "plugin_dir", "cache_dir", "admin_address".
+// Environment variables are MICROHOST_ followed by the upper-cased name.
 func (c *Config) Override(getenv func(string) string, flags map[string]string) {
 	if c.setBy == nil {
 		c.setBy = map[string]string{}
@@ -264,6 +268,7 @@ func (c *Config) Override(getenv func(string) string, flags map[string]string) {
 	set("broker_address", &c.Broker.Address)
 	set("plugin_dir", &c.Plugins.Dir)
 	set("cache_dir", &c.Plugins.CacheDir)
+	set("admin_address", &c.Admin.Address)
 }
 
 // Finish fills in defaults, resolves relative paths against the config file's directory and
@@ -310,6 +315,7 @@ func (c *Config) Finish() error {
 	c.finishSelector()
 	c.finishCodec()
 	c.finishRegistry()
+	c.finishAdmin()
 	if err := c.validate(); err != nil {
 		return fmt.Errorf("config %s: %w", c.path, err)
 	}
@@ -402,6 +408,7 @@ func (c *Config) validate() error {
 	errs = append(errs, c.validateSelector()...)
 	errs = append(errs, c.validateCodec()...)
 	errs = append(errs, c.validateRegistry()...)
+	errs = append(errs, c.validateAdmin()...)
 	for i, h := range c.Handlers {
 		key := fmt.Sprintf("handler[%d]", i)
 		if h.Module == "" && h.Path == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/microhost/microhost/abi"
@@ -202,8 +203,26 @@ func (s *Service) publisher() host.Publisher {
 		return nil
 	}
 	return host.PublisherFunc(func(ctx context.Context, topic string, header map[string]string, body []byte) error {
-		return b.Publish(ctx, topic, &broker.Message{Header: header, Body: body})
+		// The message carries the publication's trace context, so that its deliveries join
+		// the publisher's trace.
+		ctx, header, end := s.tel.StartPublish(ctx, topic, header)
+		err := b.Publish(ctx, topic, &broker.Message{Header: header, Body: body})
+		end(err)
+		return err
 	})
+}
+
+// lookupFold finds key in h case-insensitively.
+func lookupFold(h map[string]string, key string) string {
+	if v, ok := h[key]; ok {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
 }
 
 // Broker returns the service's broker, or nil when its registry cannot serve one.
@@ -219,7 +238,17 @@ func (s *Service) Subscriptions() []*broker.Subscription {
 // subscribe subscribes every configured subscriber; the broker keeps re-registering them.
 func (s *Service) subscribe(ctx context.Context) {
 	for _, sub := range s.pubsub.subscribers {
-		ss, err := s.pubsub.broker.Subscribe(ctx, sub.topic, sub.queue, broker.ModuleHandler(sub.module))
+		h := broker.ModuleHandler(sub.module)
+		if s.tel.Tracing() {
+			inner := h
+			h = func(ctx context.Context, ev *broker.Event) error {
+				ctx, end := s.tel.StartDelivery(ctx, ev.Topic, func(k string) string { return lookupFold(ev.Header, k) })
+				err := inner(ctx, ev)
+				end(err)
+				return err
+			}
+		}
+		ss, err := s.pubsub.broker.Subscribe(ctx, sub.topic, sub.queue, h)
 		if err != nil {
 			s.logger.Error("subscribe failed", "topic", sub.topic, "err", err)
 			continue

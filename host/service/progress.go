@@ -11,16 +11,14 @@ import (
 	"github.com/microhost/microhost/internal/wasmcomponent"
 )
 
-// Thresholds above which loading a module is reported at info level rather than debug: a
-// file this large compiles for a noticeable time, and a load this slow is worth a line.
-const (
-	bigModule = 1 << 20
-	slowLoad  = 500 * time.Millisecond
-)
+// bigModule is the size above which the start of a module's load is reported at info level
+// rather than debug: a file this large compiles for a noticeable time.
+const bigModule = 1 << 20
 
-// progressLoader loads modules through rt, logging each load: before, with the file's size,
-// and after, with the time it took, at info level when the module is big or the load slow,
-// so that `microhost run` is not silent while it compiles.
+// progressLoader loads modules through rt, logging each load: before, with the file's size
+// (at info level when the module is big), and after, at info level, with the time it took and
+// whether its code came from the compilation cache or was compiled, so that `microhost run`
+// is not silent while it compiles.
 type progressLoader struct {
 	rt     *host.Runtime
 	logger *slog.Logger
@@ -51,10 +49,12 @@ func (l progressLoader) LoadBytes(ctx context.Context, path string, wasm []byte,
 	if err != nil {
 		return nil, err
 	}
-	if took >= slowLoad {
-		level = slog.LevelInfo
+	// Each module's load is reported at info: where its code came from and how long it took.
+	from := "compiled"
+	if m.CacheHit() {
+		from = "cache"
 	}
-	l.logger.Log(ctx, level, "loaded module", "path", path, "took", took.Round(time.Millisecond))
+	l.logger.Log(ctx, slog.LevelInfo, "loaded module", "path", path, "took", took.Round(time.Millisecond), "code", from)
 	return m, nil
 }
 

@@ -20,7 +20,7 @@ func (s *Service) provisionClient(ctx context.Context) error {
 	if a := sel.Auto(); a != nil {
 		s.addAuto(*a)
 	}
-	s.client, err = client.NewClient(s.lookup(), client.Options{Logger: s.logger, Selector: sel, Codecs: codec.NativeRegistry(s.catalogue),
+	s.client, err = client.NewClient(s.lookup(), client.Options{Logger: s.logger, Telemetry: s.tel, Selector: sel, Codecs: codec.NativeRegistry(s.catalogue),
 		Pool: transport.ClientOptions{NewFramer: s.clientFramer}})
 	return err
 }

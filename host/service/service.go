@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/microhost/microhost/abi"
@@ -24,6 +25,7 @@ import (
 	"github.com/microhost/microhost/internal/registrycache"
 	"github.com/microhost/microhost/internal/selector"
 	"github.com/microhost/microhost/internal/server"
+	"github.com/microhost/microhost/internal/telemetry"
 	"github.com/microhost/microhost/internal/transport"
 	"github.com/microhost/microhost/internal/wasmcomponent"
 	"github.com/microhost/microhost/ports"
@@ -50,6 +52,9 @@ type Deps struct {
 	// Getenv reads the registry's own environment (Consul's CONSUL_HTTP_ADDR and the like)
 	// when the service opens its registry; nil means os.Getenv.
 	Getenv func(string) string
+	// SynchronousSpans exports each span as it ends rather than in batches, so that a test
+	// sees a trace as soon as the request is answered.
+	SynchronousSpans bool
 }
 
 // Service is one running microhost service.
@@ -97,6 +102,19 @@ type Service struct {
 	// swapMu serializes swaps; recordMu guards record, replaced when endpoints change.
 	swapMu   sync.Mutex
 	recordMu sync.Mutex
+
+	// tel is the service's metrics and tracer (admin.go), nil when the admin listener and
+	// tracing are both off; adminLn is the admin listener, nil when off; natives are the
+	// components served by native twins, listed on the admin page.
+	tel     *telemetry.Telemetry
+	adminLn net.Listener
+	natives []*telemetry.Module
+	// syncSpans exports each span as it ends (Deps.SynchronousSpans).
+	syncSpans bool
+	// registered is set once the registry took the service; draining once Run began to
+	// stop. Together they are /readyz.
+	registered atomic.Bool
+	draining   atomic.Bool
 }
 
 // New provisions a service from cfg: it starts the runtime, loads every handler module and
@@ -106,7 +124,7 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Service, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, catalogue: deps.Catalogue, logger: logger, reg: reg, getenv: deps.Getenv}
+	s := &Service{cfg: cfg, catalogue: deps.Catalogue, logger: logger, reg: reg, getenv: deps.Getenv, syncSpans: deps.SynchronousSpans}
 	if err := s.provision(ctx); err != nil {
 		_ = s.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -168,8 +186,11 @@ func (s *Service) provisionRegistry(ctx context.Context) error {
 
 func (s *Service) provision(ctx context.Context) error {
 	cfg, logger := s.cfg, s.logger
+	if err := s.provisionTelemetry(ctx); err != nil {
+		return err
+	}
 	var err error
-	s.rt, err = host.NewRuntime(ctx, host.Options{CacheDir: cfg.Plugins.CacheDir, Logger: logger, StartupTimeout: time.Duration(cfg.Plugins.StartupTimeout)})
+	s.rt, err = host.NewRuntime(ctx, host.Options{CacheDir: cfg.Plugins.CacheDir, Logger: logger, StartupTimeout: time.Duration(cfg.Plugins.StartupTimeout), Telemetry: s.tel})
 	if err != nil {
 		return err
 	}
@@ -213,6 +234,7 @@ func (s *Service) provision(ctx context.Context) error {
 		Timeout:      cfg.Server.Timeout.D(),
 		Logger:       logger,
 		Codecs:       s.codecs,
+		Telemetry:    s.tel,
 	}, handlers...)
 	if err := s.keep(err); err != nil {
 		return err
@@ -233,6 +255,9 @@ func (s *Service) provision(ctx context.Context) error {
 		return fmt.Errorf("server: advertise address: %w", err)
 	}
 	if err := s.provisionTransport(ctx, srv); err != nil {
+		return err
+	}
+	if err := s.listenAdmin(ctx); err != nil {
 		return err
 	}
 	s.record = &abi.Service{
@@ -343,6 +368,9 @@ func (s *Service) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.transport.Serve(s.ln) }()
 	s.logger.Info("listening", "service", s.cfg.Service.Name, "address", s.Addr(), "node", s.record.Nodes[0].ID)
+	stopAdmin := s.serveAdmin()
+	// The admin listener answers /livez through the drain, and stops last.
+	defer stopAdmin(context.WithoutCancel(ctx))
 
 	ttl, interval := s.cfg.Registry.TTL.D(), s.cfg.Registry.Interval.D()
 	healthy := s.register(ctx, ttl, true)
@@ -361,6 +389,7 @@ loop:
 			healthy = s.register(ctx, ttl, healthy)
 		}
 	}
+	s.draining.Store(true)
 	stop := context.WithoutCancel(ctx)
 	if berr := s.stopBroker(stop); berr != nil {
 		s.logger.Warn("broker stop failed", "err", berr)
@@ -410,6 +439,10 @@ loop:
 // success, and the recovery after failures, so an outage is not logged once per tick.
 func (s *Service) register(ctx context.Context, ttl time.Duration, wasHealthy bool) bool {
 	err := s.reg.Register(ctx, s.Record(), ttl)
+	s.tel.Registered(err)
+	if err == nil {
+		s.registered.Store(true)
+	}
 	switch {
 	case err != nil && wasHealthy:
 		s.logger.Error("registration failed; retrying every interval", "err", err)
@@ -425,6 +458,15 @@ func (s *Service) Close(ctx context.Context) error {
 	s.swapMu.Lock() // a live swap finishes first, and none starts after
 	defer s.swapMu.Unlock()
 	errs := []error{s.stopBroker(ctx)}
+	if s.adminLn != nil {
+		if err := s.adminLn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	for _, m := range s.natives {
+		m.Release()
+	}
+	s.natives = nil
 	if s.lookups != nil {
 		s.lookups.Close()
 	}
@@ -463,6 +505,8 @@ func (s *Service) Close(ctx context.Context) error {
 		errs = append(errs, s.rt.Close(ctx))
 		s.rt = nil
 	}
+	errs = append(errs, s.tel.Close(ctx))
+	s.tel = nil
 	return errors.Join(errs...)
 }
 

@@ -229,9 +229,11 @@ func (s *Service) swapComponent(ctx context.Context, m *wasmcomponent.Module) er
 	sw, err := m.Reload(ctx, s.rt, conform)
 	if err != nil {
 		s.logger.Error("swap refused; the running module keeps serving", "kind", m.Kind(), "file", m.Path(), "reason", err)
+		s.tel.Swapped(string(m.Kind()), m.Name(), m.Digest(), "", err)
 		return err
 	}
 	if sw != nil {
+		s.tel.Swapped(string(m.Kind()), m.Name(), sw.Old, sw.New, nil)
 		s.logger.Info("swapped", "kind", m.Kind(), "name", m.Name(), "file", m.Path(),
 			"old_digest", short(sw.Old), "new_digest", short(sw.New), "compile", sw.Compile, "switch", sw.Switch)
 	}
@@ -254,6 +256,7 @@ func (s *Service) swap(ctx context.Context, sl *slot) error {
 	c, err := wasmcomponent.Prepare(ctx, s.rt, wasmcomponent.Spec{Kind: sl.kind, Path: sl.path, Options: sl.opts}, max(sl.opts.PoolSize, runtime.GOMAXPROCS(0)), sl.check)
 	if err != nil {
 		s.logger.Error("swap refused; the running module keeps serving", "kind", sl.kind, "file", sl.path, "reason", err)
+		s.tel.Swapped(string(sl.kind), sl.live.Descriptor().Name, old, "", err)
 		return err
 	}
 	if c.Digest == old {
@@ -265,6 +268,7 @@ func (s *Service) swap(ctx context.Context, sl *slot) error {
 	sl.live.Swap(c)
 	switched := time.Since(start)
 	d := c.Module.Descriptor()
+	s.tel.Swapped(string(sl.kind), d.Name, old, c.Digest, nil)
 	s.logger.Info("swapped", "kind", sl.kind, "name", d.Name, "file", sl.path,
 		"old_digest", short(old), "new_digest", short(c.Digest), "compile", c.Compile, "switch", switched)
 	if sl.kind == component.KindHandler && !reflect.DeepEqual(before, d.Endpoints) {

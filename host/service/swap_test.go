@@ -299,6 +299,14 @@ func TestLiveSwapReregistersNewEndpoints(t *testing.T) {
 		return slices.ContainsFunc(svc.Record().Endpoints, func(e abi.Endpoint) bool { return e.Name == "Swap.Extra" })
 	}, 10*time.Second, 5*time.Millisecond)
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "re-registered with new endpoints") }, 10*time.Second, 5*time.Millisecond)
+
+	// The swap is counted and listed on the admin page's recent events.
+	_, metrics := get(t, "http://"+svc.AdminAddr()+"/metrics")
+	assert.Contains(t, metrics, `microhost_module_swaps_total{kind="handler",module="swapper",result="swapped"} 1`)
+	ev := svc.Telemetry().Events()
+	require.NotEmpty(t, ev)
+	assert.Equal(t, "swap swapped", ev[0].Type)
+	assert.Equal(t, "swapper", ev[0].Module)
 }
 
 // A component that runs as its native twin in mode auto is swapped live too: another build

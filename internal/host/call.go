@@ -3,6 +3,7 @@ package host
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/internal/telemetry"
 )
 
 // Request is one call into a handler module.
@@ -41,6 +43,25 @@ type Response struct {
 // the handler's code (ID left empty for the caller to fill); a guest fault comes back as an
 // error wrapping ErrGuestFault, and the instance that faulted is replaced.
 func (m *Module) Call(ctx context.Context, req *Request) (*Response, error) {
+	if m.obs == nil {
+		return m.call(ctx, req)
+	}
+	ctx, obs := m.obs.Start(ctx, req.Endpoint)
+	res, err := m.call(ctx, req)
+	switch {
+	case err == nil:
+		obs.End(telemetry.OK, nil)
+	case errors.Is(err, ErrGuestFault) && ctx.Err() != nil:
+		obs.End(telemetry.Stopped, err)
+	case errors.Is(err, ErrGuestFault):
+		obs.End(telemetry.Trapped, err)
+	default:
+		obs.End(telemetry.Failed, err)
+	}
+	return res, err
+}
+
+func (m *Module) call(ctx context.Context, req *Request) (*Response, error) {
 	inst, err := m.acquire(ctx)
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/internal/telemetry"
 )
 
 // Module is a compiled, checked Wasm module with a bounded pool of warm instances. It is safe
@@ -45,6 +46,14 @@ type Module struct {
 	// busy.
 	idle  chan *instance
 	slots chan struct{}
+
+	// obs observes the module's calls and instances (nil without telemetry); removePool
+	// takes its pool off the metrics. cacheHit says whether its compiled code came from the
+	// compilation cache; digest is the SHA-256 of its bytes, hex.
+	obs        *telemetry.Module
+	removePool func()
+	cacheHit   bool
+	digest     string
 
 	closeOnce sync.Once
 }
@@ -78,6 +87,7 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 		probe := opts
 		probe.InterruptOnDeadline = true
 		probe.Publisher, probe.Services = nil, nil
+		probe.probe = true
 		pm, err := r.load(ctx, path, wasm, probe)
 		if err != nil {
 			return nil, err
@@ -102,10 +112,17 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 		}
 	}()
 
+	sum, digest := digestOf(wasm)
+	m.digest = digest
+	if opts.InterruptOnDeadline {
+		sum[0] ^= 1 // code that stops at deadlines is another compilation
+	}
+	filesBefore, memHit := r.cacheFiles(), r.seenBefore(sum)
 	compiled, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
+	m.cacheHit = memHit || (filesBefore >= 0 && r.cacheFiles() == filesBefore)
 	m.compiled = compiled
 	if err := checkExports(compiled); err != nil {
 		return nil, err
@@ -126,10 +143,12 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 		return nil, fmt.Errorf("instantiate host functions: %w", err)
 	}
 
+	started := time.Now()
 	first, err := m.newInstance(ctx)
 	if err != nil {
 		return nil, err
 	}
+	firstTook := time.Since(started)
 	dctx, cancel := context.WithTimeout(ctx, m.startup)
 	desc, err := first.describe(dctx)
 	cancel()
@@ -143,6 +162,12 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 	m.slots = make(chan struct{}, opts.PoolSize)
 	m.slots <- struct{}{}
 	m.idle <- first
+	if !opts.probe && r.tel != nil {
+		r.tel.Compiled(m.cacheHit)
+		m.obs = r.tel.Module(telemetry.ModuleInfo{Kind: desc.Kind, Name: desc.Name, Version: desc.Version, Digest: digest, Path: path})
+		m.obs.Instantiated(firstTook)
+		m.removePool = m.obs.AddPool(m.poolStats)
+	}
 	ok = true
 	logger.Debug("module loaded", "path", path, "name", desc.Name, "endpoints", len(desc.Endpoints))
 	return m, nil
@@ -228,10 +253,27 @@ func (m *Module) Descriptor() abi.Descriptor { return m.desc }
 // Path returns the file the module was loaded from.
 func (m *Module) Path() string { return m.path }
 
+// Digest returns the SHA-256 of the module's bytes, hex.
+func (m *Module) Digest() string { return m.digest }
+
+// CacheHit reports whether the module's compiled code came from the compilation cache (in
+// memory, or on disk from an earlier run) rather than being compiled at its load.
+func (m *Module) CacheHit() bool { return m.cacheHit }
+
+// poolStats counts the module's instances in use and idle.
+func (m *Module) poolStats() (busy, idle int) {
+	idle = len(m.idle)
+	return max(len(m.slots)-idle, 0), idle
+}
+
 // Close stops every instance and releases the module. It is safe to call more than once.
 func (m *Module) Close(ctx context.Context) error {
 	var err error
 	m.closeOnce.Do(func() {
+		if m.removePool != nil {
+			m.removePool()
+		}
+		m.obs.Release()
 		err = m.rt.Close(ctx)
 		if m.outbound != nil {
 			m.outbound.close()
@@ -357,11 +399,13 @@ func (m *Module) acquire(ctx context.Context) (*instance, error) {
 	case inst := <-m.idle:
 		return inst, nil
 	case m.slots <- struct{}{}:
+		start := time.Now()
 		inst, err := m.newInstance(ctx)
 		if err != nil {
 			<-m.slots
 			return nil, err
 		}
+		m.obs.Instantiated(time.Since(start))
 		return inst, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: %w", abi.NewError("", 503, "no free instance of %s", m.desc.Name), ctx.Err())

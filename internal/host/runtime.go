@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/microhost/microhost/internal/telemetry"
 )
 
 // Options configure a Runtime.
@@ -27,6 +29,10 @@ type Options struct {
 	// StartupTimeout bounds each start-up phase of a module (its start function, its
 	// _initialize export, its descriptor export) at load. Zero means DefaultStartupTimeout.
 	StartupTimeout time.Duration
+	// Telemetry observes every module loaded through the runtime: its calls, instances,
+	// instantiation time and compile-cache use, and a span for each call. Nil observes
+	// nothing.
+	Telemetry *telemetry.Telemetry
 }
 
 // DefaultStartupTimeout is the default bound on each start-up phase of a module.
@@ -39,6 +45,11 @@ type Runtime struct {
 	cache   wazero.CompilationCache
 	logger  *slog.Logger
 	startup time.Duration
+	tel     *telemetry.Telemetry
+	// cacheDir is the on-disk cache's directory, "" when it is off; compiled holds the
+	// digests of the modules compiled in this process (compiled.go).
+	cacheDir string
+	compiled compiledSet
 }
 
 // DefaultCacheDir is where compiled modules are cached when Options.CacheDir is empty.
@@ -56,7 +67,7 @@ func NewRuntime(ctx context.Context, opts Options) (*Runtime, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Runtime{logger: logger, startup: opts.StartupTimeout}
+	r := &Runtime{logger: logger, startup: opts.StartupTimeout, tel: opts.Telemetry}
 	if r.startup <= 0 {
 		r.startup = DefaultStartupTimeout
 	}
@@ -73,6 +84,7 @@ func NewRuntime(ctx context.Context, opts Options) (*Runtime, error) {
 			return nil, fmt.Errorf("compilation cache in %s: %w", dir, err)
 		}
 		r.cache = cache
+		r.cacheDir = dir
 	}
 	return r, nil
 }
@@ -125,6 +137,10 @@ type ModuleOptions struct {
 	// Grants say which services the module may call, which topics it may publish to and
 	// which credential metadata its calls forward. The zero value grants nothing.
 	Grants Grants
+
+	// probe marks the load that proves a module's start-up in a runtime that can interrupt
+	// it (see load); it is not observed.
+	probe bool
 }
 
 // Mount maps a host directory into a module's WASI file system.

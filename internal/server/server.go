@@ -19,6 +19,7 @@ import (
 	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/internal/codec"
 	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/telemetry"
 	"github.com/microhost/microhost/internal/transport"
 )
 
@@ -58,6 +59,9 @@ type Options struct {
 	// Codecs decode requests and encode replies by content type, such as
 	// codec.NativeRegistry(catalogue). Nil serves no content type.
 	Codecs Codecs
+	// Telemetry observes each request (its duration metric and its span); nil observes
+	// nothing.
+	Telemetry *telemetry.Telemetry
 }
 
 // Server routes requests to handlers by endpoint. It is an http.Handler.
@@ -101,6 +105,15 @@ func (s *Server) SetHandlers(handlers ...Handler) error {
 	return nil
 }
 
+// methodLabel is the method label of a request's metrics: its endpoint when the service
+// serves it, else telemetry.Other, so that a caller cannot add label values.
+func (s *Server) methodLabel(endpoint string) string {
+	if _, ok := s.route(endpoint); ok {
+		return endpoint
+	}
+	return telemetry.Other
+}
+
 // route returns the handler of endpoint.
 func (s *Server) route(endpoint string) (Handler, bool) {
 	h, ok := (*s.endpoints.Load())[endpoint]
@@ -125,6 +138,8 @@ func (s *Server) Endpoints() []abi.Endpoint {
 // reply is the pipeline's answer, for the transport to write: its header fields go out as
 // they are listed.
 type reply struct {
+	// code is the Go Micro status code: 200, or the error's code.
+	code   int32
 	status int
 	header []component.TransportHeader
 	body   []byte
@@ -138,6 +153,8 @@ func addHeader(hs []component.TransportHeader, name, value string) []component.T
 // ServeHTTP implements http.Handler, for serving the pipeline from net/http. net/http's
 // header map is turned into the transport's field list once, here, at the edge.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, obs := s.opts.Telemetry.StartServe(r.Context(), r.Header.Get)
+	r = r.WithContext(ctx)
 	msg := &transport.Message{Header: make([]component.TransportHeader, 0, len(r.Header))}
 	for k, vs := range r.Header {
 		if len(vs) > 0 {
@@ -145,15 +162,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var rep reply
+	req := &request{msg: msg}
 	if r.Method != http.MethodPost {
-		rep = s.errorReply(r.Context(), &request{msg: msg},
+		rep = s.errorReply(r.Context(), req,
 			abi.NewError(s.opts.Name, http.StatusMethodNotAllowed, "method %s not allowed: send a POST", r.Method))
 	} else if body, err := s.readBody(r); err != nil {
-		rep = s.errorReply(r.Context(), &request{msg: msg}, err)
+		rep = s.errorReply(r.Context(), req, err)
 	} else {
 		msg.Body = body
-		rep = s.process(r.Context(), s.newRequest(msg))
+		req = s.newRequest(msg)
+		rep = s.process(r.Context(), req)
 	}
+	obs.End(s.methodLabel(req.endpoint), rep.code)
 	h := w.Header()
 	for _, f := range rep.header {
 		h.Set(string(f.Name), string(f.Value))
@@ -165,6 +185,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // ServeMessage implements transport.Handler: the pipeline behind microhost's own transport.
 func (s *Server) ServeMessage(ctx context.Context, m *transport.Message) *transport.Reply {
+	ctx, obs := s.opts.Telemetry.StartServe(ctx, m.Get)
 	req := s.newRequest(m)
 	var rep reply
 	if m.Stream != nil {
@@ -172,6 +193,7 @@ func (s *Server) ServeMessage(ctx context.Context, m *transport.Message) *transp
 	} else {
 		rep = s.process(ctx, req)
 	}
+	obs.End(s.methodLabel(req.endpoint), rep.code)
 	return &transport.Reply{Status: rep.status, Header: rep.header, Body: rep.body}
 }
 
@@ -265,7 +287,7 @@ func (s *Server) okReply(r *request, res *host.Response, body []byte) reply {
 		h = addHeader(h, HeaderID, r.id)
 	}
 	h = addHeader(h, HeaderContentType, r.ct)
-	return reply{status: http.StatusOK, header: h, body: body}
+	return reply{code: http.StatusOK, status: http.StatusOK, header: h, body: body}
 }
 
 // serve decodes a unary request with its codec and calls its handler.
@@ -431,7 +453,7 @@ func (s *Server) errorReply(ctx context.Context, r *request, err error) reply {
 	if r.msg.Get(HeaderID) != "" {
 		status = http.StatusOK
 	}
-	return reply{status: status, header: h, body: body}
+	return reply{code: ae.Code, status: status, header: h, body: body}
 }
 
 // transportHeader reports fields that belong to the transport, not to the caller's metadata.

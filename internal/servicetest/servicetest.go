@@ -37,6 +37,8 @@ type Service struct {
 	Extra []string
 	// Logger receives the service's log; nil discards it.
 	Logger *slog.Logger
+	// SynchronousSpans exports each span as it ends (service.Deps.SynchronousSpans).
+	SynchronousSpans bool
 }
 
 // Start runs s on 127.0.0.1 with the shared compilation cache until the test ends, and
@@ -71,7 +73,7 @@ module = %q
 	ctx, cancel := context.WithCancel(context.Background())
 	cat, err := standard.Catalogue("")
 	require.NoError(tb, err)
-	svc, err := service.New(ctx, cfg, service.Deps{Registry: s.Registry, Catalogue: cat, Logger: s.Logger})
+	svc, err := service.New(ctx, cfg, service.Deps{Registry: s.Registry, Catalogue: cat, Logger: s.Logger, SynchronousSpans: s.SynchronousSpans})
 	if err != nil {
 		cancel()
 	}
