@@ -119,7 +119,7 @@ func TestChainMetricsAndTrace(t *testing.T) {
 	greeter := servicetest.Start(t, servicetest.Service{Name: "greeter", Version: "1.0.0", Module: "greeter", PluginDir: plugins,
 		Registry: reg, RegistryDir: regDir, Extra: tracing, SynchronousSpans: true})
 	api := servicetest.Start(t, servicetest.Service{Name: "api", Version: "1.0.0", Module: "api", PluginDir: plugins,
-		Registry: reg, RegistryDir: regDir, Extra: tracing, SynchronousSpans: true})
+		Registry: reg, RegistryDir: regDir, Extra: append([]string{`calls = ["greeter"]`}, tracing...), SynchronousSpans: true})
 
 	cat, err := standard.Catalogue("")
 	require.NoError(t, err)
@@ -201,6 +201,7 @@ func TestPublicationTrace(t *testing.T) {
 	rcv := newOTLPReceiver(t)
 	svc := servicetest.Start(t, servicetest.Service{Name: "events", Version: "1.0.0", Module: "publisher", PluginDir: plugins,
 		Registry: reg, RegistryDir: regDir, SynchronousSpans: true, Extra: []string{
+			`publishes = ["events"]`,
 			"[[subscriber]]", `topic = "events"`, `module = "subscriber"`,
 			"[tracing]", `exporter = "otlp"`, `endpoint = "` + rcv.srv.URL + `"`,
 		}})
