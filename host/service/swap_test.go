@@ -347,3 +347,79 @@ func TestLiveSwapNativeComponentTakesOver(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), want) }, 30*time.Second, 5*time.Millisecond)
 	require.True(t, echo())
 }
+
+// A registry module that loads and declares every operation but fails the registry's
+// conformance suite is refused, and the running registry keeps the service registered.
+func TestLiveSwapRegistryRunsConformance(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "swapper.wasm"), buildSwapHandler(t, "swapper", `{"v":1}`, "Swap.Echo"), 0o644))
+	out, err := guestbuild.Go(ctx, "./plugins/local-registry/wasm", t.TempDir())
+	require.NoError(t, err)
+	stock, err := os.ReadFile(out)
+	require.NoError(t, err)
+	file := filepath.Join(dir, "local-registry.wasm")
+	require.NoError(t, os.WriteFile(file, stock, 0o644))
+	// The broken registry of the conformance tests, under the stock registry's name.
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	root, err := guestbuild.ModuleRoot(wd)
+	require.NoError(t, err)
+	src, err := os.ReadFile(filepath.Join(root, "internal", "conformance", "testdata", "broken-registry.wat"))
+	require.NoError(t, err)
+	srcFile := filepath.Join(t.TempDir(), "broken.wat")
+	require.NoError(t, os.WriteFile(srcFile, []byte(strings.Replace(string(src), `\"name\":\"broken-registry\"`, `\"name\":\"local-registry\"`, 1)), 0o644))
+	broken, err := guestbuild.WAT(ctx, srcFile, t.TempDir())
+	require.NoError(t, err)
+	brokenWasm, err := os.ReadFile(broken)
+	require.NoError(t, err)
+
+	regDir := t.TempDir()
+	path := filepath.Join(t.TempDir(), "config.toml")
+	require.NoError(t, os.WriteFile(path, fmt.Appendf(nil, `
+[service]
+name = "swapper"
+[server]
+address = "127.0.0.1:0"
+[registry]
+mode = "wasm"
+address = %q
+ttl = "2s"
+interval = "100ms"
+[plugins]
+dir = %q
+cache_dir = %q
+[[handler]]
+module = "swapper"
+`, regDir, dir, host.DefaultCacheDir()), 0o644))
+	cfg, err := config.Load(path)
+	require.NoError(t, err)
+	cfg.Override(func(string) string { return "" }, nil)
+	require.NoError(t, cfg.Finish())
+	var logs logbuffer.Buffer
+	runCtx, cancel := context.WithCancel(ctx)
+	svc, err := New(runCtx, cfg, Deps{Catalogue: stockCatalogue(t), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	done := make(chan error, 2)
+	go func() { done <- svc.Run(runCtx) }()
+	go func() { done <- svc.Watch(runCtx) }()
+	defer func() {
+		cancel()
+		<-done
+		<-done
+		_ = svc.Close(ctx)
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `msg="watching module files"`) }, 30*time.Second, 5*time.Millisecond)
+
+	replace(t, file, brokenWasm)
+	require.Eventually(t, func() bool {
+		return strings.Contains(logs.String(), "swap refused; the running module keeps serving") && strings.Contains(logs.String(), "local-registry.wasm")
+	}, 60*time.Second, 10*time.Millisecond, logs.String())
+	reader, err := localregistry.New(regDir)
+	require.NoError(t, err)
+	svcs, err := reader.GetService(ctx, "swapper")
+	require.NoError(t, err)
+	require.NotEmpty(t, svcs)
+	_, err = svc.Lookups().GetService(ctx, "swapper")
+	require.NoError(t, err, "the registry module keeps serving")
+}
