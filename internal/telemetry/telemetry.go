@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -390,26 +391,7 @@ func Inject(ctx context.Context, set func(key, value string)) bool {
 
 // IsTraceHeader reports whether a metadata key is one of the trace context's.
 func IsTraceHeader(key string) bool {
-	return equalFold(key, HeaderTraceparent) || equalFold(key, HeaderTracestate)
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
+	return strings.EqualFold(key, HeaderTraceparent) || strings.EqualFold(key, HeaderTracestate)
 }
 
 type setter func(string, string)
