@@ -169,7 +169,9 @@ func TestHostileUnderLoad(t *testing.T) {
 		require.NoError(t, err)
 		require.NotNil(t, ae)
 		assert.EqualValues(t, 408, ae.Code)
-		assert.Less(t, time.Since(start), 400*time.Millisecond)
+		// Answered at the deadline, not after the hour; loose, for race-detector runs on a
+		// busy machine.
+		assert.Less(t, time.Since(start), 3*time.Second)
 	})
 	t.Run("no free instance", func(t *testing.T) {
 		done := make(chan struct{})
