@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/internal/guestbuild"
 	"github.com/microhost/microhost/internal/localregistry"
+	"github.com/microhost/microhost/internal/logbuffer"
 )
 
 var transportBuild struct {
@@ -47,7 +47,7 @@ func serveGreeter(t *testing.T, edit func(dir string, cfg *componentTable), dige
 	tbl := &componentTable{Module: cfg.Transport.Module, Mode: cfg.Transport.Mode, Path: filepath.Join(dir, "http-transport.wasm")}
 	edit(dir, tbl)
 	cfg.Transport.Module, cfg.Transport.Mode, cfg.Transport.Path = tbl.Module, tbl.Mode, tbl.Path
-	var logs bytes.Buffer
+	var logs logbuffer.Buffer // Run logs from its own goroutines
 	deps := testDeps(t, reg)
 	deps.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	if digests != nil {
