@@ -145,7 +145,7 @@ func visible(t *testing.T, r *Registry, name string, n int) []*abi.Service {
 		}
 		got = svcs
 		return err == nil && nodes == n
-	}, 5*time.Second, 10*time.Millisecond, "%s has %d live nodes", name, n)
+	}, 15*time.Second, 10*time.Millisecond, "%s has %d live nodes", name, n)
 	return got
 }
 
