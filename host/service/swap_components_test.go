@@ -18,7 +18,6 @@ import (
 
 	"github.com/microhost/microhost/host/client"
 	"github.com/microhost/microhost/host/component"
-	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/internal/broker"
 	"github.com/microhost/microhost/internal/guestbuild"
 	"github.com/microhost/microhost/internal/host"
@@ -101,8 +100,13 @@ func swapComponentsUnderLoad(t *testing.T, mode string) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "greeter.wasm"), greeter, 0o644))
 
 	regDir := t.TempDir()
-	path := filepath.Join(t.TempDir(), "config.toml")
-	require.NoError(t, os.WriteFile(path, fmt.Appendf(nil, `
+	var logs logbuffer.Buffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
+	svc := runWatched(t, fmt.Sprintf(`
 [service]
 name = "greeter"
 [server]
@@ -128,32 +132,7 @@ mode = %[4]q
 address = "127.0.0.1:0"
 [[handler]]
 module = "greeter"
-`, regDir, dir, host.DefaultCacheDir(), mode), 0o644))
-	cfg, err := config.Load(path)
-	require.NoError(t, err)
-	cfg.Override(func(string) string { return "" }, nil)
-	require.NoError(t, cfg.Finish())
-
-	var logs logbuffer.Buffer
-	defer func() {
-		if t.Failed() {
-			t.Log(logs.String())
-		}
-	}()
-	runCtx, cancel := context.WithCancel(ctx)
-	svc, err := New(runCtx, cfg, Deps{Catalogue: cat, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	require.NoError(t, err)
-	done := make(chan error, 2)
-	go func() { done <- svc.Run(runCtx) }()
-	go func() { done <- svc.Watch(runCtx) }()
-	defer func() {
-		cancel()
-		<-done
-		<-done
-		_ = svc.Close(ctx)
-	}()
-	// A file replaced before the folder is watched would go unnoticed: wait for the watch.
-	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `msg="watching module files"`) }, 30*time.Second, 5*time.Millisecond)
+`, regDir, dir, host.DefaultCacheDir(), mode), Deps{Catalogue: cat, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, &logs)
 	// current is the digest of the build serving a kind now: its module's, or the stock
 	// build's while the native twin serves in mode auto.
 	current := map[component.Kind]func() string{}

@@ -83,7 +83,6 @@ func startWatchedWith(t testing.TB, dir string, logs *logbuffer.Buffer, cat *com
 	regDir := t.TempDir()
 	reg, err := localregistry.New(regDir)
 	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "config.toml")
 	text := fmt.Sprintf(`
 [service]
 name = "swapper"
@@ -99,14 +98,22 @@ cache_dir = %q
 [[handler]]
 module = "swapper"
 `, regDir, dir, host.DefaultCacheDir())
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return runWatched(t, text, Deps{Registry: reg, Catalogue: cat, Logger: logger}, logs)
+}
+
+// runWatched runs the service the config text describes, watching its module files, until
+// the test ends; it returns once the files are watched.
+func runWatched(t testing.TB, text string, deps Deps, logs *logbuffer.Buffer) *Service {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.toml")
 	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
 	cfg, err := config.Load(path)
 	require.NoError(t, err)
 	cfg.Override(func(string) string { return "" }, nil)
 	require.NoError(t, cfg.Finish())
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := New(ctx, cfg, Deps{Registry: reg, Catalogue: cat, Logger: logger})
+	svc, err := New(ctx, cfg, deps)
 	require.NoError(t, err)
 	done := make(chan error, 2)
 	go func() { done <- svc.Run(ctx) }()
@@ -375,8 +382,8 @@ func TestLiveSwapRegistryRunsConformance(t *testing.T) {
 	require.NoError(t, err)
 
 	regDir := t.TempDir()
-	path := filepath.Join(t.TempDir(), "config.toml")
-	require.NoError(t, os.WriteFile(path, fmt.Appendf(nil, `
+	var logs logbuffer.Buffer
+	svc := runWatched(t, fmt.Sprintf(`
 [service]
 name = "swapper"
 [server]
@@ -391,25 +398,7 @@ dir = %q
 cache_dir = %q
 [[handler]]
 module = "swapper"
-`, regDir, dir, host.DefaultCacheDir()), 0o644))
-	cfg, err := config.Load(path)
-	require.NoError(t, err)
-	cfg.Override(func(string) string { return "" }, nil)
-	require.NoError(t, cfg.Finish())
-	var logs logbuffer.Buffer
-	runCtx, cancel := context.WithCancel(ctx)
-	svc, err := New(runCtx, cfg, Deps{Catalogue: stockCatalogue(t), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	require.NoError(t, err)
-	done := make(chan error, 2)
-	go func() { done <- svc.Run(runCtx) }()
-	go func() { done <- svc.Watch(runCtx) }()
-	defer func() {
-		cancel()
-		<-done
-		<-done
-		_ = svc.Close(ctx)
-	}()
-	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `msg="watching module files"`) }, 30*time.Second, 5*time.Millisecond)
+`, regDir, dir, host.DefaultCacheDir()), Deps{Catalogue: stockCatalogue(t), Logger: slog.New(slog.NewTextHandler(&logs, nil))}, &logs)
 
 	replace(t, file, brokenWasm)
 	require.Eventually(t, func() bool {
