@@ -2,7 +2,9 @@
 #
 #   make build   bin/microhost and every .wasm module under bin/plugins
 #   make run     build what the greeter needs, then serve it on the embedded registry
-#   make test    install what the tests need (once), then the whole suite with -race
+#   make test    install what the tests need (once), then the whole suite with -race (and the
+#                memory test that the race detector's own memory would blind, without it)
+#   make test-short  the quick local loop: -short (no Consul agent, no browser, fewer swaps), no -race
 #   make bench   the benchmarks
 #   make lint    gofmt and go vet
 
@@ -15,7 +17,7 @@ WASMGO  := $(WASMENV) $(GO) build -trimpath -buildmode=c-shared
 # Go guest modules: every package under handlers/ written in Go, plus the Go plugins.
 GO_HANDLERS := $(patsubst handlers/%/,%,$(dir $(wildcard handlers/*/main.go)))
 
-.PHONY: all build microhost wasm wasm-go wasm-c wasm-as wasm-wat wasm-rust wasm-rust-plugins wasm-plugins generate run test deps bench lint clean
+.PHONY: all build microhost wasm wasm-go wasm-c wasm-as wasm-wat wasm-rust wasm-rust-plugins wasm-plugins generate run test test-short deps bench lint clean
 
 all: build
 
@@ -119,7 +121,14 @@ deps:
 
 test: deps
 	$(GO) test -race -count=1 -timeout 50m ./...
+	$(GO) test -count=1 -run 'TestLiveSwapReleasesOldModules' ./host/service/
 	cd interop && $(GO) test -race -count=1 ./...
+
+# test-short is the loop while you work: it installs nothing, skips what needs a Consul agent
+# or a browser (and what would fail for a missing compiler), swaps fewer times, and runs
+# without the race detector. `make test` is what CI runs.
+test-short:
+	$(GO) test -short -count=1 ./...
 
 # bench runs every Go benchmark, then the end-to-end load test of the greeter over loopback
 # (plain net/http vs native twins vs all-Wasm), which prints req/s, p50, p99 and ratios.

@@ -65,9 +65,13 @@ type Agent struct {
 	done chan struct{}
 }
 
-// Start starts an agent and waits until it has a leader. The agent stops at cleanup.
+// Start starts an agent and waits until it has a leader. The agent stops at cleanup. With
+// -short, the test is skipped instead.
 func Start(t testing.TB) *Agent {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no Consul agent")
+	}
 	bin, err := Binary()
 	if err != nil {
 		if os.Getenv("CI") != "" {
