@@ -231,7 +231,9 @@ func TestLoadModes(t *testing.T) {
 
 	// A module of another kind is refused.
 	wrong := t.TempDir()
-	require.NoError(t, os.Rename(greeterWasm, filepath.Join(wrong, "proto-codec.wasm")))
+	handler, err := os.ReadFile(greeterWasm)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(wrong, "proto-codec.wasm"), handler, 0o644))
 	_, err = Load(ctx, rt, Setup{Dir: wrong, Catalogue: cat})
 	require.ErrorContains(t, err, "it is a handler module")
 }
