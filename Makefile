@@ -130,11 +130,13 @@ test: deps
 test-short:
 	$(GO) test -short -count=1 ./...
 
-# bench runs every Go benchmark, then the end-to-end load test of the greeter over loopback
-# (plain net/http vs native twins vs all-Wasm), which prints req/s, p50, p99 and ratios.
+# bench runs every Go benchmark, then the end-to-end load test: the greeter served by plain
+# net/http, by Go Micro v2.9.1 and by microhost four ways, each in its own process and loaded
+# by wrk (or the Go generator without it) — req/s, p50, p99, ratios — then start-up time and
+# memory, and one-shot CLI commands.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
-	$(GO) run ./internal/loadtest -plugins $(PLUGINS) -c 32 -d 5s
+	$(GO) run ./internal/loadtest -bin $(BIN)/microhost -plugins $(PLUGINS) -c 32 -d 5s
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -1,140 +1,196 @@
-// Command loadtest drives the greeter end to end over loopback and prints, in one run, the
-// throughput and latency of several servers doing the same work:
+// Command loadtest measures the greeter end to end over loopback and prints, in one run, every
+// figure the performance page compares:
 //
-//   - a plain net/http handler that decodes and encodes the JSON natively (the practical
-//     limit of an HTTP server in Go);
-//   - microhost as `make run` serves it: every component in mode auto, the plugin folder
-//     holding the stock builds, so the native twins run;
-//   - microhost with the native twins of the transport and codec plugins (the handler is
-//     always a .wasm);
-//   - microhost with every part a Wasm module: transport, codec and handler;
+//   - throughput and latency of the same greeter served several ways — a plain net/http
+//     handler doing the JSON work natively (the practical limit), Go Micro v2.9.1's greeter,
+//     and microhost with the native twins and with every component in Wasm, with the Go and
+//     the C greeter — each server in a process of its own, loaded by a load generator in
+//     another (wrk when it is on PATH, else this command's own generator), with the ratio of
+//     each to the plain handler of the same run;
+//   - start-up: from exec to the first request served, and the resident memory then, for
+//     `make run`'s configuration and for the native twins with the C greeter (warm
+//     compilation cache, median of three starts);
+//   - one-shot CLI commands: `microhost call` and `microhost services`, median of five.
 //
-// the last two with the Go greeter and with the C greeter, to show what the handler's
-// language costs, and the Go greeter also with interrupt = false, to show what stopping
-// runaway guests at their deadline costs.
+// It needs `make build` (bin/microhost, bin/plugins) and Go for the Go Micro peer, which is
+// built from the interop module.
 //
-// Each server gets the same load: a fixed number of connections, each sending requests
-// back to back on a kept-alive connection for a fixed time. Figures drift between runs on
-// a shared machine; compare the ratios of one run.
+//	go run ./internal/loadtest -c 32 -d 5s
 //
-//	go run ./internal/loadtest -plugins bin/plugins -c 32 -d 5s
+// Two subcommands are the processes it starts: `loadtest plain` serves the plain handler and
+// `loadtest load ADDRESS` is the Go load generator.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime/pprof"
-	"slices"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/microhost/microhost/host/component"
-	"github.com/microhost/microhost/host/config"
-	"github.com/microhost/microhost/host/service"
-	"github.com/microhost/microhost/internal/host"
-	"github.com/microhost/microhost/internal/localregistry"
-	"github.com/microhost/microhost/internal/transport"
-	"github.com/microhost/microhost/plugins/standard"
 )
 
 func main() {
-	plugins := flag.String("plugins", "bin/plugins", "folder with greeter.wasm and the stock plugins (make build)")
-	conns := flag.Int("c", 32, "concurrent connections")
-	dur := flag.Duration("d", 5*time.Second, "load time per server")
-	only := flag.String("only", "", "run only the server whose name contains this (for profiling)")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	flag.Parse()
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "loadtest:", err)
-			os.Exit(1)
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "plain":
+			if err := servePlain(os.Args[2:]); err != nil {
+				fmt.Fprintln(os.Stderr, "loadtest plain:", err)
+				os.Exit(1)
+			}
+			return
+		case "load":
+			if err := loadCommand(os.Args[2:]); err != nil {
+				fmt.Fprintln(os.Stderr, "loadtest load:", err)
+				os.Exit(1)
+			}
+			return
 		}
-		_ = pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
 	}
-	filter = *only
-	if err := run(*plugins, *conns, *dur); err != nil {
-		pprof.StopCPUProfile()
+	var o options
+	flag.StringVar(&o.bin, "bin", "bin/microhost", "the microhost binary (make build)")
+	flag.StringVar(&o.plugins, "plugins", "bin/plugins", "the plugin folder (make build)")
+	flag.IntVar(&o.conns, "c", 32, "concurrent connections")
+	flag.DurationVar(&o.dur, "d", 5*time.Second, "load time per server")
+	flag.StringVar(&o.gen, "gen", "auto", "load generator: wrk, go, or auto (wrk when on PATH)")
+	flag.StringVar(&o.only, "only", "", "run only the servers whose name contains this")
+	flag.BoolVar(&o.noGoMicro, "no-gomicro", false, "skip the Go Micro peer (it is built from the interop module)")
+	flag.Parse()
+	ctx := context.Background()
+	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-// filter is the -only flag.
-var filter string
-
-// result is one server's figures.
-type result struct {
-	name     string
-	requests int
-	errors   int
-	rps      float64
-	p50, p99 time.Duration
+// options are the orchestrator's flags.
+type options struct {
+	bin, plugins string
+	conns        int
+	dur          time.Duration
+	gen          string
+	only         string
+	noGoMicro    bool
 }
 
-func run(plugins string, conns int, dur time.Duration) error {
-	ctx := context.Background()
-	abs, err := filepath.Abs(plugins)
-	if err != nil {
+// row is one server of the throughput table.
+type row struct {
+	name string
+	// start starts the server and returns its address and a stop function.
+	start func(ctx context.Context) (*proc, error)
+}
+
+func run(ctx context.Context, o options) error {
+	var err error
+	if o.bin, err = filepath.Abs(o.bin); err != nil {
 		return err
 	}
-	for _, f := range []string{"greeter.wasm", "http-transport.wasm", "json-codec.wasm"} {
-		if _, err := os.Stat(filepath.Join(abs, f)); err != nil {
+	if o.plugins, err = filepath.Abs(o.plugins); err != nil {
+		return err
+	}
+	for _, f := range []string{o.bin, filepath.Join(o.plugins, "greeter.wasm")} {
+		if _, err := os.Stat(f); err != nil {
 			return fmt.Errorf("%w (run make build first)", err)
 		}
 	}
-	var results []result
-
-	plain, stop, err := servePlain()
+	gen, err := chooseGenerator(o.gen)
 	if err != nil {
 		return err
 	}
-	results = append(results, load(ctx, "plain net/http handler", plain, conns, dur))
-	stop()
-	if filter != "" {
-		results = results[:0]
+	work, err := os.MkdirTemp("", "microhost-loadtest-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	self, err := os.Executable()
+	if err != nil {
+		return err
 	}
 
-	for _, v := range []struct {
-		name, mode, handler string
-		interrupt           bool
-	}{
-		{"make run (auto), Go handler", "auto", "greeter", true},
-		{"native twins, Go handler", "native", "greeter", true},
-		{"all Wasm, Go handler", "wasm", "greeter", true},
-		{"native twins, Go, no interrupt", "native", "greeter", false},
-		{"all Wasm, Go, no interrupt", "wasm", "greeter", false},
-		{"native twins, C handler", "native", "greeter-c", true},
-		{"all Wasm, C handler", "wasm", "greeter-c", true},
-	} {
-		if filter != "" && !strings.Contains(v.name, filter) {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(abs, v.handler+".wasm")); err != nil {
+	rows := []row{{"plain net/http greeter", func(ctx context.Context) (*proc, error) {
+		return startListening(ctx, "plain", exec.Command(self, "plain"))
+	}}}
+	if !o.noGoMicro {
+		rows = append(rows, row{"Go Micro v2.9.1 greeter", func(ctx context.Context) (*proc, error) {
+			bin, err := buildGoMicro(ctx, work)
+			if err != nil {
+				return nil, err
+			}
+			return startListening(ctx, "gomicro", exec.Command(bin, "-address", "127.0.0.1:0"))
+		}})
+	}
+	for _, v := range microhostRows {
+		if _, err := os.Stat(filepath.Join(o.plugins, v.handler+".wasm")); err != nil {
 			fmt.Fprintf(os.Stderr, "loadtest: skipping %q: %v\n", v.name, err)
 			continue
 		}
-		addr, stop, err := serveMicrohost(ctx, abs, v.mode, v.handler, v.interrupt)
-		if err != nil {
-			return fmt.Errorf("%s: %w", v.name, err)
-		}
-		results = append(results, load(ctx, v.name, addr, conns, dur))
-		stop()
+		rows = append(rows, row{v.name, func(ctx context.Context) (*proc, error) {
+			return startMicrohost(ctx, o, work, v)
+		}})
 	}
 
-	fmt.Printf("greeter over loopback, %d connections, %s each\n\n", conns, dur)
-	fmt.Printf("%-32s %10s %10s %10s %8s %12s\n", "server", "req/s", "p50", "p99", "errors", "vs net/http")
+	var results []result
+	for _, r := range rows {
+		if o.only != "" && !strings.Contains(r.name, o.only) && len(results) > 0 {
+			continue
+		}
+		p, err := r.start(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+		res, err := gen.load(ctx, p.addr, o.conns, o.dur)
+		p.stop()
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+		res.name = r.name
+		results = append(results, res)
+	}
+	fmt.Printf("greeter over loopback: %s, %d connections, %s per server, each server in its own process\n\n", gen.name, o.conns, o.dur)
+	fmt.Printf("%-38s %10s %10s %10s %8s %8s\n", "server", "req/s", "p50", "p99", "errors", "ratio")
 	for _, r := range results {
-		fmt.Printf("%-32s %10.0f %10s %10s %8d %11.2fx\n", r.name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors, r.rps/results[0].rps)
+		fmt.Printf("%-38s %10.0f %10s %10s %8d %7.2fx\n", r.name, r.rps, fmtDur(r.p50), fmtDur(r.p99), r.errors, r.rps/results[0].rps)
+	}
+
+	fmt.Printf("\nstart-up: exec to first request served (warm compilation cache, median of 3)\n\n")
+	fmt.Printf("%-50s %10s %10s\n", "configuration", "time", "RSS")
+	var greeter *proc
+	for _, s := range startupRows {
+		if o.only != "" && !strings.Contains(s.name, o.only) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(o.plugins, s.handler+".wasm")); err != nil {
+			fmt.Fprintf(os.Stderr, "loadtest: skipping %q: %v\n", s.name, err)
+			continue
+		}
+		took, rss, p, err := measureStartup(ctx, o, work, s)
+		if err != nil {
+			return fmt.Errorf("start-up, %s: %w", s.name, err)
+		}
+		fmt.Printf("%-50s %10s %8.1f MB\n", s.name, fmtDur(took), float64(rss)/1e6)
+		if greeter == nil {
+			greeter = p // kept for the CLI figures
+		} else {
+			p.stop()
+		}
+	}
+	if greeter == nil {
+		return nil
+	}
+	defer greeter.stop()
+	fmt.Printf("\none-shot CLI commands against the running greeter (median of 5)\n\n")
+	for _, args := range [][]string{
+		{"call", "greeter", "Greeter.Hello", `{"name":"John"}`},
+		{"services"},
+	} {
+		took, err := measureCLI(ctx, o.bin, greeter.env, args)
+		if err != nil {
+			return fmt.Errorf("microhost %s: %w", args[0], err)
+		}
+		fmt.Printf("%-56s %10s\n", "microhost "+strings.Join(args, " "), fmtDur(took))
 	}
 	for _, r := range results {
 		if r.errors > 0 {
@@ -144,161 +200,17 @@ func run(plugins string, conns int, dur time.Duration) error {
 	return nil
 }
 
-// servePlain serves the greeter's logic from a plain net/http handler.
-func servePlain() (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
+// fmtDur prints d with three significant digits.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(d)/1e6)
+	default:
+		return fmt.Sprintf("%.0f µs", float64(d)/1e3)
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			Name string `json:"name"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Name == "" {
-			http.Error(w, `{"code":400}`, http.StatusBadRequest)
-			return
-		}
-		b, _ := json.Marshal(struct {
-			Greeting string `json:"greeting"`
-		}{"Hello " + req.Name})
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(b)
-	})
-	srv := &http.Server{Handler: h}
-	go func() { _ = srv.Serve(ln) }()
-	return ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
-// serveMicrohost runs a greeter service with the transport and codecs in mode.
-func serveMicrohost(ctx context.Context, plugins, mode, handler string, interrupt bool) (string, func(), error) {
-	dir, err := os.MkdirTemp("", "microhost-loadtest-")
-	if err != nil {
-		return "", nil, err
-	}
-	path := filepath.Join(dir, "config.toml")
-	text := fmt.Sprintf(`
-[service]
-name = "greeter"
-[server]
-address = "127.0.0.1:0"
-[registry]
-address = %q
-[plugins]
-dir = %q
-cache_dir = %q
-[codec]
-mode = %q
-[transport]
-mode = %q
-[[handler]]
-module = %q
-interrupt = %t
-`, filepath.Join(dir, "registry"), plugins, host.DefaultCacheDir(), mode, mode, handler, interrupt)
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		return "", nil, err
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		return "", nil, err
-	}
-	cfg.Override(func(string) string { return "" }, nil)
-	if err := cfg.Finish(); err != nil {
-		return "", nil, err
-	}
-	reg, err := localregistry.New(cfg.Registry.Address)
-	if err != nil {
-		return "", nil, err
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	cat, err := stockCatalogue(plugins)
-	if err != nil {
-		cancel()
-		return "", nil, err
-	}
-	svc, err := service.New(runCtx, cfg, service.Deps{Registry: reg, Catalogue: cat})
-	if err != nil {
-		cancel()
-		return "", nil, err
-	}
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(runCtx) }()
-	stop := func() {
-		cancel()
-		<-done
-		_ = svc.Close(ctx)
-		_ = os.RemoveAll(dir)
-	}
-	return svc.Addr(), stop, nil
-}
-
-// stockCatalogue returns the stock twins with the digests of the plugin folder's stock files
-// recorded, as `make build` links them into bin/microhost: the folder is what make built.
-func stockCatalogue(plugins string) (*component.Catalogue, error) {
-	cat, err := standard.Catalogue("")
-	if err != nil {
-		return nil, err
-	}
-	for _, kind := range []component.Kind{component.KindCodec, component.KindSelector, component.KindTransport, component.KindBroker, component.KindRegistry} {
-		for _, name := range cat.Names(kind) {
-			d, err := component.Digest(filepath.Join(plugins, name+".wasm"))
-			if err == nil {
-				cat.AddStockDigest(name, d)
-			}
-		}
-	}
-	return cat, nil
-}
-
-// load sends requests from conns connections for dur and collects latencies.
-func load(ctx context.Context, name, addr string, conns int, dur time.Duration) result {
-	c := transport.NewClient(transport.ClientOptions{PoolSize: conns})
-	defer c.Close()
-	hdr := []component.TransportHeader{
-		{Name: []byte(component.HeaderContentType), Value: []byte("application/json")},
-		{Name: []byte(component.HeaderMicroService), Value: []byte("greeter")},
-		{Name: []byte(component.HeaderMicroEndpoint), Value: []byte("Greeter.Hello")},
-	}
-	body := []byte(`{"name":"John"}`)
-	want := `{"greeting":"Hello John"}`
-	// Warm up: fill the pools and the instance pools.
-	for range conns {
-		_, _ = c.Call(ctx, addr, hdr, body)
-	}
-	var mu sync.Mutex
-	var lat []time.Duration
-	errs := 0
-	deadline := time.Now().Add(dur)
-	var wg sync.WaitGroup
-	for range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			local := make([]time.Duration, 0, 1<<14)
-			bad := 0
-			for time.Now().Before(deadline) {
-				start := time.Now()
-				rep, err := c.Call(ctx, addr, hdr, body)
-				if err != nil || rep.Status != 200 || string(rep.Body) != want {
-					bad++
-					if errors.Is(err, context.Canceled) {
-						break
-					}
-					continue
-				}
-				local = append(local, time.Since(start))
-			}
-			mu.Lock()
-			lat = append(lat, local...)
-			errs += bad
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	slices.Sort(lat)
-	r := result{name: name, requests: len(lat), errors: errs, rps: float64(len(lat)) / dur.Seconds()}
-	if len(lat) > 0 {
-		r.p50 = lat[len(lat)/2]
-		r.p99 = lat[len(lat)*99/100]
-	}
-	return r
-}
+// errNotReady is returned when a server did not come up in time.
+var errNotReady = errors.New("not serving within 60 s")
