@@ -109,8 +109,11 @@ type Options struct {
 
 // Client calls services by name or by address. It is safe for concurrent use.
 type Client struct {
-	lookup     Lookup
-	selector   Selector
+	lookup   Lookup
+	selector Selector
+	// flat turns each lookup's answer into the selector's node list once per change of the
+	// registrations, not once per call.
+	flat       selector.Flattener
 	transport  *transport.Client
 	ownsTransp bool
 	codecs     Codecs
@@ -331,7 +334,7 @@ func (c *Client) do(ctx context.Context, req *Request, opts []CallOption) (*Resp
 		}
 		return nil, fmt.Errorf("look up %s: %w", req.Service, err)
 	}
-	nodes := selector.Flatten(services)
+	nodes := c.flat.Flatten(services)
 	wire, ct, id, err := c.encode(ctx, req)
 	if err != nil {
 		return nil, err

@@ -58,7 +58,7 @@ func (c *Client) Stream(ctx context.Context, req *Request, opts ...CallOption) (
 		}
 		return nil, fmt.Errorf("look up %s: %w", req.Service, err)
 	}
-	nodes := selector.Flatten(services)
+	nodes := c.flat.Flatten(services)
 	id := newID()
 	var last error
 	for attempt := 0; attempt <= o.retries; attempt++ {

@@ -24,6 +24,16 @@ type Selector interface {
 	Select(ctx context.Context, in *Selection) (int, error)
 }
 
+// AmongPassing is implemented by a selector whose choice is, by contract, the stock rule: of
+// the n nodes that pass the Selection's filters and exclusions, in their order, the one at
+// Rand % n (StrategyRandom) or Counter % n (StrategyRoundRobin). For such a selector the host
+// may keep the passing nodes of a node list indexed, and choose from the index without the
+// call, with the same result. ChoosesAmongPassing reports whether the rule holds now (a
+// selector that forwards to another answers for that one).
+type AmongPassing interface {
+	ChoosesAmongPassing() bool
+}
+
 // SelectorTwin is what a selector's native twin puts in Twin.Native.
 type SelectorTwin struct {
 	// New returns the twin's Selector.

@@ -134,6 +134,17 @@ type switching struct {
 	sw *wasmcomponent.Switch[component.Selector]
 }
 
+// ChoosesAmongPassing answers for the selector the switch holds now.
+func (s switching) ChoosesAmongPassing() bool {
+	h := s.sw.Acquire()
+	if h == nil {
+		return false
+	}
+	defer h.Release()
+	ap, ok := h.Value().(component.AmongPassing)
+	return ok && ap.ChoosesAmongPassing()
+}
+
 func (s switching) Select(ctx context.Context, in *component.Selection) (int, error) {
 	h := s.sw.Acquire()
 	if h == nil {

@@ -80,6 +80,7 @@ type Selector struct {
 	rng      *rand.Rand
 	counters map[string]uint64
 	marks    map[string]time.Time // node ID → skip until
+	index    passingIndex         // for a selector that chooses by the stock rule (index.go)
 }
 
 // ParseStrategy reads a strategy's name; the empty string is StrategyRandom.
@@ -153,6 +154,18 @@ func (s *Selector) Select(ctx context.Context, service string, nodes []Node, f F
 			in.Exclude = append(in.Exclude, id)
 		} else {
 			delete(s.marks, id)
+		}
+	}
+	if len(in.Exclude) == 0 && len(f.Labels) == 0 && len(nodes) > 0 && s.amongPassing() {
+		// The stock rule over an index of the list's passing nodes: the same choice as the
+		// selector's, without a pass over every node (index.go).
+		if passing := s.index.passing(nodes, f.Version); len(passing) > 0 {
+			k := in.Rand
+			if in.Strategy == component.StrategyRoundRobin {
+				k = in.Counter
+			}
+			s.mu.Unlock()
+			return nodes[passing[k%uint64(len(passing))]], nil
 		}
 	}
 	s.mu.Unlock()
@@ -257,6 +270,9 @@ func (s *Selector) Close(ctx context.Context) error {
 // strategies, so that a client built without a configured selector (a test, a program
 // embedding the client alone) chooses as the stock selector does.
 type Builtin struct{}
+
+// ChoosesAmongPassing implements component.AmongPassing.
+func (Builtin) ChoosesAmongPassing() bool { return true }
 
 // Select implements component.Selector.
 func (Builtin) Select(_ context.Context, in *component.Selection) (int, error) {

@@ -195,10 +195,16 @@ func TestDifferential(t *testing.T) {
 func BenchmarkSelect(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
 		nodes := candidates(n)
-		for _, mode := range []string{"native", "wasm"} {
+		// native: the stock twin, chosen from the index of the list; native-per-call: the
+		// same twin asked every time (a pass over the list, as a selector without the stock
+		// rule gets); wasm: the module, which gets the whole list every call.
+		for _, mode := range []string{"native", "native-per-call", "wasm"} {
 			b.Run(fmt.Sprintf("nodes=%d/%s", n, mode), func(b *testing.B) {
 				var module component.Selector = randomselector.Selector{}
-				if mode == "wasm" {
+				switch mode {
+				case "native-per-call":
+					module = unindexed{module}
+				case "wasm":
 					module = loadModule(b)
 				}
 				s, err := New(Options{Seed: 1, Selector: module})

@@ -29,6 +29,9 @@ func Twin() component.Twin {
 // Selector is the native selector. The zero value is ready to use.
 type Selector struct{}
 
+// ChoosesAmongPassing implements component.AmongPassing: the stock rule is this selector's.
+func (Selector) ChoosesAmongPassing() bool { return true }
+
 // Select implements component.Selector.
 func (Selector) Select(_ context.Context, in *component.Selection) (int, error) {
 	return Select(in)
