@@ -2,11 +2,14 @@ package codec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/microhost/microhost/abi/proto/envelope"
+	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/host"
 )
 
 // benchBody returns a body of about n bytes in the codec's bare encoding.
@@ -50,5 +53,54 @@ func BenchmarkCodec(b *testing.B) {
 				})
 			}
 		}
+	}
+}
+
+// BenchmarkRustJSONCodec is BenchmarkCodec's json-codec rows for the Rust JSON codec
+// (plugins/json-codec-rust), a Wasm build in another language that the differential test
+// holds to the stock codec's bytes: what a leaner Wasm build buys per call.
+func BenchmarkRustJSONCodec(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	if _, err := guestbuild.Rust(ctx, "./plugins/json-codec-rust", dir); err != nil {
+		if errors.Is(err, guestbuild.ErrToolMissing) {
+			b.Skip(err)
+		}
+		b.Fatal(err)
+	}
+	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	l, err := Load(ctx, rt, Setup{Dir: dir, Modules: []string{"json-codec-rust"}, Mode: ModeWasm, PoolSize: 2, Catalogue: stockCatalogue(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close(ctx)
+	c, ok := l.Registry.Lookup("application/json")
+	if !ok {
+		b.Fatal("the Rust codec does not serve application/json")
+	}
+	for _, size := range []int{64, 1024} {
+		b.Run(fmt.Sprintf("%dB/wasm-rust", size), func(b *testing.B) {
+			ct := "application/json"
+			req := envelope.Message{Type: envelope.Request, ID: []byte("1234567890"), Endpoint: []byte("Greeter.Hello"), ContentType: []byte(ct), Body: benchBody(ct, size)}
+			wire := make([]byte, 0, 2*size+128)
+			dst := make([]byte, 0, 128)
+			var in, out envelope.Message
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if wire, err = c.Plugin().Encode(ctx, wire[:0], &req); err != nil {
+					b.Fatal(err)
+				}
+				in = envelope.Message{Type: envelope.Request, ContentType: req.ContentType, Body: wire}
+				if dst, err = c.Plugin().Decode(ctx, dst[:0], &in, &out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
