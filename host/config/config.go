@@ -89,6 +89,9 @@ type Plugins struct {
 	Dir string `toml:"dir"`
 	// CacheDir holds compiled modules between runs ("off" disables it).
 	CacheDir string `toml:"cache_dir"`
+	// CacheMaxBytes bounds the compilation cache on disk (default 2 GiB): past it, the
+	// entries written longest ago are removed at start; -1 means no bound.
+	CacheMaxBytes int64 `toml:"cache_max_bytes"`
 	// StartupTimeout bounds each start-up phase of every module (its start function,
 	// _initialize, its descriptor export); zero means 10 s.
 	StartupTimeout Duration `toml:"startup_timeout"`

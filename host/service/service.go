@@ -190,7 +190,7 @@ func (s *Service) provision(ctx context.Context) error {
 		return err
 	}
 	var err error
-	s.rt, err = host.NewRuntime(ctx, host.Options{CacheDir: cfg.Plugins.CacheDir, Logger: logger, StartupTimeout: time.Duration(cfg.Plugins.StartupTimeout), Telemetry: s.tel})
+	s.rt, err = host.NewRuntime(ctx, host.Options{CacheDir: cfg.Plugins.CacheDir, CacheMaxBytes: cfg.Plugins.CacheMaxBytes, Logger: logger, StartupTimeout: time.Duration(cfg.Plugins.StartupTimeout), Telemetry: s.tel})
 	if err != nil {
 		return err
 	}

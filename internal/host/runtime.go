@@ -24,6 +24,9 @@ type Options struct {
 	// CacheDir holds compiled modules between runs. Empty means the default under the user's
 	// cache directory; "off" disables the on-disk cache.
 	CacheDir string
+	// CacheMaxBytes bounds the on-disk cache: past it, the entries written longest ago are
+	// removed when a Runtime starts. Zero means DefaultCacheMaxBytes; negative, no bound.
+	CacheMaxBytes int64
 	// Logger receives the host's records and the guests' log output. Nil discards them.
 	Logger *slog.Logger
 	// StartupTimeout bounds each start-up phase of a module (its start function, its
@@ -82,6 +85,13 @@ func NewRuntime(ctx context.Context, opts Options) (*Runtime, error) {
 		cache, err := wazero.NewCompilationCacheWithDir(dir)
 		if err != nil {
 			return nil, fmt.Errorf("compilation cache in %s: %w", dir, err)
+		}
+		max := opts.CacheMaxBytes
+		if max == 0 {
+			max = DefaultCacheMaxBytes
+		}
+		if max > 0 {
+			pruneCache(dir, max, logger)
 		}
 		r.cache = cache
 		r.cacheDir = dir
