@@ -89,6 +89,27 @@ func TestSleepingGuestStoppedAtDeadline(t *testing.T) {
 	}
 }
 
+// TestNewInstancePastTheCallDeadline: a call whose new instance is still starting when the
+// call's deadline passes fails with that deadline, not with the start-up deadline's wording.
+func TestNewInstancePastTheCallDeadline(t *testing.T) {
+	m := load(t, newRuntime(t, nil), testguestWasm, ModuleOptions{PoolSize: 2, InterruptOnDeadline: true})
+	busy, cancelBusy := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = m.Call(busy, &Request{Endpoint: "Test.Sleep", Body: []byte("1h")})
+	}()
+	defer func() { cancelBusy(); <-done }()
+	require.Eventually(t, func() bool { busyN, _ := m.poolStats(); return busyN == 1 }, 10*time.Second, time.Millisecond)
+
+	// The one instance is busy: this call starts a second one, which takes longer than 1 ms.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	_, err := m.Call(ctx, &Request{Endpoint: "Test.Echo", Body: []byte("x")})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.NotContains(t, err.Error(), "start-up deadline", "the call's deadline ran out, not the start-up deadline")
+}
+
 // TestNoFreeInstance: a request that waited its whole deadline for an instance gets a 503
 // naming the module, not a deadline error for a handler that never ran.
 func TestNoFreeInstance(t *testing.T) {

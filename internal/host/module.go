@@ -154,7 +154,7 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 	cancel()
 	if err != nil {
 		_ = first.mod.Close(ctx)
-		return nil, startupErr(dctx, abi.ExportDescribe, m.startup, err)
+		return nil, startupErr(ctx, dctx, abi.ExportDescribe, m.startup, err)
 	}
 	m.desc = desc
 
@@ -332,7 +332,7 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	defer func() { inst.call.ctx = nil }()
 	mod, err := m.rt.InstantiateModule(withCall(sctx, &inst.call), m.compiled, cfg)
 	if err != nil {
-		return nil, startupErr(sctx, "start function", m.startup, fmt.Errorf("instantiate: %w", err))
+		return nil, startupErr(ctx, sctx, "start function", m.startup, fmt.Errorf("instantiate: %w", err))
 	}
 	inst.mod, inst.handle = mod, mod.ExportedFunction(abi.ExportHandle)
 	inst.ctx.state = &inst.call
@@ -343,16 +343,21 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
 		if _, err := init.Call(withCall(sctx, &inst.call)); err != nil {
 			_ = mod.Close(ctx)
-			return nil, startupErr(sctx, abi.ExportInitialize, m.startup, fmt.Errorf("%s: %w", abi.ExportInitialize, err))
+			return nil, startupErr(ctx, sctx, abi.ExportInitialize, m.startup, fmt.Errorf("%s: %w", abi.ExportInitialize, err))
 		}
 	}
 	return inst, nil
 }
 
-// startupErr names the phase that did not finish within the start-up deadline; other errors
+// startupErr names the phase that did not finish: before the caller's own deadline, when
+// parent (the call that needed a new instance) ran out first, or within the start-up
+// deadline, when sctx (parent bounded by it) did; other errors pass unchanged.
 // pass as they are.
-func startupErr(ctx context.Context, phase string, limit time.Duration, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+func startupErr(parent, sctx context.Context, phase string, limit time.Duration, err error) error {
+	if perr := parent.Err(); perr != nil {
+		return fmt.Errorf("%s of a new instance did not finish before its caller's deadline or cancellation: %w: %w", phase, perr, err)
+	}
+	if errors.Is(sctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("%w: %s did not finish within the start-up deadline of %v: %w", ErrStartup, phase, limit, err)
 	}
 	return err
