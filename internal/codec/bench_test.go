@@ -23,7 +23,6 @@ func benchBody(ct string, n int) []byte {
 // BenchmarkCodec encodes a request and decodes it again, per codec and twin, for 64-byte and
 // 1 KiB bodies. The native twin reuses its buffers and should report 0 allocs/op.
 func BenchmarkCodec(b *testing.B) {
-	ctx := context.Background()
 	l := loadWasm(b)
 	for _, s := range stockTwins(b) {
 		ct := s.ContentTypes[0]
@@ -34,22 +33,7 @@ func BenchmarkCodec(b *testing.B) {
 				p    Plugin
 			}{{"native", s.Codec}, {"wasm", wasm.Plugin()}} {
 				b.Run(fmt.Sprintf("%s/%dB/%s", s.Name, size, twin.name), func(b *testing.B) {
-					req := envelope.Message{Type: envelope.Request, ID: []byte("1234567890"), Endpoint: []byte("Greeter.Hello"), ContentType: []byte(ct), Body: benchBody(ct, size)}
-					wire := make([]byte, 0, 2*size+128)
-					dst := make([]byte, 0, 128)
-					var in, out envelope.Message
-					b.SetBytes(int64(size))
-					b.ReportAllocs()
-					for b.Loop() {
-						var err error
-						if wire, err = twin.p.Encode(ctx, wire[:0], &req); err != nil {
-							b.Fatal(err)
-						}
-						in = envelope.Message{Type: envelope.Request, ContentType: req.ContentType, Body: wire}
-						if dst, err = twin.p.Decode(ctx, dst[:0], &in, &out); err != nil {
-							b.Fatal(err)
-						}
-					}
+					encodeDecode(b, twin.p, ct, size)
 				})
 			}
 		}
@@ -84,23 +68,28 @@ func BenchmarkRustJSONCodec(b *testing.B) {
 	}
 	for _, size := range []int{64, 1024} {
 		b.Run(fmt.Sprintf("%dB/wasm-rust", size), func(b *testing.B) {
-			ct := "application/json"
-			req := envelope.Message{Type: envelope.Request, ID: []byte("1234567890"), Endpoint: []byte("Greeter.Hello"), ContentType: []byte(ct), Body: benchBody(ct, size)}
-			wire := make([]byte, 0, 2*size+128)
-			dst := make([]byte, 0, 128)
-			var in, out envelope.Message
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			for b.Loop() {
-				var err error
-				if wire, err = c.Plugin().Encode(ctx, wire[:0], &req); err != nil {
-					b.Fatal(err)
-				}
-				in = envelope.Message{Type: envelope.Request, ContentType: req.ContentType, Body: wire}
-				if dst, err = c.Plugin().Decode(ctx, dst[:0], &in, &out); err != nil {
-					b.Fatal(err)
-				}
-			}
+			encodeDecode(b, c.Plugin(), "application/json", size)
 		})
+	}
+}
+
+// encodeDecode encodes a request of about size bytes with p and decodes it again, b.N times.
+func encodeDecode(b *testing.B, p Plugin, ct string, size int) {
+	ctx := context.Background()
+	req := envelope.Message{Type: envelope.Request, ID: []byte("1234567890"), Endpoint: []byte("Greeter.Hello"), ContentType: []byte(ct), Body: benchBody(ct, size)}
+	wire := make([]byte, 0, 2*size+128)
+	dst := make([]byte, 0, 128)
+	var in, out envelope.Message
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if wire, err = p.Encode(ctx, wire[:0], &req); err != nil {
+			b.Fatal(err)
+		}
+		in = envelope.Message{Type: envelope.Request, ContentType: req.ContentType, Body: wire}
+		if dst, err = p.Decode(ctx, dst[:0], &in, &out); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
