@@ -123,10 +123,14 @@ module = "greeter"
 // without listening or registering anything.
 func TestValidate(t *testing.T) {
 	regDir := t.TempDir()
-	good := writeConfig(t, "[registry]\naddress = \""+regDir+"\"\n")
+	// The extra lines go into the last [[handler]] table (testguest) before [registry].
+	good := writeConfig(t, "calls = [\"greeter\", \"billing.Charge\"]\npublishes = [\"events.*\"]\n[registry]\naddress = \""+regDir+"\"\n")
 	stdout, stderr, code := cli(t, nil, "validate", good)
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, good+": ok\n", stdout)
+	assert.Equal(t, good+": ok\n"+
+		"grants (anything not listed is denied):\n"+
+		"  handler[0] greeter: calls none; publishes none; forwards none\n"+
+		"  handler[1] testguest: calls greeter, billing.Charge; publishes events.*; forwards none\n", stdout)
 	entries, err := os.ReadDir(regDir)
 	require.NoError(t, err)
 	assert.Empty(t, entries, "validate registered something")

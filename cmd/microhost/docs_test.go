@@ -58,15 +58,16 @@ type docPage struct {
 }
 
 var (
-	runLineRE   = regexp.MustCompile(`^(?:bin/)?microhost run (examples/\S+)`)
-	makeRunRE   = regexp.MustCompile(`^make run\b`)
-	killJobRE   = regexp.MustCompile(`^kill -TERM %(\d+)$`)
-	uuidRE      = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
-	loopbackRE  = regexp.MustCompile(`127\.0\.0\.1:\d+`)
-	idPrefixRE  = regexp.MustCompile(`(^|[-\s])[0-9a-f]+…`)
-	spacesRE    = regexp.MustCompile(`[ \t]+`)
-	moduleKeyRE = regexp.MustCompile(`(?m)^module\s*=\s*"([^"]+)"`)
-	wasmPathRE  = regexp.MustCompile(`bin/plugins/([A-Za-z0-9_-]+)\.wasm`)
+	runLineRE    = regexp.MustCompile(`^(?:bin/)?microhost run (examples/\S+)`)
+	makeRunRE    = regexp.MustCompile(`^make run\b`)
+	killJobRE    = regexp.MustCompile(`^kill -TERM %(\d+)$`)
+	uuidRE       = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	loopbackRE   = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+	idPrefixRE   = regexp.MustCompile(`(^|[-\s])[0-9a-f]+…`)
+	spacesRE     = regexp.MustCompile(`[ \t]+`)
+	moduleKeyRE  = regexp.MustCompile(`(?m)^module\s*=\s*"([^"]+)"`)
+	wasmPathRE   = regexp.MustCompile(`bin/plugins/([A-Za-z0-9_-]+)\.wasm`)
+	configPathRE = regexp.MustCompile(`examples/[A-Za-z0-9_/-]+\.toml`)
 )
 
 // parseDocPage reads the servers and transcripts of the Markdown page at root/rel.
@@ -278,6 +279,14 @@ func docModules(t *testing.T, root, dir string, pages []docPage, mirror string) 
 				for _, m := range wasmPathRE.FindAllStringSubmatch(s.command, -1) {
 					names[m[1]] = true
 				}
+				// A config a transcript names (`microhost validate examples/…`) needs its modules.
+				for _, cfg := range configPathRE.FindAllString(s.command, -1) {
+					raw, err := os.ReadFile(filepath.Join(mirror, cfg))
+					require.NoError(t, err, "%s: config %s", p.path, cfg)
+					for _, m := range moduleKeyRE.FindAllStringSubmatch(string(raw), -1) {
+						names[m[1]] = true
+					}
+				}
 			}
 		}
 	}
@@ -352,7 +361,7 @@ func TestDocumentedCommands(t *testing.T) {
 	}
 	// The pages this test must find: if one of these lost its transcripts, the test would
 	// check less than the docs show.
-	for _, want := range []string{"README.md", "docs/calling.md", "docs/streaming.md", "docs/handlers.md", "examples/chain/README.md", "examples/pubsub/README.md"} {
+	for _, want := range []string{"README.md", "docs/calling.md", "docs/streaming.md", "docs/handlers.md", "docs/components.md", "examples/chain/README.md", "examples/pubsub/README.md"} {
 		require.True(t, slices.ContainsFunc(pages, func(p docPage) bool { return p.path == want }), "no transcript found in %s", want)
 	}
 

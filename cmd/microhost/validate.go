@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/service"
 )
 
@@ -34,7 +35,36 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		return fmt.Errorf("%s: %d problem(s):\n  %s", path, len(problems), strings.Join(problems, "\n  "))
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", path)
+	writeGrants(stdout, cfg)
 	return nil
+}
+
+// writeGrants lists what each handler and subscriber module may do beyond answering its own
+// requests: the services it may call, the topics it may publish to and the credentials its
+// calls may forward. Everything not listed is denied.
+func writeGrants(w io.Writer, cfg *config.Config) {
+	list := func(v []string) string {
+		if len(v) == 0 {
+			return "none"
+		}
+		return strings.Join(v, ", ")
+	}
+	fmt.Fprintln(w, "grants (anything not listed is denied):")
+	for i, h := range cfg.Handlers {
+		fmt.Fprintf(w, "  handler[%d] %s: calls %s; publishes %s; forwards %s\n", i, moduleLabel(h.Module, h.Path),
+			list(h.Calls), list(h.Publishes), list(h.ForwardMetadata))
+	}
+	for i, s := range cfg.Subscribers {
+		fmt.Fprintf(w, "  subscriber[%d] %s (topic %s): publishes %s\n", i, moduleLabel(s.Module, s.Path), s.Topic, list(s.Publishes))
+	}
+}
+
+// moduleLabel names a module by its name, or by its file when the config gives a path.
+func moduleLabel(module, path string) string {
+	if module != "" {
+		return module
+	}
+	return path
 }
 
 // splitJoined lists the errors errors.Join joined, one line each.
