@@ -13,12 +13,19 @@ import (
 // `microhost dev`) is a new entry, so an unbounded cache grows by gigabytes.
 const DefaultCacheMaxBytes = 2 << 30
 
+// pruneKeep is how recent an entry must be to stay whatever the cache's size: what the
+// processes of the last day compiled (a test suite's modules, a dev session's builds) is
+// likely needed again soon, and removing it from under them would only make them compile it
+// again.
+const pruneKeep = 24 * time.Hour
+
 // pruneCache keeps the compilation cache in dir under max bytes: when it holds more, the
 // entries written longest ago are removed until it holds three quarters of max, so that
-// pruning is rare. The cache is wazero's: a folder per wazero version and platform, a file
-// per compiled module. A removed entry costs one compilation the next time it is needed; a
-// file another process removes first, or is still writing, is skipped.
-func pruneCache(dir string, max int64, logger *slog.Logger) {
+// pruning is rare — but none written within pruneKeep of now. The cache is wazero's: a folder
+// per wazero version and platform, a file per compiled module. A removed entry costs one
+// compilation the next time it is needed; a file another process removes first, or is still
+// writing, is skipped.
+func pruneCache(dir string, max int64, now time.Time, logger *slog.Logger) {
 	type entry struct {
 		path string
 		size int64
@@ -54,7 +61,7 @@ func pruneCache(dir string, max int64, logger *slog.Logger) {
 	goal := max / 4 * 3
 	removed, freed := 0, int64(0)
 	for _, e := range entries {
-		if total <= goal {
+		if total <= goal || now.Sub(e.mod) < pruneKeep {
 			break
 		}
 		if os.Remove(e.path) == nil {

@@ -91,7 +91,7 @@ func NewRuntime(ctx context.Context, opts Options) (*Runtime, error) {
 			max = DefaultCacheMaxBytes
 		}
 		if max > 0 {
-			pruneCache(dir, max, logger)
+			pruneCache(dir, max, time.Now(), logger)
 		}
 		r.cache = cache
 		r.cacheDir = dir
