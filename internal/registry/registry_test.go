@@ -204,7 +204,7 @@ func TestConsulRegisterGetDeregister(t *testing.T) {
 			require.Eventually(t, func() bool {
 				got, err := r.GetService(ctx, name)
 				return err == nil && got[0].Version == "1.1.0"
-			}, 5*time.Second, 10*time.Millisecond)
+			}, 15*time.Second, 10*time.Millisecond)
 
 			require.NoError(t, r.Deregister(ctx, svc))
 			visible(t, r, name, 0)
