@@ -126,6 +126,7 @@ var microhostRows = []microhostRow{
 var startupRows = []microhostRow{
 	{"make run (examples/greeter: auto, Go handler)", "auto", "greeter"},
 	{"native twins, C handler", "native", "greeter-c"},
+	{"every component in Wasm, Go handler", "wasm", "greeter"},
 }
 
 // freeAddr returns a loopback address with a port free right now.
