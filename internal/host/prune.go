@@ -70,5 +70,9 @@ func pruneCache(dir string, max int64, now time.Time, logger *slog.Logger) {
 			freed += e.size
 		}
 	}
-	logger.Info("compilation cache pruned", "dir", dir, "removed", removed, "freed_mb", freed>>20, "kept_mb", total>>20)
+	if removed > 0 {
+		// At debug level: every command starts a Runtime, and a one-shot command's output
+		// is not the place for cache housekeeping.
+		logger.Debug("compilation cache pruned", "dir", dir, "removed", removed, "freed_mb", freed>>20, "kept_mb", total>>20)
+	}
 }
