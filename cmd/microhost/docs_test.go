@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -48,6 +49,16 @@ type transcript struct {
 type step struct {
 	command string
 	want    []string
+}
+
+// job returns N when the step is `kill -TERM %N`, which stops the page's Nth server.
+func (s step) job() (int, bool) {
+	m := killJobRE.FindStringSubmatch(strings.TrimSpace(s.command))
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	return n, err == nil
 }
 
 // docPage is what the test takes from one Markdown page.
@@ -248,9 +259,8 @@ func runTranscript(t *testing.T, dir string, env []string, tr transcript, kill f
 		script.Reset()
 	}
 	for i, s := range tr.steps {
-		if m := killJobRE.FindStringSubmatch(strings.TrimSpace(s.command)); m != nil {
+		if job, ok := s.job(); ok {
 			flush()
-			job, _ := strconv.Atoi(m[1])
 			kill(job)
 			continue
 		}
@@ -291,8 +301,9 @@ func docModules(t *testing.T, root, dir string, pages []docPage, mirror string) 
 		}
 	}
 	ctx := context.Background()
-	for _, name := range sortedKeys(names) {
+	for _, name := range slices.Sorted(maps.Keys(names)) {
 		var err error
+		cSources, _ := filepath.Glob(filepath.Join(root, "handlers", name, "*.c"))
 		switch {
 		case fileExists(filepath.Join(root, "handlers", name, "main.go")):
 			_, err = guestbuild.Go(ctx, "./handlers/"+name, dir)
@@ -301,8 +312,8 @@ func docModules(t *testing.T, root, dir string, pages []docPage, mirror string) 
 			if err == nil {
 				err = os.Rename(filepath.Join(dir, "wasm.wasm"), filepath.Join(dir, name+".wasm"))
 			}
-		case name == "greeter-c":
-			_, err = guestbuild.C(ctx, "./handlers/greeter-c", dir)
+		case len(cSources) > 0:
+			_, err = guestbuild.C(ctx, "./handlers/"+name, dir)
 			if errors.Is(err, guestbuild.ErrToolMissing) && os.Getenv("CI") == "" {
 				t.Logf("the pages that use %s.wasm will fail: %v", name, err)
 				err = nil
@@ -312,15 +323,6 @@ func docModules(t *testing.T, root, dir string, pages []docPage, mirror string) 
 		}
 		require.NoError(t, err)
 	}
-}
-
-func sortedKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func fileExists(p string) bool {
@@ -407,7 +409,7 @@ func TestDocumentedCommands(t *testing.T) {
 					outs = runTranscript(t, mirror, pageEnv, tr, kill)
 					bad = -1
 					for i, s := range tr.steps {
-						if killJobRE.MatchString(strings.TrimSpace(s.command)) {
+						if _, ok := s.job(); ok {
 							continue
 						}
 						if !outputMatches(s.command, s.want, outs[i]) {
@@ -432,7 +434,7 @@ func TestDocumentedCommands(t *testing.T) {
 
 // hasKill reports whether tr stops a server, which cannot be run twice.
 func hasKill(tr transcript) bool {
-	return slices.ContainsFunc(tr.steps, func(s step) bool { return killJobRE.MatchString(strings.TrimSpace(s.command)) })
+	return slices.ContainsFunc(tr.steps, func(s step) bool { _, ok := s.job(); return ok })
 }
 
 func TestTranscriptMatching(t *testing.T) {
