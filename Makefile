@@ -94,8 +94,8 @@ wasm-plugins:
 
 # generate rebuilds the committed protobuf Go code; `make deps` installs protoc. The plugins
 # are built here: protoc-gen-go at the version go.mod requires, and protoc-gen-microhost
-# (the handler and client code of the greeter and of rpccaller's stream test module) from
-# this tree.
+# (the handler, client and JSON code of the greeter, of rpccaller's stream test module and of
+# abi/rpc's test messages) from this tree.
 PROTOC := protoc --plugin=protoc-gen-go=$(BIN)/protoc-gen-go --plugin=protoc-gen-microhost=$(BIN)/protoc-gen-microhost
 generate:
 	$(GO) build -o $(BIN)/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
@@ -108,6 +108,8 @@ generate:
 		--microhost_out=handlers/greeter/greeterpb --microhost_opt=paths=source_relative handlers/greeter/greeter.proto
 	$(PROTOC) --proto_path=host/client/rpccaller/testdata/tally --go_out=host/client/rpccaller/testdata/tally/tallypb --go_opt=paths=source_relative \
 		--microhost_out=host/client/rpccaller/testdata/tally/tallypb --microhost_opt=paths=source_relative host/client/rpccaller/testdata/tally/tally.proto
+	$(PROTOC) --proto_path=abi/rpc/testdata/kinds --go_out=abi/rpc/testdata/kinds/kindspb --go_opt=paths=source_relative \
+		--microhost_out=abi/rpc/testdata/kinds/kindspb --microhost_opt=paths=source_relative abi/rpc/testdata/kinds/kinds.proto
 
 # run needs only Go: the Go handlers and the stock plugins, not the C/AssemblyScript/WAT/Rust
 # greeters (whose toolchains `make deps` installs).

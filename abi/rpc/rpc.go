@@ -84,16 +84,29 @@ func IsProtobuf(contentType string) bool {
 }
 
 // Marshal encodes m as a body of contentType: protobuf when IsProtobuf(contentType), JSON
-// otherwise.
+// otherwise. JSON is what encoding/json writes, through the message's generated
+// MicrohostAppendJSON method when it has one.
 func Marshal(contentType string, m proto.Message) ([]byte, error) {
 	if IsProtobuf(contentType) {
 		return proto.Marshal(m)
+	}
+	return marshalJSON(m)
+}
+
+// marshalJSON encodes m as encoding/json does, without reflection when protoc-gen-microhost
+// generated m's JSON methods.
+func marshalJSON(m proto.Message) ([]byte, error) {
+	if c, ok := m.(jsonCodec); ok {
+		if b, ok := c.MicrohostAppendJSON(make([]byte, 0, 64)); ok {
+			return b, nil
+		}
 	}
 	return json.Marshal(m)
 }
 
 // Unmarshal decodes a body of contentType into m: protobuf when IsProtobuf(contentType),
-// JSON otherwise.
+// JSON otherwise. JSON is decoded by encoding/json, into m as it is (fields the body does not
+// name keep their values).
 func Unmarshal(contentType string, body []byte, m proto.Message) error {
 	if IsProtobuf(contentType) {
 		return proto.Unmarshal(body, m)
@@ -101,8 +114,25 @@ func Unmarshal(contentType string, body []byte, m proto.Message) error {
 	return json.Unmarshal(body, m)
 }
 
+// unmarshalNewJSON decodes a JSON body into m, a new message, as encoding/json does: through
+// m's generated MicrohostDecodeJSON method when it has one and the body is one it reads on
+// its own, by encoding/json otherwise (on a reset message, so the outcome, error included, is
+// encoding/json's).
+func unmarshalNewJSON(body []byte, m proto.Message) error {
+	if c, ok := m.(jsonCodec); ok {
+		r := NewJSONReader(body)
+		c.MicrohostDecodeJSON(&r)
+		if r.Done() {
+			return nil
+		}
+		proto.Reset(m)
+	}
+	return json.Unmarshal(body, m)
+}
+
 // Invoke is the body of every generated client method: it encodes req in the call's content
-// type, calls endpoint of service through c and decodes the reply into rsp. An error from c
+// type, calls endpoint of service through c and decodes the reply into rsp, a new message
+// (a JSON reply that names only some fields leaves the rest zero). An error from c
 // is returned as it is, so a handler's error keeps its type and code.
 func Invoke(ctx context.Context, c Caller, service, endpoint string, req, rsp proto.Message, opts ...CallOption) error {
 	o := NewCallOptions(opts...)
@@ -114,7 +144,13 @@ func Invoke(ctx context.Context, c Caller, service, endpoint string, req, rsp pr
 	if err != nil {
 		return err
 	}
-	if err := Unmarshal(o.ContentType, reply, rsp); err != nil {
+	if IsProtobuf(o.ContentType) {
+		err = proto.Unmarshal(reply, rsp)
+	} else {
+		// rsp is a generated client's new reply.
+		err = unmarshalNewJSON(reply, rsp)
+	}
+	if err != nil {
 		return fmt.Errorf("call %s: decode the reply as %s: %w", endpoint, o.ContentType, err)
 	}
 	return nil

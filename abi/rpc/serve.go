@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
@@ -28,12 +27,12 @@ func Serve(r *guest.Request, req, rsp proto.Message, call func() error) ([]byte,
 		}
 		return proto.Marshal(rsp)
 	}
-	if err := json.Unmarshal(r.Body, req); err != nil {
+	if err := unmarshalNewJSON(r.Body, req); err != nil {
 		guest.Log(abi.LogDebug, fmt.Sprintf("malformed JSON request for %s: %v", r.Endpoint, err))
 		return nil, guest.BadRequest("malformed JSON request for %s", r.Endpoint)
 	}
 	if err := call(); err != nil {
 		return nil, err
 	}
-	return json.Marshal(rsp)
+	return marshalJSON(rsp)
 }

@@ -13,12 +13,14 @@ const (
 	abiPackage     = protogen.GoImportPath("github.com/microhost/microhost/abi")
 	guestPackage   = protogen.GoImportPath("github.com/microhost/microhost/abi/guest")
 	rpcPackage     = protogen.GoImportPath("github.com/microhost/microhost/abi/rpc")
+	strconvPackage = protogen.GoImportPath("strconv")
 )
 
-// generateFile writes FILE.microhost.go for a file with services and returns it, or nil for
-// a file without.
+// generateFile writes FILE.microhost.go for a file with services or with messages that get
+// JSON methods, and returns it; it returns nil for a file with neither.
 func generateFile(gen *protogen.Plugin, file *protogen.File) *protogen.GeneratedFile {
-	if len(file.Services) == 0 {
+	fast := fastMessages(file)
+	if len(file.Services) == 0 && len(fast) == 0 {
 		return nil
 	}
 	g := gen.NewGeneratedFile(file.GeneratedFilenamePrefix+".microhost.go", file.GoImportPath)
@@ -33,6 +35,10 @@ func generateFile(gen *protogen.Plugin, file *protogen.File) *protogen.Generated
 		generateHandler(g, s)
 		g.P()
 		generateClient(g, s)
+	}
+	for _, m := range fast {
+		g.P()
+		generateMessageJSON(g, m)
 	}
 	return g
 }

@@ -5,8 +5,11 @@
 //	protoc --go_out=. --go_opt=paths=source_relative \
 //		--microhost_out=. --microhost_opt=paths=source_relative greeter.proto
 //
-// For each file with services it writes NAME.microhost.go into the Go package of the messages.
-// For each service Greeter it holds:
+// For each file with services or messages it writes NAME.microhost.go into the Go package of
+// the messages. Each message whose fields are all scalars, enums, bytes, repeated ones of
+// those or messages of the same file gets MicrohostAppendJSON and MicrohostDecodeJSON, which
+// abi/rpc uses in place of encoding/json's reflection, with the same results. For each service
+// Greeter the file holds:
 //
 //   - GreeterHandler, the interface a Go handler module implements (one method per RPC,
 //     Hello(req *HelloRequest, rsp *HelloResponse) error), and RegisterGreeterHandler, which

@@ -57,3 +57,83 @@ func (x *greeterClient) Hello(ctx context.Context, req *HelloRequest, opts ...rp
 	}
 	return rsp, nil
 }
+
+// MicrohostAppendJSON appends x as encoding/json encodes it, without reflection; false
+// means x holds a value only encoding/json can report on (a NaN or an infinity).
+func (x *HelloRequest) MicrohostAppendJSON(b []byte) ([]byte, bool) {
+	if x == nil {
+		return append(b, "null"...), true
+	}
+	b = append(b, '{')
+	start := len(b)
+	if x.Name != "" {
+		b = rpc.JSONField(b, start, `"name":`)
+		v := x.Name
+		b = rpc.AppendJSONString(b, v)
+	}
+	return append(b, '}'), true
+}
+
+// MicrohostDecodeJSON decodes a JSON value from r into x, a new message, as
+// encoding/json would, without reflection; it fails r on input it leaves to
+// encoding/json (an escaped string, a key that is not a field's exact name…).
+func (x *HelloRequest) MicrohostDecodeJSON(r *rpc.JSONReader) {
+	if !r.BeginObject() {
+		return
+	}
+	for {
+		key, more := r.NextKey()
+		if !more {
+			return
+		}
+		switch string(key) {
+		case "name":
+			if !r.Null() {
+				x.Name = r.String()
+			}
+		default:
+			r.Fail()
+			return
+		}
+	}
+}
+
+// MicrohostAppendJSON appends x as encoding/json encodes it, without reflection; false
+// means x holds a value only encoding/json can report on (a NaN or an infinity).
+func (x *HelloResponse) MicrohostAppendJSON(b []byte) ([]byte, bool) {
+	if x == nil {
+		return append(b, "null"...), true
+	}
+	b = append(b, '{')
+	start := len(b)
+	if x.Greeting != "" {
+		b = rpc.JSONField(b, start, `"greeting":`)
+		v := x.Greeting
+		b = rpc.AppendJSONString(b, v)
+	}
+	return append(b, '}'), true
+}
+
+// MicrohostDecodeJSON decodes a JSON value from r into x, a new message, as
+// encoding/json would, without reflection; it fails r on input it leaves to
+// encoding/json (an escaped string, a key that is not a field's exact name…).
+func (x *HelloResponse) MicrohostDecodeJSON(r *rpc.JSONReader) {
+	if !r.BeginObject() {
+		return
+	}
+	for {
+		key, more := r.NextKey()
+		if !more {
+			return
+		}
+		switch string(key) {
+		case "greeting":
+			if !r.Null() {
+				x.Greeting = r.String()
+			}
+		default:
+			r.Fail()
+			return
+		}
+	}
+}

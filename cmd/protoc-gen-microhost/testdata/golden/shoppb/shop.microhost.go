@@ -361,3 +361,43 @@ type feedFollowClientStream struct{ s *rpc.ClientStream }
 func (x feedFollowClientStream) Recv() (*Item, error) { return rpc.Recv(x.s, new(Item)) }
 
 func (x feedFollowClientStream) Close() error { return x.s.Close() }
+
+// MicrohostAppendJSON appends x as encoding/json encodes it, without reflection; false
+// means x holds a value only encoding/json can report on (a NaN or an infinity).
+func (x *GetRequest) MicrohostAppendJSON(b []byte) ([]byte, bool) {
+	if x == nil {
+		return append(b, "null"...), true
+	}
+	b = append(b, '{')
+	start := len(b)
+	if x.Id != "" {
+		b = rpc.JSONField(b, start, `"id":`)
+		v := x.Id
+		b = rpc.AppendJSONString(b, v)
+	}
+	return append(b, '}'), true
+}
+
+// MicrohostDecodeJSON decodes a JSON value from r into x, a new message, as
+// encoding/json would, without reflection; it fails r on input it leaves to
+// encoding/json (an escaped string, a key that is not a field's exact name…).
+func (x *GetRequest) MicrohostDecodeJSON(r *rpc.JSONReader) {
+	if !r.BeginObject() {
+		return
+	}
+	for {
+		key, more := r.NextKey()
+		if !more {
+			return
+		}
+		switch string(key) {
+		case "id":
+			if !r.Null() {
+				x.Id = r.String()
+			}
+		default:
+			r.Fail()
+			return
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	context "context"
 	abi "github.com/microhost/microhost/abi"
 	rpc "github.com/microhost/microhost/abi/rpc"
+	strconv "strconv"
 )
 
 // TallyHandler is the server API of the tally.Tally service: a Go handler
@@ -188,3 +189,141 @@ func (x tallyRunningClientStream) Recv() (*Total, error) { return rpc.Recv(x.s, 
 func (x tallyRunningClientStream) CloseSend() error { return x.s.CloseSend() }
 
 func (x tallyRunningClientStream) Close() error { return x.s.Close() }
+
+// MicrohostAppendJSON appends x as encoding/json encodes it, without reflection; false
+// means x holds a value only encoding/json can report on (a NaN or an infinity).
+func (x *CountRequest) MicrohostAppendJSON(b []byte) ([]byte, bool) {
+	if x == nil {
+		return append(b, "null"...), true
+	}
+	b = append(b, '{')
+	start := len(b)
+	if x.To != 0 {
+		b = rpc.JSONField(b, start, `"to":`)
+		v := x.To
+		b = strconv.AppendInt(b, v, 10)
+	}
+	if x.FailAfter != 0 {
+		b = rpc.JSONField(b, start, `"fail_after":`)
+		v := x.FailAfter
+		b = strconv.AppendInt(b, v, 10)
+	}
+	return append(b, '}'), true
+}
+
+// MicrohostDecodeJSON decodes a JSON value from r into x, a new message, as
+// encoding/json would, without reflection; it fails r on input it leaves to
+// encoding/json (an escaped string, a key that is not a field's exact name…).
+func (x *CountRequest) MicrohostDecodeJSON(r *rpc.JSONReader) {
+	if !r.BeginObject() {
+		return
+	}
+	for {
+		key, more := r.NextKey()
+		if !more {
+			return
+		}
+		switch string(key) {
+		case "to":
+			if !r.Null() {
+				x.To = r.Int(64)
+			}
+		case "fail_after":
+			if !r.Null() {
+				x.FailAfter = r.Int(64)
+			}
+		default:
+			r.Fail()
+			return
+		}
+	}
+}
+
+// MicrohostAppendJSON appends x as encoding/json encodes it, without reflection; false
+// means x holds a value only encoding/json can report on (a NaN or an infinity).
+func (x *Number) MicrohostAppendJSON(b []byte) ([]byte, bool) {
+	if x == nil {
+		return append(b, "null"...), true
+	}
+	b = append(b, '{')
+	start := len(b)
+	if x.N != 0 {
+		b = rpc.JSONField(b, start, `"n":`)
+		v := x.N
+		b = strconv.AppendInt(b, v, 10)
+	}
+	return append(b, '}'), true
+}
+
+// MicrohostDecodeJSON decodes a JSON value from r into x, a new message, as
+// encoding/json would, without reflection; it fails r on input it leaves to
+// encoding/json (an escaped string, a key that is not a field's exact name…).
+func (x *Number) MicrohostDecodeJSON(r *rpc.JSONReader) {
+	if !r.BeginObject() {
+		return
+	}
+	for {
+		key, more := r.NextKey()
+		if !more {
+			return
+		}
+		switch string(key) {
+		case "n":
+			if !r.Null() {
+				x.N = r.Int(64)
+			}
+		default:
+			r.Fail()
+			return
+		}
+	}
+}
+
+// MicrohostAppendJSON appends x as encoding/json encodes it, without reflection; false
+// means x holds a value only encoding/json can report on (a NaN or an infinity).
+func (x *Total) MicrohostAppendJSON(b []byte) ([]byte, bool) {
+	if x == nil {
+		return append(b, "null"...), true
+	}
+	b = append(b, '{')
+	start := len(b)
+	if x.Sum != 0 {
+		b = rpc.JSONField(b, start, `"sum":`)
+		v := x.Sum
+		b = strconv.AppendInt(b, v, 10)
+	}
+	if x.Count != 0 {
+		b = rpc.JSONField(b, start, `"count":`)
+		v := x.Count
+		b = strconv.AppendInt(b, v, 10)
+	}
+	return append(b, '}'), true
+}
+
+// MicrohostDecodeJSON decodes a JSON value from r into x, a new message, as
+// encoding/json would, without reflection; it fails r on input it leaves to
+// encoding/json (an escaped string, a key that is not a field's exact name…).
+func (x *Total) MicrohostDecodeJSON(r *rpc.JSONReader) {
+	if !r.BeginObject() {
+		return
+	}
+	for {
+		key, more := r.NextKey()
+		if !more {
+			return
+		}
+		switch string(key) {
+		case "sum":
+			if !r.Null() {
+				x.Sum = r.Int(64)
+			}
+		case "count":
+			if !r.Null() {
+				x.Count = r.Int(64)
+			}
+		default:
+			r.Fail()
+			return
+		}
+	}
+}
