@@ -79,7 +79,20 @@ type Selection struct {
 	Exclude []string
 	// Nodes are the candidates, in the registry's order.
 	Nodes []SelectNode
+	// List, when not zero, names Nodes: the host gives an id to one node list only, and
+	// never gives it again to another. A selector module that keeps node lists (it declares
+	// SelectListsMetadata on its select operation) may then be sent the id without the nodes
+	// (abi/selector.md, "Node lists"); other selectors ignore it.
+	List uint64
 }
+
+// SelectListsMetadata is the metadata key of the select operation by which a selector
+// module says it keeps node lists, with the number it keeps as the value ("8").
+const SelectListsMetadata = "node_lists"
+
+// ErrUnknownList is the selector's answer (code 409 from a module) to a Selection that names
+// a List without its Nodes when it does not hold that list: the host then sends the nodes.
+var ErrUnknownList = errors.New("unknown node list")
 
 // Passes reports whether node passes in's filters: its version (when in.Version is set),
 // every label, and not excluded. It is the contract every selector's choice must meet.
@@ -120,6 +133,7 @@ const (
 	selLabels   = 5
 	selExclude  = 6
 	selNodes    = 7
+	selList     = 8
 
 	nodeID       = 1
 	nodeAddress  = 2
@@ -132,6 +146,13 @@ const (
 // AppendSelection appends the wire form of in (message SelectInput) to dst. Fields holding
 // their zero value are left out, as proto3 does; map entries come in map order.
 func AppendSelection(dst []byte, in *Selection) []byte {
+	dst = AppendSelectionWithoutNodes(dst, in)
+	return appendNodes(dst, in.Nodes)
+}
+
+// AppendSelectionWithoutNodes is AppendSelection without in.Nodes: what is sent to a selector
+// module that keeps node lists when it may hold in.List already.
+func AppendSelectionWithoutNodes(dst []byte, in *Selection) []byte {
 	dst = appendVarintField(dst, selStrategy, uint64(in.Strategy))
 	dst = appendVarintField(dst, selRand, in.Rand)
 	dst = appendVarintField(dst, selCounter, in.Counter)
@@ -141,8 +162,13 @@ func AppendSelection(dst []byte, in *Selection) []byte {
 		dst = protowire.AppendTag(dst, selExclude, protowire.BytesType)
 		dst = protowire.AppendString(dst, id)
 	}
-	for i := range in.Nodes {
-		n := &in.Nodes[i]
+	return appendVarintField(dst, selList, in.List)
+}
+
+// appendNodes appends nodes as SelectInput's field 7.
+func appendNodes(dst []byte, nodes []SelectNode) []byte {
+	for i := range nodes {
+		n := &nodes[i]
 		size := stringFieldSize(nodeID, n.ID) + stringFieldSize(nodeAddress, n.Address) +
 			stringFieldSize(nodeVersion, n.Version) + mapFieldSize(nodeMetadata, n.Metadata)
 		dst = protowire.AppendTag(dst, selNodes, protowire.BytesType)
@@ -166,11 +192,11 @@ func DecodeSelection(b []byte, in *Selection) error {
 			return fmt.Errorf("%w: %w", ErrMalformedSelection, envelope.WireError(n))
 		}
 		b = b[n:]
-		if num < selStrategy || num > selNodes {
+		if num < selStrategy || num > selList {
 			continue
 		}
 		want := protowire.BytesType
-		if num <= selCounter {
+		if num <= selCounter || num == selList {
 			want = protowire.VarintType
 		}
 		if typ != want {
@@ -183,6 +209,8 @@ func DecodeSelection(b []byte, in *Selection) error {
 			in.Rand = x
 		case selCounter:
 			in.Counter = x
+		case selList:
+			in.List = x
 		case selVersion:
 			in.Version = string(v)
 		case selLabels:

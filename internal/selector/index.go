@@ -49,6 +49,36 @@ func (x *passingIndex) passing(nodes []Node, version string) []int {
 	return p
 }
 
+// listIDs gives each node list, by identity, an id (Selection.List) that no other list gets:
+// ids are never reused, and the map holds each list it names, so its memory cannot be
+// reused for another. A Wasm selector that keeps node lists is then sent the id instead of
+// the nodes. It is guarded by the Selector's mutex.
+type listIDs struct {
+	m     map[listKey]uint64
+	nodes int // the lengths of the lists in m, summed
+	last  uint64
+}
+
+type listKey struct {
+	first *Node
+	n     int
+}
+
+// id returns the id of nodes, which must not be empty.
+func (l *listIDs) id(nodes []Node) uint64 {
+	key := listKey{first: &nodes[0], n: len(nodes)}
+	if id, ok := l.m[key]; ok {
+		return id
+	}
+	if l.m == nil || l.nodes+len(nodes) > maxIndexed {
+		l.m, l.nodes = map[listKey]uint64{}, 0
+	}
+	l.last++
+	l.m[key] = l.last
+	l.nodes += len(nodes)
+	return l.last
+}
+
 // amongPassing reports whether the selector chooses by the stock rule now.
 func (s *Selector) amongPassing() bool {
 	ap, ok := s.impl.(component.AmongPassing)

@@ -81,6 +81,7 @@ type Selector struct {
 	counters map[string]uint64
 	marks    map[string]time.Time // node ID → skip until
 	index    passingIndex         // for a selector that chooses by the stock rule (index.go)
+	lists    listIDs              // Selection.List of each node list (index.go)
 }
 
 // ParseStrategy reads a strategy's name; the empty string is StrategyRandom.
@@ -134,6 +135,10 @@ func Flatten(services []*abi.Service) []Node {
 // abi.ErrServiceNotFound; with none passing the filters, ErrNoneAvailable. Nodes marked as
 // failing are excluded, unless every node that passes the filters is marked: then the
 // choice is made again without the marks rather than fail without trying.
+//
+// The Selector knows node lists by identity (an index of their passing nodes, an id sent to
+// a Wasm selector instead of the nodes), so a list passed to Select must not be modified
+// afterwards: pass a new slice when the nodes change, as a Flattener does.
 func (s *Selector) Select(ctx context.Context, service string, nodes []Node, f Filter) (Node, error) {
 	in, _ := s.inputs.Get().(*component.Selection)
 	if in == nil {
@@ -167,6 +172,9 @@ func (s *Selector) Select(ctx context.Context, service string, nodes []Node, f F
 			s.mu.Unlock()
 			return nodes[passing[k%uint64(len(passing))]], nil
 		}
+	}
+	if len(nodes) > 0 {
+		in.List = s.lists.id(nodes)
 	}
 	s.mu.Unlock()
 

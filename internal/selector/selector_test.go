@@ -192,12 +192,58 @@ func TestDifferential(t *testing.T) {
 	}
 }
 
+// Through two Selectors seeded alike, one on the native twin and one on the Wasm module with
+// two instances, a dozen node lists used in turn (more than the module keeps) get the same
+// choices, filters and marks included; most selections name their list without its nodes,
+// and a list an instance does not hold (the other instance's, or one it evicted) is sent
+// again.
+func TestWasmSelectorNamesKeptLists(t *testing.T) {
+	ctx := context.Background()
+	m, err := wasmcomponent.Load(ctx, newRuntime(t), wasmcomponent.Spec{Kind: component.KindSelector,
+		Name: randomselector.Name, Path: selectorWasm, Ops: []string{component.OpSelect}, Options: host.ModuleOptions{PoolSize: 2}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close(ctx) })
+	module := NewWasm(m)
+	wasm, err := New(Options{Seed: 7, Selector: module})
+	require.NoError(t, err)
+	native, err := New(Options{Seed: 7, Selector: unindexed{randomselector.Selector{}}})
+	require.NoError(t, err)
+
+	var lists [][]Node
+	for i := range 12 {
+		lists = append(lists, candidates(3+i*5))
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 600 {
+		nodes := lists[r.IntN(len(lists))]
+		var f Filter
+		switch r.IntN(4) {
+		case 1:
+			f.Version = "2.0.0"
+		case 2:
+			f.Labels = map[string]string{"zone": "b"}
+		}
+		if r.IntN(20) == 0 {
+			id := nodes[r.IntN(len(nodes))].ID
+			wasm.Mark(id, errors.New("refused"))
+			native.Mark(id, errors.New("refused"))
+		}
+		want, werr := native.Select(ctx, "greeter", nodes, f)
+		got, gerr := wasm.Select(ctx, "greeter", nodes, f)
+		require.Equal(t, werr == nil, gerr == nil, "selection %d: %v / %v", i, werr, gerr)
+		require.Equal(t, want.ID, got.ID, "selection %d", i)
+	}
+	named := SelectionsWithoutNodes(module)
+	assert.Greater(t, named, int64(400), "selections that named a kept list")
+	t.Logf("%d select calls (of 600 selections, retries included) named their list without its nodes", named)
+}
+
 func BenchmarkSelect(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
 		nodes := candidates(n)
 		// native: the stock twin, chosen from the index of the list; native-per-call: the
 		// same twin asked every time (a pass over the list, as a selector without the stock
-		// rule gets); wasm: the module, which gets the whole list every call.
+		// rule gets); wasm: the module, which keeps the list and is sent its id.
 		for _, mode := range []string{"native", "native-per-call", "wasm"} {
 			b.Run(fmt.Sprintf("nodes=%d/%s", n, mode), func(b *testing.B) {
 				var module component.Selector = randomselector.Selector{}

@@ -80,7 +80,7 @@ func TestSelectDoesNotAllocate(t *testing.T) {
 
 func TestWireRoundTrip(t *testing.T) {
 	in := Input{Strategy: RoundRobin, Rand: 1<<64 - 1, Counter: 42, Version: "2.0.0",
-		Labels: map[string]string{"zone": "b", "": "empty-key"}, Exclude: []string{"svc-1", ""}, Nodes: nodes(5)}
+		Labels: map[string]string{"zone": "b", "": "empty-key"}, Exclude: []string{"svc-1", ""}, Nodes: nodes(5), List: 77}
 	in.Nodes[0].Metadata = nil
 	var out Input
 	require.NoError(t, DecodeInput(AppendInput(nil, &in), &out))
@@ -98,6 +98,8 @@ func FuzzDecodeInput(f *testing.F) {
 	f.Add([]byte{})
 	f.Add(AppendInput(nil, &Input{Strategy: RoundRobin, Rand: 7, Version: "1", Labels: map[string]string{"a": "b"}, Exclude: []string{"x"}, Nodes: nodes(3)}))
 	f.Add([]byte{0x3a, 0x05, 0x0a})
+	f.Add(AppendInput(nil, &Input{List: 3, Version: "2.0.0", Nodes: nodes(4)}))
+	f.Add([]byte{0x40, 0x03})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var in Input
 		var ws WireSelector
@@ -105,6 +107,13 @@ func FuzzDecodeInput(f *testing.F) {
 		if err := DecodeInput(b, &in); err != nil {
 			if werr == nil {
 				t.Fatalf("DecodeInput refused what WireSelector took: %v", err)
+			}
+			return
+		}
+		if in.List != 0 && len(in.Nodes) == 0 {
+			// A list named without nodes, which a new selector does not hold.
+			if !errors.Is(werr, component.ErrUnknownList) {
+				t.Fatalf("list %d without nodes: %d/%v, want ErrUnknownList", in.List, wi, werr)
 			}
 			return
 		}
@@ -125,4 +134,84 @@ func FuzzDecodeInput(f *testing.F) {
 			t.Fatalf("choice changed after re-encoding: %d/%v vs %d/%v", i, err, j, err2)
 		}
 	})
+}
+
+// A list sent once with an id is chosen from by its id alone, as if its nodes were sent
+// again; an id the selector does not hold is ErrUnknownList, and the least recently used of
+// MaxLists lists makes room for a new one.
+func TestWireSelectorKeepsLists(t *testing.T) {
+	var ws WireSelector
+	lists := map[uint64][]Node{}
+	for id := uint64(1); id <= MaxLists; id++ {
+		lists[id] = nodes(int(id) * 3)
+		_, err := ws.Select(AppendInput(nil, &Input{List: id, Nodes: lists[id]}))
+		require.NoError(t, err)
+	}
+	for c := range uint64(60) {
+		id := c%MaxLists + 1
+		in := Input{Strategy: component.Strategy(c % 2), Rand: c * 7919, Counter: c, List: id, Nodes: lists[id]}
+		switch c % 4 {
+		case 1:
+			in.Version = "2.0.0"
+		case 2:
+			in.Labels = map[string]string{"zone": "b"}
+		case 3:
+			in.Exclude = []string{"svc-0", "svc-1"}
+		}
+		want, werr := Select(&in)
+		got, err := ws.Select(component.AppendSelectionWithoutNodes(nil, &in))
+		if werr != nil {
+			require.ErrorIs(t, err, werr, "choice %d", c)
+			continue
+		}
+		require.NoError(t, err, "choice %d", c)
+		require.Equal(t, want, got, "choice %d", c)
+	}
+
+	_, err := ws.Select(component.AppendSelectionWithoutNodes(nil, &Input{List: 99}))
+	require.ErrorIs(t, err, component.ErrUnknownList)
+
+	// Lists 2 to 8 were used after list 1; a ninth list evicts list 1 only.
+	for id := uint64(2); id <= MaxLists; id++ {
+		_, err := ws.Select(component.AppendSelectionWithoutNodes(nil, &Input{List: id}))
+		require.NoError(t, err)
+	}
+	_, err = ws.Select(AppendInput(nil, &Input{List: 100, Nodes: nodes(4)}))
+	require.NoError(t, err)
+	_, err = ws.Select(component.AppendSelectionWithoutNodes(nil, &Input{List: 1}))
+	require.ErrorIs(t, err, component.ErrUnknownList)
+	for _, id := range []uint64{2, MaxLists, 100} {
+		_, err := ws.Select(component.AppendSelectionWithoutNodes(nil, &Input{List: id}))
+		require.NoError(t, err, "list %d", id)
+	}
+
+	// A list sent again under its id replaces what was kept.
+	_, err = ws.Select(AppendInput(nil, &Input{List: 100, Nodes: nodes(2)}))
+	require.NoError(t, err)
+	i, err := ws.Select(component.AppendSelectionWithoutNodes(nil, &Input{List: 100, Strategy: RoundRobin, Counter: 5}))
+	require.NoError(t, err)
+	assert.Equal(t, 1, i)
+
+	// A malformed list is not kept.
+	bad := append(AppendInput(nil, &Input{List: 200}), 0x3a, 0x03, 0x0a, 0x05, 0x41)
+	_, err = ws.Select(bad)
+	require.ErrorIs(t, err, component.ErrMalformedSelection)
+	_, err = ws.Select(component.AppendSelectionWithoutNodes(nil, &Input{List: 200}))
+	require.ErrorIs(t, err, component.ErrUnknownList)
+}
+
+// Choosing from a kept list by version allocates nothing once the version is indexed.
+func TestWireSelectorKeptListDoesNotAllocate(t *testing.T) {
+	var ws WireSelector
+	_, err := ws.Select(AppendInput(nil, &Input{List: 1, Nodes: nodes(1000)}))
+	require.NoError(t, err)
+	in := &Input{List: 1, Version: "1.0.0"}
+	b := component.AppendSelectionWithoutNodes(nil, in)
+	_, err = ws.Select(b)
+	require.NoError(t, err)
+	assert.Zero(t, testing.AllocsPerRun(100, func() {
+		if _, err := ws.Select(b); err != nil {
+			t.Fatal(err)
+		}
+	}))
 }
