@@ -107,6 +107,16 @@ func (c *Catalogue) IsStock(kind Kind, name, digest string) bool {
 	return slices.Contains(c.digests[name], strings.ToLower(digest))
 }
 
+// StockBuild returns a test of a module digest: whether it is that of a stock build of the
+// twin of kind named name (see IsStock). A nil Catalogue returns nil, which host.ModuleOptions
+// takes as trusting nothing.
+func (c *Catalogue) StockBuild(kind Kind, name string) func(digest string) bool {
+	if c == nil {
+		return nil
+	}
+	return func(digest string) bool { return c.IsStock(kind, name, digest) }
+}
+
 // Digest returns the SHA-256 (hex) of the file at path.
 func Digest(path string) (string, error) {
 	f, err := os.Open(path)

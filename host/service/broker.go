@@ -47,7 +47,7 @@ func (s *Service) brokerProtocol(ctx context.Context) (broker.Protocol, error) {
 		Name:    cfg.Module,
 		Path:    ch.Path,
 		Ops:     component.BrokerOps(),
-		Options: host.ModuleOptions{PoolSize: cfg.PoolSize},
+		Options: host.ModuleOptions{PoolSize: cfg.PoolSize, StartupTrusted: s.catalogue.StockBuild(component.KindBroker, cfg.Module)},
 	}
 	var proto broker.Protocol
 	var m *wasmcomponent.Module

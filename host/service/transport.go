@@ -30,7 +30,7 @@ func (s *Service) provisionTransport(ctx context.Context, h transport.Handler) e
 		Name:    cfg.Module,
 		Path:    cfg.Path,
 		Ops:     component.TransportOps,
-		Options: host.ModuleOptions{PoolSize: cfg.PoolSize},
+		Options: host.ModuleOptions{PoolSize: cfg.PoolSize, StartupTrusted: s.catalogue.StockBuild(component.KindTransport, cfg.Module)},
 	}
 	var newFramer func() transport.Framer
 	var m *wasmcomponent.Module

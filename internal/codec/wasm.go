@@ -213,7 +213,7 @@ func (out *Loaded) add(ctx context.Context, l wasmcomponent.Loader, s Setup, log
 		} else {
 			m, err := wasmcomponent.Load(ctx, l, wasmcomponent.Spec{
 				Kind: component.KindCodec, Name: name, Path: ch.Path, Ops: []string{OpEncode, OpDecode},
-				Options: host.ModuleOptions{PoolSize: s.PoolSize},
+				Options: host.ModuleOptions{PoolSize: s.PoolSize, StartupTrusted: s.Catalogue.StockBuild(component.KindCodec, name)},
 			})
 			if err != nil {
 				return err
@@ -232,7 +232,7 @@ func (out *Loaded) add(ctx context.Context, l wasmcomponent.Loader, s Setup, log
 		if mode == component.ModeAuto && len(modes) == 1 && len(twinTypes) > 0 {
 			c = out.switchable(name, c, ch, served, wasmcomponent.Spec{
 				Kind: component.KindCodec, Name: name, Path: path, Ops: []string{OpEncode, OpDecode},
-				Options: host.ModuleOptions{PoolSize: s.PoolSize},
+				Options: host.ModuleOptions{PoolSize: s.PoolSize, StartupTrusted: s.Catalogue.StockBuild(component.KindCodec, name)},
 			}, s.Catalogue)
 		}
 		for _, ct := range served {

@@ -267,3 +267,35 @@ func TestReservedReplyHeadersAreDropped(t *testing.T) {
 	assert.Equal(t, map[string]string{"X-Ok": "fine"}, res.Header)
 	assert.Equal(t, `"body kept"`, string(res.Body))
 }
+
+// TestStartupTrustedSkipsTheProbe: a module loaded without interrupts has its start-up
+// proven first in a runtime that can stop it, a second compilation of its code; a module
+// whose digest StartupTrusted vouches for (a stock build) is spared it, and is told the
+// module's digest to decide.
+func TestStartupTrustedSkipsTheProbe(t *testing.T) {
+	wasm, err := os.ReadFile(testguestWasm)
+	require.NoError(t, err)
+	_, digest := digestOf(wasm)
+	for _, c := range []struct {
+		name        string
+		trusted     func(string) bool
+		compilation int
+	}{
+		{"untrusted", nil, 2},
+		{"another build trusted", func(d string) bool { return d == strings.Repeat("0", 64) }, 2},
+		{"trusted", func(d string) bool { return d == digest }, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			r, err := NewRuntime(ctx, Options{CacheDir: t.TempDir()})
+			require.NoError(t, err)
+			defer r.Close(ctx)
+			m, err := r.Load(ctx, testguestWasm, ModuleOptions{PoolSize: 1, StartupTrusted: c.trusted})
+			require.NoError(t, err)
+			defer m.Close(ctx)
+			_, err = m.Call(ctx, &Request{Endpoint: "Test.Noop"})
+			require.NoError(t, err)
+			assert.Equal(t, c.compilation, r.cacheFiles(), "compilations in the cache")
+		})
+	}
+}

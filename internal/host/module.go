@@ -81,7 +81,8 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 	name := strings.TrimSuffix(filepath.Base(path), ".wasm")
 	logger := r.logger.With("module", name)
 
-	if !opts.InterruptOnDeadline {
+	sum, digest := digestOf(wasm)
+	if !opts.InterruptOnDeadline && (opts.StartupTrusted == nil || !opts.StartupTrusted(digest)) {
 		// The module's own runtime cannot stop a looping guest, so its start-up is first
 		// proven, under the deadline, in a runtime that can.
 		probe := opts
@@ -112,7 +113,6 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 		}
 	}()
 
-	sum, digest := digestOf(wasm)
 	m.digest = digest
 	if opts.InterruptOnDeadline {
 		sum[0] ^= 1 // code that stops at deadlines is another compilation

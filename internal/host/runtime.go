@@ -114,7 +114,14 @@ type ModuleOptions struct {
 	MemoryLimitPages uint32
 	// InterruptOnDeadline stops a guest that is still running when its call's context is
 	// done. It costs guest speed on loop-heavy code (see RATIONALE.md), so it is a choice.
+	// A module loaded without it has its start-up proven first, under the start-up
+	// deadline, in a runtime that can stop it (unless StartupTrusted says otherwise).
 	InterruptOnDeadline bool
+	// StartupTrusted, when it reports true for the module's digest (SHA-256, hex), spares a
+	// module loaded without InterruptOnDeadline that proof: the build is one whose start-up is
+	// known to finish, such as a stock component build the catalogue records. Nil trusts no
+	// module.
+	StartupTrusted func(digest string) bool
 	// AllowedHosts grants the module outbound HTTP through the http_request host function,
 	// to these hosts only: "host:port" allows that address, "host" any port of it. Empty
 	// means the module reaches nothing; a request elsewhere gets an error, never a connection.

@@ -234,6 +234,7 @@ func Open(ctx context.Context, o Options, cat *component.Catalogue, l wasmcompon
 		return nil, err
 	}
 	logger.Info("component", ch.LogArgs()...)
+	p.grant.StartupTrusted = cat.StockBuild(component.KindRegistry, module)
 	if ch.Mode == component.ModeNative {
 		twin, ok := ch.Twin.Native.(component.RegistryTwin)
 		if !ok || twin.New == nil {

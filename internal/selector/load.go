@@ -84,7 +84,7 @@ func Load(ctx context.Context, s Setup) (*Selector, error) {
 	spec := wasmcomponent.Spec{
 		Kind: component.KindSelector, Name: cfg.Module, Path: cfg.Path,
 		Ops:     []string{component.OpSelect},
-		Options: host.ModuleOptions{PoolSize: cfg.PoolSize},
+		Options: host.ModuleOptions{PoolSize: cfg.PoolSize, StartupTrusted: s.Catalogue.StockBuild(component.KindSelector, cfg.Module)},
 	}
 	switch ch.Mode {
 	case component.ModeNative:
