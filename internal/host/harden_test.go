@@ -160,7 +160,8 @@ func TestGuestWaitingOnAServiceCallStopped(t *testing.T) {
 }
 
 // spinningWAT is a handler module in WebAssembly text that loops forever in one start-up
-// phase: "start" (its start function), "init" (_initialize) or "describe".
+// phase: "start" (its start function), "init" (_initialize) or "describe"; any other phase
+// gives a module that starts at once.
 func spinningWAT(t *testing.T, phase string) string {
 	t.Helper()
 	desc := `{"kind":"handler","name":"spinner","version":"1.0.0","endpoints":[{"name":"Spin.Go","request":"R","response":"R"}]}`
@@ -273,7 +274,10 @@ func TestReservedReplyHeadersAreDropped(t *testing.T) {
 // whose digest StartupTrusted vouches for (a stock build) is spared it, and is told the
 // module's digest to decide.
 func TestStartupTrustedSkipsTheProbe(t *testing.T) {
-	wasm, err := os.ReadFile(testguestWasm)
+	// A small module that starts at once (phase "none" spins nowhere), so that compiling it
+	// into a fresh cache per case is quick under the race detector.
+	path := spinningWAT(t, "none")
+	wasm, err := os.ReadFile(path)
 	require.NoError(t, err)
 	_, digest := digestOf(wasm)
 	for _, c := range []struct {
@@ -290,10 +294,10 @@ func TestStartupTrustedSkipsTheProbe(t *testing.T) {
 			r, err := NewRuntime(ctx, Options{CacheDir: t.TempDir()})
 			require.NoError(t, err)
 			defer r.Close(ctx)
-			m, err := r.Load(ctx, testguestWasm, ModuleOptions{PoolSize: 1, StartupTrusted: c.trusted})
+			m, err := r.Load(ctx, path, ModuleOptions{PoolSize: 1, StartupTrusted: c.trusted})
 			require.NoError(t, err)
 			defer m.Close(ctx)
-			_, err = m.Call(ctx, &Request{Endpoint: "Test.Noop"})
+			_, err = m.Call(ctx, &Request{Endpoint: "Spin.Go"})
 			require.NoError(t, err)
 			assert.Equal(t, c.compilation, r.cacheFiles(), "compilations in the cache")
 		})
