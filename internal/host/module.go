@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,12 +97,52 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 		_ = pm.Close(ctx)
 	}
 
+	key := sum
+	if opts.InterruptOnDeadline {
+		key[0] ^= 1 // code that stops at deadlines is another compilation
+	}
+	c, err := r.takePrecompiled(ctx, path, key, opts)
+	if c == nil && err == nil {
+		c, err = r.compile(ctx, wasm, key, opts)
+	}
+	if c != nil {
+		m := &Module{path: path, name: name, opts: opts, logger: logger, rt: c.rt, startup: r.startup}
+		m.compiled, m.cacheHit, m.digest = c.compiled, c.hit, digest
+		return r.finishLoad(ctx, m)
+	}
+	return nil, err
+}
+
+// compiled is a module's code compiled in a wazero runtime of its own, configured for the
+// module's options.
+type compiled struct {
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+	// hit reports whether the code came from the compilation cache.
+	hit bool
+}
+
+// compile compiles wasm, whose digest (with the interrupt bit) is key, in a new runtime
+// configured by opts.
+func (r *Runtime) compile(ctx context.Context, wasm []byte, key [sha256.Size]byte, opts ModuleOptions) (*compiled, error) {
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(r.cache).
 		WithMemoryLimitPages(opts.MemoryLimitPages).
 		WithCloseOnContextDone(opts.InterruptOnDeadline)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
-	m := &Module{path: path, name: name, opts: opts, logger: logger, rt: rt, startup: r.startup}
+	filesBefore, memHit := r.cacheFiles(), r.seenBefore(key)
+	code, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		_ = rt.Close(ctx)
+		return nil, fmt.Errorf("compile: %w", err)
+	}
+	return &compiled{rt: rt, compiled: code, hit: memHit || (filesBefore >= 0 && r.cacheFiles() == filesBefore)}, nil
+}
+
+// finishLoad checks m's compiled code, instantiates its host modules and its first instance
+// and reads its descriptor. On error it releases m's runtime.
+func (r *Runtime) finishLoad(ctx context.Context, m *Module) (*Module, error) {
+	opts, rt, compiled := m.opts, m.rt, m.compiled
 	if opts.LogBytesPerSecond > 0 {
 		m.logLimit = &logLimiter{perSecond: opts.LogBytesPerSecond}
 	}
@@ -113,17 +154,6 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 		}
 	}()
 
-	m.digest = digest
-	if opts.InterruptOnDeadline {
-		sum[0] ^= 1 // code that stops at deadlines is another compilation
-	}
-	filesBefore, memHit := r.cacheFiles(), r.seenBefore(sum)
-	compiled, err := rt.CompileModule(ctx, wasm)
-	if err != nil {
-		return nil, fmt.Errorf("compile: %w", err)
-	}
-	m.cacheHit = memHit || (filesBefore >= 0 && r.cacheFiles() == filesBefore)
-	m.compiled = compiled
 	if err := checkExports(compiled); err != nil {
 		return nil, err
 	}
@@ -164,12 +194,12 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 	m.idle <- first
 	if !opts.probe && r.tel != nil {
 		r.tel.Compiled(m.cacheHit)
-		m.obs = r.tel.Module(telemetry.ModuleInfo{Kind: desc.Kind, Name: desc.Name, Version: desc.Version, Digest: digest, Path: path})
+		m.obs = r.tel.Module(telemetry.ModuleInfo{Kind: desc.Kind, Name: desc.Name, Version: desc.Version, Digest: m.digest, Path: m.path})
 		m.obs.Instantiated(firstTook)
 		m.removePool = m.obs.AddPool(m.poolStats)
 	}
 	ok = true
-	logger.Debug("module loaded", "path", path, "name", desc.Name, "endpoints", len(desc.Endpoints))
+	m.logger.Debug("module loaded", "path", m.path, "name", desc.Name, "endpoints", len(desc.Endpoints))
 	return m, nil
 }
 

@@ -53,6 +53,8 @@ type Runtime struct {
 	// digests of the modules compiled in this process (compiled.go).
 	cacheDir string
 	compiled compiledSet
+	// pre holds the compilations Precompile started (precompile.go).
+	pre precompiler
 }
 
 // DefaultCacheDir is where compiled modules are cached when Options.CacheDir is empty.
