@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
+	"maps"
 	"strings"
 	"time"
 
@@ -23,6 +25,9 @@ type Request struct {
 	ContentType string
 	// Header holds the caller's metadata; guests look keys up case-insensitively.
 	Header map[string]string
+	// Fields, when Header is nil, is the caller's metadata read where it lies (the server
+	// passes the transport's header fields so), so that a call builds no map for it.
+	Fields Metadata
 	// Body is the request body.
 	Body []byte
 	// Stream is set when the request opened a stream: Body is the client's first message,
@@ -235,10 +240,30 @@ func copyOut(mod api.Module, what string, buf, capacity uint32, src []byte) uint
 	return n
 }
 
+// Metadata is a request's metadata read in place.
+type Metadata interface {
+	// Get returns the value of key: of the field named exactly key, else of the first whose
+	// name matches it case-insensitively.
+	Get(key string) (string, bool)
+	// All yields each key and its value, once per key (the first of repeated ones).
+	All() iter.Seq2[string, string]
+}
+
+// metadataOf yields req's metadata, from Header or Fields.
+func metadataOf(req *Request) iter.Seq2[string, string] {
+	if req.Header == nil && req.Fields != nil {
+		return req.Fields.All()
+	}
+	return maps.All(req.Header)
+}
+
 // lookupHeader finds key case-insensitively; Content-Type comes from the request itself.
 func lookupHeader(req *Request, key string) (string, bool) {
 	if strings.EqualFold(key, "Content-Type") {
 		return req.ContentType, req.ContentType != ""
+	}
+	if req.Header == nil && req.Fields != nil {
+		return req.Fields.Get(key)
 	}
 	if v, ok := req.Header[key]; ok {
 		return v, true

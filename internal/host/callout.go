@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"errors"
+	"iter"
 	"net/http"
 	"strings"
 
@@ -110,7 +111,7 @@ func (s *callState) callOut(ctx context.Context, req *ServiceRequest) ([]byte, *
 	if req.ContentType == "" {
 		req.ContentType = "application/json"
 	}
-	req.Metadata = forwardedMetadata(s.req.Header, s.grants)
+	req.Metadata = forwardedMetadata(metadataOf(s.req), s.grants)
 	reply, err := s.services.CallService(ctx, req)
 	if err == nil {
 		return reply, nil
@@ -138,8 +139,8 @@ func (s *callState) callOut(ctx context.Context, req *ServiceRequest) ([]byte, *
 
 // forwardedMetadata is the calling request's metadata without the headers that describe
 // the request itself and without the credentials the grants do not let the module forward.
-func forwardedMetadata(h map[string]string, g *Grants) map[string]string {
-	md := make(map[string]string, len(h))
+func forwardedMetadata(h iter.Seq2[string, string], g *Grants) map[string]string {
+	md := map[string]string{}
 next:
 	for k, v := range h {
 		for _, skip := range notForwarded {

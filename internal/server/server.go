@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -230,17 +231,48 @@ func (s *Server) newRequest(m *transport.Message) *request {
 	return r
 }
 
-// metadata is the caller's metadata: the request's header fields less the transport's, as
-// Go Micro's server hands them on (the first of repeated fields wins).
-func (r *request) metadata() map[string]string {
-	md := make(map[string]string, len(r.msg.Header))
-	for _, f := range r.msg.Header {
-		k := string(f.Name)
-		if _, dup := md[k]; !dup && !transportHeader(k) {
-			md[k] = string(f.Value)
+// metadata is the caller's metadata read in place (host.Metadata): the request's header
+// fields less the transport's, as Go Micro's server hands them on (the first of repeated
+// fields wins). Nothing is built until the handler asks for a key.
+type metadata []component.TransportHeader
+
+// Get implements host.Metadata.
+func (md metadata) Get(key string) (string, bool) {
+	if transportHeader(key) {
+		return "", false
+	}
+	for _, f := range md {
+		if string(f.Name) == key {
+			return string(f.Value), true
 		}
 	}
-	return md
+	for _, f := range md {
+		if len(f.Name) == len(key) && strings.EqualFold(string(f.Name), key) {
+			return string(f.Value), true
+		}
+	}
+	return "", false
+}
+
+// All implements host.Metadata.
+func (md metadata) All() iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+	next:
+		for i, f := range md {
+			k := string(f.Name)
+			if transportHeader(k) {
+				continue
+			}
+			for _, g := range md[:i] {
+				if string(g.Name) == k {
+					continue next
+				}
+			}
+			if !yield(k, string(f.Value)) {
+				return
+			}
+		}
+	}
 }
 
 // message is the codec's view of the request's reply.
@@ -334,7 +366,7 @@ func (s *Server) invoke(ctx context.Context, r *request) (*host.Response, error)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout(r.msg))
 	defer cancel()
-	call := &host.Request{Endpoint: r.endpoint, ContentType: r.bareType, Header: r.metadata(), Body: r.body}
+	call := &host.Request{Endpoint: r.endpoint, ContentType: r.bareType, Fields: metadata(r.msg.Header), Body: r.body}
 	if r.msg.Stream != nil {
 		call.Stream = newStream(r)
 	}

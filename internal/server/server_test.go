@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/internal/codec"
 	"github.com/microhost/microhost/internal/host"
 )
@@ -156,4 +157,40 @@ func TestJSONRPCErrorEchoesTheID(t *testing.T) {
 	assert.Equal(t, "18446744073709551615", env.ID)
 	assert.Nil(t, env.Result)
 	assert.Equal(t, int32(400), abi.ParseError(env.Error).Code)
+}
+
+// The caller's metadata is read from the header fields in place: transport fields are left
+// out, a key is found exactly first and then case-insensitively, and the first of repeated
+// fields wins, in Get and in All alike.
+func TestMetadataReadInPlace(t *testing.T) {
+	field := func(k, v string) component.TransportHeader {
+		return component.TransportHeader{Name: []byte(k), Value: []byte(v)}
+	}
+	md := metadata{
+		field("Content-Type", "application/json"), field("Micro-Service", "greeter"),
+		field("x-trace", "lower"), field("X-Trace", "upper"), field("Tenant", "a"), field("Tenant", "b"),
+		field("Timeout", "5s"), field("User-Agent", "curl"),
+	}
+	for key, want := range map[string]string{"X-Trace": "upper", "x-trace": "lower", "X-TRACE": "lower", "tenant": "a", "Tenant": "a", "Micro-Service": "greeter"} {
+		got, ok := md.Get(key)
+		assert.True(t, ok, key)
+		assert.Equal(t, want, got, key)
+	}
+	for _, key := range []string{"Content-Type", "Timeout", "user-agent", "Missing"} {
+		_, ok := md.Get(key)
+		assert.False(t, ok, key)
+	}
+	all := map[string]string{}
+	n := 0
+	for k, v := range md.All() {
+		all[k] = v
+		n++
+	}
+	assert.Equal(t, map[string]string{"Micro-Service": "greeter", "x-trace": "lower", "X-Trace": "upper", "Tenant": "a"}, all)
+	assert.Equal(t, 4, n, "each key once")
+	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() {
+		if _, ok := md.Get("X-TRACE"); !ok {
+			t.Fatal("missing")
+		}
+	}), 1.0, "a lookup allocates only its value")
 }
