@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -210,10 +211,16 @@ func TestConsulServicesCallEachOther(t *testing.T) {
 					target = a
 				}
 				body := fmt.Sprintf(`{"service":%q,"endpoint":"Greeter.Hello","body":{"name":"from %s"}}`, target, from.addr)
-				require.Eventually(t, func() bool {
+				// The bound covers a lookup cache that missed the registration and waits out
+				// one blocking query (30 s) before it asks again.
+				var last atomic.Value // the last answer, for the failure message
+				if !assert.Eventually(t, func() bool {
 					code, _, rsp := post(t, from.addr, "Call.Relay", "application/json", body)
+					last.Store(fmt.Sprintf("%d %s", code, rsp))
 					return code == 200 && strings.Contains(rsp, "Hello from "+from.addr)
-				}, 30*time.Second, 50*time.Millisecond, "%s reaches %s", from.addr, target)
+				}, 60*time.Second, 50*time.Millisecond, "%s reaches %s", from.addr, target) {
+					t.Fatalf("the last answer was: %v", last.Load())
+				}
 			}
 		})
 	}

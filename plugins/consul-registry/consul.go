@@ -196,9 +196,13 @@ func (r *Registry) registerNode(ctx context.Context, svc *abi.Service, node *abi
 		Port:    port,
 	}
 	if ttl > 0 {
+		// The check starts passing: a TTL check starts critical otherwise, and until the
+		// pass below reached the catalog a lookup right after the registration found no
+		// live node.
 		reg.Check = &api.AgentServiceCheck{
 			CheckID:                        checkID(node.ID),
 			TTL:                            ttl.String(),
+			Status:                         api.HealthPassing,
 			DeregisterCriticalServiceAfter: r.deregisterAfter(ttl).String(),
 		}
 	}
