@@ -33,25 +33,6 @@ var trickyStrings = []string{
 	"\xed\xa0\x80 surrogate", string([]byte{0xe2, 0x82}),
 }
 
-func TestAppendJSONStringIsEncodingJSONs(t *testing.T) {
-	for _, s := range trickyStrings {
-		want, err := json.Marshal(s)
-		require.NoError(t, err)
-		assert.Equal(t, string(want), string(rpc.AppendJSONString(nil, s)), "%q", s)
-	}
-}
-
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range trickyStrings {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, err := json.Marshal(s)
-		require.NoError(t, err)
-		require.Equal(t, string(want), string(rpc.AppendJSONString(nil, s)))
-	})
-}
-
 func TestAppendJSONFloatIsEncodingJSONs(t *testing.T) {
 	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1.5, 0.1, 1e-6, 9.99e-7, 1e-7, 123456789, 1e20, 1e21, 1.5e300,
 		math.MaxFloat64, math.SmallestNonzeroFloat64, math.MaxFloat32, math.SmallestNonzeroFloat32, 3.4e38, 1e-45} {

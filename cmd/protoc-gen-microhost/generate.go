@@ -14,6 +14,7 @@ const (
 	guestPackage   = protogen.GoImportPath("github.com/microhost/microhost/abi/guest")
 	rpcPackage     = protogen.GoImportPath("github.com/microhost/microhost/abi/rpc")
 	strconvPackage = protogen.GoImportPath("strconv")
+	jsonstrPackage = protogen.GoImportPath("github.com/microhost/microhost/abi/jsonstr")
 )
 
 // generateFile writes FILE.microhost.go for a file with services or with messages that get

@@ -107,7 +107,7 @@ func scalarOf(g *protogen.GeneratedFile, f *protogen.Field) scalar {
 	case protoreflect.DoubleKind:
 		return scalar{zero: "0", write: rpc("AppendJSONFloat") + "(b, v, 64)", canFail: true, read: "r.Float(64)"}
 	case protoreflect.StringKind:
-		return scalar{zero: `""`, write: rpc("AppendJSONString") + "(b, v)", read: "r.String()"}
+		return scalar{zero: `""`, write: g.QualifiedGoIdent(jsonstrPackage.Ident("AppendMarshaled")) + "(b, v)", read: "r.String()"}
 	case protoreflect.BytesKind:
 		return scalar{write: rpc("AppendJSONBytes") + "(b, v)", read: "r.Bytes()"}
 	case protoreflect.EnumKind:

@@ -9,6 +9,7 @@ import (
 	context "context"
 	abi "github.com/microhost/microhost/abi"
 	guest "github.com/microhost/microhost/abi/guest"
+	jsonstr "github.com/microhost/microhost/abi/jsonstr"
 	rpc "github.com/microhost/microhost/abi/rpc"
 )
 
@@ -69,7 +70,7 @@ func (x *HelloRequest) MicrohostAppendJSON(b []byte) ([]byte, bool) {
 	if x.Name != "" {
 		b = rpc.JSONField(b, start, `"name":`)
 		v := x.Name
-		b = rpc.AppendJSONString(b, v)
+		b = jsonstr.AppendMarshaled(b, v)
 	}
 	return append(b, '}'), true
 }
@@ -109,7 +110,7 @@ func (x *HelloResponse) MicrohostAppendJSON(b []byte) ([]byte, bool) {
 	if x.Greeting != "" {
 		b = rpc.JSONField(b, start, `"greeting":`)
 		v := x.Greeting
-		b = rpc.AppendJSONString(b, v)
+		b = jsonstr.AppendMarshaled(b, v)
 	}
 	return append(b, '}'), true
 }

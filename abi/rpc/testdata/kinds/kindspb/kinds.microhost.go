@@ -6,6 +6,7 @@
 package kindspb
 
 import (
+	jsonstr "github.com/microhost/microhost/abi/jsonstr"
 	rpc "github.com/microhost/microhost/abi/rpc"
 	strconv "strconv"
 )
@@ -91,7 +92,7 @@ func (x *Scalars) MicrohostAppendJSON(b []byte) ([]byte, bool) {
 	if x.S != "" {
 		b = rpc.JSONField(b, start, `"s":`)
 		v := x.S
-		b = rpc.AppendJSONString(b, v)
+		b = jsonstr.AppendMarshaled(b, v)
 	}
 	if len(x.By) > 0 {
 		b = rpc.JSONField(b, start, `"by":`)
@@ -287,7 +288,7 @@ func (x *Lists) MicrohostAppendJSON(b []byte) ([]byte, bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = rpc.AppendJSONString(b, v)
+			b = jsonstr.AppendMarshaled(b, v)
 		}
 		b = append(b, ']')
 	}
@@ -492,7 +493,7 @@ func (x *Tree) MicrohostAppendJSON(b []byte) ([]byte, bool) {
 	if x.Name != "" {
 		b = rpc.JSONField(b, start, `"name":`)
 		v := x.Name
-		b = rpc.AppendJSONString(b, v)
+		b = jsonstr.AppendMarshaled(b, v)
 	}
 	if x.Scalars != nil {
 		b = rpc.JSONField(b, start, `"scalars":`)
@@ -634,7 +635,7 @@ func (x *Tree_Leaf) MicrohostAppendJSON(b []byte) ([]byte, bool) {
 	if x.Value != "" {
 		b = rpc.JSONField(b, start, `"value":`)
 		v := x.Value
-		b = rpc.AppendJSONString(b, v)
+		b = jsonstr.AppendMarshaled(b, v)
 	}
 	return append(b, '}'), true
 }

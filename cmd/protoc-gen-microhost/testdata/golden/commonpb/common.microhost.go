@@ -6,6 +6,7 @@
 package commonpb
 
 import (
+	jsonstr "github.com/microhost/microhost/abi/jsonstr"
 	rpc "github.com/microhost/microhost/abi/rpc"
 	strconv "strconv"
 )
@@ -51,7 +52,7 @@ func (x *Money) MicrohostAppendJSON(b []byte) ([]byte, bool) {
 	if x.Currency != "" {
 		b = rpc.JSONField(b, start, `"currency":`)
 		v := x.Currency
-		b = rpc.AppendJSONString(b, v)
+		b = jsonstr.AppendMarshaled(b, v)
 	}
 	if x.Units != 0 {
 		b = rpc.JSONField(b, start, `"units":`)

@@ -10,6 +10,7 @@ import (
 	commonpb "example.com/shop/commonpb"
 	abi "github.com/microhost/microhost/abi"
 	guest "github.com/microhost/microhost/abi/guest"
+	jsonstr "github.com/microhost/microhost/abi/jsonstr"
 	rpc "github.com/microhost/microhost/abi/rpc"
 )
 
@@ -373,7 +374,7 @@ func (x *GetRequest) MicrohostAppendJSON(b []byte) ([]byte, bool) {
 	if x.Id != "" {
 		b = rpc.JSONField(b, start, `"id":`)
 		v := x.Id
-		b = rpc.AppendJSONString(b, v)
+		b = jsonstr.AppendMarshaled(b, v)
 	}
 	return append(b, '}'), true
 }
