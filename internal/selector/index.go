@@ -12,31 +12,67 @@ import (
 // new slice for every lookup (no cache in front) only ever fills and clears them.
 const maxIndexed = 1 << 17
 
-// indexKey names a node list by identity — its first element and length — and a version
-// filter. A list handed out again unchanged (the registry cache's, through a Flattener) has
-// the same key; the map holds the list, so its memory cannot be reused for another.
-type indexKey struct {
-	first   *Node
-	n       int
-	version string
+// listKey names a node list by identity: its first element and length. A list handed out
+// again unchanged (the registry cache's, through a Flattener) has the same key; the map
+// holds the list, so its memory cannot be reused for another.
+type listKey struct {
+	first *Node
+	n     int
 }
 
-// passingIndex remembers, per node list and version, the positions of the nodes that pass,
-// so that a choice by the stock rule costs a map lookup instead of a pass over the list. It
-// is guarded by the Selector's mutex.
-type passingIndex struct {
-	m     map[indexKey][]int
-	nodes int // the lengths of the lists in m, summed
+// listMemo is what the Selector remembers of one node list: the id it gives the list
+// (Selection.List, sent to a Wasm selector that keeps node lists instead of the nodes), and
+// per version filter the positions of the nodes that pass, so that a choice by the stock
+// rule costs a map lookup instead of a pass over the list.
+type listMemo struct {
+	id      uint64
+	passing map[string][]int
 }
 
-// passing returns the positions in nodes of those of version (any, when empty).
-func (x *passingIndex) passing(nodes []Node, version string) []int {
-	key := indexKey{first: &nodes[0], n: len(nodes), version: version}
-	if p, ok := x.m[key]; ok {
-		return p
+// listMemory holds the listMemo of each node list seen. Ids are never reused. It is guarded
+// by the Selector's mutex.
+type listMemory struct {
+	m     map[listKey]*listMemo
+	nodes int // each list's length, counted once for the list and once per version indexed
+	last  uint64
+}
+
+// memo returns the memo of nodes, which must not be empty, starting one for a list not seen
+// before.
+func (x *listMemory) memo(nodes []Node) *listMemo {
+	key := listKey{first: &nodes[0], n: len(nodes)}
+	if m, ok := x.m[key]; ok {
+		return m
 	}
-	if x.m == nil || x.nodes+len(nodes) > maxIndexed {
-		x.m, x.nodes = map[indexKey][]int{}, 0
+	x.reserve(len(nodes))
+	x.last++
+	m := &listMemo{id: x.last}
+	x.m[key] = m
+	return m
+}
+
+// reserve counts n more nodes remembered, starting over when that would pass maxIndexed; it
+// reports whether what was remembered is kept.
+func (x *listMemory) reserve(n int) bool {
+	if x.m == nil || x.nodes+n > maxIndexed {
+		x.m, x.nodes = map[listKey]*listMemo{}, n
+		return false
+	}
+	x.nodes += n
+	return true
+}
+
+// id returns the id of nodes, which must not be empty.
+func (x *listMemory) id(nodes []Node) uint64 {
+	return x.memo(nodes).id
+}
+
+// passing returns the positions in nodes, which must not be empty, of those of version
+// (any, when empty).
+func (x *listMemory) passing(nodes []Node, version string) []int {
+	m := x.memo(nodes)
+	if p, ok := m.passing[version]; ok {
+		return p
 	}
 	p := make([]int, 0, len(nodes))
 	for i := range nodes {
@@ -44,39 +80,14 @@ func (x *passingIndex) passing(nodes []Node, version string) []int {
 			p = append(p, i)
 		}
 	}
-	x.m[key] = p
-	x.nodes += len(nodes)
+	if !x.reserve(len(nodes)) {
+		m = x.memo(nodes)
+	}
+	if m.passing == nil {
+		m.passing = map[string][]int{}
+	}
+	m.passing[version] = p
 	return p
-}
-
-// listIDs gives each node list, by identity, an id (Selection.List) that no other list gets:
-// ids are never reused, and the map holds each list it names, so its memory cannot be
-// reused for another. A Wasm selector that keeps node lists is then sent the id instead of
-// the nodes. It is guarded by the Selector's mutex.
-type listIDs struct {
-	m     map[listKey]uint64
-	nodes int // the lengths of the lists in m, summed
-	last  uint64
-}
-
-type listKey struct {
-	first *Node
-	n     int
-}
-
-// id returns the id of nodes, which must not be empty.
-func (l *listIDs) id(nodes []Node) uint64 {
-	key := listKey{first: &nodes[0], n: len(nodes)}
-	if id, ok := l.m[key]; ok {
-		return id
-	}
-	if l.m == nil || l.nodes+len(nodes) > maxIndexed {
-		l.m, l.nodes = map[listKey]uint64{}, 0
-	}
-	l.last++
-	l.m[key] = l.last
-	l.nodes += len(nodes)
-	return l.last
 }
 
 // amongPassing reports whether the selector chooses by the stock rule now.

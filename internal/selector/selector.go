@@ -80,8 +80,7 @@ type Selector struct {
 	rng      *rand.Rand
 	counters map[string]uint64
 	marks    map[string]time.Time // node ID → skip until
-	index    passingIndex         // for a selector that chooses by the stock rule (index.go)
-	lists    listIDs              // Selection.List of each node list (index.go)
+	lists    listMemory           // each node list's id and passing nodes (index.go)
 }
 
 // ParseStrategy reads a strategy's name; the empty string is StrategyRandom.
@@ -164,7 +163,7 @@ func (s *Selector) Select(ctx context.Context, service string, nodes []Node, f F
 	if len(in.Exclude) == 0 && len(f.Labels) == 0 && len(nodes) > 0 && s.amongPassing() {
 		// The stock rule over an index of the list's passing nodes: the same choice as the
 		// selector's, without a pass over every node (index.go).
-		if passing := s.index.passing(nodes, f.Version); len(passing) > 0 {
+		if passing := s.lists.passing(nodes, f.Version); len(passing) > 0 {
 			k := in.Rand
 			if in.Strategy == component.StrategyRoundRobin {
 				k = in.Counter
