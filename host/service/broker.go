@@ -145,16 +145,11 @@ func (s *Service) provisionBroker(ctx context.Context) error {
 	}
 	s.pubsub.broker = b
 	for i, sc := range cfg.Subscribers {
-		interrupt := sc.Interrupt == nil || *sc.Interrupt
-		sl, err := s.loadSlot(ctx, component.KindSubscriber, sc.Path, host.ModuleOptions{
-			PoolSize:            sc.PoolSize,
-			MemoryLimitPages:    uint32(sc.MemoryLimitMB) * 16,
-			InterruptOnDeadline: interrupt,
-			Publisher:           s.publisher(),
-			LogBytesPerCall:     cfg.Plugins.LogBytesPerCall,
-			LogBytesPerSecond:   cfg.Plugins.LogBytesPerSecond,
-			Grants:              host.Grants{Publishes: sc.Publishes},
-		})
+		opts := guestLimits(sc.Interrupt, sc.MemoryLimitMB)
+		opts.PoolSize, opts.Publisher = sc.PoolSize, s.publisher()
+		opts.LogBytesPerCall, opts.LogBytesPerSecond = cfg.Plugins.LogBytesPerCall, cfg.Plugins.LogBytesPerSecond
+		opts.Grants = host.Grants{Publishes: sc.Publishes}
+		sl, err := s.loadSlot(ctx, component.KindSubscriber, sc.Path, opts)
 		if err != nil {
 			if err := s.keep(s.moduleProblem(handlerKey("subscriber", i, sc.Module), sc.Path, err)); err != nil {
 				return err

@@ -292,10 +292,10 @@ func (s *Service) precompile(ctx context.Context) {
 	var jobs []job
 	cfg := s.cfg
 	for _, h := range cfg.Handlers {
-		jobs = append(jobs, job{h.Path, host.ModuleOptions{InterruptOnDeadline: h.Interrupt == nil || *h.Interrupt, MemoryLimitPages: uint32(h.MemoryLimitMB) * 16}})
+		jobs = append(jobs, job{h.Path, guestLimits(h.Interrupt, h.MemoryLimitMB)})
 	}
 	for _, sc := range cfg.Subscribers {
-		jobs = append(jobs, job{sc.Path, host.ModuleOptions{InterruptOnDeadline: sc.Interrupt == nil || *sc.Interrupt, MemoryLimitPages: uint32(sc.MemoryLimitMB) * 16}})
+		jobs = append(jobs, job{sc.Path, guestLimits(sc.Interrupt, sc.MemoryLimitMB)})
 	}
 	// Components run without deadline interrupts and with the default memory limit.
 	for _, c := range []config.Component{cfg.Selector.Component, cfg.Broker.Component, cfg.Transport.Component} {
@@ -316,28 +316,29 @@ func (s *Service) precompile(ctx context.Context) {
 	}
 }
 
+// guestLimits are the settings of a handler or subscriber module its compiled code depends
+// on, as its load and its precompilation both take them: deadline interrupts (on unless the
+// config turns them off) and the memory cap.
+func guestLimits(interrupt *bool, memoryLimitMB int) host.ModuleOptions {
+	return host.ModuleOptions{InterruptOnDeadline: interrupt == nil || *interrupt, MemoryLimitPages: uint32(memoryLimitMB) * 16}
+}
+
 // provisionHandlers loads every [[handler]] module and checks that it is a handler.
 func (s *Service) provisionHandlers(ctx context.Context) ([]server.Handler, error) {
 	handlers := make([]server.Handler, 0, len(s.cfg.Handlers))
 	for i, h := range s.cfg.Handlers {
-		interrupt := h.Interrupt == nil || *h.Interrupt
-		sl, err := s.loadSlot(ctx, component.KindHandler, h.Path, host.ModuleOptions{
-			PoolSize:            h.PoolSize,
-			MemoryLimitPages:    uint32(h.MemoryLimitMB) * 16,
-			InterruptOnDeadline: interrupt,
-			Publisher:           s.publisher(),
-			Services:            s.client,
-			LogBytesPerCall:     s.cfg.Plugins.LogBytesPerCall,
-			LogBytesPerSecond:   s.cfg.Plugins.LogBytesPerSecond,
-			MaxReplyHeaders:     s.cfg.Server.MaxReplyHeaders,
-			MaxReplyHeaderBytes: s.cfg.Server.MaxReplyHeaderBytes,
-			Grants: host.Grants{
-				Calls:              h.Calls,
-				Publishes:          h.Publishes,
-				ForwardMetadata:    h.ForwardMetadata,
-				CredentialMetadata: s.cfg.Client.CredentialMetadata,
-			},
-		})
+		opts := guestLimits(h.Interrupt, h.MemoryLimitMB)
+		opts.PoolSize = h.PoolSize
+		opts.Publisher, opts.Services = s.publisher(), s.client
+		opts.LogBytesPerCall, opts.LogBytesPerSecond = s.cfg.Plugins.LogBytesPerCall, s.cfg.Plugins.LogBytesPerSecond
+		opts.MaxReplyHeaders, opts.MaxReplyHeaderBytes = s.cfg.Server.MaxReplyHeaders, s.cfg.Server.MaxReplyHeaderBytes
+		opts.Grants = host.Grants{
+			Calls:              h.Calls,
+			Publishes:          h.Publishes,
+			ForwardMetadata:    h.ForwardMetadata,
+			CredentialMetadata: s.cfg.Client.CredentialMetadata,
+		}
+		sl, err := s.loadSlot(ctx, component.KindHandler, h.Path, opts)
 		if err != nil {
 			if err := s.keep(s.moduleProblem(handlerKey("handler", i, h.Module), h.Path, err)); err != nil {
 				return nil, err

@@ -97,10 +97,7 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 		_ = pm.Close(ctx)
 	}
 
-	key := sum
-	if opts.InterruptOnDeadline {
-		key[0] ^= 1 // code that stops at deadlines is another compilation
-	}
+	key := compileKey(sum, opts)
 	c, err := r.takePrecompiled(ctx, path, key, opts)
 	if c == nil && err == nil {
 		c, err = r.compile(ctx, wasm, key, opts)
@@ -111,6 +108,15 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 		return r.finishLoad(ctx, m)
 	}
 	return nil, err
+}
+
+// compileKey names the compilation of a module whose digest is sum under opts: code that
+// stops at deadlines is another compilation of the same bytes.
+func compileKey(sum [sha256.Size]byte, opts ModuleOptions) [sha256.Size]byte {
+	if opts.InterruptOnDeadline {
+		sum[0] ^= 1
+	}
+	return sum
 }
 
 // compiled is a module's code compiled in a wazero runtime of its own, configured for the

@@ -80,10 +80,8 @@ func (r *Runtime) Precompile(ctx context.Context, path string, opts ModuleOption
 			job.err = err
 			return
 		}
-		job.sum, _ = digestOf(wasm)
-		if opts.InterruptOnDeadline {
-			job.sum[0] ^= 1
-		}
+		sum, _ := digestOf(wasm)
+		job.sum = compileKey(sum, opts)
 		job.c, job.err = r.compile(ctx, wasm, job.sum, opts)
 	}()
 }
