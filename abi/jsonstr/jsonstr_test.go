@@ -35,4 +35,3 @@ func FuzzAppendMarshaled(f *testing.F) {
 		require.Equal(t, string(want), string(jsonstr.AppendMarshaled(nil, s)))
 	})
 }
-
