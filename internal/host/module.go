@@ -13,10 +13,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
@@ -56,7 +58,12 @@ type Module struct {
 	cacheHit   bool
 	digest     string
 
+	// out counts the instances taken from the pool and not yet given back; closing is set
+	// by Close. The module's resources are released once both say so (see Close).
+	out       atomic.Int64
+	closing   atomic.Bool
 	closeOnce sync.Once
+	closeErr  error
 }
 
 // Load reads, compiles and checks the module at path and starts its first instance. The
@@ -302,21 +309,40 @@ func (m *Module) poolStats() (busy, idle int) {
 	return max(len(m.slots)-idle, 0), idle
 }
 
-// Close stops every instance and releases the module. It is safe to call more than once.
+// Close stops every instance and releases the module. An instance still serving a call
+// keeps its memory, mounts and code until that call gives it back: the module is released
+// by the last one, and Close returns without waiting. Calls started after Close fail. It is
+// safe to call more than once.
 func (m *Module) Close(ctx context.Context) error {
-	var err error
+	m.closing.Store(true)
+	if m.out.Load() == 0 {
+		m.finishClose(ctx)
+		return m.closeErr
+	}
+	return nil
+}
+
+// finishClose releases the module's resources, once.
+func (m *Module) finishClose(ctx context.Context) {
 	m.closeOnce.Do(func() {
 		if m.removePool != nil {
 			m.removePool()
 		}
 		m.obs.Release()
-		err = m.rt.Close(ctx)
+		m.closeErr = m.rt.Close(context.WithoutCancel(ctx))
 		if m.outbound != nil {
 			m.outbound.close()
 		}
 		m.closeRoots()
 	})
-	return err
+}
+
+// returned ends the use of an instance taken by acquire; the last one back after Close
+// releases the module.
+func (m *Module) returned(ctx context.Context) {
+	if m.out.Add(-1) == 0 && m.closing.Load() {
+		m.finishClose(ctx)
+	}
 }
 
 func (m *Module) closeRoots() {
@@ -366,7 +392,7 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	defer cancel()
 	inst.call.ctx = sctx
 	defer func() { inst.call.ctx = nil }()
-	mod, err := m.rt.InstantiateModule(withCall(sctx, &inst.call), m.compiled, cfg)
+	mod, err := m.rt.InstantiateModule(experimental.WithMemoryAllocator(withCall(sctx, &inst.call), experimental.MemoryAllocatorFunc(newGuestMemory)), m.compiled, cfg)
 	if err != nil {
 		return nil, startupErr(ctx, sctx, "start function", m.startup, fmt.Errorf("instantiate: %w", err))
 	}
@@ -431,6 +457,22 @@ func (inst *instance) describe(ctx context.Context) (abi.Descriptor, error) {
 // acquire takes a warm instance, starting a new one if the pool has room, or waits for one
 // to come back.
 func (m *Module) acquire(ctx context.Context) (*instance, error) {
+	m.out.Add(1)
+	if m.closing.Load() {
+		m.returned(ctx)
+		return nil, fmt.Errorf("%s: %w", m.path, ErrModuleClosed)
+	}
+	inst, err := m.take(ctx)
+	if err != nil {
+		m.returned(ctx)
+	}
+	return inst, err
+}
+
+// ErrModuleClosed is wrapped by the error of a call to a module that was closed.
+var ErrModuleClosed = errors.New("module closed")
+
+func (m *Module) take(ctx context.Context) (*instance, error) {
 	select {
 	case inst := <-m.idle:
 		return inst, nil
@@ -461,6 +503,7 @@ func (m *Module) release(inst *instance) {
 	inst.call.reset()
 	inst.ctx.Context = nil
 	m.idle <- inst
+	m.returned(context.Background())
 }
 
 // discard drops an instance that trapped or was interrupted; the next call that needs one
@@ -471,6 +514,7 @@ func (m *Module) discard(ctx context.Context, inst *instance) {
 	}
 	_ = inst.mod.Close(context.WithoutCancel(ctx))
 	<-m.slots
+	m.returned(ctx)
 }
 
 // ErrGuestFault is wrapped by Call's error when the guest trapped, ran out of memory, broke

@@ -1,0 +1,118 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const wasmPage = 64 << 10
+
+// A guest's memory grows in place up to its maximum: what it held stays, what it gains
+// reads zero, and a growth past the maximum is refused rather than honoured.
+func TestGuestMemoryGrowsInPlace(t *testing.T) {
+	mem := newGuestMemory(0, 4*wasmPage)
+	t.Cleanup(mem.Free)
+	b := mem.Reallocate(wasmPage)
+	require.Len(t, b, wasmPage)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	base := unsafe.SliceData(b)
+
+	b = mem.Reallocate(3 * wasmPage)
+	require.Len(t, b, 3*wasmPage)
+	assert.Equal(t, 3*wasmPage, cap(b), "nothing past the length is handed out")
+	if _, reserved := mem.(*reservedMemory); reserved {
+		assert.Equal(t, base, unsafe.SliceData(b), "grown in place, without a copy")
+	}
+	for i := range wasmPage {
+		if b[i] != byte(i) {
+			t.Fatalf("byte %d changed by the growth: %d", i, b[i])
+		}
+	}
+	for i := wasmPage; i < len(b); i++ {
+		if b[i] != 0 {
+			t.Fatalf("new byte %d is %d, not zero", i, b[i])
+		}
+	}
+	b[len(b)-1] = 7 // the last byte is writable
+
+	assert.Nil(t, mem.Reallocate(5*wasmPage), "past the maximum")
+	assert.Len(t, mem.Reallocate(4*wasmPage), 4*wasmPage, "up to the maximum")
+}
+
+// Where the platform can reserve address space, a guest's memory lives outside the Go heap.
+func TestGuestMemoryIsReserved(t *testing.T) {
+	mem := newGuestMemory(0, DefaultMemoryLimitPages*wasmPage)
+	t.Cleanup(mem.Free)
+	if _, ok := mem.(*heapMemory); ok {
+		t.Skip("this platform keeps guest memory in the Go heap")
+	}
+	require.IsType(t, &reservedMemory{}, mem)
+	assert.Len(t, mem.Reallocate(DefaultMemoryLimitPages*wasmPage), DefaultMemoryLimitPages*wasmPage)
+}
+
+// A module closed while a call runs keeps that instance's memory until the call ends: the
+// call finishes and answers (its guest writes its reply into memory after the Close), calls
+// after the Close are refused, and the module is released when the last call returns.
+func TestCloseWaitsForCallsInFlight(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t, nil)
+	m, err := r.Load(ctx, testguestWasm, ModuleOptions{PoolSize: 2})
+	require.NoError(t, err)
+
+	type result struct {
+		body []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := m.Call(ctx, &Request{Endpoint: "Test.Sleep", Body: []byte("300ms")})
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		done <- result{body: res.Body}
+	}()
+	require.Eventually(t, func() bool { busy, _ := m.poolStats(); return busy == 1 }, 10*time.Second, time.Millisecond)
+
+	require.NoError(t, m.Close(ctx))
+	_, err = m.Call(ctx, &Request{Endpoint: "Test.Noop"})
+	require.ErrorIs(t, err, ErrModuleClosed)
+	assert.Contains(t, err.Error(), testguestWasm, "the error names the module")
+	select {
+	case <-done:
+		t.Fatal("the call in flight ended with the Close")
+	default:
+	}
+	_, err = m.rt.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
+	require.NoError(t, err, "the module's runtime is kept while a call runs")
+
+	res := <-done
+	require.NoError(t, res.err)
+	assert.Equal(t, "slept", string(res.body))
+	_, err = m.rt.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
+	require.Error(t, err, "the last call released the module's runtime")
+	assert.Zero(t, m.out.Load())
+	require.NoError(t, m.Close(ctx), "a second Close")
+}
+
+// Closing a module with no call in flight releases it at once.
+func TestCloseIdleModule(t *testing.T) {
+	ctx := context.Background()
+	m, err := newRuntime(t, nil).Load(ctx, testguestWasm, ModuleOptions{})
+	require.NoError(t, err)
+	_, err = m.Call(ctx, &Request{Endpoint: "Test.Noop"})
+	require.NoError(t, err)
+	require.NoError(t, m.Close(ctx))
+	_, err = m.rt.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
+	require.Error(t, err)
+	_, err = m.Call(ctx, &Request{Endpoint: "Test.Noop"})
+	require.True(t, errors.Is(err, ErrModuleClosed), "%v", err)
+}
