@@ -8,11 +8,29 @@ import (
 	"sync"
 )
 
-// compiledSet remembers the modules compiled in this process, by digest, to tell a load
-// served by the compilation cache from one that compiled.
-type compiledSet struct {
+// digestSet is a set of module digests, safe for concurrent use.
+type digestSet struct {
 	mu   sync.Mutex
 	seen map[[sha256.Size]byte]bool
+}
+
+// add records sum and reports whether it was already in the set.
+func (s *digestSet) add(sum [sha256.Size]byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen == nil {
+		s.seen = map[[sha256.Size]byte]bool{}
+	}
+	was := s.seen[sum]
+	s.seen[sum] = true
+	return was
+}
+
+// has reports whether sum is in the set.
+func (s *digestSet) has(sum [sha256.Size]byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[sum]
 }
 
 // digestOf is the SHA-256 of a module's bytes, the digest the service reports.
@@ -50,13 +68,4 @@ func (r *Runtime) cacheFiles() int {
 }
 
 // seenBefore records sum as compiled in this process and reports whether it was already.
-func (r *Runtime) seenBefore(sum [sha256.Size]byte) bool {
-	r.compiled.mu.Lock()
-	defer r.compiled.mu.Unlock()
-	if r.compiled.seen == nil {
-		r.compiled.seen = map[[sha256.Size]byte]bool{}
-	}
-	was := r.compiled.seen[sum]
-	r.compiled.seen[sum] = true
-	return was
-}
+func (r *Runtime) seenBefore(sum [sha256.Size]byte) bool { return r.compiled.add(sum) }

@@ -303,3 +303,33 @@ func TestStartupTrustedSkipsTheProbe(t *testing.T) {
 		})
 	}
 }
+
+// TestProvenStartupIsNotProvenAgain: bytes whose start-up finished once in a runtime that
+// can stop it, in a probe or in a load with interrupts, are not probed again by the same
+// Runtime (a swap loads a file its conformance suite loaded just before); another Runtime
+// proves them anew.
+func TestProvenStartupIsNotProvenAgain(t *testing.T) {
+	ctx := context.Background()
+	path := spinningWAT(t, "none")
+	loads := func(r *Runtime, logs *logbuffer.Buffer, opts ModuleOptions) int {
+		t.Helper()
+		before := strings.Count(logs.String(), "msg=\"module loaded\"")
+		m, err := r.Load(ctx, path, opts)
+		require.NoError(t, err)
+		require.NoError(t, m.Close(ctx))
+		return strings.Count(logs.String(), "msg=\"module loaded\"") - before
+	}
+
+	var logs logbuffer.Buffer
+	r := newRuntime(t, &logs)
+	assert.Equal(t, 2, loads(r, &logs, ModuleOptions{PoolSize: 1}), "the first load is probed")
+	assert.Equal(t, 1, loads(r, &logs, ModuleOptions{PoolSize: 1}), "the same bytes again")
+
+	var other logbuffer.Buffer
+	r2 := newRuntime(t, &other)
+	assert.Equal(t, 1, loads(r2, &other, ModuleOptions{PoolSize: 1, InterruptOnDeadline: true}))
+	assert.Equal(t, 1, loads(r2, &other, ModuleOptions{PoolSize: 1}), "proven by the load with interrupts")
+
+	var third logbuffer.Buffer
+	assert.Equal(t, 2, loads(newRuntime(t, &third), &third, ModuleOptions{PoolSize: 1}), "another Runtime")
+}

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tetratelabs/wazero"
-
 	"github.com/microhost/microhost/abi"
 )
 
@@ -75,13 +73,16 @@ func (r *Runtime) Inspect(ctx context.Context, path string) (*Info, error) {
 		info.Refused = fmt.Errorf("load module %s: %w", path, ErrNotWasm)
 		return info, nil
 	}
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(r.cache))
-	defer rt.Close(ctx)
-	compiled, err := rt.CompileModule(ctx, wasm)
+	// The code is compiled once, as Load compiles it: what it declares is read from that
+	// compilation, which the load below then instantiates.
+	opts := ModuleOptions{PoolSize: 1, InterruptOnDeadline: true}.withDefaults()
+	sum, _ := digestOf(wasm)
+	c, err := r.compile(ctx, wasm, compileKey(sum, opts), opts)
 	if err != nil {
-		info.Refused = fmt.Errorf("load module %s: compile: %w", path, err)
+		info.Refused = fmt.Errorf("load module %s: %w", path, err)
 		return info, nil
 	}
+	compiled := c.compiled
 	info.Compiled = true
 	for _, fn := range compiled.ImportedFunctions() {
 		module, name, _ := fn.Import()
@@ -107,9 +108,9 @@ func (r *Runtime) Inspect(ctx context.Context, path string) (*Info, error) {
 
 	// Everything else Load checks (exports, imports, the descriptor, the initializer) is
 	// checked by loading it; a runaway initializer is stopped by the caller's deadline.
-	m, err := r.Load(ctx, path, ModuleOptions{PoolSize: 1, InterruptOnDeadline: true})
+	m, err := r.loadCompiled(ctx, path, c, sum, opts)
 	if err != nil {
-		info.Refused = err
+		info.Refused = fmt.Errorf("load module %s: %w", path, err)
 		return info, nil
 	}
 	defer m.Close(ctx)

@@ -85,3 +85,18 @@ func TestInstanceMemoryBytes(t *testing.T) {
 	_, err = m.Call(context.Background(), &Request{Endpoint: "Greeter.Hello", ContentType: "application/json", Body: []byte(`{"name":"John"}`)})
 	require.NoError(t, err)
 }
+
+// Inspect compiles a module once: what it declares is read from the compilation its check
+// load then instantiates, and a later load with interrupts takes the same code.
+func TestInspectCompilesOnce(t *testing.T) {
+	ctx := context.Background()
+	r, err := NewRuntime(ctx, Options{CacheDir: t.TempDir()})
+	require.NoError(t, err)
+	defer r.Close(ctx)
+	info, err := r.Inspect(ctx, spinningWAT(t, "none"))
+	require.NoError(t, err)
+	require.NoError(t, info.Refused)
+	require.NotNil(t, info.Descriptor)
+	assert.NotEmpty(t, info.Exports, "read from the one compilation")
+	assert.Equal(t, 1, r.cacheFiles(), "compilations in the cache")
+}

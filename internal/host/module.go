@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,11 +87,8 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 		return nil, ErrNotWasm
 	}
 	opts = opts.withDefaults()
-	name := strings.TrimSuffix(filepath.Base(path), ".wasm")
-	logger := r.logger.With("module", name)
-
 	sum, digest := digestOf(wasm)
-	if !opts.InterruptOnDeadline && (opts.StartupTrusted == nil || !opts.StartupTrusted(digest)) {
+	if !opts.InterruptOnDeadline && !r.proven.has(sum) && (opts.StartupTrusted == nil || !opts.StartupTrusted(digest)) {
 		// The module's own runtime cannot stop a looping guest, so its start-up is first
 		// proven, under the deadline, in a runtime that can.
 		probe := opts
@@ -110,11 +108,22 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 		c, err = r.compile(ctx, wasm, key, opts)
 	}
 	if c != nil {
-		m := &Module{path: path, name: name, opts: opts, logger: logger, rt: c.rt, startup: r.startup}
-		m.compiled, m.cacheHit, m.digest = c.compiled, c.hit, digest
-		return r.finishLoad(ctx, m)
+		return r.loadCompiled(ctx, path, c, sum, opts)
 	}
 	return nil, err
+}
+
+// loadCompiled finishes the load of the module at path, whose digest is sum, from its
+// compiled code c; opts have their defaults. On error c's runtime is released.
+func (r *Runtime) loadCompiled(ctx context.Context, path string, c *compiled, sum [sha256.Size]byte, opts ModuleOptions) (*Module, error) {
+	name := strings.TrimSuffix(filepath.Base(path), ".wasm")
+	m := &Module{path: path, name: name, opts: opts, logger: r.logger.With("module", name), rt: c.rt, startup: r.startup}
+	m.compiled, m.cacheHit, m.digest = c.compiled, c.hit, hex.EncodeToString(sum[:])
+	m, err := r.finishLoad(ctx, m)
+	if err == nil && opts.InterruptOnDeadline {
+		r.proven.add(sum) // its start-up finished in a runtime that could stop it
+	}
+	return m, err
 }
 
 // compileKey names the compilation of a module whose digest is sum under opts: code that

@@ -52,7 +52,11 @@ type Runtime struct {
 	// cacheDir is the on-disk cache's directory, "" when it is off; compiled holds the
 	// digests of the modules compiled in this process (compiled.go).
 	cacheDir string
-	compiled compiledSet
+	compiled digestSet
+	// proven holds the digests of the modules whose start-up was proven in this process,
+	// under the deadline in a runtime that can stop it: a later load of the same bytes
+	// (the conformance suite's, then the swap's) is not proven again.
+	proven digestSet
 	// pre holds the compilations Precompile started (precompile.go).
 	pre precompiler
 }
@@ -117,7 +121,9 @@ type ModuleOptions struct {
 	// InterruptOnDeadline stops a guest that is still running when its call's context is
 	// done. It costs guest speed on loop-heavy code (see RATIONALE.md), so it is a choice.
 	// A module loaded without it has its start-up proven first, under the start-up
-	// deadline, in a runtime that can stop it (unless StartupTrusted says otherwise).
+	// deadline, in a runtime that can stop it, unless StartupTrusted says otherwise or the
+	// same bytes already started in such a runtime of this Runtime (a module checked by a
+	// conformance suite, then swapped in, is proven once).
 	InterruptOnDeadline bool
 	// StartupTrusted, when it reports true for the module's digest (SHA-256, hex), spares a
 	// module loaded without InterruptOnDeadline that proof: the build is one whose start-up is
