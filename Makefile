@@ -2,9 +2,8 @@
 #
 #   make build   bin/microhost and every .wasm module under bin/plugins
 #   make run     build what the greeter needs, then serve it on the embedded registry
-#   make test    install what the tests need (once), then the whole suite with -race on our
-#                code (and the memory test that the race detector's own memory would blind,
-#                without it)
+#   make test    install what the tests need (once), then the whole suite with -race (and the
+#                memory test that the race detector's own memory would blind, without it)
 #   make test-short  the quick local loop: -short (no Consul agent, no browser, fewer swaps), no -race
 #   make bench   the benchmarks
 #   make lint    gofmt and go vet
@@ -122,15 +121,10 @@ run: microhost wasm-go wasm-plugins
 deps:
 	@scripts/deps.sh
 
-# RACE instruments our code for the race detector, not wazero's: its decoder, validator and
-# compiler are most of a test's CPU time once instrumented, and their races are not ours to
-# find (RATIONALE.md, "The race detector watches our code, not wazero's").
-RACE := -race -gcflags=github.com/tetratelabs/wazero/...=-race=false
-
 test: deps
-	$(GO) test $(RACE) -count=1 -timeout 50m ./...
+	$(GO) test -race -count=1 -timeout 50m ./...
 	$(GO) test -count=1 -run 'TestLiveSwapReleasesOldModules' ./host/service/
-	cd interop && $(GO) test $(RACE) -count=1 ./...
+	cd interop && $(GO) test -race -count=1 ./...
 
 # test-short is the loop while you work: it installs nothing, skips what needs a Consul agent
 # or a browser (and what would fail for a missing compiler), swaps fewer times, and runs
