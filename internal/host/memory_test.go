@@ -3,12 +3,16 @@ package host
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/microhost/microhost/internal/guestbuild"
 )
 
 const wasmPage = 64 << 10
@@ -115,4 +119,54 @@ func TestCloseIdleModule(t *testing.T) {
 	require.Error(t, err)
 	_, err = m.Call(ctx, &Request{Endpoint: "Test.Noop"})
 	require.True(t, errors.Is(err, ErrModuleClosed), "%v", err)
+}
+
+// No guest memory outlives its instance: not one whose start function failed (wazero leaves
+// that memory to its allocator), not a pool's after Close, not a trapped instance's.
+func TestGuestMemoriesAreReleased(t *testing.T) {
+	ctx := context.Background()
+	r, err := NewRuntime(ctx, Options{CacheDir: testCacheDir, StartupTimeout: 100 * time.Millisecond})
+	require.NoError(t, err)
+	defer r.Close(ctx)
+
+	for _, interrupt := range []bool{true, false} {
+		_, err = r.Load(ctx, spinningWAT(t, "start"), ModuleOptions{InterruptOnDeadline: interrupt})
+		require.ErrorIs(t, err, ErrStartup)
+		assert.Zero(t, r.liveMemories.Load(), "a start function stopped at the deadline (interrupt=%t)", interrupt)
+		_, err = r.Load(ctx, trappingStartWAT(t), ModuleOptions{InterruptOnDeadline: interrupt})
+		require.ErrorContains(t, err, "unreachable")
+		assert.Zero(t, r.liveMemories.Load(), "a start function that trapped (interrupt=%t)", interrupt)
+	}
+
+	m, err := r.Load(ctx, testguestWasm, ModuleOptions{PoolSize: 2})
+	require.NoError(t, err)
+	require.NoError(t, m.Warm(ctx, 2))
+	assert.EqualValues(t, 2, r.liveMemories.Load(), "one per instance")
+	_, err = m.Call(ctx, &Request{Endpoint: "Test.Trap"})
+	require.ErrorIs(t, err, ErrGuestFault)
+	assert.EqualValues(t, 1, r.liveMemories.Load(), "the trapped instance's is released")
+	require.NoError(t, m.Close(ctx))
+	assert.Zero(t, r.liveMemories.Load(), "the pool's, at Close")
+}
+
+// trappingStartWAT is a module whose start function traps once its memory is set up.
+func trappingStartWAT(t *testing.T) string {
+	t.Helper()
+	src := `(module
+  (memory (export "memory") 2)
+  (data (i32.const 0) "some data the instantiation copies")
+  (func $trap (i32.store (i32.const 70000) (i32.const 1)) unreachable)
+  (func (export "microhost_abi_version_1"))
+  (func (export "microhost_describe") (result i64) (i64.const 0))
+  (func (export "microhost_handle") (param i32 i32) (result i32) (i32.const 0))
+  (start $trap))`
+	dir := t.TempDir()
+	file := filepath.Join(dir, "trap-start.wat")
+	require.NoError(t, os.WriteFile(file, []byte(src), 0o644))
+	path, err := guestbuild.WAT(context.Background(), file, dir)
+	if errors.Is(err, guestbuild.ErrToolMissing) {
+		t.Skip(err)
+	}
+	require.NoError(t, err)
+	return path
 }

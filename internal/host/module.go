@@ -59,6 +59,9 @@ type Module struct {
 	cacheHit   bool
 	digest     string
 
+	// liveMemories is the Runtime's count of guest memories alive.
+	liveMemories *atomic.Int64
+
 	// out counts the instances taken from the pool and not yet given back; closing is set
 	// by Close. The module's resources are released once both say so (see Close).
 	out       atomic.Int64
@@ -117,7 +120,7 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 // compiled code c; opts have their defaults. On error c's runtime is released.
 func (r *Runtime) loadCompiled(ctx context.Context, path string, c *compiled, sum [sha256.Size]byte, opts ModuleOptions) (*Module, error) {
 	name := strings.TrimSuffix(filepath.Base(path), ".wasm")
-	m := &Module{path: path, name: name, opts: opts, logger: r.logger.With("module", name), rt: c.rt, startup: r.startup}
+	m := &Module{path: path, name: name, opts: opts, logger: r.logger.With("module", name), rt: c.rt, startup: r.startup, liveMemories: &r.liveMemories}
 	m.compiled, m.cacheHit, m.digest = c.compiled, c.hit, hex.EncodeToString(sum[:])
 	m, err := r.finishLoad(ctx, m)
 	if err == nil && opts.InterruptOnDeadline {
@@ -401,8 +404,10 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	defer cancel()
 	inst.call.ctx = sctx
 	defer func() { inst.call.ctx = nil }()
-	mod, err := m.rt.InstantiateModule(experimental.WithMemoryAllocator(withCall(sctx, &inst.call), experimental.MemoryAllocatorFunc(newGuestMemory)), m.compiled, cfg)
+	mem := &memoryRecorder{live: m.liveMemories}
+	mod, err := m.rt.InstantiateModule(experimental.WithMemoryAllocator(withCall(sctx, &inst.call), mem), m.compiled, cfg)
 	if err != nil {
+		mem.release()
 		return nil, startupErr(ctx, sctx, "start function", m.startup, fmt.Errorf("instantiate: %w", err))
 	}
 	inst.mod, inst.handle = mod, mod.ExportedFunction(abi.ExportHandle)

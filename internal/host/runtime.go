@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -57,6 +58,9 @@ type Runtime struct {
 	// under the deadline in a runtime that can stop it: a later load of the same bytes
 	// (the conformance suite's, then the swap's) is not proven again.
 	proven digestSet
+	// liveMemories counts the guest memories allocated and not yet released, for tests to
+	// prove that none leaks.
+	liveMemories atomic.Int64
 	// pre holds the compilations Precompile started (precompile.go).
 	pre precompiler
 }
