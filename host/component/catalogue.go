@@ -33,6 +33,7 @@ type key struct {
 type Catalogue struct {
 	twins   map[key]Twin
 	digests map[string][]string // module name → SHA-256s of its stock builds
+	pre     prefetched
 }
 
 // NewCatalogue returns an empty catalogue.

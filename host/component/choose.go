@@ -54,7 +54,7 @@ func (c *Catalogue) Choose(kind Kind, name string, mode Mode, path string) (Choi
 	default:
 		return ch, fmt.Errorf("%s %q: unknown mode %q (known: auto, native, wasm)", kind, name, mode)
 	}
-	digest, err := Digest(path)
+	digest, err := c.digest(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if !hasTwin {

@@ -195,6 +195,7 @@ func (s *Service) provision(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.prefetchDigests()
 	s.precompile(ctx)
 	defer s.rt.DropPrecompiled(context.WithoutCancel(ctx))
 	if err := s.keep(s.provisionRegistry(ctx)); err != nil {
@@ -314,6 +315,26 @@ func (s *Service) precompile(ctx context.Context) {
 	for _, j := range jobs {
 		s.rt.Precompile(ctx, j.path, j.opts)
 	}
+}
+
+// prefetchDigests starts hashing the module files of the components in mode auto, whose
+// digests decide whether their native twins run: on a machine with more than one processor
+// that overlaps the handlers' loading instead of following it.
+func (s *Service) prefetchDigests() {
+	cfg := s.cfg
+	auto := func(mode string) bool { return mode == "" || mode == string(component.ModeAuto) }
+	var paths []string
+	for _, c := range []config.Component{cfg.Registry.Component, cfg.Selector.Component, cfg.Broker.Component, cfg.Transport.Component} {
+		if auto(c.Mode) {
+			paths = append(paths, c.Path)
+		}
+	}
+	if auto(cfg.Codec.Mode) {
+		for _, name := range cfg.Codec.Modules {
+			paths = append(paths, filepath.Join(cfg.Plugins.Dir, name+".wasm"))
+		}
+	}
+	s.catalogue.Prefetch(paths...)
 }
 
 // guestLimits are the settings of a handler or subscriber module its compiled code depends
