@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -22,6 +23,11 @@ type Codec struct {
 
 // CodecOptions are the [codec.options]: none yet, so any key there is an error.
 type CodecOptions struct{}
+
+// CodecPath is the module file of the codec named name: plugins.dir/NAME.wasm.
+func (c *Config) CodecPath(name string) string {
+	return filepath.Join(c.Plugins.Dir, name+".wasm")
+}
 
 // DefaultCodecModules are the stock codecs.
 func DefaultCodecModules() []string {

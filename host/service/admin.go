@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -84,7 +83,7 @@ func (s *Service) listNatives() {
 		add(component.KindBroker, s.cfg.Broker.Component)
 	}
 	for _, name := range s.cfg.Codec.Modules {
-		add(component.KindCodec, config.Component{Module: name, Path: filepath.Join(s.cfg.Plugins.Dir, name+".wasm")})
+		add(component.KindCodec, config.Component{Module: name, Path: s.cfg.CodecPath(name)})
 	}
 }
 

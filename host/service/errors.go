@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -43,7 +42,7 @@ func (s *Service) codecProblem(err error) error {
 		return s.cfg.KeyError(strings.SplitN(err.Error(), " ", 2)[0], err) // codec.mode, codec.types: the key is named already
 	}
 	for i, name := range s.cfg.Codec.Modules {
-		path := filepath.Join(s.cfg.Plugins.Dir, name+".wasm")
+		path := s.cfg.CodecPath(name)
 		if strings.Contains(err.Error(), path) || strings.Contains(err.Error(), fmt.Sprintf("%q", name)) {
 			return s.moduleProblem(fmt.Sprintf("codec.modules[%d] %q", i, name), path, err)
 		}

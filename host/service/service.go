@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -299,15 +298,8 @@ func (s *Service) precompile(ctx context.Context) {
 		jobs = append(jobs, job{sc.Path, guestLimits(sc.Interrupt, sc.MemoryLimitMB)})
 	}
 	// Components run without deadline interrupts and with the default memory limit.
-	for _, c := range []config.Component{cfg.Selector.Component, cfg.Broker.Component, cfg.Transport.Component} {
-		if c.Mode == string(component.ModeWasm) && c.Path != "" {
-			jobs = append(jobs, job{c.Path, host.ModuleOptions{}})
-		}
-	}
-	if cfg.Codec.Mode == string(component.ModeWasm) {
-		for _, name := range cfg.Codec.Modules {
-			jobs = append(jobs, job{filepath.Join(cfg.Plugins.Dir, name+".wasm"), host.ModuleOptions{}})
-		}
+	for _, path := range componentFiles(cfg, component.ModeWasm, cfg.Selector.Component, cfg.Broker.Component, cfg.Transport.Component) {
+		jobs = append(jobs, job{path, host.ModuleOptions{}})
 	}
 	if len(jobs) < 2 {
 		return
@@ -322,19 +314,25 @@ func (s *Service) precompile(ctx context.Context) {
 // that overlaps the handlers' loading instead of following it.
 func (s *Service) prefetchDigests() {
 	cfg := s.cfg
-	auto := func(mode string) bool { return mode == "" || mode == string(component.ModeAuto) }
+	s.catalogue.Prefetch(componentFiles(cfg, component.ModeAuto, cfg.Registry.Component, cfg.Selector.Component, cfg.Broker.Component, cfg.Transport.Component)...)
+}
+
+// componentFiles lists the module files of the components among comps, and of the codecs,
+// that are configured in mode (a component whose mode is empty is in mode auto).
+func componentFiles(cfg *config.Config, mode component.Mode, comps ...config.Component) []string {
+	in := func(m string) bool { return component.Mode(m) == mode || (m == "" && mode == component.ModeAuto) }
 	var paths []string
-	for _, c := range []config.Component{cfg.Registry.Component, cfg.Selector.Component, cfg.Broker.Component, cfg.Transport.Component} {
-		if auto(c.Mode) {
+	for _, c := range comps {
+		if in(c.Mode) && c.Path != "" {
 			paths = append(paths, c.Path)
 		}
 	}
-	if auto(cfg.Codec.Mode) {
+	if in(cfg.Codec.Mode) {
 		for _, name := range cfg.Codec.Modules {
-			paths = append(paths, filepath.Join(cfg.Plugins.Dir, name+".wasm"))
+			paths = append(paths, cfg.CodecPath(name))
 		}
 	}
-	s.catalogue.Prefetch(paths...)
+	return paths
 }
 
 // guestLimits are the settings of a handler or subscriber module its compiled code depends
