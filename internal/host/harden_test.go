@@ -180,8 +180,15 @@ func spinningWAT(t *testing.T, phase string) string {
   (func (export "microhost_describe") (result i64) %s (i64.const %d))
   (func (export "microhost_handle") (param i32 i32) (result i32) (i32.const 0))
   %s)`, desc, body["init"], body["describe"], len(desc), start)
+	return buildWAT(t, "spin-"+phase, src)
+}
+
+// buildWAT builds the WebAssembly text src into a module named name in a temporary
+// directory and returns its path; the test is skipped where the WAT tool is missing.
+func buildWAT(t *testing.T, name, src string) string {
+	t.Helper()
 	dir := t.TempDir()
-	file := filepath.Join(dir, "spin-"+phase+".wat")
+	file := filepath.Join(dir, name+".wat")
 	require.NoError(t, os.WriteFile(file, []byte(src), 0o644))
 	path, err := guestbuild.WAT(context.Background(), file, dir)
 	if errors.Is(err, guestbuild.ErrToolMissing) {

@@ -3,16 +3,12 @@ package host
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/microhost/microhost/internal/guestbuild"
 )
 
 const wasmPage = 64 << 10
@@ -152,7 +148,7 @@ func TestGuestMemoriesAreReleased(t *testing.T) {
 // trappingStartWAT is a module whose start function traps once its memory is set up.
 func trappingStartWAT(t *testing.T) string {
 	t.Helper()
-	src := `(module
+	const src = `(module
   (memory (export "memory") 2)
   (data (i32.const 0) "some data the instantiation copies")
   (func $trap (i32.store (i32.const 70000) (i32.const 1)) unreachable)
@@ -160,13 +156,5 @@ func trappingStartWAT(t *testing.T) string {
   (func (export "microhost_describe") (result i64) (i64.const 0))
   (func (export "microhost_handle") (param i32 i32) (result i32) (i32.const 0))
   (start $trap))`
-	dir := t.TempDir()
-	file := filepath.Join(dir, "trap-start.wat")
-	require.NoError(t, os.WriteFile(file, []byte(src), 0o644))
-	path, err := guestbuild.WAT(context.Background(), file, dir)
-	if errors.Is(err, guestbuild.ErrToolMissing) {
-		t.Skip(err)
-	}
-	require.NoError(t, err)
-	return path
+	return buildWAT(t, "trap-start", src)
 }
