@@ -483,9 +483,7 @@ func (m *Module) acquire(ctx context.Context) (*instance, error) {
 	return inst, err
 }
 
-// ErrModuleClosed is wrapped by the error of a call to a module that was closed.
-var ErrModuleClosed = errors.New("module closed")
-
+// take is acquire's wait for an instance, once the call is counted.
 func (m *Module) take(ctx context.Context) (*instance, error) {
 	select {
 	case inst := <-m.idle:
@@ -530,6 +528,9 @@ func (m *Module) discard(ctx context.Context, inst *instance) {
 	<-m.slots
 	m.returned(ctx)
 }
+
+// ErrModuleClosed is wrapped by the error of a call to a module that was closed.
+var ErrModuleClosed = errors.New("module closed")
 
 // ErrGuestFault is wrapped by Call's error when the guest trapped, ran out of memory, broke
 // the ABI (for example with an out-of-bounds pointer) or was stopped at its deadline. The
