@@ -94,8 +94,11 @@ wasm-plugins:
 
 # generate rebuilds the committed protobuf Go code; `make deps` installs protoc. The plugins
 # are built here: protoc-gen-go at the version go.mod requires, and protoc-gen-microhost
-# (the handler, client and JSON code of the greeter, of rpccaller's stream test module and of
-# abi/rpc's test messages) from this tree.
+# (the greeter's messages, handler and client, with no protobuf runtime; the handler, client
+# and JSON code of rpccaller's stream test module and of abi/rpc's test messages; and
+# testdata/wire twice, with protoc-gen-go's messages and with its own) from this tree.
+# interop/greeterpb holds protoc-gen-go's messages of the greeter, which Go Micro needs.
+WIRE := github.com/microhost/microhost/abi/rpc/testdata/wire
 PROTOC := protoc --plugin=protoc-gen-go=$(BIN)/protoc-gen-go --plugin=protoc-gen-microhost=$(BIN)/protoc-gen-microhost
 generate:
 	$(GO) build -o $(BIN)/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
@@ -104,12 +107,18 @@ generate:
 	$(PROTOC) --proto_path=abi/proto --go_out=abi/proto/abipb --go_opt=paths=source_relative abi/proto/broker.proto
 	$(PROTOC) --proto_path=abi/proto --go_out=abi/proto/abipb --go_opt=paths=source_relative abi/proto/registry.proto
 	$(PROTOC) --proto_path=abi/proto --go_out=abi/proto/abipb --go_opt=paths=source_relative abi/proto/transport.proto
-	$(PROTOC) --proto_path=handlers/greeter --go_out=handlers/greeter/greeterpb --go_opt=paths=source_relative \
-		--microhost_out=handlers/greeter/greeterpb --microhost_opt=paths=source_relative handlers/greeter/greeter.proto
+	$(PROTOC) --proto_path=handlers/greeter \
+		--microhost_out=handlers/greeter/greeterpb --microhost_opt=paths=source_relative,messages=microhost handlers/greeter/greeter.proto
+	$(PROTOC) --proto_path=handlers/greeter --go_out=interop/greeterpb \
+		--go_opt=Mgreeter.proto=github.com/microhost/microhost/interop/greeterpb,paths=source_relative handlers/greeter/greeter.proto
 	$(PROTOC) --proto_path=host/client/rpccaller/testdata/tally --go_out=host/client/rpccaller/testdata/tally/tallypb --go_opt=paths=source_relative \
 		--microhost_out=host/client/rpccaller/testdata/tally/tallypb --microhost_opt=paths=source_relative host/client/rpccaller/testdata/tally/tally.proto
 	$(PROTOC) --proto_path=abi/rpc/testdata/kinds --go_out=abi/rpc/testdata/kinds/kindspb --go_opt=paths=source_relative \
 		--microhost_out=abi/rpc/testdata/kinds/kindspb --microhost_opt=paths=source_relative abi/rpc/testdata/kinds/kinds.proto
+	$(PROTOC) --proto_path=abi/rpc/testdata/wire --go_out=abi/rpc/testdata/wire/gopb --go_opt=Mwire.proto=$(WIRE)/gopb,paths=source_relative \
+		--microhost_out=abi/rpc/testdata/wire/gopb --microhost_opt=Mwire.proto=$(WIRE)/gopb,paths=source_relative wire.proto
+	$(PROTOC) --proto_path=abi/rpc/testdata/wire \
+		--microhost_out=abi/rpc/testdata/wire/ownpb --microhost_opt=Mwire.proto=$(WIRE)/ownpb,paths=source_relative,messages=microhost wire.proto
 
 # run needs only Go: the Go handlers and the stock plugins, not the C/AssemblyScript/WAT/Rust
 # greeters (whose toolchains `make deps` installs).

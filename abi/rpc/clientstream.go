@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"google.golang.org/protobuf/proto"
 )
 
 // Streamer opens streams: the streaming counterpart of Caller, which a Caller implements
@@ -46,7 +44,7 @@ type ClientStream struct {
 // endpoint of service through c, which must implement Streamer: req, encoded in the call's
 // content type (protobuf unless WithContentType says otherwise), is the opening message, and
 // the sending side is closed at once. The replies come with RecvMsg.
-func OpenServerStream(ctx context.Context, c Caller, service, endpoint string, req proto.Message, opts ...CallOption) (*ClientStream, error) {
+func OpenServerStream(ctx context.Context, c Caller, service, endpoint string, req Message, opts ...CallOption) (*ClientStream, error) {
 	o := NewCallOptions(opts...)
 	first, err := Marshal(o.ContentType, req)
 	if err != nil {
@@ -87,7 +85,7 @@ func open(ctx context.Context, c Caller, service, endpoint, contentType string, 
 }
 
 // SendMsg encodes m in the stream's content type and sends it.
-func (s *ClientStream) SendMsg(m proto.Message) error {
+func (s *ClientStream) SendMsg(m Message) error {
 	b, err := Marshal(s.contentType, m)
 	if err != nil {
 		return fmt.Errorf("stream %s: encode a message as %s: %w", s.endpoint, s.contentType, err)
@@ -98,7 +96,7 @@ func (s *ClientStream) SendMsg(m proto.Message) error {
 // RecvMsg receives the service's next message into m. It returns io.EOF, unwrapped, once
 // the stream ended, and the error that ended it as the Streamer returned it (a handler's
 // error keeps its type and code).
-func (s *ClientStream) RecvMsg(m proto.Message) error {
+func (s *ClientStream) RecvMsg(m Message) error {
 	b, err := s.raw.Recv()
 	if err != nil {
 		return err
@@ -118,7 +116,7 @@ func (s *ClientStream) CloseSend() error {
 // reply into m, reads on to the end of the stream and releases it. A handler that returned
 // an error, even after its reply, makes it fail with that error; one that returned without
 // replying, with an error wrapping io.ErrUnexpectedEOF.
-func (s *ClientStream) CloseAndRecv(m proto.Message) error {
+func (s *ClientStream) CloseAndRecv(m Message) error {
 	defer s.raw.Close()
 	if err := s.raw.CloseSend(); err != nil {
 		return err
@@ -137,17 +135,6 @@ func (s *ClientStream) CloseAndRecv(m proto.Message) error {
 	default:
 		return fmt.Errorf("stream %s: more than one reply to a client-streaming call", s.endpoint)
 	}
-}
-
-// CloseAndRecv ends s with its CloseAndRecv method, receiving the reply into m, and
-// returns m, or nil (the zero M) and the error. Generated CloseAndRecv methods are one call
-// to it.
-func CloseAndRecv[M proto.Message](s *ClientStream, m M) (M, error) {
-	if err := s.CloseAndRecv(m); err != nil {
-		var zero M
-		return zero, err
-	}
-	return m, nil
 }
 
 // Close releases the stream; one that has not ended is broken off, which its handler sees

@@ -200,7 +200,7 @@ func decodedFast[M generated](t *testing.T, body []byte, m M) bool {
 	viaFallback := m.ProtoReflect().New().Interface()
 	wantErr := json.Unmarshal(body, viaFallback)
 	viaServe := m.ProtoReflect().New().Interface()
-	gotErr := rpc.UnmarshalNewJSON(body, viaServe)
+	gotErr := rpc.UnmarshalNewJSON(body, viaServe.(rpc.Message))
 	if wantErr != nil {
 		require.False(t, done, "the fast path accepted %q, which encoding/json refuses: %v", body, wantErr)
 		require.EqualError(t, gotErr, wantErr.Error())

@@ -20,8 +20,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-
-	"google.golang.org/protobuf/proto"
 )
 
 // Content types a generated client can send and a generated handler answers in.
@@ -86,16 +84,16 @@ func IsProtobuf(contentType string) bool {
 // Marshal encodes m as a body of contentType: protobuf when IsProtobuf(contentType), JSON
 // otherwise. JSON is what encoding/json writes, through the message's generated
 // MicrohostAppendJSON method when it has one.
-func Marshal(contentType string, m proto.Message) ([]byte, error) {
+func Marshal(contentType string, m Message) ([]byte, error) {
 	if IsProtobuf(contentType) {
-		return proto.Marshal(m)
+		return m.MicrohostAppendProto(nil)
 	}
 	return marshalJSON(m)
 }
 
 // marshalJSON encodes m as encoding/json does, without reflection when protoc-gen-microhost
 // generated m's JSON methods.
-func marshalJSON(m proto.Message) ([]byte, error) {
+func marshalJSON(m Message) ([]byte, error) {
 	if c, ok := m.(jsonCodec); ok {
 		if b, ok := c.MicrohostAppendJSON(make([]byte, 0, 64)); ok {
 			return b, nil
@@ -107,9 +105,9 @@ func marshalJSON(m proto.Message) ([]byte, error) {
 // Unmarshal decodes a body of contentType into m: protobuf when IsProtobuf(contentType),
 // JSON otherwise. JSON is decoded by encoding/json, into m as it is (fields the body does not
 // name keep their values).
-func Unmarshal(contentType string, body []byte, m proto.Message) error {
+func Unmarshal(contentType string, body []byte, m Message) error {
 	if IsProtobuf(contentType) {
-		return proto.Unmarshal(body, m)
+		return m.MicrohostDecodeProto(body)
 	}
 	return json.Unmarshal(body, m)
 }
@@ -118,14 +116,14 @@ func Unmarshal(contentType string, body []byte, m proto.Message) error {
 // m's generated MicrohostDecodeJSON method when it has one and the body is one it reads on
 // its own, by encoding/json otherwise (on a reset message, so the outcome, error included, is
 // encoding/json's).
-func unmarshalNewJSON(body []byte, m proto.Message) error {
+func unmarshalNewJSON(body []byte, m Message) error {
 	if c, ok := m.(jsonCodec); ok {
 		r := NewJSONReader(body)
 		c.MicrohostDecodeJSON(&r)
 		if r.Done() {
 			return nil
 		}
-		proto.Reset(m)
+		m.MicrohostReset()
 	}
 	return json.Unmarshal(body, m)
 }
@@ -134,7 +132,7 @@ func unmarshalNewJSON(body []byte, m proto.Message) error {
 // type, calls endpoint of service through c and decodes the reply into rsp, a new message
 // (a JSON reply that names only some fields leaves the rest zero). An error from c
 // is returned as it is, so a handler's error keeps its type and code.
-func Invoke(ctx context.Context, c Caller, service, endpoint string, req, rsp proto.Message, opts ...CallOption) error {
+func Invoke(ctx context.Context, c Caller, service, endpoint string, req, rsp Message, opts ...CallOption) error {
 	o := NewCallOptions(opts...)
 	body, err := Marshal(o.ContentType, req)
 	if err != nil {
@@ -145,7 +143,7 @@ func Invoke(ctx context.Context, c Caller, service, endpoint string, req, rsp pr
 		return err
 	}
 	if IsProtobuf(o.ContentType) {
-		err = proto.Unmarshal(reply, rsp)
+		err = rsp.MicrohostDecodeProto(reply)
 	} else {
 		// rsp is a generated client's new reply.
 		err = unmarshalNewJSON(reply, rsp)

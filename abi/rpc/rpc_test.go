@@ -15,6 +15,7 @@ import (
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/guest"
 	"github.com/microhost/microhost/abi/rpc"
+	"github.com/microhost/microhost/abi/rpc/rpcproto"
 )
 
 func TestIsProtobuf(t *testing.T) {
@@ -62,7 +63,7 @@ func TestInvoke(t *testing.T) {
 	// Protobuf by default.
 	c := &recorder{reply: reply}
 	rsp := new(wrapperspb.StringValue)
-	require.NoError(t, rpc.Invoke(ctx, c, "svc", "S.M", wrapperspb.String("in"), rsp))
+	require.NoError(t, rpc.Invoke(ctx, c, "svc", "S.M", rpcproto.Of(wrapperspb.String("in")), rpcproto.Of(rsp)))
 	assert.Equal(t, "svc", c.service)
 	assert.Equal(t, "S.M", c.endpoint)
 	assert.Equal(t, rpc.ContentTypeProtobuf, c.contentType)
@@ -74,20 +75,20 @@ func TestInvoke(t *testing.T) {
 	// JSON on request.
 	c = &recorder{reply: []byte(`{"value":"json out"}`)}
 	rsp = new(wrapperspb.StringValue)
-	require.NoError(t, rpc.Invoke(ctx, c, "svc", "S.M", wrapperspb.String("in"), rsp, rpc.WithContentType(rpc.ContentTypeJSON)))
+	require.NoError(t, rpc.Invoke(ctx, c, "svc", "S.M", rpcproto.Of(wrapperspb.String("in")), rpcproto.Of(rsp), rpc.WithContentType(rpc.ContentTypeJSON)))
 	assert.Equal(t, rpc.ContentTypeJSON, c.contentType)
 	assert.JSONEq(t, `{"value":"in"}`, string(c.body))
 	assert.Equal(t, "json out", rsp.GetValue())
 
 	// The Caller's error comes back unwrapped.
 	callErr := &abi.Error{Code: 400, Detail: "no"}
-	err = rpc.Invoke(ctx, &recorder{err: callErr}, "svc", "S.M", wrapperspb.String("in"), new(wrapperspb.StringValue))
+	err = rpc.Invoke(ctx, &recorder{err: callErr}, "svc", "S.M", rpcproto.Of(wrapperspb.String("in")), rpcproto.Of(new(wrapperspb.StringValue)))
 	assert.Same(t, callErr, err)
 
 	// A reply that does not decode is an error naming the endpoint and the content type.
-	err = rpc.Invoke(ctx, &recorder{reply: []byte{0x0a, 0x05}}, "svc", "S.M", wrapperspb.String("in"), new(wrapperspb.StringValue))
+	err = rpc.Invoke(ctx, &recorder{reply: []byte{0x0a, 0x05}}, "svc", "S.M", rpcproto.Of(wrapperspb.String("in")), rpcproto.Of(new(wrapperspb.StringValue)))
 	assert.ErrorContains(t, err, "call S.M: decode the reply as application/protobuf")
-	err = rpc.Invoke(ctx, &recorder{reply: []byte(`{`)}, "svc", "S.M", wrapperspb.String("in"), new(wrapperspb.StringValue), rpc.WithContentType(rpc.ContentTypeJSON))
+	err = rpc.Invoke(ctx, &recorder{reply: []byte(`{`)}, "svc", "S.M", rpcproto.Of(wrapperspb.String("in")), rpcproto.Of(new(wrapperspb.StringValue)), rpc.WithContentType(rpc.ContentTypeJSON))
 	assert.ErrorContains(t, err, "call S.M: decode the reply as application/json")
 }
 
@@ -95,7 +96,7 @@ func TestServe(t *testing.T) {
 	var seen string
 	guest.HandleEndpoint(abi.Endpoint{Name: "Echo.Upper"}, func(r *guest.Request) ([]byte, error) {
 		req, rsp := new(wrapperspb.StringValue), new(wrapperspb.StringValue)
-		return rpc.Serve(r, req, rsp, func() error {
+		return rpc.Serve(r, rpcproto.Of(req), rpcproto.Of(rsp), func() error {
 			seen = req.GetValue()
 			if seen == "fail" {
 				return guest.Errorf(409, "conflict")

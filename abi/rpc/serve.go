@@ -3,8 +3,6 @@ package rpc
 import (
 	"fmt"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/guest"
 )
@@ -15,17 +13,17 @@ import (
 // "malformed JSON request for ENDPOINT" or "malformed protobuf request for ENDPOINT"; the
 // decoder's own message goes to the host's log at debug level. An error call returns is
 // returned as it is.
-func Serve(r *guest.Request, req, rsp proto.Message, call func() error) ([]byte, error) {
+func Serve(r *guest.Request, req, rsp Message, call func() error) ([]byte, error) {
 	ct, _ := r.Header("Content-Type")
 	if IsProtobuf(ct) {
-		if err := proto.Unmarshal(r.Body, req); err != nil {
+		if err := req.MicrohostDecodeProto(r.Body); err != nil {
 			guest.Log(abi.LogDebug, fmt.Sprintf("malformed protobuf request for %s: %v", r.Endpoint, err))
 			return nil, guest.BadRequest("malformed protobuf request for %s", r.Endpoint)
 		}
 		if err := call(); err != nil {
 			return nil, err
 		}
-		return proto.Marshal(rsp)
+		return rsp.MicrohostAppendProto(nil)
 	}
 	if err := unmarshalNewJSON(r.Body, req); err != nil {
 		guest.Log(abi.LogDebug, fmt.Sprintf("malformed JSON request for %s: %v", r.Endpoint, err))

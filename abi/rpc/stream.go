@@ -3,8 +3,6 @@ package rpc
 import (
 	"fmt"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/guest"
 )
@@ -31,23 +29,29 @@ func newHandlerStream(r *guest.Request, s *guest.Stream) *HandlerStream {
 }
 
 // HandleServerStream registers e as a server-streaming endpoint (one request, a stream of
-// replies), with e's message names for the registry: the opening message is decoded into a new Req, as Serve decodes a
-// unary request (a 400 "malformed JSON request for ENDPOINT" or "malformed protobuf request
-// for ENDPOINT" when it does not decode), and h is called with it and the stream to send
-// the replies on. It is what generated code registers a server-streaming method with; call
-// it from init.
-func HandleServerStream[Req any, PReq interface {
-	*Req
-	proto.Message
-}](e abi.Endpoint, h func(req PReq, s *HandlerStream) error) {
+// replies), with e's message names for the registry. h gets the stream: it decodes the
+// opening request with Request, then sends the replies. It is what generated code registers
+// a server-streaming method with; call it from init.
+func HandleServerStream(e abi.Endpoint, h func(s *HandlerStream) error) {
 	guest.HandleStreamEndpoint(e, func(r *guest.Request, gs *guest.Stream) error {
 		s := newHandlerStream(r, gs)
-		req := PReq(new(Req))
-		if err := s.decode(r.Body, req, "request"); err != nil {
-			return err
-		}
-		return h(req, s)
+		s.first, s.pending = r.Body, true
+		return h(s)
 	})
+}
+
+// Request decodes the opening request of a server-streaming endpoint into m, as Serve
+// decodes a unary request: an empty protobuf body is a request with every field at its
+// default, and a body that does not decode is answered with a 400 "malformed JSON request
+// for ENDPOINT" or "malformed protobuf request for ENDPOINT". It fails on a stream that
+// HandleServerStream did not open, or once the request was read.
+func (s *HandlerStream) Request(m Message) error {
+	if !s.pending {
+		return fmt.Errorf("stream %s: no opening request to decode", s.endpoint)
+	}
+	b := s.first
+	s.first, s.pending = nil, false
+	return s.decode(b, m, "request")
 }
 
 // HandleStream registers e as a client-streaming or bidirectional endpoint, with e's
@@ -69,7 +73,7 @@ func HandleStream(e abi.Endpoint, h func(s *HandlerStream) error) {
 // SendMsg encodes m in the stream's content type and sends it to the client. A failed send
 // is the guest SDK's *guest.Error (499 once the client is gone, 408 at the deadline): the
 // handler should return it.
-func (s *HandlerStream) SendMsg(m proto.Message) error {
+func (s *HandlerStream) SendMsg(m Message) error {
 	if s.closed {
 		return fmt.Errorf("stream %s: send after SendAndClose", s.endpoint)
 	}
@@ -82,7 +86,7 @@ func (s *HandlerStream) SendMsg(m proto.Message) error {
 
 // SendAndClose sends m as the one reply of a client-streaming method; the handler should
 // then return nil. Nothing may be sent after it.
-func (s *HandlerStream) SendAndClose(m proto.Message) error {
+func (s *HandlerStream) SendAndClose(m Message) error {
 	if err := s.SendMsg(m); err != nil {
 		return err
 	}
@@ -95,7 +99,7 @@ func (s *HandlerStream) SendAndClose(m proto.Message) error {
 // client has closed its side, the guest SDK's *guest.Error when no message can come, and a
 // 400 *guest.Error ("malformed JSON message for ENDPOINT", or protobuf) for a message that
 // does not decode.
-func (s *HandlerStream) RecvMsg(m proto.Message) error {
+func (s *HandlerStream) RecvMsg(m Message) error {
 	var b []byte
 	if s.pending {
 		b, s.first, s.pending = s.first, nil, false
@@ -111,7 +115,7 @@ func (s *HandlerStream) RecvMsg(m proto.Message) error {
 // decode decodes b into m, answering a body that does not decode with a 400 that names what
 // it was ("request" or "message"); the decoder's own error goes to the host's log at debug
 // level.
-func (s *HandlerStream) decode(b []byte, m proto.Message, what string) error {
+func (s *HandlerStream) decode(b []byte, m Message, what string) error {
 	if err := Unmarshal(s.contentType, b, m); err != nil {
 		format := "JSON"
 		if IsProtobuf(s.contentType) {
@@ -121,19 +125,4 @@ func (s *HandlerStream) decode(b []byte, m proto.Message, what string) error {
 		return guest.BadRequest("malformed %s %s for %s", format, what, s.endpoint)
 	}
 	return nil
-}
-
-// Receiver receives one message into m; *HandlerStream and *ClientStream are Receivers.
-type Receiver interface {
-	RecvMsg(m proto.Message) error
-}
-
-// Recv receives r's next message into m and returns m, or nil (the zero M) and the error:
-// io.EOF at the end of the stream. Generated Recv methods are one call to it.
-func Recv[M proto.Message](r Receiver, m M) (M, error) {
-	if err := r.RecvMsg(m); err != nil {
-		var zero M
-		return zero, err
-	}
-	return m, nil
 }

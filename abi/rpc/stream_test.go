@@ -18,6 +18,7 @@ import (
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/guest"
 	"github.com/microhost/microhost/abi/rpc"
+	"github.com/microhost/microhost/abi/rpc/rpcproto"
 )
 
 func hdr(ct string) map[string]string { return map[string]string{"Content-Type": ct} }
@@ -29,12 +30,34 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 	return b
 }
 
+// recv receives s's next message into m, a protobuf runtime message, and returns it.
+func recv[M proto.Message](s interface{ RecvMsg(rpc.Message) error }, m M) (M, error) {
+	if err := s.RecvMsg(rpcproto.Of(m)); err != nil {
+		var zero M
+		return zero, err
+	}
+	return m, nil
+}
+
+// closeAndRecv ends s, receiving the reply into m, and returns it.
+func closeAndRecv[M proto.Message](s *rpc.ClientStream, m M) (M, error) {
+	if err := s.CloseAndRecv(rpcproto.Of(m)); err != nil {
+		var zero M
+		return zero, err
+	}
+	return m, nil
+}
+
 // A server-streaming endpoint decodes its request from the opening body, and sends each
 // message in the request's content type.
 func TestHandleServerStream(t *testing.T) {
-	rpc.HandleServerStream(abi.Endpoint{Name: "Stream.Count"}, func(req *wrapperspb.Int64Value, s *rpc.HandlerStream) error {
+	rpc.HandleServerStream(abi.Endpoint{Name: "Stream.Count"}, func(s *rpc.HandlerStream) error {
+		req := new(wrapperspb.Int64Value)
+		if err := s.Request(rpcproto.Of(req)); err != nil {
+			return err
+		}
 		for n := int64(1); n <= req.GetValue(); n++ {
-			if err := s.SendMsg(wrapperspb.Int64(n)); err != nil {
+			if err := s.SendMsg(rpcproto.Of(wrapperspb.Int64(n))); err != nil {
 				return err
 			}
 		}
@@ -74,7 +97,7 @@ func TestHandleStream(t *testing.T) {
 	var eof error
 	rpc.HandleStream(abi.Endpoint{Name: "Stream.Echo"}, func(s *rpc.HandlerStream) error {
 		for {
-			msg, err := rpc.Recv(s, new(wrapperspb.StringValue))
+			msg, err := recv(s, new(wrapperspb.StringValue))
 			if err != nil {
 				eof = err
 				if errors.Is(err, io.EOF) {
@@ -84,7 +107,7 @@ func TestHandleStream(t *testing.T) {
 				return err
 			}
 			msg.Value = "<" + msg.GetValue() + ">"
-			if err := s.SendMsg(msg); err != nil {
+			if err := s.SendMsg(rpcproto.Of(msg)); err != nil {
 				return err
 			}
 		}
@@ -114,7 +137,7 @@ func TestSendAndClose(t *testing.T) {
 	rpc.HandleStream(abi.Endpoint{Name: "Stream.Sum"}, func(s *rpc.HandlerStream) error {
 		var sum int64
 		for {
-			n, err := rpc.Recv(s, new(wrapperspb.Int64Value))
+			n, err := recv(s, new(wrapperspb.Int64Value))
 			if errors.Is(err, io.EOF) {
 				break
 			}
@@ -123,11 +146,11 @@ func TestSendAndClose(t *testing.T) {
 			}
 			sum += n.GetValue()
 		}
-		if err := s.SendAndClose(wrapperspb.Int64(sum)); err != nil {
+		if err := s.SendAndClose(rpcproto.Of(wrapperspb.Int64(sum))); err != nil {
 			return err
 		}
 		if sum == 13 {
-			return s.SendMsg(wrapperspb.Int64(0))
+			return s.SendMsg(rpcproto.Of(wrapperspb.Int64(0)))
 		}
 		return nil
 	})
@@ -203,19 +226,19 @@ func TestOpenServerStream(t *testing.T) {
 	ctx := context.Background()
 	fs := &fakeStream{in: [][]byte{mustMarshal(t, wrapperspb.String("a")), {}}}
 	c := &fakeStreamer{stream: fs}
-	s, err := rpc.OpenServerStream(ctx, c, "svc", "S.Watch", wrapperspb.String("req"))
+	s, err := rpc.OpenServerStream(ctx, c, "svc", "S.Watch", rpcproto.Of(wrapperspb.String("req")))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"svc", "S.Watch", rpc.ContentTypeProtobuf}, []string{c.service, c.endpoint, c.contentType})
 	assert.Equal(t, mustMarshal(t, wrapperspb.String("req")), c.body, "the request is the opening message")
 	assert.True(t, fs.sendClosed, "nothing follows the request")
 
-	msg, err := rpc.Recv(s, new(wrapperspb.StringValue))
+	msg, err := recv(s, new(wrapperspb.StringValue))
 	require.NoError(t, err)
 	assert.Equal(t, "a", msg.GetValue())
-	msg, err = rpc.Recv(s, new(wrapperspb.StringValue))
+	msg, err = recv(s, new(wrapperspb.StringValue))
 	require.NoError(t, err)
 	assert.Empty(t, msg.GetValue(), "an empty message is one")
-	_, err = rpc.Recv(s, new(wrapperspb.StringValue))
+	_, err = recv(s, new(wrapperspb.StringValue))
 	assert.Equal(t, io.EOF, err, "io.EOF itself, not wrapped")
 	require.NoError(t, s.Close())
 	assert.True(t, fs.closed)
@@ -224,21 +247,21 @@ func TestOpenServerStream(t *testing.T) {
 	handlerErr := &guest.Error{Code: 409, Detail: "conflict"}
 	fs = &fakeStream{in: [][]byte{[]byte(`{`)}, err: handlerErr}
 	c = &fakeStreamer{stream: fs}
-	s, err = rpc.OpenServerStream(ctx, c, "svc", "S.Watch", wrapperspb.String("req"), rpc.WithContentType(rpc.ContentTypeJSON))
+	s, err = rpc.OpenServerStream(ctx, c, "svc", "S.Watch", rpcproto.Of(wrapperspb.String("req")), rpc.WithContentType(rpc.ContentTypeJSON))
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"value":"req"}`, string(c.body))
-	_, err = rpc.Recv(s, new(wrapperspb.StringValue))
+	_, err = recv(s, new(wrapperspb.StringValue))
 	assert.ErrorContains(t, err, "stream S.Watch: decode a message as application/json")
-	_, err = rpc.Recv(s, new(wrapperspb.StringValue))
+	_, err = recv(s, new(wrapperspb.StringValue))
 	assert.Same(t, handlerErr, err, "the handler's error as the Streamer returned it")
 
 	// A CloseSend that fails releases the stream.
 	fs = &fakeStream{closeSendErr: errors.New("broken pipe")}
-	_, err = rpc.OpenServerStream(ctx, &fakeStreamer{stream: fs}, "svc", "S.Watch", wrapperspb.String("req"))
+	_, err = rpc.OpenServerStream(ctx, &fakeStreamer{stream: fs}, "svc", "S.Watch", rpcproto.Of(wrapperspb.String("req")))
 	assert.EqualError(t, err, "broken pipe")
 	assert.True(t, fs.closed)
 
-	_, err = rpc.OpenServerStream(ctx, &fakeStreamer{openErr: handlerErr}, "svc", "S.Watch", wrapperspb.String("req"))
+	_, err = rpc.OpenServerStream(ctx, &fakeStreamer{openErr: handlerErr}, "svc", "S.Watch", rpcproto.Of(wrapperspb.String("req")))
 	assert.Same(t, handlerErr, err)
 }
 
@@ -250,11 +273,11 @@ func TestOpenStream(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, c.body, "the opening request carries no message")
 	assert.Equal(t, rpc.ContentTypeJSON, c.contentType)
-	require.NoError(t, s.SendMsg(wrapperspb.String("a")))
+	require.NoError(t, s.SendMsg(rpcproto.Of(wrapperspb.String("a"))))
 	assert.Equal(t, []string{`{"value":"a"}`}, strs(fs.sent))
 	require.NoError(t, s.CloseSend())
 	assert.True(t, fs.sendClosed)
-	msg, err := rpc.Recv(s, new(wrapperspb.StringValue))
+	msg, err := recv(s, new(wrapperspb.StringValue))
 	require.NoError(t, err)
 	assert.Equal(t, "b", msg.GetValue())
 
@@ -284,7 +307,7 @@ func TestCloseAndRecv(t *testing.T) {
 			fs := &fakeStream{in: tc.in, err: tc.err}
 			s, err := rpc.OpenStream(ctx, &fakeStreamer{stream: fs}, "svc", "S.Upload", rpc.WithContentType(rpc.ContentTypeJSON))
 			require.NoError(t, err)
-			rsp, err := rpc.CloseAndRecv(s, new(wrapperspb.StringValue))
+			rsp, err := closeAndRecv(s, new(wrapperspb.StringValue))
 			assert.True(t, fs.sendClosed)
 			assert.True(t, fs.closed, "CloseAndRecv releases the stream")
 			if tc.wantErr != nil {

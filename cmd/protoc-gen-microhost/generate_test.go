@@ -144,7 +144,7 @@ func TestGolden(t *testing.T) {
 		"Watch(req *GetRequest, stream Catalog_WatchStream) error",
 		"Upload(stream Catalog_UploadStream) error",
 		"Sync(stream Catalog_SyncStream) error",
-		`rpc.HandleServerStream(abi.Endpoint{Name: "Catalog.Watch", Request: "GetRequest", Response: "Item"}, func(req *GetRequest, s *rpc.HandlerStream) error {`,
+		`rpc.HandleServerStream(abi.Endpoint{Name: "Catalog.Watch", Request: "GetRequest", Response: "Item"}, func(s *rpc.HandlerStream) error {`,
 		`rpc.HandleStream(abi.Endpoint{Name: "Catalog.Sync", Request: "Item", Response: "Item"}, func(s *rpc.HandlerStream) error {`,
 		"Watch(ctx context.Context, req *GetRequest, opts ...rpc.CallOption) (Catalog_WatchClientStream, error)",
 		"Upload(ctx context.Context, opts ...rpc.CallOption) (Catalog_UploadClientStream, error)",
@@ -212,27 +212,46 @@ func requiredVersion(t *testing.T, root, module string) string {
 // which may differ between machines without the code differing.
 var protocVersionLine = regexp.MustCompile(`(?m)^// \tprotoc +v\S+$`)
 
-// The committed generated Go code (the greeter's, that of host/client/rpccaller's stream test
-// module, and abi/rpc's messages of every kind) is what `make generate` writes from its .proto
-// now.
+// The committed generated Go code (the greeter's, with its own messages; that of
+// host/client/rpccaller's stream test module; abi/rpc's messages of every kind; and
+// abi/rpc's wire test messages, with protoc-gen-go's types and with its own) is what `make
+// generate` writes from its .proto now.
 func TestCommittedUpToDate(t *testing.T) {
 	requireProtoc(t)
 	root, err := guestbuild.ModuleRoot(".")
 	require.NoError(t, err)
-	for _, c := range []struct{ dir, proto, pkg string }{
-		{"handlers/greeter", "greeter", "greeterpb"},
-		{"host/client/rpccaller/testdata/tally", "tally", "tallypb"},
-		{"abi/rpc/testdata/kinds", "kinds", "kindspb"},
+	const wire = "github.com/microhost/microhost/abi/rpc/testdata/wire"
+	for _, c := range []struct {
+		name, dir, proto, pkg string
+		// own generates the messages with protoc-gen-microhost (messages=microhost), not
+		// protoc-gen-go; gopkg overrides the .proto's go_package.
+		own   bool
+		gopkg string
+	}{
+		{name: "greeter", dir: "handlers/greeter", proto: "greeter", pkg: "greeterpb", own: true},
+		{name: "tally", dir: "host/client/rpccaller/testdata/tally", proto: "tally", pkg: "tallypb"},
+		{name: "kinds", dir: "abi/rpc/testdata/kinds", proto: "kinds", pkg: "kindspb"},
+		{name: "wire-go", dir: "abi/rpc/testdata/wire", proto: "wire", pkg: "gopb", gopkg: wire + "/gopb"},
+		{name: "wire-own", dir: "abi/rpc/testdata/wire", proto: "wire", pkg: "ownpb", own: true, gopkg: wire + "/ownpb"},
 	} {
-		t.Run(c.proto, func(t *testing.T) {
+		t.Run(c.name, func(t *testing.T) {
 			dir := filepath.Join(root, filepath.FromSlash(c.dir))
 			out := t.TempDir()
-			protoc(t, dir, "--proto_path=.",
-				"--go_out="+out, "--go_opt=paths=source_relative",
-				"--microhost_out="+out, "--microhost_opt=paths=source_relative",
-				c.proto+".proto")
+			opts := "paths=source_relative"
+			if c.gopkg != "" {
+				opts += ",M" + c.proto + ".proto=" + c.gopkg
+			}
+			args := []string{"--proto_path=.", "--microhost_out=" + out}
+			want := []string{c.proto + ".microhost.go"}
+			if c.own {
+				args = append(args, "--microhost_opt="+opts+",messages=microhost")
+			} else {
+				args = append(args, "--microhost_opt="+opts, "--go_out="+out, "--go_opt="+opts)
+				want = append(want, c.proto+".pb.go")
+			}
+			protoc(t, dir, append(args, c.proto+".proto")...)
 			got := files(t, out)
-			require.Equal(t, []string{c.proto + ".microhost.go", c.proto + ".pb.go"}, keys(got))
+			require.Equal(t, want, keys(got))
 			for name, b := range got {
 				committed, err := os.ReadFile(filepath.Join(dir, c.pkg, name))
 				require.NoError(t, err)
@@ -241,4 +260,26 @@ func TestCommittedUpToDate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// messages=microhost refuses a file whose messages it cannot declare, naming the field, and
+// a method whose message is of a file it does not generate; an unknown messages value is
+// refused with the two that exist.
+func TestOwnMessagesRefused(t *testing.T) {
+	requireProtoc(t)
+	out := t.TempDir()
+	run := func(opt string, files ...string) string {
+		t.Helper()
+		args := append([]string{"--plugin=protoc-gen-microhost=" + plugins.microhost, "--proto_path=.",
+			"--microhost_out=" + out, "--microhost_opt=module=example.com/shop," + opt}, files...)
+		cmd := exec.Command("protoc", args...)
+		cmd.Dir = "testdata"
+		b, err := cmd.CombinedOutput()
+		require.Error(t, err, "protoc %s succeeded", opt)
+		return string(b)
+	}
+	assert.Contains(t, run("messages=microhost", "common.proto", "shop.proto"), "shop.proto: field shop.Item.attributes: messages=microhost handles scalars, enums, bytes, messages of the same file and repeated ones of those, not maps")
+	assert.Contains(t, run("messages=microhost", "clock.proto"), "clock.proto: method clock.Clock.Now: messages=microhost needs google.protobuf.Timestamp generated in the same run")
+	assert.Contains(t, run("messages=gogo", "common.proto"), "messages=gogo: want messages=go (protoc-gen-go's message types, the default) or messages=microhost (its own)")
+	assert.Empty(t, files(t, out), "nothing is written")
 }

@@ -1,15 +1,21 @@
 // Command protoc-gen-microhost is a protoc plugin that generates microhost handler and client
-// code for the services of a .proto file, beside the message code of protoc-gen-go:
+// code for the services of a .proto file, and either works on protoc-gen-go's message types
+// (the default, messages=go) or declares message types of its own (messages=microhost):
 //
 //	go install github.com/microhost/microhost/cmd/protoc-gen-microhost@latest
+//	protoc --microhost_out=. --microhost_opt=paths=source_relative,messages=microhost greeter.proto
 //	protoc --go_out=. --go_opt=paths=source_relative \
 //		--microhost_out=. --microhost_opt=paths=source_relative greeter.proto
 //
-// For each file with services or messages it writes NAME.microhost.go into the Go package of
-// the messages. Each message whose fields are all scalars, enums, bytes, repeated ones of
-// those or messages of the same file gets MicrohostAppendJSON and MicrohostDecodeJSON, which
-// abi/rpc uses in place of encoding/json's reflection, with the same results. For each service
-// Greeter the file holds:
+// For each file with services, messages or enums it writes NAME.microhost.go into the Go
+// package of the messages. Every message gets the methods of rpc.Message (its protobuf
+// encoding, through the protobuf runtime for protoc-gen-go's types, generated code for its
+// own). Each message whose fields are all scalars, enums, bytes, repeated ones of those or
+// messages of the same file gets MicrohostAppendJSON and MicrohostDecodeJSON, which abi/rpc
+// uses in place of encoding/json's reflection, with the same results. messages=microhost
+// takes only files whose messages are all of that kind, so that its types need no protobuf
+// runtime: a handler module built on them is half the size and starts in half the time. For
+// each service Greeter the file holds:
 //
 //   - GreeterHandler, the interface a Go handler module implements (one method per RPC,
 //     Hello(req *HelloRequest, rsp *HelloResponse) error), and RegisterGreeterHandler, which
@@ -25,8 +31,9 @@
 // client-streaming or bidirectional Sync is Sync(stream Greeter_SyncStream) error and
 // Sync(ctx, opts...) (Greeter_SyncClientStream, error). The streams' work is in abi/rpc.
 // Only a Go program can open a stream (through host/client/rpccaller): inside a module,
-// rpc.GuestCaller's streams fail with 501. The plugin takes protoc-gen-go's common
-// parameters (paths, module, M).
+// rpc.GuestCaller's streams fail with 501. A message of a file not generated in the same run
+// (a well-known type) is adapted with rpcproto.Of. Besides messages, the plugin takes
+// protoc-gen-go's common parameters (paths, module, M).
 package main
 
 import (
@@ -51,11 +58,23 @@ func main() {
 		os.Exit(2)
 	}
 	var flags flag.FlagSet
+	messages := flags.String("messages", messagesGo, "whose message types the generated code uses: go (protoc-gen-go's) or microhost (its own)")
 	protogen.Options{ParamFunc: flags.Set}.Run(func(gen *protogen.Plugin) error {
 		gen.SupportedFeatures = uint64(pluginpb.CodeGeneratorResponse_FEATURE_PROTO3_OPTIONAL)
+		switch *messages {
+		case messagesGo, messagesMicrohost:
+		default:
+			return fmt.Errorf("messages=%s: want messages=%s (protoc-gen-go's message types, the default) or messages=%s (its own)", *messages, messagesGo, messagesMicrohost)
+		}
+		own := *messages == messagesMicrohost
+		if own {
+			if err := checkOwnMessages(gen); err != nil {
+				return err
+			}
+		}
 		for _, f := range gen.Files {
 			if f.Generate {
-				generateFile(gen, f)
+				generateFile(gen, f, own)
 			}
 		}
 		return nil

@@ -8,8 +8,129 @@ package kindspb
 import (
 	jsonstr "github.com/microhost/microhost/abi/jsonstr"
 	rpc "github.com/microhost/microhost/abi/rpc"
+	proto "google.golang.org/protobuf/proto"
 	strconv "strconv"
 )
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *Scalars) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *Scalars) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Scalars) MicrohostReset() {
+	proto.Reset(x)
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *Lists) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *Lists) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Lists) MicrohostReset() {
+	proto.Reset(x)
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *Tree) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *Tree) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Tree) MicrohostReset() {
+	proto.Reset(x)
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *Tree_Leaf) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *Tree_Leaf) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Tree_Leaf) MicrohostReset() {
+	proto.Reset(x)
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *Mapped) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *Mapped) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Mapped) MicrohostReset() {
+	proto.Reset(x)
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *Chosen) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *Chosen) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Chosen) MicrohostReset() {
+	proto.Reset(x)
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *Optional) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *Optional) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Optional) MicrohostReset() {
+	proto.Reset(x)
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *HoldsMapped) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *HoldsMapped) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *HoldsMapped) MicrohostReset() {
+	proto.Reset(x)
+}
 
 // MicrohostAppendJSON appends x as encoding/json encodes it, without reflection; false
 // means x holds a value only encoding/json can report on (a NaN or an infinity).

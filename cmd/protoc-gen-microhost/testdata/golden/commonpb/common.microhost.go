@@ -8,8 +8,39 @@ package commonpb
 import (
 	jsonstr "github.com/microhost/microhost/abi/jsonstr"
 	rpc "github.com/microhost/microhost/abi/rpc"
+	proto "google.golang.org/protobuf/proto"
 	strconv "strconv"
 )
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *Empty) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *Empty) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Empty) MicrohostReset() {
+	proto.Reset(x)
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *Money) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *Money) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Money) MicrohostReset() {
+	proto.Reset(x)
+}
 
 // MicrohostAppendJSON appends x as encoding/json encodes it, without reflection; false
 // means x holds a value only encoding/json can report on (a NaN or an infinity).

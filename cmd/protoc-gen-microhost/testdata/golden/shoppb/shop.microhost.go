@@ -12,6 +12,10 @@ import (
 	guest "github.com/microhost/microhost/abi/guest"
 	jsonstr "github.com/microhost/microhost/abi/jsonstr"
 	rpc "github.com/microhost/microhost/abi/rpc"
+	rpcproto "github.com/microhost/microhost/abi/rpc/rpcproto"
+	proto "google.golang.org/protobuf/proto"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
+	wrapperspb "google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // CatalogHandler is the server API of the shop.Catalog service: a Go handler
@@ -57,7 +61,11 @@ func RegisterCatalogHandler(h CatalogHandler) {
 		req, rsp := new(commonpb.Empty), new(commonpb.Empty)
 		return rpc.Serve(r, req, rsp, func() error { return h.Ping(req, rsp) })
 	})
-	rpc.HandleServerStream(abi.Endpoint{Name: "Catalog.Watch", Request: "GetRequest", Response: "Item"}, func(req *GetRequest, s *rpc.HandlerStream) error {
+	rpc.HandleServerStream(abi.Endpoint{Name: "Catalog.Watch", Request: "GetRequest", Response: "Item"}, func(s *rpc.HandlerStream) error {
+		req := new(GetRequest)
+		if err := s.Request(req); err != nil {
+			return err
+		}
 		return h.Watch(req, catalogWatchStream{s})
 	})
 	rpc.HandleStream(abi.Endpoint{Name: "Catalog.Upload", Request: "Item", Response: "Money"}, func(s *rpc.HandlerStream) error {
@@ -89,7 +97,13 @@ type Catalog_UploadStream interface {
 
 type catalogUploadStream struct{ s *rpc.HandlerStream }
 
-func (x catalogUploadStream) Recv() (*Item, error) { return rpc.Recv(x.s, new(Item)) }
+func (x catalogUploadStream) Recv() (*Item, error) {
+	m := new(Item)
+	if err := x.s.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
 
 func (x catalogUploadStream) SendAndClose(m *commonpb.Money) error { return x.s.SendAndClose(m) }
 
@@ -106,7 +120,13 @@ type catalogSyncStream struct{ s *rpc.HandlerStream }
 
 func (x catalogSyncStream) Send(m *Item) error { return x.s.SendMsg(m) }
 
-func (x catalogSyncStream) Recv() (*Item, error) { return rpc.Recv(x.s, new(Item)) }
+func (x catalogSyncStream) Recv() (*Item, error) {
+	m := new(Item)
+	if err := x.s.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
 
 // CatalogClient is the client API of the shop.Catalog service. Calls are protobuf
 // unless rpc.WithContentType says otherwise; a handler's error comes back as the
@@ -196,7 +216,13 @@ type Catalog_WatchClientStream interface {
 
 type catalogWatchClientStream struct{ s *rpc.ClientStream }
 
-func (x catalogWatchClientStream) Recv() (*Item, error) { return rpc.Recv(x.s, new(Item)) }
+func (x catalogWatchClientStream) Recv() (*Item, error) {
+	m := new(Item)
+	if err := x.s.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
 
 func (x catalogWatchClientStream) Close() error { return x.s.Close() }
 
@@ -215,7 +241,11 @@ type catalogUploadClientStream struct{ s *rpc.ClientStream }
 func (x catalogUploadClientStream) Send(m *Item) error { return x.s.SendMsg(m) }
 
 func (x catalogUploadClientStream) CloseAndRecv() (*commonpb.Money, error) {
-	return rpc.CloseAndRecv(x.s, new(commonpb.Money))
+	m := new(commonpb.Money)
+	if err := x.s.CloseAndRecv(m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func (x catalogUploadClientStream) Close() error { return x.s.Close() }
@@ -235,7 +265,13 @@ type catalogSyncClientStream struct{ s *rpc.ClientStream }
 
 func (x catalogSyncClientStream) Send(m *Item) error { return x.s.SendMsg(m) }
 
-func (x catalogSyncClientStream) Recv() (*Item, error) { return rpc.Recv(x.s, new(Item)) }
+func (x catalogSyncClientStream) Recv() (*Item, error) {
+	m := new(Item)
+	if err := x.s.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
 
 func (x catalogSyncClientStream) CloseSend() error { return x.s.CloseSend() }
 
@@ -304,7 +340,11 @@ type FeedHandler interface {
 // reach the registry, and streaming endpoints are marked as streams. Call it from
 // init.
 func RegisterFeedHandler(h FeedHandler) {
-	rpc.HandleServerStream(abi.Endpoint{Name: "Feed.Follow", Request: "Empty", Response: "Item"}, func(req *commonpb.Empty, s *rpc.HandlerStream) error {
+	rpc.HandleServerStream(abi.Endpoint{Name: "Feed.Follow", Request: "Empty", Response: "Item"}, func(s *rpc.HandlerStream) error {
+		req := new(commonpb.Empty)
+		if err := s.Request(req); err != nil {
+			return err
+		}
 		return h.Follow(req, feedFollowStream{s})
 	})
 }
@@ -359,9 +399,255 @@ type Feed_FollowClientStream interface {
 
 type feedFollowClientStream struct{ s *rpc.ClientStream }
 
-func (x feedFollowClientStream) Recv() (*Item, error) { return rpc.Recv(x.s, new(Item)) }
+func (x feedFollowClientStream) Recv() (*Item, error) {
+	m := new(Item)
+	if err := x.s.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
 
 func (x feedFollowClientStream) Close() error { return x.s.Close() }
+
+// ClockHandler is the server API of the shop.Clock service: a Go handler
+// module implements it and serves it with RegisterClockHandler.
+//
+// Clock takes and gives well-known types, which protoc-gen-microhost does not generate: the
+// generated code adapts them to rpc.Message.
+type ClockHandler interface {
+	Add(req *wrapperspb.Int64Value, rsp *timestamppb.Timestamp) error
+	Tick(req *wrapperspb.Int64Value, stream Clock_TickStream) error
+	Sum(stream Clock_SumStream) error
+}
+
+// RegisterClockHandler serves h's methods as the module's endpoints:
+//
+//   - Clock.Add
+//   - Clock.Tick (server-streaming)
+//   - Clock.Sum (client-streaming)
+//
+// Each decodes its request, or each message of a stream, in JSON or protobuf by the
+// request's Content-Type and answers in the same content type; the message names
+// reach the registry, and streaming endpoints are marked as streams. Call it from
+// init.
+func RegisterClockHandler(h ClockHandler) {
+	guest.HandleEndpoint(abi.Endpoint{Name: "Clock.Add", Request: "Int64Value", Response: "Timestamp"}, func(r *guest.Request) ([]byte, error) {
+		req, rsp := new(wrapperspb.Int64Value), new(timestamppb.Timestamp)
+		return rpc.Serve(r, rpcproto.Of(req), rpcproto.Of(rsp), func() error { return h.Add(req, rsp) })
+	})
+	rpc.HandleServerStream(abi.Endpoint{Name: "Clock.Tick", Request: "Int64Value", Response: "Timestamp"}, func(s *rpc.HandlerStream) error {
+		req := new(wrapperspb.Int64Value)
+		if err := s.Request(rpcproto.Of(req)); err != nil {
+			return err
+		}
+		return h.Tick(req, clockTickStream{s})
+	})
+	rpc.HandleStream(abi.Endpoint{Name: "Clock.Sum", Request: "Int64Value", Response: "Int64Value"}, func(s *rpc.HandlerStream) error {
+		return h.Sum(clockSumStream{s})
+	})
+}
+
+// Clock_TickStream is the handler's side of the server-streaming Clock.Tick:
+// Send sends one reply. A failed send means the client is gone or the deadline
+// passed: return its error.
+type Clock_TickStream interface {
+	Send(*timestamppb.Timestamp) error
+}
+
+type clockTickStream struct{ s *rpc.HandlerStream }
+
+func (x clockTickStream) Send(m *timestamppb.Timestamp) error { return x.s.SendMsg(rpcproto.Of(m)) }
+
+// Clock_SumStream is the handler's side of the client-streaming Clock.Sum:
+// Recv returns the client's messages, then io.EOF once the client closed its side;
+// SendAndClose sends the one reply, after which the handler returns.
+type Clock_SumStream interface {
+	Recv() (*wrapperspb.Int64Value, error)
+	SendAndClose(*wrapperspb.Int64Value) error
+}
+
+type clockSumStream struct{ s *rpc.HandlerStream }
+
+func (x clockSumStream) Recv() (*wrapperspb.Int64Value, error) {
+	m := new(wrapperspb.Int64Value)
+	if err := x.s.RecvMsg(rpcproto.Of(m)); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (x clockSumStream) SendAndClose(m *wrapperspb.Int64Value) error {
+	return x.s.SendAndClose(rpcproto.Of(m))
+}
+
+// ClockClient is the client API of the shop.Clock service. Calls are protobuf
+// unless rpc.WithContentType says otherwise; a handler's error comes back as the
+// Caller's error type. Streaming methods need a Caller that is also an rpc.Streamer:
+// a Go program's, not a module's.
+//
+// Clock takes and gives well-known types, which protoc-gen-microhost does not generate: the
+// generated code adapts them to rpc.Message.
+type ClockClient interface {
+	Add(ctx context.Context, req *wrapperspb.Int64Value, opts ...rpc.CallOption) (*timestamppb.Timestamp, error)
+	Tick(ctx context.Context, req *wrapperspb.Int64Value, opts ...rpc.CallOption) (Clock_TickClientStream, error)
+	Sum(ctx context.Context, opts ...rpc.CallOption) (Clock_SumClientStream, error)
+}
+
+type clockClient struct {
+	name string
+	c    rpc.Caller
+}
+
+// NewClockClient returns a client of the shop.Clock service registered as name, whose
+// calls go through c.
+func NewClockClient(name string, c rpc.Caller) ClockClient {
+	return &clockClient{name: name, c: c}
+}
+
+func (x *clockClient) Add(ctx context.Context, req *wrapperspb.Int64Value, opts ...rpc.CallOption) (*timestamppb.Timestamp, error) {
+	rsp := new(timestamppb.Timestamp)
+	if err := rpc.Invoke(ctx, x.c, x.name, "Clock.Add", rpcproto.Of(req), rpcproto.Of(rsp), opts...); err != nil {
+		return nil, err
+	}
+	return rsp, nil
+}
+
+func (x *clockClient) Tick(ctx context.Context, req *wrapperspb.Int64Value, opts ...rpc.CallOption) (Clock_TickClientStream, error) {
+	s, err := rpc.OpenServerStream(ctx, x.c, x.name, "Clock.Tick", rpcproto.Of(req), opts...)
+	if err != nil {
+		return nil, err
+	}
+	return clockTickClientStream{s}, nil
+}
+
+func (x *clockClient) Sum(ctx context.Context, opts ...rpc.CallOption) (Clock_SumClientStream, error) {
+	s, err := rpc.OpenStream(ctx, x.c, x.name, "Clock.Sum", opts...)
+	if err != nil {
+		return nil, err
+	}
+	return clockSumClientStream{s}, nil
+}
+
+// Clock_TickClientStream is the caller's side of the server-streaming Clock.Tick:
+// Recv returns the replies, then io.EOF, or the handler's error.
+// Close releases the stream, breaking it off when it has not ended.
+type Clock_TickClientStream interface {
+	Recv() (*timestamppb.Timestamp, error)
+	Close() error
+}
+
+type clockTickClientStream struct{ s *rpc.ClientStream }
+
+func (x clockTickClientStream) Recv() (*timestamppb.Timestamp, error) {
+	m := new(timestamppb.Timestamp)
+	if err := x.s.RecvMsg(rpcproto.Of(m)); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (x clockTickClientStream) Close() error { return x.s.Close() }
+
+// Clock_SumClientStream is the caller's side of the client-streaming Clock.Sum:
+// Send sends one message; CloseAndRecv closes the sending side and returns the reply,
+// or the handler's error.
+// Close releases the stream, breaking it off when it has not ended.
+type Clock_SumClientStream interface {
+	Send(*wrapperspb.Int64Value) error
+	CloseAndRecv() (*wrapperspb.Int64Value, error)
+	Close() error
+}
+
+type clockSumClientStream struct{ s *rpc.ClientStream }
+
+func (x clockSumClientStream) Send(m *wrapperspb.Int64Value) error {
+	return x.s.SendMsg(rpcproto.Of(m))
+}
+
+func (x clockSumClientStream) CloseAndRecv() (*wrapperspb.Int64Value, error) {
+	m := new(wrapperspb.Int64Value)
+	if err := x.s.CloseAndRecv(rpcproto.Of(m)); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (x clockSumClientStream) Close() error { return x.s.Close() }
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *GetRequest) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *GetRequest) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *GetRequest) MicrohostReset() {
+	proto.Reset(x)
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *Item) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *Item) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Item) MicrohostReset() {
+	proto.Reset(x)
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *Item_Price) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *Item_Price) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Item_Price) MicrohostReset() {
+	proto.Reset(x)
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *Order) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *Order) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Order) MicrohostReset() {
+	proto.Reset(x)
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *Order_Receipt) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *Order_Receipt) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Order_Receipt) MicrohostReset() {
+	proto.Reset(x)
+}
 
 // MicrohostAppendJSON appends x as encoding/json encodes it, without reflection; false
 // means x holds a value only encoding/json can report on (a NaN or an infinity).

@@ -9,6 +9,7 @@ import (
 	context "context"
 	abi "github.com/microhost/microhost/abi"
 	rpc "github.com/microhost/microhost/abi/rpc"
+	proto "google.golang.org/protobuf/proto"
 	strconv "strconv"
 )
 
@@ -35,7 +36,11 @@ type TallyHandler interface {
 // reach the registry, and streaming endpoints are marked as streams. Call it from
 // init.
 func RegisterTallyHandler(h TallyHandler) {
-	rpc.HandleServerStream(abi.Endpoint{Name: "Tally.Count", Request: "CountRequest", Response: "Number"}, func(req *CountRequest, s *rpc.HandlerStream) error {
+	rpc.HandleServerStream(abi.Endpoint{Name: "Tally.Count", Request: "CountRequest", Response: "Number"}, func(s *rpc.HandlerStream) error {
+		req := new(CountRequest)
+		if err := s.Request(req); err != nil {
+			return err
+		}
 		return h.Count(req, tallyCountStream{s})
 	})
 	rpc.HandleStream(abi.Endpoint{Name: "Tally.Sum", Request: "Number", Response: "Total"}, func(s *rpc.HandlerStream) error {
@@ -67,7 +72,13 @@ type Tally_SumStream interface {
 
 type tallySumStream struct{ s *rpc.HandlerStream }
 
-func (x tallySumStream) Recv() (*Number, error) { return rpc.Recv(x.s, new(Number)) }
+func (x tallySumStream) Recv() (*Number, error) {
+	m := new(Number)
+	if err := x.s.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
 
 func (x tallySumStream) SendAndClose(m *Total) error { return x.s.SendAndClose(m) }
 
@@ -84,7 +95,13 @@ type tallyRunningStream struct{ s *rpc.HandlerStream }
 
 func (x tallyRunningStream) Send(m *Total) error { return x.s.SendMsg(m) }
 
-func (x tallyRunningStream) Recv() (*Number, error) { return rpc.Recv(x.s, new(Number)) }
+func (x tallyRunningStream) Recv() (*Number, error) {
+	m := new(Number)
+	if err := x.s.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
 
 // TallyClient is the client API of the tally.Tally service. Calls are protobuf
 // unless rpc.WithContentType says otherwise; a handler's error comes back as the
@@ -145,7 +162,13 @@ type Tally_CountClientStream interface {
 
 type tallyCountClientStream struct{ s *rpc.ClientStream }
 
-func (x tallyCountClientStream) Recv() (*Number, error) { return rpc.Recv(x.s, new(Number)) }
+func (x tallyCountClientStream) Recv() (*Number, error) {
+	m := new(Number)
+	if err := x.s.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
 
 func (x tallyCountClientStream) Close() error { return x.s.Close() }
 
@@ -164,7 +187,11 @@ type tallySumClientStream struct{ s *rpc.ClientStream }
 func (x tallySumClientStream) Send(m *Number) error { return x.s.SendMsg(m) }
 
 func (x tallySumClientStream) CloseAndRecv() (*Total, error) {
-	return rpc.CloseAndRecv(x.s, new(Total))
+	m := new(Total)
+	if err := x.s.CloseAndRecv(m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func (x tallySumClientStream) Close() error { return x.s.Close() }
@@ -184,11 +211,62 @@ type tallyRunningClientStream struct{ s *rpc.ClientStream }
 
 func (x tallyRunningClientStream) Send(m *Number) error { return x.s.SendMsg(m) }
 
-func (x tallyRunningClientStream) Recv() (*Total, error) { return rpc.Recv(x.s, new(Total)) }
+func (x tallyRunningClientStream) Recv() (*Total, error) {
+	m := new(Total)
+	if err := x.s.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
 
 func (x tallyRunningClientStream) CloseSend() error { return x.s.CloseSend() }
 
 func (x tallyRunningClientStream) Close() error { return x.s.Close() }
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *CountRequest) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *CountRequest) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *CountRequest) MicrohostReset() {
+	proto.Reset(x)
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *Number) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *Number) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Number) MicrohostReset() {
+	proto.Reset(x)
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *Total) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *Total) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Total) MicrohostReset() {
+	proto.Reset(x)
+}
 
 // MicrohostAppendJSON appends x as encoding/json encodes it, without reflection; false
 // means x holds a value only encoding/json can report on (a NaN or an infinity).
