@@ -24,13 +24,13 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/microhost/microhost/abi"
-	"github.com/microhost/microhost/handlers/greeter/greeterpb"
 	"github.com/microhost/microhost/host/client"
 	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/host/service"
 	"github.com/microhost/microhost/internal/codec"
 	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/interop/greeterpb"
 	"github.com/microhost/microhost/plugins/standard"
 )
 

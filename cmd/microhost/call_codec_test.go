@@ -8,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/microhost/microhost/handlers/greeter/greeterpb"
 	"github.com/microhost/microhost/internal/guestbuild"
@@ -29,7 +28,7 @@ func TestCallContentTypes(t *testing.T) {
 		assert.Contains(t, errOut, `"detail":"name is required"`, ct)
 	}
 
-	req, err := proto.Marshal(&greeterpb.HelloRequest{Name: "John"})
+	req, err := (&greeterpb.HelloRequest{Name: "John"}).MicrohostAppendProto(nil)
 	require.NoError(t, err)
 	file := filepath.Join(t.TempDir(), "req.pb")
 	require.NoError(t, os.WriteFile(file, req, 0o644))
@@ -37,7 +36,7 @@ func TestCallContentTypes(t *testing.T) {
 		out, errOut, code := cli(t, env, "call", "--content-type", ct, "--body-file", file, "greeter", "Greeter.Hello")
 		require.Equal(t, 0, code, errOut)
 		rsp := new(greeterpb.HelloResponse)
-		require.NoError(t, proto.Unmarshal([]byte(out), rsp), ct)
+		require.NoError(t, rsp.MicrohostDecodeProto([]byte(out)), ct)
 		assert.Equal(t, "Hello John", rsp.GetGreeting(), ct)
 		// No body is the empty message, which the greeter refuses.
 		_, errOut, code = cli(t, env, "call", "--content-type", ct, "greeter", "Greeter.Hello")

@@ -2,8 +2,9 @@
 // {"name":"John"} with {"greeting":"Hello John"}, in JSON or protobuf.
 //
 // It is written as Go Micro's "Writing a service" writes one: greeter.proto declares the
-// service, protoc generates greeterpb (protoc-gen-go the messages, protoc-gen-microhost
-// GreeterHandler and RegisterGreeterHandler), and this file is the handler.
+// service, protoc generates greeterpb, and this file is the handler. protoc-gen-microhost
+// generates greeterpb whole (messages=microhost: the messages, GreeterHandler and
+// RegisterGreeterHandler), so the module links no protobuf runtime.
 //
 // Build it with:
 //

@@ -11,7 +11,45 @@ import (
 	guest "github.com/microhost/microhost/abi/guest"
 	jsonstr "github.com/microhost/microhost/abi/jsonstr"
 	rpc "github.com/microhost/microhost/abi/rpc"
+	protowire "google.golang.org/protobuf/encoding/protowire"
+	utf8 "unicode/utf8"
 )
+
+// HelloRequest is the message greeter.HelloRequest.
+type HelloRequest struct {
+	Name string `json:"name,omitempty"`
+}
+
+// Reset sets every field of x to its zero value.
+func (x *HelloRequest) Reset() {
+	*x = HelloRequest{}
+}
+
+// GetName returns x.Name, or its zero value when x is nil.
+func (x *HelloRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// HelloResponse is the message greeter.HelloResponse.
+type HelloResponse struct {
+	Greeting string `json:"greeting,omitempty"`
+}
+
+// Reset sets every field of x to its zero value.
+func (x *HelloResponse) Reset() {
+	*x = HelloResponse{}
+}
+
+// GetGreeting returns x.Greeting, or its zero value when x is nil.
+func (x *HelloResponse) GetGreeting() string {
+	if x != nil {
+		return x.Greeting
+	}
+	return ""
+}
 
 // GreeterHandler is the server API of the greeter.Greeter service: a Go handler
 // module implements it and serves it with RegisterGreeterHandler.
@@ -57,6 +95,150 @@ func (x *greeterClient) Hello(ctx context.Context, req *HelloRequest, opts ...rp
 		return nil, err
 	}
 	return rsp, nil
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b, as the protobuf runtime
+// encodes the same message: fields in order of number, zero values left out, lists of
+// numbers packed.
+func (x *HelloRequest) MicrohostAppendProto(b []byte) ([]byte, error) {
+	if x == nil {
+		return b, nil
+	}
+	if x.Name != "" {
+		if !utf8.ValidString(x.Name) {
+			return b, rpc.ProtoInvalidUTF8("greeter.HelloRequest.name")
+		}
+		b = append(b, 0x0a) // name
+		b = protowire.AppendString(b, x.Name)
+	}
+	return b, nil
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it, as the
+// protobuf runtime decodes the same message, except that fields x does not know are
+// dropped, not kept.
+func (x *HelloRequest) MicrohostDecodeProto(b []byte) error {
+	*x = HelloRequest{}
+	return x.microhostMergeProto(b, rpc.ProtoDepthLimit)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *HelloRequest) MicrohostReset() {
+	*x = HelloRequest{}
+}
+
+// microhostMergeProto decodes b into x, over what x holds: a field that occurs again
+// replaces a value, extends a list or merges into a message. depth is how much deeper
+// messages may nest.
+func (x *HelloRequest) microhostMergeProto(b []byte, depth int) error {
+	if depth--; depth < 0 {
+		return rpc.ErrProtoDepth
+	}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		if num > protowire.MaxValidNumber {
+			return rpc.ErrProtoFieldNumber
+		}
+		b = b[n:]
+		switch num {
+		case 1: // name
+			if typ == protowire.BytesType {
+				v, n := protowire.ConsumeBytes(b)
+				if n < 0 {
+					return protowire.ParseError(n)
+				}
+				b = b[n:]
+				if !utf8.Valid(v) {
+					return rpc.ProtoInvalidUTF8("greeter.HelloRequest.name")
+				}
+				x.Name = string(v)
+				continue
+			}
+		}
+		// A field x does not know, or one of a wire type its field does not have, is skipped,
+		// as the protobuf runtime sets it aside.
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b, as the protobuf runtime
+// encodes the same message: fields in order of number, zero values left out, lists of
+// numbers packed.
+func (x *HelloResponse) MicrohostAppendProto(b []byte) ([]byte, error) {
+	if x == nil {
+		return b, nil
+	}
+	if x.Greeting != "" {
+		if !utf8.ValidString(x.Greeting) {
+			return b, rpc.ProtoInvalidUTF8("greeter.HelloResponse.greeting")
+		}
+		b = append(b, 0x12) // greeting
+		b = protowire.AppendString(b, x.Greeting)
+	}
+	return b, nil
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it, as the
+// protobuf runtime decodes the same message, except that fields x does not know are
+// dropped, not kept.
+func (x *HelloResponse) MicrohostDecodeProto(b []byte) error {
+	*x = HelloResponse{}
+	return x.microhostMergeProto(b, rpc.ProtoDepthLimit)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *HelloResponse) MicrohostReset() {
+	*x = HelloResponse{}
+}
+
+// microhostMergeProto decodes b into x, over what x holds: a field that occurs again
+// replaces a value, extends a list or merges into a message. depth is how much deeper
+// messages may nest.
+func (x *HelloResponse) microhostMergeProto(b []byte, depth int) error {
+	if depth--; depth < 0 {
+		return rpc.ErrProtoDepth
+	}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		if num > protowire.MaxValidNumber {
+			return rpc.ErrProtoFieldNumber
+		}
+		b = b[n:]
+		switch num {
+		case 2: // greeting
+			if typ == protowire.BytesType {
+				v, n := protowire.ConsumeBytes(b)
+				if n < 0 {
+					return protowire.ParseError(n)
+				}
+				b = b[n:]
+				if !utf8.Valid(v) {
+					return rpc.ProtoInvalidUTF8("greeter.HelloResponse.greeting")
+				}
+				x.Greeting = string(v)
+				continue
+			}
+		}
+		// A field x does not know, or one of a wire type its field does not have, is skipped,
+		// as the protobuf runtime sets it aside.
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+	}
+	return nil
 }
 
 // MicrohostAppendJSON appends x as encoding/json encodes it, without reflection; false

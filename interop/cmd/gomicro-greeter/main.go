@@ -20,7 +20,7 @@ import (
 	mserver "github.com/micro/go-micro/v2/server"
 	mtransport "github.com/micro/go-micro/v2/transport"
 
-	"github.com/microhost/microhost/handlers/greeter/greeterpb"
+	"github.com/microhost/microhost/interop/greeterpb"
 )
 
 // Greeter is the Go Micro handler: Greeter.Hello greets, or fails with a 400 for no name.
