@@ -71,3 +71,29 @@ func BenchmarkNoopCall(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoadGreeter is the Go greeter's share of a service's start-up: a new Runtime on a
+// warm compilation cache, the module loaded as handlers are (with deadline checks, one
+// instance), its first call, and Close. Run it with -cpuprofile to see where start-up goes.
+func BenchmarkLoadGreeter(b *testing.B) {
+	ctx := context.Background()
+	req := &Request{Endpoint: "Greeter.Hello", ContentType: "application/json", Body: []byte(`{"name":"John"}`)}
+	warm := newRuntime(b, nil)
+	load(b, warm, greeterWasm, ModuleOptions{PoolSize: 1, InterruptOnDeadline: true})
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := NewRuntime(ctx, Options{CacheDir: testCacheDir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := r.Load(ctx, greeterWasm, ModuleOptions{PoolSize: 1, InterruptOnDeadline: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := m.Call(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+		_ = m.Close(ctx)
+		_ = r.Close(ctx)
+	}
+}
