@@ -19,6 +19,20 @@ func BenchmarkGreeterCall(b *testing.B) {
 	}
 }
 
+// BenchmarkGreeterCallProtobuf is BenchmarkGreeterCall in protobuf: the generated protobuf
+// methods of the greeter's messages inside the guest.
+func BenchmarkGreeterCallProtobuf(b *testing.B) {
+	m := load(b, newRuntime(b, nil), greeterWasm, ModuleOptions{PoolSize: 1})
+	req := &Request{Endpoint: "Greeter.Hello", ContentType: "application/protobuf", Body: []byte("\x0a\x04John")}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Call(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkEchoCall measures the ABI's own overhead: a guest that echoes 64 bytes, with the
 // interrupt-on-deadline setting off and on.
 func BenchmarkEchoCall(b *testing.B) {
