@@ -63,6 +63,9 @@ type Runtime struct {
 	liveMemories atomic.Int64
 	// pre holds the compilations Precompile started (precompile.go).
 	pre precompiler
+	// pruned is closed when the cache's prune, which NewRuntime starts, is done; nil when
+	// none runs.
+	pruned chan struct{}
 }
 
 // DefaultCacheDir is where compiled modules are cached when Options.CacheDir is empty.
@@ -101,7 +104,15 @@ func NewRuntime(ctx context.Context, opts Options) (*Runtime, error) {
 			max = DefaultCacheMaxBytes
 		}
 		if max > 0 {
-			pruneCache(dir, max, time.Now(), logger)
+			// Reading the sizes of a large cache takes milliseconds that start-up need not
+			// wait for. Close waits for it, so a prune is not cut short by the process's exit
+			// (each removal is atomic anyway).
+			pruned := make(chan struct{})
+			r.pruned = pruned
+			go func() {
+				defer close(pruned)
+				pruneCache(dir, max, time.Now(), logger)
+			}()
 		}
 		r.cache = cache
 		r.cacheDir = dir
@@ -109,8 +120,12 @@ func NewRuntime(ctx context.Context, opts Options) (*Runtime, error) {
 	return r, nil
 }
 
-// Close releases the compilation cache. Modules loaded from r must be closed first.
+// Close waits for the cache's prune, if one runs, and releases the compilation cache.
+// Modules loaded from r must be closed first.
 func (r *Runtime) Close(ctx context.Context) error {
+	if r.pruned != nil {
+		<-r.pruned
+	}
 	return r.cache.Close(ctx)
 }
 
