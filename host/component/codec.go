@@ -2,7 +2,6 @@ package component
 
 import (
 	"context"
-	"net/http"
 	"strings"
 
 	"github.com/microhost/microhost/abi"
@@ -57,7 +56,7 @@ type CodecFuncs struct {
 func (f CodecFuncs) Encode(_ context.Context, dst []byte, m *envelope.Message) ([]byte, error) {
 	out, err := f.EncodeFunc(dst, m)
 	if err != nil {
-		return dst, &abi.Error{Code: http.StatusInternalServerError, Detail: err.Error(), Status: abi.StatusText(http.StatusInternalServerError)}
+		return dst, &abi.Error{Code: 500, Detail: err.Error(), Status: abi.StatusText(500)}
 	}
 	return out, nil
 }
@@ -66,7 +65,7 @@ func (f CodecFuncs) Encode(_ context.Context, dst []byte, m *envelope.Message) (
 func (f CodecFuncs) Decode(_ context.Context, dst []byte, in, out *envelope.Message) ([]byte, error) {
 	buf, err := f.DecodeFunc(dst, in, out)
 	if err != nil {
-		return buf, &abi.Error{Code: http.StatusBadRequest, Detail: err.Error(), Status: abi.StatusText(http.StatusBadRequest)}
+		return buf, &abi.Error{Code: 400, Detail: err.Error(), Status: abi.StatusText(400)}
 	}
 	return buf, nil
 }

@@ -47,3 +47,47 @@ func TestCoreImportsNoPlugin(t *testing.T) {
 		}
 	}
 }
+
+// TestGuestsStaySmall holds what keeps the Go modules small: a package a guest imports
+// brings its whole initialisation into the module, used or not. No stock component build
+// (but the Consul registry's, whose Consul client speaks HTTP) and no Go handler may link
+// net/http, which costs a module about 2 MB and its start-up the same share; the greeter,
+// whose messages protoc-gen-microhost generates, may not link the protobuf runtime either.
+func TestGuestsStaySmall(t *testing.T) {
+	const module = "github.com/microhost/microhost"
+	forbidden := map[string]string{
+		"net/http":   "2 MB of HTTP and TLS (a status code is a number: see abi.StatusText)",
+		"crypto/tls": "TLS",
+	}
+	check := func(pkg string, extra map[string]string) {
+		t.Helper()
+		cmd := exec.Command("go", "list", "-deps", module+"/"+pkg)
+		cmd.Env = append(cmd.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		deps := strings.Fields(string(out))
+		if len(deps) < 10 {
+			t.Fatalf("go list %s found only %v", pkg, deps)
+		}
+		for _, dep := range deps {
+			if why, ok := forbidden[dep]; ok {
+				t.Errorf("%s links %s: %s", pkg, dep, why)
+			}
+			if why, ok := extra[dep]; ok {
+				t.Errorf("%s links %s: %s", pkg, dep, why)
+			}
+		}
+	}
+	for _, p := range []string{"json-codec", "proto-codec", "jsonrpc-codec", "protorpc-codec", "http-transport", "random-selector", "http-broker", "local-registry"} {
+		check("plugins/"+p+"/wasm", nil)
+	}
+	for _, h := range []string{"api", "counter", "publisher", "subscriber"} {
+		check("handlers/"+h, nil)
+	}
+	check("handlers/greeter", map[string]string{
+		"google.golang.org/protobuf/proto":             "the protobuf runtime (the greeter's messages are protoc-gen-microhost's own)",
+		"google.golang.org/protobuf/runtime/protoimpl": "the protobuf runtime (the greeter's messages are protoc-gen-microhost's own)",
+	})
+}
