@@ -54,14 +54,20 @@ func allEnums(file *protogen.File) []*protogen.Enum {
 	return out
 }
 
+// typeDoc writes the doc comment of a declared type: the .proto's leading comment, or a
+// line naming what it declares when the .proto has none.
+func typeDoc(g *protogen.GeneratedFile, name, what string, full protoreflect.FullName, leading protogen.Comments) {
+	if leading == "" {
+		g.P("// ", name, " is the ", what, " ", full, ".")
+	}
+	comments(g, leading, false)
+}
+
 // generateEnum declares e as protoc-gen-go does, without its descriptor: an int32 type, a
 // constant per value, the maps between names and numbers, and String.
 func generateEnum(g *protogen.GeneratedFile, e *protogen.Enum) {
 	name := e.GoIdent.GoName
-	if e.Comments.Leading == "" {
-		g.P("// ", name, " is the enum ", e.Desc.FullName(), ".")
-	}
-	comments(g, e.Comments.Leading, false)
+	typeDoc(g, name, "enum", e.Desc.FullName(), e.Comments.Leading)
 	g.P("type ", name, " int32")
 	g.P()
 	g.P("const (")
@@ -110,10 +116,7 @@ func generateEnum(g *protogen.GeneratedFile, e *protogen.Enum) {
 // field and Reset.
 func generateStruct(g *protogen.GeneratedFile, m *protogen.Message) {
 	name := m.GoIdent.GoName
-	if m.Comments.Leading == "" {
-		g.P("// ", name, " is the message ", m.Desc.FullName(), ".")
-	}
-	comments(g, m.Comments.Leading, false)
+	typeDoc(g, name, "message", m.Desc.FullName(), m.Comments.Leading)
 	g.P("type ", name, " struct {")
 	for _, f := range m.Fields {
 		comments(g, f.Comments.Leading, false)
