@@ -38,6 +38,21 @@ func fill(r *rand.Rand, m protoreflect.Message, depth int) {
 			continue
 		}
 		switch {
+		case fd.IsMap():
+			mp := m.Mutable(fd).Map()
+			for range r.IntN(4) {
+				k := randomValue(r, fd.MapKey()).MapKey()
+				if fd.MapValue().Kind() == protoreflect.MessageKind {
+					if depth == 0 {
+						break
+					}
+					v := mp.NewValue()
+					fill(r, v.Message(), depth-1)
+					mp.Set(k, v)
+				} else {
+					mp.Set(k, randomValue(r, fd.MapValue()))
+				}
+			}
 		case fd.IsList():
 			l := m.Mutable(fd).List()
 			for range r.IntN(4) {
@@ -113,12 +128,29 @@ func randomValue(r *rand.Rand, fd protoreflect.FieldDescriptor) protoreflect.Val
 	panic("no random value for " + fd.Kind().String())
 }
 
-// randomWireTree is a random gopb.Tree and its protobuf encoding.
-func randomWireTree(t *testing.T, r *rand.Rand) (*gopb.Tree, []byte) {
+// deterministic encodes as the own types do: map entries in the order of their keys.
+var deterministic = proto.MarshalOptions{Deterministic: true}
+
+// wireCase is a message of testdata/wire in both forms.
+type wireCase struct {
+	name   string
+	newGo  func() proto.Message
+	newOwn func() rpc.Message
+}
+
+// wireCases are the top-level messages of testdata/wire: Tree reaches every kind of field
+// but maps; Maps, every kind of map, and a Tree.
+var wireCases = []wireCase{
+	{"Tree", func() proto.Message { return new(gopb.Tree) }, func() rpc.Message { return new(ownpb.Tree) }},
+	{"Maps", func() proto.Message { return new(gopb.Maps) }, func() rpc.Message { return new(ownpb.Maps) }},
+}
+
+// random is a random message of c, protoc-gen-go's, and its protobuf encoding.
+func (c wireCase) random(t *testing.T, r *rand.Rand) (proto.Message, []byte) {
 	t.Helper()
-	m := new(gopb.Tree)
+	m := c.newGo()
 	fill(r, m.ProtoReflect(), 3)
-	b, err := proto.Marshal(m)
+	b, err := deterministic.Marshal(m)
 	require.NoError(t, err)
 	return m, b
 }
@@ -127,79 +159,97 @@ func randomWireTree(t *testing.T, r *rand.Rand) (*gopb.Tree, []byte) {
 // JSON, in both encoding/json's form and the generated one), and encode them to the same
 // bytes.
 func TestOwnMessagesMatchTheProtobufRuntime(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := range 2000 {
-		want, body := randomWireTree(t, r)
-		got := new(ownpb.Tree)
-		require.NoError(t, got.MicrohostDecodeProto(body), "case %d", i)
-		again, err := got.MicrohostAppendProto(nil)
-		require.NoError(t, err)
-		require.Equal(t, hex.EncodeToString(body), hex.EncodeToString(again), "case %d: the encoding differs", i)
+	for _, c := range wireCases {
+		t.Run(c.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, 2))
+			for i := range 1500 {
+				want, body := c.random(t, r)
+				got := c.newOwn()
+				require.NoError(t, got.MicrohostDecodeProto(body), "case %d", i)
+				again, err := got.MicrohostAppendProto(nil)
+				require.NoError(t, err)
+				require.Equal(t, hex.EncodeToString(body), hex.EncodeToString(again), "case %d: the encoding differs", i)
 
-		wantJSON, wantErr := json.Marshal(want)
-		gotJSON, gotErr := json.Marshal(got)
-		require.Equal(t, wantErr != nil, gotErr != nil, "case %d: %v, %v", i, wantErr, gotErr)
-		require.Equal(t, string(wantJSON), string(gotJSON), "case %d", i)
-		fast, err := rpc.Marshal(rpc.ContentTypeJSON, got)
-		require.Equal(t, wantErr != nil, err != nil, "case %d", i)
-		require.Equal(t, string(wantJSON), string(fast), "case %d", i)
-		if wantErr != nil {
-			continue
-		}
-		// The JSON reads back through rpc.Unmarshal to the same message on both sides.
-		fromJSON, goFromJSON := new(ownpb.Tree), new(gopb.Tree)
-		require.NoError(t, rpc.Unmarshal(rpc.ContentTypeJSON, wantJSON, fromJSON))
-		require.NoError(t, json.Unmarshal(wantJSON, goFromJSON))
-		b1, err := fromJSON.MicrohostAppendProto(nil)
-		require.NoError(t, err)
-		b2, err := proto.Marshal(goFromJSON)
-		require.NoError(t, err)
-		require.Equal(t, hex.EncodeToString(b2), hex.EncodeToString(b1), "case %d", i)
+				wantJSON, wantErr := json.Marshal(want)
+				gotJSON, gotErr := json.Marshal(got)
+				require.Equal(t, wantErr != nil, gotErr != nil, "case %d: %v, %v", i, wantErr, gotErr)
+				require.Equal(t, string(wantJSON), string(gotJSON), "case %d", i)
+				fast, err := rpc.Marshal(rpc.ContentTypeJSON, got)
+				require.Equal(t, wantErr != nil, err != nil, "case %d", i)
+				require.Equal(t, string(wantJSON), string(fast), "case %d", i)
+				if wantErr != nil {
+					continue
+				}
+				// The JSON reads back through rpc.Unmarshal to the same message on both sides.
+				fromJSON, goFromJSON := c.newOwn(), c.newGo()
+				require.NoError(t, rpc.Unmarshal(rpc.ContentTypeJSON, wantJSON, fromJSON))
+				require.NoError(t, json.Unmarshal(wantJSON, goFromJSON))
+				b1, err := fromJSON.MicrohostAppendProto(nil)
+				require.NoError(t, err)
+				b2, err := deterministic.Marshal(goFromJSON)
+				require.NoError(t, err)
+				require.Equal(t, hex.EncodeToString(b2), hex.EncodeToString(b1), "case %d", i)
+			}
+		})
 	}
 }
 
-// decodeBoth decodes body with both types and, when both take it, holds what they decoded
-// equal by its encoding.
-func decodeBoth(t *testing.T, body []byte) (goErr, ownErr error) {
+// decodeBoth decodes body as c with both types and, when both take it, holds what they
+// decoded equal by its encoding.
+func (c wireCase) decodeBoth(t *testing.T, body []byte) (goErr, ownErr error) {
 	t.Helper()
-	want, got := new(gopb.Tree), new(ownpb.Tree)
+	want, got := c.newGo(), c.newOwn()
 	goErr, ownErr = discardUnknown.Unmarshal(body, want), got.MicrohostDecodeProto(body)
 	if goErr == nil && ownErr == nil {
-		b1, err := proto.Marshal(want)
+		b1, err := deterministic.Marshal(want)
 		require.NoError(t, err)
 		b2, err := got.MicrohostAppendProto(nil)
 		require.NoError(t, err)
 		require.Equal(t, hex.EncodeToString(b1), hex.EncodeToString(b2), "body %x", body)
+		j1, err1 := json.Marshal(want)
+		j2, err2 := json.Marshal(got)
+		require.Equal(t, err1 != nil, err2 != nil, "body %x", body)
+		require.Equal(t, string(j1), string(j2), "body %x", body)
 	}
 	return goErr, ownErr
+}
+
+// decodeBoth decodes body as a Tree with both types.
+func decodeBoth(t *testing.T, body []byte) (goErr, ownErr error) {
+	t.Helper()
+	return wireCases[0].decodeBoth(t, body)
 }
 
 // Damaged bodies — truncated, with a byte changed, spliced — are refused by the own types
 // exactly when the protobuf runtime refuses them, and decode to the same message otherwise.
 func TestOwnMessagesRefuseWhatTheRuntimeRefuses(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	refused := 0
-	for i := range 3000 {
-		_, body := randomWireTree(t, r)
-		if len(body) == 0 {
-			continue
-		}
-		switch i % 3 {
-		case 0:
-			body = body[:r.IntN(len(body))]
-		case 1:
-			body[r.IntN(len(body))] = byte(r.Uint32())
-		default:
-			_, other := randomWireTree(t, r)
-			body = append(body[:r.IntN(len(body))], other[r.IntN(len(other)+1):]...)
-		}
-		goErr, ownErr := decodeBoth(t, body)
-		require.Equal(t, goErr != nil, ownErr != nil, "body %x: runtime %v, own %v", body, goErr, ownErr)
-		if goErr != nil {
-			refused++
-		}
+	for _, c := range wireCases {
+		t.Run(c.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(3, 4))
+			refused := 0
+			for i := range 2000 {
+				_, body := c.random(t, r)
+				if len(body) == 0 {
+					continue
+				}
+				switch i % 3 {
+				case 0:
+					body = body[:r.IntN(len(body))]
+				case 1:
+					body[r.IntN(len(body))] = byte(r.Uint32())
+				default:
+					_, other := c.random(t, r)
+					body = append(body[:r.IntN(len(body))], other[r.IntN(len(other)+1):]...)
+				}
+				goErr, ownErr := c.decodeBoth(t, body)
+				require.Equal(t, goErr != nil, ownErr != nil, "body %x: runtime %v, own %v", body, goErr, ownErr)
+				if goErr != nil {
+					refused++
+				}
+			}
+			assert.Greater(t, refused, 200, "the damage should make many bodies invalid")
+		})
 	}
-	assert.Greater(t, refused, 300, "the damage should make many bodies invalid")
 }
 
 // Hand-made bodies at the edges of the encoding.
@@ -237,6 +287,51 @@ func TestOwnMessagesEdgeBodies(t *testing.T) {
 	}
 }
 
+// Map entries at the edges: a key or a value left out, a key twice, a message value in two
+// pieces, an entry of a wrong wire type, a field of the entry it does not know.
+func TestOwnMessagesEdgeMapEntries(t *testing.T) {
+	tag := func(num protowire.Number, typ protowire.Type) []byte { return protowire.AppendTag(nil, num, typ) }
+	entry := func(num protowire.Number, parts ...[]byte) []byte {
+		var b []byte
+		for _, p := range parts {
+			b = append(b, p...)
+		}
+		return protowire.AppendBytes(tag(num, protowire.BytesType), b)
+	}
+	str := func(num protowire.Number, s string) []byte {
+		return protowire.AppendString(tag(num, protowire.BytesType), s)
+	}
+	cat := func(parts ...[]byte) []byte {
+		var b []byte
+		for _, p := range parts {
+			b = append(b, p...)
+		}
+		return b
+	}
+	for name, body := range map[string][]byte{
+		"no key":                  entry(1, str(2, "v")),
+		"no value":                entry(1, str(1, "k")),
+		"empty entry":             entry(1),
+		"key twice in an entry":   entry(1, str(1, "a"), str(1, "b"), str(2, "v")),
+		"a key twice":             cat(entry(1, str(1, "k"), str(2, "first")), entry(1, str(1, "k"), str(2, "second"))),
+		"bytes value left out":    entry(3, tag(1, protowire.VarintType), []byte{1}),
+		"empty bytes value":       entry(3, tag(1, protowire.VarintType), []byte{1}, str(2, "")),
+		"message value left out":  entry(2, tag(1, protowire.VarintType), []byte{7}),
+		"message value in pieces": entry(2, tag(1, protowire.VarintType), []byte{7}, entry(2, tag(1, protowire.VarintType), []byte{1}), entry(2, tag(2, protowire.VarintType), []byte{5})),
+		"entry of varint type":    cat(tag(1, protowire.VarintType), []byte{3}),
+		"unknown field in entry":  entry(1, str(1, "k"), tag(7, protowire.VarintType), []byte{1}, str(2, "v")),
+		"key of wrong wire type":  entry(1, tag(1, protowire.VarintType), []byte{1}, str(2, "v")),
+		"invalid UTF-8 key":       entry(1, str(1, "\xff"), str(2, "v")),
+		"invalid UTF-8 value":     entry(1, str(1, "k"), str(2, "\xc3")),
+		"truncated entry":         cat(tag(1, protowire.BytesType), []byte{0x05, 0x0a, 0x01}),
+		"entry field number zero": entry(1, []byte{0x00, 0x01}),
+		"nested map nested":       entry(8, str(1, "n"), entry(2, entry(8, str(1, "m")))),
+	} {
+		goErr, ownErr := wireCases[1].decodeBoth(t, body)
+		assert.Equal(t, goErr != nil, ownErr != nil, "%s: runtime %v, own %v", name, goErr, ownErr)
+	}
+}
+
 // Messages nested past the runtime's recursion limit are refused by both; one level less is
 // taken by both.
 func TestOwnMessagesDepthLimit(t *testing.T) {
@@ -265,7 +360,8 @@ func TestOwnMessagesRefuseInvalidUTF8(t *testing.T) {
 	require.EqualError(t, ownErr, "protobuf: field wire.Scalars.s contains invalid UTF-8")
 }
 
-// FuzzOwnMessagesDecode holds the own types' decoding to the protobuf runtime's on any input.
+// FuzzOwnMessagesDecode holds the own types' decoding to the protobuf runtime's on any input,
+// as a Tree and as Maps.
 func FuzzOwnMessagesDecode(f *testing.F) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for range 20 {
@@ -275,10 +371,19 @@ func FuzzOwnMessagesDecode(f *testing.F) {
 		require.NoError(f, err)
 		f.Add(b)
 	}
+	for range 20 {
+		m := new(gopb.Maps)
+		fill(r, m.ProtoReflect(), 2)
+		b, err := deterministic.Marshal(m)
+		require.NoError(f, err)
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		goErr, ownErr := decodeBoth(t, body)
-		if (goErr != nil) != (ownErr != nil) {
-			t.Fatalf("body %x: runtime %v, own %v", body, goErr, ownErr)
+		for _, c := range wireCases {
+			goErr, ownErr := c.decodeBoth(t, body)
+			if (goErr != nil) != (ownErr != nil) {
+				t.Fatalf("%s, body %x: runtime %v, own %v", c.name, body, goErr, ownErr)
+			}
 		}
 	})
 }

@@ -22,6 +22,8 @@ const (
 	protowirePackage = protogen.GoImportPath("google.golang.org/protobuf/encoding/protowire")
 	mathPackage      = protogen.GoImportPath("math")
 	utf8Package      = protogen.GoImportPath("unicode/utf8")
+	slicesPackage    = protogen.GoImportPath("slices")
+	mapsPackage      = protogen.GoImportPath("maps")
 )
 
 // Values of the messages parameter.

@@ -278,7 +278,8 @@ func TestOwnMessagesRefused(t *testing.T) {
 		require.Error(t, err, "protoc %s succeeded", opt)
 		return string(b)
 	}
-	assert.Contains(t, run("messages=microhost", "common.proto", "shop.proto"), "shop.proto: field shop.Item.attributes: messages=microhost handles scalars, enums, bytes, messages of the same file and repeated ones of those, not maps")
+	assert.Contains(t, run("messages=microhost", "common.proto", "shop.proto"), "shop.proto: field shop.Item.Price.amount: messages=microhost handles scalars, enums, bytes, messages of the same file, repeated ones of those and maps of them, not oneofs, optional fields or messages of other files")
+	assert.Contains(t, run("messages=microhost", "choice.proto"), "choice.proto: field choice.Choice.a: messages=microhost handles")
 	assert.Contains(t, run("messages=microhost", "clock.proto"), "clock.proto: method clock.Clock.Now: messages=microhost needs google.protobuf.Timestamp generated in the same run")
 	assert.Contains(t, run("messages=gogo", "common.proto"), "messages=gogo: want messages=go (protoc-gen-go's message types, the default) or messages=microhost (its own)")
 	assert.Empty(t, files(t, out), "nothing is written")

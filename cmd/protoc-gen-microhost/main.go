@@ -13,8 +13,8 @@
 // own). Each message whose fields are all scalars, enums, bytes, repeated ones of those or
 // messages of the same file gets MicrohostAppendJSON and MicrohostDecodeJSON, which abi/rpc
 // uses in place of encoding/json's reflection, with the same results. messages=microhost
-// takes only files whose messages are all of that kind, so that its types need no protobuf
-// runtime: a handler module built on them is half the size and starts in half the time. For
+// takes only files whose messages are all of that kind or maps of it, so that its types need
+// no protobuf runtime: a handler module built on them is half the size and starts in half the time. For
 // each service Greeter the file holds:
 //
 //   - GreeterHandler, the interface a Go handler module implements (one method per RPC,

@@ -27,8 +27,8 @@ func checkOwnMessages(gen *protogen.Plugin) error {
 		}
 		for _, m := range messages(file) {
 			for _, f := range m.Fields {
-				if !supported(file, f) {
-					return fmt.Errorf("%s: field %s: messages=%s handles scalars, enums, bytes, messages of the same file and repeated ones of those, not maps, oneofs, optional fields or messages of other files: generate this file with protoc-gen-go's messages", file.Desc.Path(), f.Desc.FullName(), messagesMicrohost)
+				if !ownSupported(file, f) {
+					return fmt.Errorf("%s: field %s: messages=%s handles scalars, enums, bytes, messages of the same file, repeated ones of those and maps of them, not oneofs, optional fields or messages of other files: generate this file with protoc-gen-go's messages", file.Desc.Path(), f.Desc.FullName(), messagesMicrohost)
 				}
 			}
 		}
@@ -43,6 +43,24 @@ func checkOwnMessages(gen *protogen.Plugin) error {
 		}
 	}
 	return nil
+}
+
+// ownSupported reports whether messages=microhost declares f: what the JSON methods handle
+// (see supported), and maps whose values are of those kinds. A message with a map has no
+// JSON methods, so encoding/json encodes it, as it does protoc-gen-go's.
+func ownSupported(file *protogen.File, f *protogen.Field) bool {
+	if !f.Desc.IsMap() {
+		return supported(file, f)
+	}
+	return f.Oneof == nil && supported(file, f.Message.Fields[1])
+}
+
+// fieldType is f's Go type in the struct: a slice for a list, a map for a map.
+func fieldType(g *protogen.GeneratedFile, f *protogen.Field) string {
+	if f.Desc.IsMap() {
+		return "map[" + goType(g, f.Message.Fields[0], false) + "]" + goType(g, f.Message.Fields[1], false)
+	}
+	return goType(g, f, f.Desc.IsList())
 }
 
 // allEnums returns the enums of file, those nested in messages included, in declaration order.
@@ -120,7 +138,7 @@ func generateStruct(g *protogen.GeneratedFile, m *protogen.Message) {
 	g.P("type ", name, " struct {")
 	for _, f := range m.Fields {
 		comments(g, f.Comments.Leading, false)
-		g.P(f.GoName, " ", goType(g, f, f.Desc.IsList()), " `json:\"", f.Desc.Name(), ",omitempty\"`")
+		g.P(f.GoName, " ", fieldType(g, f), " `json:\"", f.Desc.Name(), ",omitempty\"`")
 	}
 	g.P("}")
 	g.P()
@@ -131,7 +149,7 @@ func generateStruct(g *protogen.GeneratedFile, m *protogen.Message) {
 	for _, f := range m.Fields {
 		zero := "nil"
 		switch k := f.Desc.Kind(); {
-		case f.Desc.IsList() || k == protoreflect.BytesKind || k == protoreflect.MessageKind:
+		case f.Desc.IsList() || f.Desc.IsMap() || k == protoreflect.BytesKind || k == protoreflect.MessageKind:
 		case k == protoreflect.BoolKind:
 			zero = "false"
 		case k == protoreflect.StringKind:
@@ -141,7 +159,7 @@ func generateStruct(g *protogen.GeneratedFile, m *protogen.Message) {
 		}
 		g.P()
 		g.P("// Get", f.GoName, " returns x.", f.GoName, ", or its zero value when x is nil.")
-		g.P("func (x *", name, ") Get", f.GoName, "() ", goType(g, f, f.Desc.IsList()), " {")
+		g.P("func (x *", name, ") Get", f.GoName, "() ", fieldType(g, f), " {")
 		g.P("if x != nil {")
 		g.P("return x.", f.GoName)
 		g.P("}")
@@ -286,7 +304,7 @@ func generateMessageProto(g *protogen.GeneratedFile, m *protogen.Message) {
 	}
 	hasMessage := false
 	for _, f := range m.Fields {
-		if f.Desc.Kind() == protoreflect.MessageKind {
+		if f.Desc.Kind() == protoreflect.MessageKind && (!f.Desc.IsMap() || f.Message.Fields[1].Desc.Kind() == protoreflect.MessageKind) {
 			hasMessage = true
 		}
 	}
@@ -305,6 +323,8 @@ func generateMessageProto(g *protogen.GeneratedFile, m *protogen.Message) {
 		field := "x." + f.GoName
 		comment := " // " + string(f.Desc.Name())
 		switch {
+		case f.Desc.IsMap():
+			generateMapAppend(g, f)
 		case f.Desc.Kind() == protoreflect.MessageKind && f.Desc.IsList():
 			g.P("for _, v := range ", field, " {")
 			g.P("b = append(b, ", tagBytes(f, protowire.BytesType), ")", comment)
@@ -449,6 +469,10 @@ func generateFieldDecode(g *protogen.GeneratedFile, f *protogen.Field) {
 		g.P("}")
 	}
 	g.P("case ", f.Desc.Number(), ": // ", f.Desc.Name())
+	if f.Desc.IsMap() {
+		generateMapDecode(g, f)
+		return
+	}
 	if f.Desc.Kind() == protoreflect.MessageKind {
 		msg := g.QualifiedGoIdent(f.Message.GoIdent)
 		g.P("if typ == ", pw("BytesType"), " {")
@@ -512,4 +536,129 @@ func wireTypeName(typ protowire.Type) string {
 	default:
 		return "BytesType"
 	}
+}
+
+// generateMapAppend writes the encoding of f, a map: an entry per key, in the order of the
+// keys (the protobuf runtime's deterministic order; its default order is Go's map order,
+// which is random), each a message of the key (field 1) and the value (field 2), both
+// written even when zero, as the runtime writes them.
+func generateMapAppend(g *protogen.GeneratedFile, f *protogen.Field) {
+	key, val := f.Message.Fields[0], f.Message.Fields[1]
+	field := "x." + f.GoName
+	rpcIdent := func(ident string) string { return g.QualifiedGoIdent(rpcPackage.Ident(ident)) }
+	if key.Desc.Kind() == protoreflect.BoolKind {
+		g.P("for _, k := range []bool{false, true} {")
+		g.P("v, ok := ", field, "[k]")
+		g.P("if !ok {")
+		g.P("continue")
+		g.P("}")
+	} else {
+		g.P("for _, k := range ", g.QualifiedGoIdent(slicesPackage.Ident("Sorted")), "(", g.QualifiedGoIdent(mapsPackage.Ident("Keys")), "(", field, ")) {")
+		g.P("v := ", field, "[k]")
+	}
+	g.P("b = append(b, ", tagBytes(f, protowire.BytesType), ") // ", f.Desc.Name())
+	g.P("start := len(b)")
+	for _, e := range []struct {
+		f *protogen.Field
+		v string
+	}{{key, "k"}, {val, "v"}} {
+		if e.f.Desc.Kind() == protoreflect.MessageKind {
+			g.P("b = append(b, ", tagBytes(e.f, protowire.BytesType), ")")
+			g.P("vstart := len(b)")
+			g.P("if b, err = ", e.v, ".MicrohostAppendProto(b); err != nil {")
+			g.P("return b, err")
+			g.P("}")
+			g.P("b = ", rpcIdent("ProtoLengthPrefix"), "(b, vstart)")
+			continue
+		}
+		w := wireFormOf(g, e.f)
+		if e.f.Desc.Kind() == protoreflect.StringKind {
+			g.P("if !", g.QualifiedGoIdent(utf8Package.Ident("ValidString")), "(", e.v, ") {")
+			g.P("return b, ", rpcIdent("ProtoInvalidUTF8"), "(", strconv.Quote(string(f.Desc.FullName())), ")")
+			g.P("}")
+		}
+		g.P("b = append(b, ", tagBytes(e.f, w.typ), ")")
+		g.P("b = ", fmt.Sprintf(w.write, e.v))
+	}
+	g.P("b = ", rpcIdent("ProtoLengthPrefix"), "(b, start)")
+	g.P("}")
+}
+
+// generateMapDecode writes the body of the decoding case of f, a map: one entry, whose key
+// and value default to zero (a message value to an empty message) when the entry leaves them
+// out, and whose key, when it occurs again, replaces the value.
+func generateMapDecode(g *protogen.GeneratedFile, f *protogen.Field) {
+	key, val := f.Message.Fields[0], f.Message.Fields[1]
+	field := "x." + f.GoName
+	pw := func(ident string) string { return g.QualifiedGoIdent(protowirePackage.Ident(ident)) }
+	parseErr := func(n string) {
+		g.P("if ", n, " < 0 {")
+		g.P("return ", pw("ParseError"), "(", n, ")")
+		g.P("}")
+	}
+	g.P("if typ == ", pw("BytesType"), " {")
+	g.P("entry, n := ", pw("ConsumeBytes"), "(b)")
+	parseErr("n")
+	g.P("b = b[n:]")
+	g.P("var k ", goType(g, key, false))
+	g.P("var v ", goType(g, val, false))
+	g.P("for len(entry) > 0 {")
+	g.P("enum, etyp, en := ", pw("ConsumeTag"), "(entry)")
+	parseErr("en")
+	g.P("if enum > ", pw("MaxValidNumber"), " {")
+	g.P("return ", g.QualifiedGoIdent(rpcPackage.Ident("ErrProtoFieldNumber")))
+	g.P("}")
+	g.P("entry = entry[en:]")
+	for _, e := range []struct {
+		f *protogen.Field
+		v string
+	}{{key, "k"}, {val, "v"}} {
+		if e.f.Desc.Kind() == protoreflect.MessageKind {
+			g.P("if enum == 2 && etyp == ", pw("BytesType"), " {")
+			g.P("mv, mn := ", pw("ConsumeBytes"), "(entry)")
+			parseErr("mn")
+			g.P("entry = entry[mn:]")
+			g.P("if v == nil {")
+			g.P("v = new(", g.QualifiedGoIdent(e.f.Message.GoIdent), ")")
+			g.P("}")
+			g.P("if err := v.microhostMergeProto(mv, depth); err != nil {")
+			g.P("return err")
+			g.P("}")
+			g.P("continue")
+			g.P("}")
+			continue
+		}
+		w := wireFormOf(g, e.f)
+		g.P("if enum == ", e.f.Desc.Number(), " && etyp == ", pw(wireTypeName(w.typ)), " {")
+		g.P("ev, evn := ", pw(w.consume), "(entry)")
+		parseErr("evn")
+		g.P("entry = entry[evn:]")
+		if e.f.Desc.Kind() == protoreflect.StringKind {
+			g.P("if !", g.QualifiedGoIdent(utf8Package.Ident("Valid")), "(ev) {")
+			g.P("return ", g.QualifiedGoIdent(rpcPackage.Ident("ProtoInvalidUTF8")), "(", strconv.Quote(string(f.Desc.FullName())), ")")
+			g.P("}")
+		}
+		read := w.read
+		if e.f.Desc.Kind() == protoreflect.BytesKind {
+			read = "append([]byte{}, %[1]s...)"
+		}
+		g.P(e.v, " = ", fmt.Sprintf(read, "ev"))
+		g.P("continue")
+		g.P("}")
+	}
+	g.P("en = ", pw("ConsumeFieldValue"), "(enum, etyp, entry)")
+	parseErr("en")
+	g.P("entry = entry[en:]")
+	g.P("}")
+	if val.Desc.Kind() == protoreflect.MessageKind {
+		g.P("if v == nil {")
+		g.P("v = new(", g.QualifiedGoIdent(val.Message.GoIdent), ")")
+		g.P("}")
+	}
+	g.P("if ", field, " == nil {")
+	g.P(field, " = ", fieldType(g, f), "{}")
+	g.P("}")
+	g.P(field, "[k] = v")
+	g.P("continue")
+	g.P("}")
 }

@@ -87,6 +87,21 @@ func (x *Empty) MicrohostReset() {
 	proto.Reset(x)
 }
 
+// MicrohostAppendProto appends x's protobuf binary encoding to b.
+func (x *Maps) MicrohostAppendProto(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, x)
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it.
+func (x *Maps) MicrohostDecodeProto(b []byte) error {
+	return proto.Unmarshal(b, x)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Maps) MicrohostReset() {
+	proto.Reset(x)
+}
+
 // MicrohostAppendJSON appends x as encoding/json encodes it, without reflection; false
 // means x holds a value only encoding/json can report on (a NaN or an infinity).
 func (x *Scalars) MicrohostAppendJSON(b []byte) ([]byte, bool) {

@@ -587,6 +587,124 @@ func (*Empty) Descriptor() ([]byte, []int) {
 	return file_wire_proto_rawDescGZIP(), []int{3}
 }
 
+// Maps has a map of every kind of key and of value, a message among the values, and itself
+// through a map; messages=microhost encodes the entries in the order of their keys.
+type Maps struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Labels        map[string]string      `protobuf:"bytes,1,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	ById          map[int32]*Scalars     `protobuf:"bytes,2,rep,name=by_id,json=byId,proto3" json:"by_id,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Flags         map[bool][]byte        `protobuf:"bytes,3,rep,name=flags,proto3" json:"flags,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Colours       map[uint64]Colour      `protobuf:"bytes,4,rep,name=colours,proto3" json:"colours,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value,enum=wire.Colour"`
+	Sums          map[int64]float64      `protobuf:"bytes,5,rep,name=sums,proto3" json:"sums,omitempty" protobuf_key:"zigzag64,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	Fixed         map[uint32]int64       `protobuf:"bytes,6,rep,name=fixed,proto3" json:"fixed,omitempty" protobuf_key:"fixed32,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Floats        map[int64]float32      `protobuf:"bytes,7,rep,name=floats,proto3" json:"floats,omitempty" protobuf_key:"fixed64,1,opt,name=key" protobuf_val:"fixed32,2,opt,name=value"`
+	Nested        map[string]*Maps       `protobuf:"bytes,8,rep,name=nested,proto3" json:"nested,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Tree          *Tree                  `protobuf:"bytes,9,opt,name=tree,proto3" json:"tree,omitempty"`
+	Leaves        map[int64]*Tree_Leaf   `protobuf:"bytes,10,rep,name=leaves,proto3" json:"leaves,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Maps) Reset() {
+	*x = Maps{}
+	mi := &file_wire_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Maps) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Maps) ProtoMessage() {}
+
+func (x *Maps) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Maps.ProtoReflect.Descriptor instead.
+func (*Maps) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Maps) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *Maps) GetById() map[int32]*Scalars {
+	if x != nil {
+		return x.ById
+	}
+	return nil
+}
+
+func (x *Maps) GetFlags() map[bool][]byte {
+	if x != nil {
+		return x.Flags
+	}
+	return nil
+}
+
+func (x *Maps) GetColours() map[uint64]Colour {
+	if x != nil {
+		return x.Colours
+	}
+	return nil
+}
+
+func (x *Maps) GetSums() map[int64]float64 {
+	if x != nil {
+		return x.Sums
+	}
+	return nil
+}
+
+func (x *Maps) GetFixed() map[uint32]int64 {
+	if x != nil {
+		return x.Fixed
+	}
+	return nil
+}
+
+func (x *Maps) GetFloats() map[int64]float32 {
+	if x != nil {
+		return x.Floats
+	}
+	return nil
+}
+
+func (x *Maps) GetNested() map[string]*Maps {
+	if x != nil {
+		return x.Nested
+	}
+	return nil
+}
+
+func (x *Maps) GetTree() *Tree {
+	if x != nil {
+		return x.Tree
+	}
+	return nil
+}
+
+func (x *Maps) GetLeaves() map[int64]*Tree_Leaf {
+	if x != nil {
+		return x.Leaves
+	}
+	return nil
+}
+
 // Leaf is a nested message, with a nested enum.
 type Tree_Leaf struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -598,7 +716,7 @@ type Tree_Leaf struct {
 
 func (x *Tree_Leaf) Reset() {
 	*x = Tree_Leaf{}
-	mi := &file_wire_proto_msgTypes[4]
+	mi := &file_wire_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -610,7 +728,7 @@ func (x *Tree_Leaf) String() string {
 func (*Tree_Leaf) ProtoMessage() {}
 
 func (x *Tree_Leaf) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[4]
+	mi := &file_wire_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +817,50 @@ const file_wire_proto_rawDesc = "" +
 	"\x05Shade\x12\x15\n" +
 	"\x11SHADE_UNSPECIFIED\x10\x00\x12\b\n" +
 	"\x04DARK\x10\x01\"\a\n" +
-	"\x05Empty*4\n" +
+	"\x05Empty\"\x90\b\n" +
+	"\x04Maps\x12.\n" +
+	"\x06labels\x18\x01 \x03(\v2\x16.wire.Maps.LabelsEntryR\x06labels\x12)\n" +
+	"\x05by_id\x18\x02 \x03(\v2\x14.wire.Maps.ByIdEntryR\x04byId\x12+\n" +
+	"\x05flags\x18\x03 \x03(\v2\x15.wire.Maps.FlagsEntryR\x05flags\x121\n" +
+	"\acolours\x18\x04 \x03(\v2\x17.wire.Maps.ColoursEntryR\acolours\x12(\n" +
+	"\x04sums\x18\x05 \x03(\v2\x14.wire.Maps.SumsEntryR\x04sums\x12+\n" +
+	"\x05fixed\x18\x06 \x03(\v2\x15.wire.Maps.FixedEntryR\x05fixed\x12.\n" +
+	"\x06floats\x18\a \x03(\v2\x16.wire.Maps.FloatsEntryR\x06floats\x12.\n" +
+	"\x06nested\x18\b \x03(\v2\x16.wire.Maps.NestedEntryR\x06nested\x12\x1e\n" +
+	"\x04tree\x18\t \x01(\v2\n" +
+	".wire.TreeR\x04tree\x12.\n" +
+	"\x06leaves\x18\n" +
+	" \x03(\v2\x16.wire.Maps.LeavesEntryR\x06leaves\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aF\n" +
+	"\tByIdEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x05R\x03key\x12#\n" +
+	"\x05value\x18\x02 \x01(\v2\r.wire.ScalarsR\x05value:\x028\x01\x1a8\n" +
+	"\n" +
+	"FlagsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\bR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1aH\n" +
+	"\fColoursEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x04R\x03key\x12\"\n" +
+	"\x05value\x18\x02 \x01(\x0e2\f.wire.ColourR\x05value:\x028\x01\x1a7\n" +
+	"\tSumsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x12R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a8\n" +
+	"\n" +
+	"FixedEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\aR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a9\n" +
+	"\vFloatsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x10R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x02R\x05value:\x028\x01\x1aE\n" +
+	"\vNestedEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12 \n" +
+	"\x05value\x18\x02 \x01(\v2\n" +
+	".wire.MapsR\x05value:\x028\x01\x1aJ\n" +
+	"\vLeavesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x03R\x03key\x12%\n" +
+	"\x05value\x18\x02 \x01(\v2\x0f.wire.Tree.LeafR\x05value:\x028\x01*4\n" +
 	"\x06Colour\x12\x16\n" +
 	"\x12COLOUR_UNSPECIFIED\x10\x00\x12\a\n" +
 	"\x03RED\x10\x01\x12\t\n" +
@@ -718,7 +879,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_wire_proto_goTypes = []any{
 	(Colour)(0),          // 0: wire.Colour
 	(Tree_Leaf_Shade)(0), // 1: wire.Tree.Leaf.Shade
@@ -726,23 +887,47 @@ var file_wire_proto_goTypes = []any{
 	(*Lists)(nil),        // 3: wire.Lists
 	(*Tree)(nil),         // 4: wire.Tree
 	(*Empty)(nil),        // 5: wire.Empty
-	(*Tree_Leaf)(nil),    // 6: wire.Tree.Leaf
+	(*Maps)(nil),         // 6: wire.Maps
+	(*Tree_Leaf)(nil),    // 7: wire.Tree.Leaf
+	nil,                  // 8: wire.Maps.LabelsEntry
+	nil,                  // 9: wire.Maps.ByIdEntry
+	nil,                  // 10: wire.Maps.FlagsEntry
+	nil,                  // 11: wire.Maps.ColoursEntry
+	nil,                  // 12: wire.Maps.SumsEntry
+	nil,                  // 13: wire.Maps.FixedEntry
+	nil,                  // 14: wire.Maps.FloatsEntry
+	nil,                  // 15: wire.Maps.NestedEntry
+	nil,                  // 16: wire.Maps.LeavesEntry
 }
 var file_wire_proto_depIdxs = []int32{
-	0, // 0: wire.Scalars.colour:type_name -> wire.Colour
-	0, // 1: wire.Lists.colour:type_name -> wire.Colour
-	2, // 2: wire.Lists.scalars:type_name -> wire.Scalars
-	6, // 3: wire.Tree.leaf:type_name -> wire.Tree.Leaf
-	2, // 4: wire.Tree.scalars:type_name -> wire.Scalars
-	3, // 5: wire.Tree.lists:type_name -> wire.Lists
-	4, // 6: wire.Tree.children:type_name -> wire.Tree
-	4, // 7: wire.Tree.parent:type_name -> wire.Tree
-	1, // 8: wire.Tree.Leaf.shade:type_name -> wire.Tree.Leaf.Shade
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	0,  // 0: wire.Scalars.colour:type_name -> wire.Colour
+	0,  // 1: wire.Lists.colour:type_name -> wire.Colour
+	2,  // 2: wire.Lists.scalars:type_name -> wire.Scalars
+	7,  // 3: wire.Tree.leaf:type_name -> wire.Tree.Leaf
+	2,  // 4: wire.Tree.scalars:type_name -> wire.Scalars
+	3,  // 5: wire.Tree.lists:type_name -> wire.Lists
+	4,  // 6: wire.Tree.children:type_name -> wire.Tree
+	4,  // 7: wire.Tree.parent:type_name -> wire.Tree
+	8,  // 8: wire.Maps.labels:type_name -> wire.Maps.LabelsEntry
+	9,  // 9: wire.Maps.by_id:type_name -> wire.Maps.ByIdEntry
+	10, // 10: wire.Maps.flags:type_name -> wire.Maps.FlagsEntry
+	11, // 11: wire.Maps.colours:type_name -> wire.Maps.ColoursEntry
+	12, // 12: wire.Maps.sums:type_name -> wire.Maps.SumsEntry
+	13, // 13: wire.Maps.fixed:type_name -> wire.Maps.FixedEntry
+	14, // 14: wire.Maps.floats:type_name -> wire.Maps.FloatsEntry
+	15, // 15: wire.Maps.nested:type_name -> wire.Maps.NestedEntry
+	4,  // 16: wire.Maps.tree:type_name -> wire.Tree
+	16, // 17: wire.Maps.leaves:type_name -> wire.Maps.LeavesEntry
+	1,  // 18: wire.Tree.Leaf.shade:type_name -> wire.Tree.Leaf.Shade
+	2,  // 19: wire.Maps.ByIdEntry.value:type_name -> wire.Scalars
+	0,  // 20: wire.Maps.ColoursEntry.value:type_name -> wire.Colour
+	6,  // 21: wire.Maps.NestedEntry.value:type_name -> wire.Maps
+	7,  // 22: wire.Maps.LeavesEntry.value:type_name -> wire.Tree.Leaf
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -756,7 +941,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   5,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

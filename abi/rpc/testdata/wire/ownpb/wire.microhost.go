@@ -9,7 +9,9 @@ import (
 	jsonstr "github.com/microhost/microhost/abi/jsonstr"
 	rpc "github.com/microhost/microhost/abi/rpc"
 	protowire "google.golang.org/protobuf/encoding/protowire"
+	maps "maps"
 	math "math"
+	slices "slices"
 	strconv "strconv"
 	utf8 "unicode/utf8"
 )
@@ -509,6 +511,106 @@ type Empty struct {
 // Reset sets every field of x to its zero value.
 func (x *Empty) Reset() {
 	*x = Empty{}
+}
+
+// Maps has a map of every kind of key and of value, a message among the values, and itself
+// through a map; messages=microhost encodes the entries in the order of their keys.
+type Maps struct {
+	Labels  map[string]string    `json:"labels,omitempty"`
+	ById    map[int32]*Scalars   `json:"by_id,omitempty"`
+	Flags   map[bool][]byte      `json:"flags,omitempty"`
+	Colours map[uint64]Colour    `json:"colours,omitempty"`
+	Sums    map[int64]float64    `json:"sums,omitempty"`
+	Fixed   map[uint32]int64     `json:"fixed,omitempty"`
+	Floats  map[int64]float32    `json:"floats,omitempty"`
+	Nested  map[string]*Maps     `json:"nested,omitempty"`
+	Tree    *Tree                `json:"tree,omitempty"`
+	Leaves  map[int64]*Tree_Leaf `json:"leaves,omitempty"`
+}
+
+// Reset sets every field of x to its zero value.
+func (x *Maps) Reset() {
+	*x = Maps{}
+}
+
+// GetLabels returns x.Labels, or its zero value when x is nil.
+func (x *Maps) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+// GetById returns x.ById, or its zero value when x is nil.
+func (x *Maps) GetById() map[int32]*Scalars {
+	if x != nil {
+		return x.ById
+	}
+	return nil
+}
+
+// GetFlags returns x.Flags, or its zero value when x is nil.
+func (x *Maps) GetFlags() map[bool][]byte {
+	if x != nil {
+		return x.Flags
+	}
+	return nil
+}
+
+// GetColours returns x.Colours, or its zero value when x is nil.
+func (x *Maps) GetColours() map[uint64]Colour {
+	if x != nil {
+		return x.Colours
+	}
+	return nil
+}
+
+// GetSums returns x.Sums, or its zero value when x is nil.
+func (x *Maps) GetSums() map[int64]float64 {
+	if x != nil {
+		return x.Sums
+	}
+	return nil
+}
+
+// GetFixed returns x.Fixed, or its zero value when x is nil.
+func (x *Maps) GetFixed() map[uint32]int64 {
+	if x != nil {
+		return x.Fixed
+	}
+	return nil
+}
+
+// GetFloats returns x.Floats, or its zero value when x is nil.
+func (x *Maps) GetFloats() map[int64]float32 {
+	if x != nil {
+		return x.Floats
+	}
+	return nil
+}
+
+// GetNested returns x.Nested, or its zero value when x is nil.
+func (x *Maps) GetNested() map[string]*Maps {
+	if x != nil {
+		return x.Nested
+	}
+	return nil
+}
+
+// GetTree returns x.Tree, or its zero value when x is nil.
+func (x *Maps) GetTree() *Tree {
+	if x != nil {
+		return x.Tree
+	}
+	return nil
+}
+
+// GetLeaves returns x.Leaves, or its zero value when x is nil.
+func (x *Maps) GetLeaves() map[int64]*Tree_Leaf {
+	if x != nil {
+		return x.Leaves
+	}
+	return nil
 }
 
 // MicrohostAppendProto appends x's protobuf binary encoding to b, as the protobuf runtime
@@ -1698,6 +1800,661 @@ func (x *Empty) microhostMergeProto(b []byte, depth int) error {
 			return rpc.ErrProtoFieldNumber
 		}
 		b = b[n:]
+		// A field x does not know, or one of a wire type its field does not have, is skipped,
+		// as the protobuf runtime sets it aside.
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// MicrohostAppendProto appends x's protobuf binary encoding to b, as the protobuf runtime
+// encodes the same message: fields in order of number, zero values left out, lists of
+// numbers packed.
+func (x *Maps) MicrohostAppendProto(b []byte) ([]byte, error) {
+	if x == nil {
+		return b, nil
+	}
+	var err error
+	for _, k := range slices.Sorted(maps.Keys(x.Labels)) {
+		v := x.Labels[k]
+		b = append(b, 0x0a) // labels
+		start := len(b)
+		if !utf8.ValidString(k) {
+			return b, rpc.ProtoInvalidUTF8("wire.Maps.labels")
+		}
+		b = append(b, 0x0a)
+		b = protowire.AppendString(b, k)
+		if !utf8.ValidString(v) {
+			return b, rpc.ProtoInvalidUTF8("wire.Maps.labels")
+		}
+		b = append(b, 0x12)
+		b = protowire.AppendString(b, v)
+		b = rpc.ProtoLengthPrefix(b, start)
+	}
+	for _, k := range slices.Sorted(maps.Keys(x.ById)) {
+		v := x.ById[k]
+		b = append(b, 0x12) // by_id
+		start := len(b)
+		b = append(b, 0x08)
+		b = protowire.AppendVarint(b, uint64(k))
+		b = append(b, 0x12)
+		vstart := len(b)
+		if b, err = v.MicrohostAppendProto(b); err != nil {
+			return b, err
+		}
+		b = rpc.ProtoLengthPrefix(b, vstart)
+		b = rpc.ProtoLengthPrefix(b, start)
+	}
+	for _, k := range []bool{false, true} {
+		v, ok := x.Flags[k]
+		if !ok {
+			continue
+		}
+		b = append(b, 0x1a) // flags
+		start := len(b)
+		b = append(b, 0x08)
+		b = protowire.AppendVarint(b, protowire.EncodeBool(k))
+		b = append(b, 0x12)
+		b = protowire.AppendBytes(b, v)
+		b = rpc.ProtoLengthPrefix(b, start)
+	}
+	for _, k := range slices.Sorted(maps.Keys(x.Colours)) {
+		v := x.Colours[k]
+		b = append(b, 0x22) // colours
+		start := len(b)
+		b = append(b, 0x08)
+		b = protowire.AppendVarint(b, k)
+		b = append(b, 0x10)
+		b = protowire.AppendVarint(b, uint64(v))
+		b = rpc.ProtoLengthPrefix(b, start)
+	}
+	for _, k := range slices.Sorted(maps.Keys(x.Sums)) {
+		v := x.Sums[k]
+		b = append(b, 0x2a) // sums
+		start := len(b)
+		b = append(b, 0x08)
+		b = protowire.AppendVarint(b, protowire.EncodeZigZag(k))
+		b = append(b, 0x11)
+		b = protowire.AppendFixed64(b, math.Float64bits(v))
+		b = rpc.ProtoLengthPrefix(b, start)
+	}
+	for _, k := range slices.Sorted(maps.Keys(x.Fixed)) {
+		v := x.Fixed[k]
+		b = append(b, 0x32) // fixed
+		start := len(b)
+		b = append(b, 0x0d)
+		b = protowire.AppendFixed32(b, k)
+		b = append(b, 0x10)
+		b = protowire.AppendVarint(b, uint64(v))
+		b = rpc.ProtoLengthPrefix(b, start)
+	}
+	for _, k := range slices.Sorted(maps.Keys(x.Floats)) {
+		v := x.Floats[k]
+		b = append(b, 0x3a) // floats
+		start := len(b)
+		b = append(b, 0x09)
+		b = protowire.AppendFixed64(b, uint64(k))
+		b = append(b, 0x15)
+		b = protowire.AppendFixed32(b, math.Float32bits(v))
+		b = rpc.ProtoLengthPrefix(b, start)
+	}
+	for _, k := range slices.Sorted(maps.Keys(x.Nested)) {
+		v := x.Nested[k]
+		b = append(b, 0x42) // nested
+		start := len(b)
+		if !utf8.ValidString(k) {
+			return b, rpc.ProtoInvalidUTF8("wire.Maps.nested")
+		}
+		b = append(b, 0x0a)
+		b = protowire.AppendString(b, k)
+		b = append(b, 0x12)
+		vstart := len(b)
+		if b, err = v.MicrohostAppendProto(b); err != nil {
+			return b, err
+		}
+		b = rpc.ProtoLengthPrefix(b, vstart)
+		b = rpc.ProtoLengthPrefix(b, start)
+	}
+	if x.Tree != nil {
+		b = append(b, 0x4a) // tree
+		start := len(b)
+		if b, err = x.Tree.MicrohostAppendProto(b); err != nil {
+			return b, err
+		}
+		b = rpc.ProtoLengthPrefix(b, start)
+	}
+	for _, k := range slices.Sorted(maps.Keys(x.Leaves)) {
+		v := x.Leaves[k]
+		b = append(b, 0x52) // leaves
+		start := len(b)
+		b = append(b, 0x08)
+		b = protowire.AppendVarint(b, uint64(k))
+		b = append(b, 0x12)
+		vstart := len(b)
+		if b, err = v.MicrohostAppendProto(b); err != nil {
+			return b, err
+		}
+		b = rpc.ProtoLengthPrefix(b, vstart)
+		b = rpc.ProtoLengthPrefix(b, start)
+	}
+	return b, nil
+}
+
+// MicrohostDecodeProto resets x, then decodes b, protobuf binary, into it, as the
+// protobuf runtime decodes the same message, except that fields x does not know are
+// dropped, not kept.
+func (x *Maps) MicrohostDecodeProto(b []byte) error {
+	*x = Maps{}
+	return x.microhostMergeProto(b, rpc.ProtoDepthLimit)
+}
+
+// MicrohostReset sets every field of x to its zero value.
+func (x *Maps) MicrohostReset() {
+	*x = Maps{}
+}
+
+// microhostMergeProto decodes b into x, over what x holds: a field that occurs again
+// replaces a value, extends a list or merges into a message. depth is how much deeper
+// messages may nest.
+func (x *Maps) microhostMergeProto(b []byte, depth int) error {
+	if depth--; depth < 0 {
+		return rpc.ErrProtoDepth
+	}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		if num > protowire.MaxValidNumber {
+			return rpc.ErrProtoFieldNumber
+		}
+		b = b[n:]
+		switch num {
+		case 1: // labels
+			if typ == protowire.BytesType {
+				entry, n := protowire.ConsumeBytes(b)
+				if n < 0 {
+					return protowire.ParseError(n)
+				}
+				b = b[n:]
+				var k string
+				var v string
+				for len(entry) > 0 {
+					enum, etyp, en := protowire.ConsumeTag(entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					if enum > protowire.MaxValidNumber {
+						return rpc.ErrProtoFieldNumber
+					}
+					entry = entry[en:]
+					if enum == 1 && etyp == protowire.BytesType {
+						ev, evn := protowire.ConsumeBytes(entry)
+						if evn < 0 {
+							return protowire.ParseError(evn)
+						}
+						entry = entry[evn:]
+						if !utf8.Valid(ev) {
+							return rpc.ProtoInvalidUTF8("wire.Maps.labels")
+						}
+						k = string(ev)
+						continue
+					}
+					if enum == 2 && etyp == protowire.BytesType {
+						ev, evn := protowire.ConsumeBytes(entry)
+						if evn < 0 {
+							return protowire.ParseError(evn)
+						}
+						entry = entry[evn:]
+						if !utf8.Valid(ev) {
+							return rpc.ProtoInvalidUTF8("wire.Maps.labels")
+						}
+						v = string(ev)
+						continue
+					}
+					en = protowire.ConsumeFieldValue(enum, etyp, entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					entry = entry[en:]
+				}
+				if x.Labels == nil {
+					x.Labels = map[string]string{}
+				}
+				x.Labels[k] = v
+				continue
+			}
+		case 2: // by_id
+			if typ == protowire.BytesType {
+				entry, n := protowire.ConsumeBytes(b)
+				if n < 0 {
+					return protowire.ParseError(n)
+				}
+				b = b[n:]
+				var k int32
+				var v *Scalars
+				for len(entry) > 0 {
+					enum, etyp, en := protowire.ConsumeTag(entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					if enum > protowire.MaxValidNumber {
+						return rpc.ErrProtoFieldNumber
+					}
+					entry = entry[en:]
+					if enum == 1 && etyp == protowire.VarintType {
+						ev, evn := protowire.ConsumeVarint(entry)
+						if evn < 0 {
+							return protowire.ParseError(evn)
+						}
+						entry = entry[evn:]
+						k = int32(ev)
+						continue
+					}
+					if enum == 2 && etyp == protowire.BytesType {
+						mv, mn := protowire.ConsumeBytes(entry)
+						if mn < 0 {
+							return protowire.ParseError(mn)
+						}
+						entry = entry[mn:]
+						if v == nil {
+							v = new(Scalars)
+						}
+						if err := v.microhostMergeProto(mv, depth); err != nil {
+							return err
+						}
+						continue
+					}
+					en = protowire.ConsumeFieldValue(enum, etyp, entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					entry = entry[en:]
+				}
+				if v == nil {
+					v = new(Scalars)
+				}
+				if x.ById == nil {
+					x.ById = map[int32]*Scalars{}
+				}
+				x.ById[k] = v
+				continue
+			}
+		case 3: // flags
+			if typ == protowire.BytesType {
+				entry, n := protowire.ConsumeBytes(b)
+				if n < 0 {
+					return protowire.ParseError(n)
+				}
+				b = b[n:]
+				var k bool
+				var v []byte
+				for len(entry) > 0 {
+					enum, etyp, en := protowire.ConsumeTag(entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					if enum > protowire.MaxValidNumber {
+						return rpc.ErrProtoFieldNumber
+					}
+					entry = entry[en:]
+					if enum == 1 && etyp == protowire.VarintType {
+						ev, evn := protowire.ConsumeVarint(entry)
+						if evn < 0 {
+							return protowire.ParseError(evn)
+						}
+						entry = entry[evn:]
+						k = protowire.DecodeBool(ev)
+						continue
+					}
+					if enum == 2 && etyp == protowire.BytesType {
+						ev, evn := protowire.ConsumeBytes(entry)
+						if evn < 0 {
+							return protowire.ParseError(evn)
+						}
+						entry = entry[evn:]
+						v = append([]byte{}, ev...)
+						continue
+					}
+					en = protowire.ConsumeFieldValue(enum, etyp, entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					entry = entry[en:]
+				}
+				if x.Flags == nil {
+					x.Flags = map[bool][]byte{}
+				}
+				x.Flags[k] = v
+				continue
+			}
+		case 4: // colours
+			if typ == protowire.BytesType {
+				entry, n := protowire.ConsumeBytes(b)
+				if n < 0 {
+					return protowire.ParseError(n)
+				}
+				b = b[n:]
+				var k uint64
+				var v Colour
+				for len(entry) > 0 {
+					enum, etyp, en := protowire.ConsumeTag(entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					if enum > protowire.MaxValidNumber {
+						return rpc.ErrProtoFieldNumber
+					}
+					entry = entry[en:]
+					if enum == 1 && etyp == protowire.VarintType {
+						ev, evn := protowire.ConsumeVarint(entry)
+						if evn < 0 {
+							return protowire.ParseError(evn)
+						}
+						entry = entry[evn:]
+						k = ev
+						continue
+					}
+					if enum == 2 && etyp == protowire.VarintType {
+						ev, evn := protowire.ConsumeVarint(entry)
+						if evn < 0 {
+							return protowire.ParseError(evn)
+						}
+						entry = entry[evn:]
+						v = Colour(ev)
+						continue
+					}
+					en = protowire.ConsumeFieldValue(enum, etyp, entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					entry = entry[en:]
+				}
+				if x.Colours == nil {
+					x.Colours = map[uint64]Colour{}
+				}
+				x.Colours[k] = v
+				continue
+			}
+		case 5: // sums
+			if typ == protowire.BytesType {
+				entry, n := protowire.ConsumeBytes(b)
+				if n < 0 {
+					return protowire.ParseError(n)
+				}
+				b = b[n:]
+				var k int64
+				var v float64
+				for len(entry) > 0 {
+					enum, etyp, en := protowire.ConsumeTag(entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					if enum > protowire.MaxValidNumber {
+						return rpc.ErrProtoFieldNumber
+					}
+					entry = entry[en:]
+					if enum == 1 && etyp == protowire.VarintType {
+						ev, evn := protowire.ConsumeVarint(entry)
+						if evn < 0 {
+							return protowire.ParseError(evn)
+						}
+						entry = entry[evn:]
+						k = protowire.DecodeZigZag(ev)
+						continue
+					}
+					if enum == 2 && etyp == protowire.Fixed64Type {
+						ev, evn := protowire.ConsumeFixed64(entry)
+						if evn < 0 {
+							return protowire.ParseError(evn)
+						}
+						entry = entry[evn:]
+						v = math.Float64frombits(ev)
+						continue
+					}
+					en = protowire.ConsumeFieldValue(enum, etyp, entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					entry = entry[en:]
+				}
+				if x.Sums == nil {
+					x.Sums = map[int64]float64{}
+				}
+				x.Sums[k] = v
+				continue
+			}
+		case 6: // fixed
+			if typ == protowire.BytesType {
+				entry, n := protowire.ConsumeBytes(b)
+				if n < 0 {
+					return protowire.ParseError(n)
+				}
+				b = b[n:]
+				var k uint32
+				var v int64
+				for len(entry) > 0 {
+					enum, etyp, en := protowire.ConsumeTag(entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					if enum > protowire.MaxValidNumber {
+						return rpc.ErrProtoFieldNumber
+					}
+					entry = entry[en:]
+					if enum == 1 && etyp == protowire.Fixed32Type {
+						ev, evn := protowire.ConsumeFixed32(entry)
+						if evn < 0 {
+							return protowire.ParseError(evn)
+						}
+						entry = entry[evn:]
+						k = ev
+						continue
+					}
+					if enum == 2 && etyp == protowire.VarintType {
+						ev, evn := protowire.ConsumeVarint(entry)
+						if evn < 0 {
+							return protowire.ParseError(evn)
+						}
+						entry = entry[evn:]
+						v = int64(ev)
+						continue
+					}
+					en = protowire.ConsumeFieldValue(enum, etyp, entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					entry = entry[en:]
+				}
+				if x.Fixed == nil {
+					x.Fixed = map[uint32]int64{}
+				}
+				x.Fixed[k] = v
+				continue
+			}
+		case 7: // floats
+			if typ == protowire.BytesType {
+				entry, n := protowire.ConsumeBytes(b)
+				if n < 0 {
+					return protowire.ParseError(n)
+				}
+				b = b[n:]
+				var k int64
+				var v float32
+				for len(entry) > 0 {
+					enum, etyp, en := protowire.ConsumeTag(entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					if enum > protowire.MaxValidNumber {
+						return rpc.ErrProtoFieldNumber
+					}
+					entry = entry[en:]
+					if enum == 1 && etyp == protowire.Fixed64Type {
+						ev, evn := protowire.ConsumeFixed64(entry)
+						if evn < 0 {
+							return protowire.ParseError(evn)
+						}
+						entry = entry[evn:]
+						k = int64(ev)
+						continue
+					}
+					if enum == 2 && etyp == protowire.Fixed32Type {
+						ev, evn := protowire.ConsumeFixed32(entry)
+						if evn < 0 {
+							return protowire.ParseError(evn)
+						}
+						entry = entry[evn:]
+						v = math.Float32frombits(ev)
+						continue
+					}
+					en = protowire.ConsumeFieldValue(enum, etyp, entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					entry = entry[en:]
+				}
+				if x.Floats == nil {
+					x.Floats = map[int64]float32{}
+				}
+				x.Floats[k] = v
+				continue
+			}
+		case 8: // nested
+			if typ == protowire.BytesType {
+				entry, n := protowire.ConsumeBytes(b)
+				if n < 0 {
+					return protowire.ParseError(n)
+				}
+				b = b[n:]
+				var k string
+				var v *Maps
+				for len(entry) > 0 {
+					enum, etyp, en := protowire.ConsumeTag(entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					if enum > protowire.MaxValidNumber {
+						return rpc.ErrProtoFieldNumber
+					}
+					entry = entry[en:]
+					if enum == 1 && etyp == protowire.BytesType {
+						ev, evn := protowire.ConsumeBytes(entry)
+						if evn < 0 {
+							return protowire.ParseError(evn)
+						}
+						entry = entry[evn:]
+						if !utf8.Valid(ev) {
+							return rpc.ProtoInvalidUTF8("wire.Maps.nested")
+						}
+						k = string(ev)
+						continue
+					}
+					if enum == 2 && etyp == protowire.BytesType {
+						mv, mn := protowire.ConsumeBytes(entry)
+						if mn < 0 {
+							return protowire.ParseError(mn)
+						}
+						entry = entry[mn:]
+						if v == nil {
+							v = new(Maps)
+						}
+						if err := v.microhostMergeProto(mv, depth); err != nil {
+							return err
+						}
+						continue
+					}
+					en = protowire.ConsumeFieldValue(enum, etyp, entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					entry = entry[en:]
+				}
+				if v == nil {
+					v = new(Maps)
+				}
+				if x.Nested == nil {
+					x.Nested = map[string]*Maps{}
+				}
+				x.Nested[k] = v
+				continue
+			}
+		case 9: // tree
+			if typ == protowire.BytesType {
+				v, n := protowire.ConsumeBytes(b)
+				if n < 0 {
+					return protowire.ParseError(n)
+				}
+				b = b[n:]
+				if x.Tree == nil {
+					x.Tree = new(Tree)
+				}
+				if err := x.Tree.microhostMergeProto(v, depth); err != nil {
+					return err
+				}
+				continue
+			}
+		case 10: // leaves
+			if typ == protowire.BytesType {
+				entry, n := protowire.ConsumeBytes(b)
+				if n < 0 {
+					return protowire.ParseError(n)
+				}
+				b = b[n:]
+				var k int64
+				var v *Tree_Leaf
+				for len(entry) > 0 {
+					enum, etyp, en := protowire.ConsumeTag(entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					if enum > protowire.MaxValidNumber {
+						return rpc.ErrProtoFieldNumber
+					}
+					entry = entry[en:]
+					if enum == 1 && etyp == protowire.VarintType {
+						ev, evn := protowire.ConsumeVarint(entry)
+						if evn < 0 {
+							return protowire.ParseError(evn)
+						}
+						entry = entry[evn:]
+						k = int64(ev)
+						continue
+					}
+					if enum == 2 && etyp == protowire.BytesType {
+						mv, mn := protowire.ConsumeBytes(entry)
+						if mn < 0 {
+							return protowire.ParseError(mn)
+						}
+						entry = entry[mn:]
+						if v == nil {
+							v = new(Tree_Leaf)
+						}
+						if err := v.microhostMergeProto(mv, depth); err != nil {
+							return err
+						}
+						continue
+					}
+					en = protowire.ConsumeFieldValue(enum, etyp, entry)
+					if en < 0 {
+						return protowire.ParseError(en)
+					}
+					entry = entry[en:]
+				}
+				if v == nil {
+					v = new(Tree_Leaf)
+				}
+				if x.Leaves == nil {
+					x.Leaves = map[int64]*Tree_Leaf{}
+				}
+				x.Leaves[k] = v
+				continue
+			}
+		}
 		// A field x does not know, or one of a wire type its field does not have, is skipped,
 		// as the protobuf runtime sets it aside.
 		n = protowire.ConsumeFieldValue(num, typ, b)
