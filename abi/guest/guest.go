@@ -184,10 +184,5 @@ func run(h Handler, req *Request) ([]byte, *Error) {
 }
 
 func descriptorJSON() []byte {
-	b, err := json.Marshal(registered.desc)
-	if err != nil {
-		// A descriptor is plain strings and maps; this cannot fail.
-		panic(err)
-	}
-	return b
+	return registered.desc.AppendJSON(nil)
 }

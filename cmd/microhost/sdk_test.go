@@ -15,7 +15,7 @@ import (
 var updateSDK = flag.Bool("update-sdk", false, "copy the SDK sources into _sdk (go generate runs this)")
 
 // sdkSources lists the repository's files `microhost new` embeds, relative to the
-// repository root: the Go guest SDK (abi and abi/guest, tests left out), the C header, the
+// repository root: the Go guest SDK (abi, abi/guest and abi/jsonstr, tests left out), the C header, the
 // AssemblyScript package and the Rust crate.
 func sdkSources(t *testing.T, root string) []string {
 	t.Helper()
@@ -35,6 +35,7 @@ func sdkSources(t *testing.T, root string) []string {
 	all := func(string) bool { return true }
 	add("abi", goSource)
 	add("abi/guest", goSource)
+	add("abi/jsonstr", goSource)
 	add("abi/c", func(name string) bool { return name == "microhost.h" })
 	add("abi/assemblyscript", func(name string) bool { return name != "package-lock.json" })
 	add("abi/assemblyscript/assembly", all)

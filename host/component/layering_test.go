@@ -2,6 +2,8 @@ package component_test
 
 import (
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -90,4 +92,29 @@ func TestGuestsStaySmall(t *testing.T) {
 		"google.golang.org/protobuf/proto":             "the protobuf runtime (the greeter's messages are protoc-gen-microhost's own)",
 		"google.golang.org/protobuf/runtime/protoimpl": "the protobuf runtime (the greeter's messages are protoc-gen-microhost's own)",
 	})
+}
+
+// TestComponentsNeedNoEncodingJSON holds that a stock component build links no encoding/json
+// code: the SDK writes its descriptor and errors itself (abi.Descriptor.AppendJSON,
+// abi.Error.Error), which took 0.36 MB, a tenth, off each module. encoding/json stays
+// imported by the SDK for guest.HandleJSON, so the linker's own record of what it keeps
+// (-dumpdep) is what is checked, on the JSON codec's build.
+func TestComponentsNeedNoEncodingJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds a module")
+	}
+	out := filepath.Join(t.TempDir(), "json-codec.wasm")
+	cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-ldflags=-dumpdep", "-o", out,
+		"github.com/microhost/microhost/plugins/json-codec/wasm")
+	cmd.Env = append(cmd.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	deps, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, deps)
+	}
+	if !strings.Contains(string(deps), "->") {
+		t.Fatalf("the linker printed no dependencies:\n%s", deps)
+	}
+	if m := regexp.MustCompile(`(?m)^(\S+) -> encoding/json\.(Marshal|Unmarshal|NewEncoder|NewDecoder)\b`).FindSubmatch(deps); m != nil {
+		t.Errorf("the JSON codec's module links encoding/json: %s calls it", m[1])
+	}
 }

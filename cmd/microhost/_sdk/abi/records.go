@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/microhost/microhost/abi/jsonstr"
 )
 
 // ErrServiceNotFound is wrapped by every registry's lookup error when no live node of the
@@ -22,6 +25,71 @@ type Descriptor struct {
 	Version string `json:"version,omitempty"`
 	// Endpoints lists the endpoints a handler serves.
 	Endpoints []Endpoint `json:"endpoints,omitempty"`
+}
+
+// AppendJSON appends d's JSON, exactly as encoding/json.Marshal writes it, to b. A guest's
+// describe export uses it, so that a module needs no encoding/json to say what it is (the
+// encoder's reflection is a good part of a small Go module).
+func (d Descriptor) AppendJSON(b []byte) []byte {
+	b = append(b, `{"kind":`...)
+	b = jsonstr.AppendMarshaled(b, d.Kind)
+	b = append(b, `,"name":`...)
+	b = jsonstr.AppendMarshaled(b, d.Name)
+	if d.Version != "" {
+		b = append(b, `,"version":`...)
+		b = jsonstr.AppendMarshaled(b, d.Version)
+	}
+	if len(d.Endpoints) > 0 {
+		b = append(b, `,"endpoints":[`...)
+		for i, e := range d.Endpoints {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = e.appendJSON(b)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// appendJSON appends e's JSON as encoding/json.Marshal writes it: the metadata's keys sorted.
+func (e Endpoint) appendJSON(b []byte) []byte {
+	b = append(b, `{"name":`...)
+	b = jsonstr.AppendMarshaled(b, e.Name)
+	if e.Request != "" {
+		b = append(b, `,"request":`...)
+		b = jsonstr.AppendMarshaled(b, e.Request)
+	}
+	if e.Response != "" {
+		b = append(b, `,"response":`...)
+		b = jsonstr.AppendMarshaled(b, e.Response)
+	}
+	if len(e.Metadata) > 0 {
+		b = append(b, `,"metadata":{`...)
+		for i, k := range sortedKeys(e.Metadata) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonstr.AppendMarshaled(b, k)
+			b = append(b, ':')
+			b = jsonstr.AppendMarshaled(b, e.Metadata[k])
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// sortedKeys returns m's keys in order. A descriptor's metadata has a few keys, and an
+// insertion sort keeps a module free of the generic sorting code.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+		for i := len(keys) - 1; i > 0 && keys[i] < keys[i-1]; i-- {
+			keys[i], keys[i-1] = keys[i-1], keys[i]
+		}
+	}
+	return keys
 }
 
 // Endpoint describes one endpoint of a service, as Go Micro's registry does.
@@ -90,10 +158,18 @@ func NewError(id string, code int32, format string, args ...any) *Error {
 	return &Error{ID: id, Code: code, Detail: fmt.Sprintf(format, args...), Status: StatusText(code)}
 }
 
-// Error returns the JSON form, as Go Micro's errors do.
+// Error returns the JSON form, as Go Micro's errors do: what encoding/json.Marshal writes,
+// written without it, so that a module that reports errors needs no encoding/json.
 func (e *Error) Error() string {
-	b, _ := json.Marshal(e)
-	return string(b)
+	b := append(make([]byte, 0, 48+len(e.ID)+len(e.Detail)+len(e.Status)), `{"id":`...)
+	b = jsonstr.AppendMarshaled(b, e.ID)
+	b = append(b, `,"code":`...)
+	b = strconv.AppendInt(b, int64(e.Code), 10)
+	b = append(b, `,"detail":`...)
+	b = jsonstr.AppendMarshaled(b, e.Detail)
+	b = append(b, `,"status":`...)
+	b = jsonstr.AppendMarshaled(b, e.Status)
+	return string(append(b, '}'))
 }
 
 // ParseError decodes a Go Micro JSON error. Text that is not one becomes a 500 error with
