@@ -11,7 +11,7 @@ import (
 // message types it declares itself (messages=microhost): MicrohostAppendProto and
 // MicrohostDecodeProto. They write and read the protobuf binary encoding as the protobuf
 // runtime does for protoc-gen-go's types, field for field and byte for byte; the differential
-// tests in kinds_test.go hold the two equal.
+// tests in ownwire_test.go hold the two equal.
 
 // ProtoDepthLimit is how deep messages may nest in a body that generated code decodes: the
 // protobuf runtime's default recursion limit, so the same bodies are refused.

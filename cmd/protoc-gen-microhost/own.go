@@ -14,9 +14,9 @@ import (
 // protoc-gen-go's types, which call the protobuf runtime.
 
 // checkOwnMessages reports why the files gen generates cannot have their own message types:
-// a file that is not proto3, a message with a field the generated code does not handle (a map,
-// a oneof, an optional field, a message of another file), or a method whose request or reply
-// is a message of a file this run does not generate.
+// a file that is not proto3, a message with a field the generated code does not handle (a
+// oneof, an optional field, a message of another file), or a method whose request or reply is
+// a message of a file this run does not generate.
 func checkOwnMessages(gen *protogen.Plugin) error {
 	for _, file := range gen.Files {
 		if !file.Generate {
@@ -291,17 +291,40 @@ func byNumber(m *protogen.Message) []*protogen.Field {
 	return fields
 }
 
+// emitParseCheck writes the return of protowire's error when n, what a protowire function
+// consumed, is negative.
+func emitParseCheck(g *protogen.GeneratedFile, n string) {
+	g.P("if ", n, " < 0 {")
+	g.P("return ", g.QualifiedGoIdent(protowirePackage.Ident("ParseError")), "(", n, ")")
+	g.P("}")
+}
+
+// emitUTF8Check writes the refusal of v, a value of the string field f (a string when valid is
+// "ValidString", bytes when "Valid"), when it is not UTF-8; ret comes before the error in the
+// return ("b, " in an append method).
+func emitUTF8Check(g *protogen.GeneratedFile, valid, v string, f *protogen.Field, ret string) {
+	g.P("if !", g.QualifiedGoIdent(utf8Package.Ident(valid)), "(", v, ") {")
+	g.P("return ", ret, g.QualifiedGoIdent(rpcPackage.Ident("ProtoInvalidUTF8")), "(", strconv.Quote(string(f.Desc.FullName())), ")")
+	g.P("}")
+}
+
+// emitAppendMessage writes the encoding of expr, a message, as a length-delimited field of
+// tag (tagBytes), measured from start, a fresh variable name; comment follows the tag.
+func emitAppendMessage(g *protogen.GeneratedFile, tag, expr, start, comment string) {
+	g.P("b = append(b, ", tag, ")", comment)
+	g.P(start, " := len(b)")
+	g.P("if b, err = ", expr, ".MicrohostAppendProto(b); err != nil {")
+	g.P("return b, err")
+	g.P("}")
+	g.P("b = ", g.QualifiedGoIdent(rpcPackage.Ident("ProtoLengthPrefix")), "(b, ", start, ")")
+}
+
 // generateMessageProto writes rpc.Message's methods for m, one of messages=microhost's own
 // types, with a decoding method that merges, which nested messages share.
 func generateMessageProto(g *protogen.GeneratedFile, m *protogen.Message) {
 	name := m.GoIdent.GoName
 	pw := func(ident string) string { return g.QualifiedGoIdent(protowirePackage.Ident(ident)) }
 	rpcIdent := func(ident string) string { return g.QualifiedGoIdent(rpcPackage.Ident(ident)) }
-	validUTF8 := func(v string, f *protogen.Field) {
-		g.P("if !", g.QualifiedGoIdent(utf8Package.Ident("ValidString")), "(", v, ") {")
-		g.P("return b, ", rpcIdent("ProtoInvalidUTF8"), "(", strconv.Quote(string(f.Desc.FullName())), ")")
-		g.P("}")
-	}
 	hasMessage := false
 	for _, f := range m.Fields {
 		if f.Desc.Kind() == protoreflect.MessageKind && (!f.Desc.IsMap() || f.Message.Fields[1].Desc.Kind() == protoreflect.MessageKind) {
@@ -327,21 +350,11 @@ func generateMessageProto(g *protogen.GeneratedFile, m *protogen.Message) {
 			generateMapAppend(g, f)
 		case f.Desc.Kind() == protoreflect.MessageKind && f.Desc.IsList():
 			g.P("for _, v := range ", field, " {")
-			g.P("b = append(b, ", tagBytes(f, protowire.BytesType), ")", comment)
-			g.P("start := len(b)")
-			g.P("if b, err = v.MicrohostAppendProto(b); err != nil {")
-			g.P("return b, err")
-			g.P("}")
-			g.P("b = ", rpcIdent("ProtoLengthPrefix"), "(b, start)")
+			emitAppendMessage(g, tagBytes(f, protowire.BytesType), "v", "start", comment)
 			g.P("}")
 		case f.Desc.Kind() == protoreflect.MessageKind:
 			g.P("if ", field, " != nil {")
-			g.P("b = append(b, ", tagBytes(f, protowire.BytesType), ")", comment)
-			g.P("start := len(b)")
-			g.P("if b, err = ", field, ".MicrohostAppendProto(b); err != nil {")
-			g.P("return b, err")
-			g.P("}")
-			g.P("b = ", rpcIdent("ProtoLengthPrefix"), "(b, start)")
+			emitAppendMessage(g, tagBytes(f, protowire.BytesType), field, "start", comment)
 			g.P("}")
 		case packable(f):
 			w := wireFormOf(g, f)
@@ -364,7 +377,7 @@ func generateMessageProto(g *protogen.GeneratedFile, m *protogen.Message) {
 			w := wireFormOf(g, f)
 			g.P("for _, v := range ", field, " {")
 			if f.Desc.Kind() == protoreflect.StringKind {
-				validUTF8("v", f)
+				emitUTF8Check(g, "ValidString", "v", f, "b, ")
 			}
 			g.P("b = append(b, ", tagBytes(f, w.typ), ")", comment)
 			g.P("b = ", fmt.Sprintf(w.write, "v"))
@@ -389,7 +402,7 @@ func generateMessageProto(g *protogen.GeneratedFile, m *protogen.Message) {
 			}
 			g.P("if ", test, " {")
 			if f.Desc.Kind() == protoreflect.StringKind {
-				validUTF8(field, f)
+				emitUTF8Check(g, "ValidString", field, f, "b, ")
 			}
 			g.P("b = append(b, ", tagBytes(f, w.typ), ")", comment)
 			g.P("b = ", fmt.Sprintf(w.write, field))
@@ -423,9 +436,7 @@ func generateMessageProto(g *protogen.GeneratedFile, m *protogen.Message) {
 	g.P("}")
 	g.P("for len(b) > 0 {")
 	g.P("num, typ, n := ", pw("ConsumeTag"), "(b)")
-	g.P("if n < 0 {")
-	g.P("return ", pw("ParseError"), "(n)")
-	g.P("}")
+	emitParseCheck(g, "n")
 	g.P("if num > ", pw("MaxValidNumber"), " {")
 	g.P("return ", rpcIdent("ErrProtoFieldNumber"))
 	g.P("}")
@@ -440,9 +451,7 @@ func generateMessageProto(g *protogen.GeneratedFile, m *protogen.Message) {
 	g.P("// A field x does not know, or one of a wire type its field does not have, is skipped,")
 	g.P("// as the protobuf runtime sets it aside.")
 	g.P("n = ", pw("ConsumeFieldValue"), "(num, typ, b)")
-	g.P("if n < 0 {")
-	g.P("return ", pw("ParseError"), "(n)")
-	g.P("}")
+	emitParseCheck(g, "n")
 	g.P("b = b[n:]")
 	g.P("}")
 	g.P("return nil")
@@ -458,15 +467,8 @@ func generateFieldDecode(g *protogen.GeneratedFile, f *protogen.Field) {
 	// consume writes the reading of one value of form w into v, and the advance past it.
 	consume := func(w wireForm, from string) {
 		g.P("v, n := ", pw(w.consume), "(", from, ")")
-		g.P("if n < 0 {")
-		g.P("return ", pw("ParseError"), "(n)")
-		g.P("}")
+		emitParseCheck(g, "n")
 		g.P(from, " = ", from, "[n:]")
-	}
-	checkUTF8 := func() {
-		g.P("if !", g.QualifiedGoIdent(utf8Package.Ident("Valid")), "(v) {")
-		g.P("return ", g.QualifiedGoIdent(rpcPackage.Ident("ProtoInvalidUTF8")), "(", strconv.Quote(string(f.Desc.FullName())), ")")
-		g.P("}")
 	}
 	g.P("case ", f.Desc.Number(), ": // ", f.Desc.Name())
 	if f.Desc.IsMap() {
@@ -501,9 +503,7 @@ func generateFieldDecode(g *protogen.GeneratedFile, f *protogen.Field) {
 		consume(wireForm{consume: "ConsumeBytes"}, "b")
 		g.P("for len(v) > 0 {")
 		g.P("e, n := ", pw(w.consume), "(v)")
-		g.P("if n < 0 {")
-		g.P("return ", pw("ParseError"), "(n)")
-		g.P("}")
+		emitParseCheck(g, "n")
 		g.P("v = v[n:]")
 		g.P(field, " = append(", field, ", ", fmt.Sprintf(w.read, "e"), ")")
 		g.P("}")
@@ -513,7 +513,7 @@ func generateFieldDecode(g *protogen.GeneratedFile, f *protogen.Field) {
 	g.P("if typ == ", pw(wireTypeName(w.typ)), " {")
 	consume(w, "b")
 	if f.Desc.Kind() == protoreflect.StringKind {
-		checkUTF8()
+		emitUTF8Check(g, "Valid", "v", f, "")
 	}
 	if f.Desc.IsList() {
 		g.P(field, " = append(", field, ", ", fmt.Sprintf(w.read, "v"), ")")
@@ -563,19 +563,12 @@ func generateMapAppend(g *protogen.GeneratedFile, f *protogen.Field) {
 		v string
 	}{{key, "k"}, {val, "v"}} {
 		if e.f.Desc.Kind() == protoreflect.MessageKind {
-			g.P("b = append(b, ", tagBytes(e.f, protowire.BytesType), ")")
-			g.P("vstart := len(b)")
-			g.P("if b, err = ", e.v, ".MicrohostAppendProto(b); err != nil {")
-			g.P("return b, err")
-			g.P("}")
-			g.P("b = ", rpcIdent("ProtoLengthPrefix"), "(b, vstart)")
+			emitAppendMessage(g, tagBytes(e.f, protowire.BytesType), e.v, "vstart", "")
 			continue
 		}
 		w := wireFormOf(g, e.f)
 		if e.f.Desc.Kind() == protoreflect.StringKind {
-			g.P("if !", g.QualifiedGoIdent(utf8Package.Ident("ValidString")), "(", e.v, ") {")
-			g.P("return b, ", rpcIdent("ProtoInvalidUTF8"), "(", strconv.Quote(string(f.Desc.FullName())), ")")
-			g.P("}")
+			emitUTF8Check(g, "ValidString", e.v, f, "b, ")
 		}
 		g.P("b = append(b, ", tagBytes(e.f, w.typ), ")")
 		g.P("b = ", fmt.Sprintf(w.write, e.v))
@@ -591,20 +584,15 @@ func generateMapDecode(g *protogen.GeneratedFile, f *protogen.Field) {
 	key, val := f.Message.Fields[0], f.Message.Fields[1]
 	field := "x." + f.GoName
 	pw := func(ident string) string { return g.QualifiedGoIdent(protowirePackage.Ident(ident)) }
-	parseErr := func(n string) {
-		g.P("if ", n, " < 0 {")
-		g.P("return ", pw("ParseError"), "(", n, ")")
-		g.P("}")
-	}
 	g.P("if typ == ", pw("BytesType"), " {")
 	g.P("entry, n := ", pw("ConsumeBytes"), "(b)")
-	parseErr("n")
+	emitParseCheck(g, "n")
 	g.P("b = b[n:]")
 	g.P("var k ", goType(g, key, false))
 	g.P("var v ", goType(g, val, false))
 	g.P("for len(entry) > 0 {")
 	g.P("enum, etyp, en := ", pw("ConsumeTag"), "(entry)")
-	parseErr("en")
+	emitParseCheck(g, "en")
 	g.P("if enum > ", pw("MaxValidNumber"), " {")
 	g.P("return ", g.QualifiedGoIdent(rpcPackage.Ident("ErrProtoFieldNumber")))
 	g.P("}")
@@ -616,7 +604,7 @@ func generateMapDecode(g *protogen.GeneratedFile, f *protogen.Field) {
 		if e.f.Desc.Kind() == protoreflect.MessageKind {
 			g.P("if enum == 2 && etyp == ", pw("BytesType"), " {")
 			g.P("mv, mn := ", pw("ConsumeBytes"), "(entry)")
-			parseErr("mn")
+			emitParseCheck(g, "mn")
 			g.P("entry = entry[mn:]")
 			g.P("if v == nil {")
 			g.P("v = new(", g.QualifiedGoIdent(e.f.Message.GoIdent), ")")
@@ -631,12 +619,10 @@ func generateMapDecode(g *protogen.GeneratedFile, f *protogen.Field) {
 		w := wireFormOf(g, e.f)
 		g.P("if enum == ", e.f.Desc.Number(), " && etyp == ", pw(wireTypeName(w.typ)), " {")
 		g.P("ev, evn := ", pw(w.consume), "(entry)")
-		parseErr("evn")
+		emitParseCheck(g, "evn")
 		g.P("entry = entry[evn:]")
 		if e.f.Desc.Kind() == protoreflect.StringKind {
-			g.P("if !", g.QualifiedGoIdent(utf8Package.Ident("Valid")), "(ev) {")
-			g.P("return ", g.QualifiedGoIdent(rpcPackage.Ident("ProtoInvalidUTF8")), "(", strconv.Quote(string(f.Desc.FullName())), ")")
-			g.P("}")
+			emitUTF8Check(g, "Valid", "ev", f, "")
 		}
 		read := w.read
 		if e.f.Desc.Kind() == protoreflect.BytesKind {
@@ -647,7 +633,7 @@ func generateMapDecode(g *protogen.GeneratedFile, f *protogen.Field) {
 		g.P("}")
 	}
 	g.P("en = ", pw("ConsumeFieldValue"), "(enum, etyp, entry)")
-	parseErr("en")
+	emitParseCheck(g, "en")
 	g.P("entry = entry[en:]")
 	g.P("}")
 	if val.Desc.Kind() == protoreflect.MessageKind {
