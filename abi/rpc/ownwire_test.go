@@ -3,6 +3,7 @@
 package rpc_test
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"math"
@@ -252,16 +253,14 @@ func TestOwnMessagesRefuseWhatTheRuntimeRefuses(t *testing.T) {
 	}
 }
 
+// tag is the encoding of a field's tag.
+func tag(num protowire.Number, typ protowire.Type) []byte { return protowire.AppendTag(nil, num, typ) }
+
+// cat joins the parts of a hand-made body.
+func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
 // Hand-made bodies at the edges of the encoding.
 func TestOwnMessagesEdgeBodies(t *testing.T) {
-	tag := func(num protowire.Number, typ protowire.Type) []byte { return protowire.AppendTag(nil, num, typ) }
-	cat := func(parts ...[]byte) []byte {
-		var b []byte
-		for _, p := range parts {
-			b = append(b, p...)
-		}
-		return b
-	}
 	lists := func(inner []byte) []byte { return cat(tag(3, protowire.BytesType), protowire.AppendBytes(nil, inner)) }
 	for name, body := range map[string][]byte{
 		"empty":                   nil,
@@ -290,23 +289,11 @@ func TestOwnMessagesEdgeBodies(t *testing.T) {
 // Map entries at the edges: a key or a value left out, a key twice, a message value in two
 // pieces, an entry of a wrong wire type, a field of the entry it does not know.
 func TestOwnMessagesEdgeMapEntries(t *testing.T) {
-	tag := func(num protowire.Number, typ protowire.Type) []byte { return protowire.AppendTag(nil, num, typ) }
 	entry := func(num protowire.Number, parts ...[]byte) []byte {
-		var b []byte
-		for _, p := range parts {
-			b = append(b, p...)
-		}
-		return protowire.AppendBytes(tag(num, protowire.BytesType), b)
+		return protowire.AppendBytes(tag(num, protowire.BytesType), cat(parts...))
 	}
 	str := func(num protowire.Number, s string) []byte {
 		return protowire.AppendString(tag(num, protowire.BytesType), s)
-	}
-	cat := func(parts ...[]byte) []byte {
-		var b []byte
-		for _, p := range parts {
-			b = append(b, p...)
-		}
-		return b
 	}
 	for name, body := range map[string][]byte{
 		"no key":                  entry(1, str(2, "v")),
@@ -364,19 +351,14 @@ func TestOwnMessagesRefuseInvalidUTF8(t *testing.T) {
 // as a Tree and as Maps.
 func FuzzOwnMessagesDecode(f *testing.F) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for range 20 {
-		m := new(gopb.Tree)
-		fill(r, m.ProtoReflect(), 2)
-		b, err := proto.Marshal(m)
-		require.NoError(f, err)
-		f.Add(b)
-	}
-	for range 20 {
-		m := new(gopb.Maps)
-		fill(r, m.ProtoReflect(), 2)
-		b, err := deterministic.Marshal(m)
-		require.NoError(f, err)
-		f.Add(b)
+	for _, c := range wireCases {
+		for range 20 {
+			m := c.newGo()
+			fill(r, m.ProtoReflect(), 2)
+			b, err := deterministic.Marshal(m)
+			require.NoError(f, err)
+			f.Add(b)
+		}
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, c := range wireCases {
