@@ -18,34 +18,49 @@ var core = []string{
 	"internal/transport", "internal/wasmcomponent",
 }
 
+// module is the project's module path.
+const module = "github.com/microhost/microhost"
+
+// listDeps returns the dependencies, direct or not, of each of pkgs (paths in the module),
+// by package path, as `go list` sees them with env added (GOOS, GOARCH).
+func listDeps(t *testing.T, env []string, pkgs ...string) map[string][]string {
+	t.Helper()
+	args := []string{"list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`}
+	for _, p := range pkgs {
+		args = append(args, module+"/"+p)
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(cmd.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		deps[strings.TrimPrefix(fields[0], module+"/")] = fields[1:]
+	}
+	return deps
+}
+
 // TestCoreImportsNoPlugin holds the component model's one layering rule: the core owns the
 // interfaces and plugins depend on it, never the reverse. No core package may depend,
 // directly or not, on a package under plugins/ (test files aside); the command fills the
 // catalogue with the stock twins through plugins/standard.
 func TestCoreImportsNoPlugin(t *testing.T) {
-	const module = "github.com/microhost/microhost"
-	args := []string{"list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`}
-	for _, p := range core {
-		args = append(args, module+"/"+p)
+	all := listDeps(t, nil, core...)
+	if len(all) < len(core)+3 {
+		t.Fatalf("go list found only %d core packages: %v", len(all), all)
 	}
-	out, err := exec.Command("go", args...).Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) < len(core)+3 {
-		t.Fatalf("go list found only %d core packages:\n%s", len(lines), out)
-	}
-	for _, line := range lines {
-		fields := strings.Fields(line)
+	for pkg, deps := range all {
 		var bad []string
-		for _, dep := range fields[1:] {
+		for _, dep := range deps {
 			if strings.HasPrefix(dep, module+"/plugins/") {
 				bad = append(bad, strings.TrimPrefix(dep, module+"/"))
 			}
 		}
 		if len(bad) > 0 {
-			t.Errorf("%s depends on %s", strings.TrimPrefix(fields[0], module+"/"), strings.Join(bad, ", "))
+			t.Errorf("%s depends on %s", pkg, strings.Join(bad, ", "))
 		}
 	}
 }
@@ -56,25 +71,34 @@ func TestCoreImportsNoPlugin(t *testing.T) {
 // net/http, which costs a module about 2 MB and its start-up the same share; the greeter,
 // whose messages protoc-gen-microhost generates, may not link the protobuf runtime either.
 func TestGuestsStaySmall(t *testing.T) {
-	const module = "github.com/microhost/microhost"
-	forbidden := map[string]string{
+	const runtime = "the protobuf runtime (the greeter's messages are protoc-gen-microhost's own)"
+	forbidden := map[string]map[string]string{}
+	for _, p := range []string{"json-codec", "proto-codec", "jsonrpc-codec", "protorpc-codec", "http-transport", "random-selector", "http-broker", "local-registry"} {
+		forbidden["plugins/"+p+"/wasm"] = nil
+	}
+	for _, h := range []string{"api", "counter", "publisher", "subscriber"} {
+		forbidden["handlers/"+h] = nil
+	}
+	forbidden["handlers/greeter"] = map[string]string{
+		"google.golang.org/protobuf/proto":             runtime,
+		"google.golang.org/protobuf/runtime/protoimpl": runtime,
+	}
+	everywhere := map[string]string{
 		"net/http":   "2 MB of HTTP and TLS (a status code is a number: see abi.StatusText)",
 		"crypto/tls": "TLS",
 	}
-	check := func(pkg string, extra map[string]string) {
-		t.Helper()
-		cmd := exec.Command("go", "list", "-deps", module+"/"+pkg)
-		cmd.Env = append(cmd.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("go list %s: %v", pkg, err)
-		}
-		deps := strings.Fields(string(out))
-		if len(deps) < 10 {
-			t.Fatalf("go list %s found only %v", pkg, deps)
+	pkgs := make([]string, 0, len(forbidden))
+	for p := range forbidden {
+		pkgs = append(pkgs, p)
+	}
+	all := listDeps(t, []string{"GOOS=wasip1", "GOARCH=wasm"}, pkgs...)
+	for pkg, extra := range forbidden {
+		deps, ok := all[pkg]
+		if !ok || len(deps) < 10 {
+			t.Fatalf("go list found for %s only %v", pkg, deps)
 		}
 		for _, dep := range deps {
-			if why, ok := forbidden[dep]; ok {
+			if why, ok := everywhere[dep]; ok {
 				t.Errorf("%s links %s: %s", pkg, dep, why)
 			}
 			if why, ok := extra[dep]; ok {
@@ -82,16 +106,6 @@ func TestGuestsStaySmall(t *testing.T) {
 			}
 		}
 	}
-	for _, p := range []string{"json-codec", "proto-codec", "jsonrpc-codec", "protorpc-codec", "http-transport", "random-selector", "http-broker", "local-registry"} {
-		check("plugins/"+p+"/wasm", nil)
-	}
-	for _, h := range []string{"api", "counter", "publisher", "subscriber"} {
-		check("handlers/"+h, nil)
-	}
-	check("handlers/greeter", map[string]string{
-		"google.golang.org/protobuf/proto":             "the protobuf runtime (the greeter's messages are protoc-gen-microhost's own)",
-		"google.golang.org/protobuf/runtime/protoimpl": "the protobuf runtime (the greeter's messages are protoc-gen-microhost's own)",
-	})
 }
 
 // TestComponentsNeedNoEncodingJSON holds that a stock component build links no encoding/json
@@ -105,7 +119,7 @@ func TestComponentsNeedNoEncodingJSON(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "json-codec.wasm")
 	cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-ldflags=-dumpdep", "-o", out,
-		"github.com/microhost/microhost/plugins/json-codec/wasm")
+		module+"/plugins/json-codec/wasm")
 	cmd.Env = append(cmd.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	deps, err := cmd.CombinedOutput()
 	if err != nil {
