@@ -55,25 +55,23 @@ func Go(ctx context.Context, pkg, outDir string) (string, error) {
 		return "", err
 	}
 	out := filepath.Join(outDir, filepath.Base(pkg)+".wasm")
-	cache := CacheDir()
-	key, keyErr := sourceKey(ctx, root, pkg)
-	if keyErr == nil && cache != "" {
-		if err := copyFile(filepath.Join(cache, key+".wasm"), out); err == nil {
-			now := time.Now()
-			_ = os.Chtimes(filepath.Join(cache, key+".wasm"), now, now) // in use: not pruned
-			return out, nil
+	key, err := sourceKey(ctx, root, pkg)
+	if err != nil {
+		key = "" // built, not cached
+	}
+	err = throughCache(key, out, func() error {
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildmode=c-shared", "-o", out, pkg)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), wasmEnv...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build %s for wasip1: %w: %s", pkg, err, strings.TrimSpace(stderr.String()))
 		}
-	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildmode=c-shared", "-o", out, pkg)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), wasmEnv...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("build %s for wasip1: %w: %s", pkg, err, strings.TrimSpace(stderr.String()))
-	}
-	if keyErr == nil && cache != "" {
-		store(cache, key, out)
+		return nil
+	})
+	if err != nil {
+		return "", err
 	}
 	return out, nil
 }
@@ -81,7 +79,7 @@ func Go(ctx context.Context, pkg, outDir string) (string, error) {
 // wasmEnv is the environment of a Go guest build.
 var wasmEnv = []string{"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0"}
 
-// CacheDir is where Go built modules are kept for the next test package or run:
+// CacheDir is where built modules are kept for the next test package or run:
 // $MICROHOST_TEST_MODULES when set ("off" turns the cache off), else microhost/test-modules
 // in the user's cache folder. Entries unused for a week are removed.
 func CacheDir() string {

@@ -2,6 +2,7 @@ package guestbuild
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -75,4 +76,72 @@ func TestSourceKeyFollowsTheSources(t *testing.T) {
 	ka2, err := sourceKey(ctx, a, ".")
 	require.NoError(t, err)
 	assert.NotEqual(t, ka, ka2, "an added file")
+}
+
+// TestCBuildsAreCached: the other toolchains' builds go through the same cache, keyed by
+// their sources — a changed source is built again.
+func TestCBuildsAreCached(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("MICROHOST_TEST_MODULES", cache)
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "answer.c")
+	require.NoError(t, os.WriteFile(src, []byte("int answer(void) { return 42; }\n"), 0o644))
+
+	out, err := C(ctx, dir, t.TempDir())
+	if errors.Is(err, ErrToolMissing) {
+		t.Skip(err)
+	}
+	require.NoError(t, err)
+	built, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, []byte("\x00asm"), built[:4])
+	entries, err := filepath.Glob(filepath.Join(cache, "*.wasm"))
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+
+	require.NoError(t, os.WriteFile(entries[0], []byte("from the cache"), 0o644))
+	out, err = C(ctx, dir, t.TempDir())
+	require.NoError(t, err)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, "from the cache", string(got))
+
+	require.NoError(t, os.WriteFile(src, []byte("int answer(void) { return 43; }\n"), 0o644))
+	out, err = C(ctx, dir, t.TempDir())
+	require.NoError(t, err)
+	got, err = os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, []byte("\x00asm"), got[:4], "a changed source is built, not taken from the cache")
+}
+
+// TestInputKeyFollowsTheInputs: the key of a non-Go build changes with the tool's version,
+// the flags and any input file, ignores node_modules, and stays put otherwise, wherever the
+// project is.
+func TestInputKeyFollowsTheInputs(t *testing.T) {
+	ctx := context.Background()
+	project := func() string {
+		root := t.TempDir()
+		require.NoError(t, os.MkdirAll(filepath.Join(root, "p", "src"), 0o755))
+		require.NoError(t, os.MkdirAll(filepath.Join(root, "p", "node_modules"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, "p", "src", "a.txt"), []byte("a"), 0o644))
+		return root
+	}
+	key := func(root, tool string, flags ...string) string {
+		return inputKey(ctx, "test", root, tool, []string{"x"}, flags, filepath.Join(root, "p"))
+	}
+	a, b := project(), project()
+	ka := key(a, "echo")
+	require.NotEmpty(t, ka)
+	assert.Equal(t, ka, key(b, "echo"), "the same inputs in another folder")
+	assert.NotEqual(t, ka, key(a, "printf"), "another tool, or another version of it")
+	assert.NotEqual(t, ka, key(a, "echo", "-O3"), "other flags")
+
+	require.NoError(t, os.WriteFile(filepath.Join(b, "p", "node_modules", "dep.js"), []byte("x"), 0o644))
+	assert.Equal(t, ka, key(b, "echo"), "node_modules is not an input")
+	require.NoError(t, os.WriteFile(filepath.Join(b, "p", "src", "a.txt"), []byte("b"), 0o644))
+	assert.NotEqual(t, ka, key(b, "echo"), "a changed file")
+	require.NoError(t, os.WriteFile(filepath.Join(a, "p", "src", "more.txt"), []byte(""), 0o644))
+	assert.NotEqual(t, ka, key(a, "echo"), "an added file")
+	assert.Empty(t, key(a, "a-tool-that-is-not-installed"), "no version, no key: built, not cached")
 }

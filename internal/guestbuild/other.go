@@ -39,12 +39,20 @@ func C(ctx context.Context, dir, outDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	args := append(append([]string{}, CFlags...), "-I", filepath.Join(root, "abi", "c"), "-o", out)
-	if err := runTool(ctx, root, clang, append(args, srcs...)...); err != nil {
-		if missingWASISysroot(err.Error()) {
-			return "", fmt.Errorf("build %s with clang: wasi-libc or the wasm32 runtime library: %w: %w", dir, ErrToolMissing, err)
+	sdk := filepath.Join(root, "abi", "c")
+	key := inputKey(ctx, "c", root, clang, []string{"--version"}, CFlags, append([]string{sdk}, srcs...)...)
+	err = throughCache(key, out, func() error {
+		args := append(append([]string{}, CFlags...), "-I", sdk, "-o", out)
+		if err := runTool(ctx, root, clang, append(args, srcs...)...); err != nil {
+			if missingWASISysroot(err.Error()) {
+				return fmt.Errorf("build %s with clang: wasi-libc or the wasm32 runtime library: %w: %w", dir, ErrToolMissing, err)
+			}
+			return fmt.Errorf("build %s with clang: %w", dir, err)
 		}
-		return "", fmt.Errorf("build %s with clang: %w", dir, err)
+		return nil
+	})
+	if err != nil {
+		return "", err
 	}
 	return out, nil
 }
@@ -68,7 +76,7 @@ func AssemblyScript(ctx context.Context, dir, outDir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("build %s: node: %w", dir, ErrToolMissing)
 	}
-	_, dir, err = resolve(dir)
+	root, dir, err := resolve(dir)
 	if err != nil {
 		return "", err
 	}
@@ -80,9 +88,22 @@ func AssemblyScript(ctx context.Context, dir, outDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	args := []string{asc, filepath.Join("assembly", "index.ts"), "--target", "release", "--outFile", out}
-	if err := runTool(ctx, dir, node, args...); err != nil {
-		return "", fmt.Errorf("build %s with asc: %w", dir, err)
+	// The key: node's version, the project (its lock file pins the compiler) and the SDK it
+	// links to from node_modules.
+	inputs := []string{filepath.Join(dir, "assembly"), filepath.Join(dir, "asconfig.json"), filepath.Join(dir, "package-lock.json")}
+	if sdk, err := filepath.EvalSymlinks(filepath.Join(dir, "node_modules", "@microhost", "guest")); err == nil {
+		inputs = append(inputs, sdk)
+	}
+	flags := []string{"--target", "release"}
+	err = throughCache(inputKey(ctx, "assemblyscript", root, node, []string{"--version"}, flags, inputs...), out, func() error {
+		args := append([]string{asc, filepath.Join("assembly", "index.ts")}, flags...)
+		if err := runTool(ctx, dir, node, append(args, "--outFile", out)...); err != nil {
+			return fmt.Errorf("build %s with asc: %w", dir, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
 	}
 	return out, nil
 }

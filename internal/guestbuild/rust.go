@@ -83,20 +83,30 @@ func Rust(ctx context.Context, dir, outDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sdk := filepath.Join(filepath.Dir(out), "rust-sdk-"+name)
-	if err := os.MkdirAll(sdk, 0o755); err != nil {
+	crate := strings.ReplaceAll(name, "-", "_")
+	sdkSrc := filepath.Join(root, "abi", "rust", "src")
+	flags := append(append([]string{}, RustFlags...), "--crate-name", crate)
+	key := inputKey(ctx, "rust", root, rustc, []string{"-vV"}, flags, filepath.Join(dir, "src"), sdkSrc)
+	err = throughCache(key, out, func() error {
+		sdk := filepath.Join(filepath.Dir(out), "rust-sdk-"+name)
+		if err := os.MkdirAll(sdk, 0o755); err != nil {
+			return err
+		}
+		defer os.RemoveAll(sdk)
+		rlib := filepath.Join(sdk, "libmicrohost.rlib")
+		args := append(append([]string{}, RustFlags...), "--crate-type", "rlib", "--crate-name", "microhost", "-o", rlib, filepath.Join(sdkSrc, "lib.rs"))
+		if err := runTool(ctx, root, rustc, args...); err != nil {
+			return fmt.Errorf("build the Rust SDK with %s: %w", rustc, err)
+		}
+		args = append(append([]string{}, RustFlags...), "--crate-type", "cdylib", "--crate-name", crate,
+			"--extern", "microhost="+rlib, "-o", out, src)
+		if err := runTool(ctx, dir, rustc, args...); err != nil {
+			return fmt.Errorf("build %s with %s: %w", dir, rustc, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return "", err
-	}
-	defer os.RemoveAll(sdk)
-	rlib := filepath.Join(sdk, "libmicrohost.rlib")
-	args := append(append([]string{}, RustFlags...), "--crate-type", "rlib", "--crate-name", "microhost", "-o", rlib, filepath.Join(root, "abi", "rust", "src", "lib.rs"))
-	if err := runTool(ctx, root, rustc, args...); err != nil {
-		return "", fmt.Errorf("build the Rust SDK with %s: %w", rustc, err)
-	}
-	args = append(append([]string{}, RustFlags...), "--crate-type", "cdylib", "--crate-name", strings.ReplaceAll(name, "-", "_"),
-		"--extern", "microhost="+rlib, "-o", out, src)
-	if err := runTool(ctx, dir, rustc, args...); err != nil {
-		return "", fmt.Errorf("build %s with %s: %w", dir, rustc, err)
 	}
 	return out, nil
 }
