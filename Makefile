@@ -17,7 +17,7 @@ WASMGO  := $(WASMENV) $(GO) build -trimpath -buildmode=c-shared
 # Go guest modules: every package under handlers/ written in Go, plus the Go plugins.
 GO_HANDLERS := $(patsubst handlers/%/,%,$(dir $(wildcard handlers/*/main.go)))
 
-.PHONY: all build microhost wasm wasm-go wasm-c wasm-as wasm-wat wasm-rust wasm-rust-plugins wasm-plugins generate run test test-short deps bench lint clean
+.PHONY: all build microhost wasm wasm-go wasm-c wasm-as wasm-wat wasm-rust wasm-rust-plugins wasm-plugins generate run test test-memory test-interop test-short deps bench lint clean
 
 all: build
 
@@ -132,9 +132,20 @@ run: microhost wasm-go wasm-plugins
 deps:
 	@scripts/deps.sh
 
+# The suite runs one test binary more than there are cores: under the race detector the suite
+# is CPU-bound, except while tests wait on clocks they do not own (Consul's reaper, TTLs,
+# watches), and a third binary fills those waits. Then the memory test (without -race) and the
+# interop tests, side by side, each one's output kept together.
+TEST_P := $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1 )))
+
 test: deps
-	$(GO) test -race -count=1 -timeout 50m ./...
+	$(GO) test -race -count=1 -timeout 50m -p $(TEST_P) ./...
+	@$(MAKE) --no-print-directory -j2 -Otarget test-memory test-interop
+
+test-memory:
 	$(GO) test -count=1 -run 'TestLiveSwapReleasesOldModules' ./host/service/
+
+test-interop:
 	cd interop && $(GO) test -race -count=1 ./...
 
 # test-short is the loop while you work: it installs nothing, skips what needs a Consul agent
