@@ -1,0 +1,168 @@
+// Package testwarm prepares the modules the test suite loads, before `make test` runs it:
+// its TestWarm builds every Go guest package of the repository (the handlers, the stock
+// plugins' wasm packages and the guests under testdata folders) through the test build
+// cache, and compiles each into the default compilation cache, with and without deadline
+// checks.
+//
+// The suite runs under the race detector, which slows wazero's compiler about sixfold (a
+// 3.5 MB Go module: 12 s instead of 2 s), and its packages would each compile the same new
+// modules at once. Done here first, without the detector and once per module, a run after a
+// change to the SDK or a stock plugin starts with warm caches. With warm caches it only
+// checks them.
+//
+// It is a test of a package that is not main, as nearly all of the suite's are, and not a
+// command: wazero files its cache entries under its own version, which it reads from the
+// binary's build information, and a test binary of a package other than main carries none
+// (its entries go under "dev"), where a command, or a test of package main, carries the
+// module's (v1.12.0). Compiled here, the code lands where the suite looks for it.
+package testwarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/microhost/microhost/internal/guestbuild"
+	"github.com/microhost/microhost/internal/host"
+)
+
+// run builds and compiles every guest package, and prints how many and how long.
+func run(ctx context.Context) error {
+	start := time.Now()
+	root, err := guestbuild.ModuleRoot(".")
+	if err != nil {
+		return err
+	}
+	pkgs, err := guestPackages(root)
+	if err != nil {
+		return err
+	}
+	out, err := os.MkdirTemp("", "microhost-testwarm-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(out)
+	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	defer rt.Close(ctx)
+
+	var failed atomic.Int64
+	var errMu sync.Mutex
+	var errs []error
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for pkg := range work {
+				if err := warm(ctx, rt, pkg, filepath.Join(out, strings.ReplaceAll(pkg, "/", "_"))); err != nil {
+					failed.Add(1)
+					errMu.Lock()
+					errs = append(errs, err)
+					errMu.Unlock()
+				}
+			}
+		})
+	}
+	for _, p := range pkgs {
+		work <- p
+	}
+	close(work)
+	wg.Wait()
+	fmt.Printf("testwarm: %d guest modules built and compiled in %s\n",
+		len(pkgs)-int(failed.Load()), time.Since(start).Round(100*time.Millisecond))
+	// A package that does not build is the tests' to report, with their own context.
+	for _, err := range errs {
+		fmt.Fprintln(os.Stderr, "testwarm: skipped:", err)
+	}
+	return nil
+}
+
+// warm builds pkg into dir and compiles it with and without deadline checks.
+func warm(ctx context.Context, rt *host.Runtime, pkg, dir string) error {
+	path, err := guestbuild.Go(ctx, pkg, dir)
+	if err != nil {
+		return err
+	}
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	for _, interrupt := range []bool{true, false} {
+		m, err := rt.LoadBytes(ctx, path, wasm, host.ModuleOptions{PoolSize: 1, InterruptOnDeadline: interrupt})
+		if err != nil {
+			// The code is compiled, and cached, before the module's checks or start-up can
+			// refuse it: a guest the tests load only to see it refused is warm too.
+			continue
+		}
+		_ = m.Close(ctx)
+	}
+	return nil
+}
+
+// guestPackages lists, relative to root as "./dir", the Go guest packages: the folders of
+// package main with a file that imports a guest SDK (abi/guest, or a plugin kind's, such as
+// plugins/codecguest), outside hidden folders, node_modules and bin.
+// Unlike `go list ./...`, it looks inside testdata folders, where tests keep their guests.
+func guestPackages(root string) ([]string, error) {
+	var pkgs []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "node_modules" || d.Name() == "bin") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.ImportsOnly)
+		if err != nil || f.Name.Name != "main" || !importsAGuestSDK(f) {
+			return nil // not a guest, or not Go that builds: the tests' to report
+		}
+		rel, err := filepath.Rel(root, filepath.Dir(p))
+		if err != nil {
+			return err
+		}
+		pkg := "./" + filepath.ToSlash(rel)
+		if !slices.Contains(pkgs, pkg) {
+			pkgs = append(pkgs, pkg)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("list the guest packages under %s", root), err)
+	}
+	slices.Sort(pkgs)
+	return pkgs, nil
+}
+
+// importsAGuestSDK reports whether f imports one of the repository's guest SDKs, the
+// packages whose names end in "guest" (abi/guest, plugins/codecguest…).
+func importsAGuestSDK(f *ast.File) bool {
+	for _, imp := range f.Imports {
+		path, err := strconv.Unquote(imp.Path.Value)
+		if err == nil && strings.HasPrefix(path, "github.com/microhost/microhost/") && strings.HasSuffix(path, "guest") {
+			return true
+		}
+	}
+	return false
+}

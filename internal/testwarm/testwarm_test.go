@@ -1,0 +1,41 @@
+package testwarm
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/microhost/microhost/internal/guestbuild"
+)
+
+// TestGuestPackages: the walk finds the guests the tests build — handlers, the stock
+// plugins' wasm packages and the guests under testdata — and leaves out the host's own
+// commands and the tools.
+func TestGuestPackages(t *testing.T) {
+	root, err := guestbuild.ModuleRoot(".")
+	require.NoError(t, err)
+	pkgs, err := guestPackages(root)
+	require.NoError(t, err)
+	for _, want := range []string{
+		"./handlers/greeter", "./handlers/counter", "./plugins/json-codec/wasm",
+		"./plugins/local-registry/wasm", "./internal/host/testdata/testguest",
+		"./host/service/testdata/slowguest",
+	} {
+		assert.Contains(t, pkgs, want)
+	}
+	for _, not := range []string{"./cmd/microhost", "./cmd/protoc-gen-microhost", "./internal/testwarm", "./internal/loadtest"} {
+		assert.NotContains(t, pkgs, not)
+	}
+}
+
+// TestWarm builds and compiles the guest modules into the caches the suite uses, when
+// MICROHOST_TESTWARM is set, as `make test` does before the suite; otherwise it is skipped.
+func TestWarm(t *testing.T) {
+	if os.Getenv("MICROHOST_TESTWARM") == "" {
+		t.Skip("MICROHOST_TESTWARM is not set: `make test` runs this before the suite")
+	}
+	require.NoError(t, run(context.Background()))
+}
