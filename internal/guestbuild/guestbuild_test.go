@@ -18,26 +18,13 @@ func TestGoBuildsAreCached(t *testing.T) {
 	t.Setenv("MICROHOST_TEST_MODULES", cache)
 	ctx := context.Background()
 
-	out, err := Go(ctx, "./internal/guestbuild/testdata/tiny", t.TempDir())
-	require.NoError(t, err)
-	built, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, []byte("\x00asm"), built[:4])
-	entries, err := filepath.Glob(filepath.Join(cache, "*.wasm"))
-	require.NoError(t, err)
-	require.Len(t, entries, 1)
-
-	// Mark the cache entry: the next build must return it rather than link again.
-	require.NoError(t, os.WriteFile(entries[0], []byte("from the cache"), 0o644))
-	out2, err := Go(ctx, "./internal/guestbuild/testdata/tiny", t.TempDir())
-	require.NoError(t, err)
-	got, err := os.ReadFile(out2)
-	require.NoError(t, err)
-	assert.Equal(t, "from the cache", string(got))
+	built, entry, out2 := buildTwice(t, cache, func() (string, error) {
+		return Go(ctx, "./internal/guestbuild/testdata/tiny", t.TempDir())
+	})
 
 	// Changing the copy leaves the cache alone.
 	require.NoError(t, os.WriteFile(out2, []byte("changed"), 0o644))
-	cached, err := os.ReadFile(entries[0])
+	cached, err := os.ReadFile(entry)
 	require.NoError(t, err)
 	assert.Equal(t, "from the cache", string(cached))
 
@@ -45,7 +32,7 @@ func TestGoBuildsAreCached(t *testing.T) {
 	t.Setenv("MICROHOST_TEST_MODULES", "off")
 	out3, err := Go(ctx, "./internal/guestbuild/testdata/tiny", t.TempDir())
 	require.NoError(t, err)
-	got, err = os.ReadFile(out3)
+	got, err := os.ReadFile(out3)
 	require.NoError(t, err)
 	assert.Equal(t, built, got)
 }
@@ -88,29 +75,18 @@ func TestCBuildsAreCached(t *testing.T) {
 	src := filepath.Join(dir, "answer.c")
 	require.NoError(t, os.WriteFile(src, []byte("int answer(void) { return 42; }\n"), 0o644))
 
-	out, err := C(ctx, dir, t.TempDir())
-	if errors.Is(err, ErrToolMissing) {
-		t.Skip(err)
-	}
-	require.NoError(t, err)
-	built, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, []byte("\x00asm"), built[:4])
-	entries, err := filepath.Glob(filepath.Join(cache, "*.wasm"))
-	require.NoError(t, err)
-	require.Len(t, entries, 1)
-
-	require.NoError(t, os.WriteFile(entries[0], []byte("from the cache"), 0o644))
-	out, err = C(ctx, dir, t.TempDir())
-	require.NoError(t, err)
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	assert.Equal(t, "from the cache", string(got))
+	buildTwice(t, cache, func() (string, error) {
+		out, err := C(ctx, dir, t.TempDir())
+		if errors.Is(err, ErrToolMissing) {
+			t.Skip(err)
+		}
+		return out, err
+	})
 
 	require.NoError(t, os.WriteFile(src, []byte("int answer(void) { return 43; }\n"), 0o644))
-	out, err = C(ctx, dir, t.TempDir())
+	out, err := C(ctx, dir, t.TempDir())
 	require.NoError(t, err)
-	got, err = os.ReadFile(out)
+	got, err := os.ReadFile(out)
 	require.NoError(t, err)
 	assert.Equal(t, []byte("\x00asm"), got[:4], "a changed source is built, not taken from the cache")
 }
@@ -144,4 +120,28 @@ func TestInputKeyFollowsTheInputs(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(a, "p", "src", "more.txt"), []byte(""), 0o644))
 	assert.NotEqual(t, ka, key(a, "echo"), "an added file")
 	assert.Empty(t, key(a, "a-tool-that-is-not-installed"), "no version, no key: built, not cached")
+}
+
+// buildTwice runs build, checks that its module is the cache's only entry, marks the entry,
+// and runs build again, which must return the marked entry rather than build. It returns
+// the first build's bytes, the entry's path and the second build's file.
+func buildTwice(t *testing.T, cache string, build func() (string, error)) ([]byte, string, string) {
+	t.Helper()
+	out, err := build()
+	require.NoError(t, err)
+	built, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, []byte("\x00asm"), built[:4])
+	entries, err := filepath.Glob(filepath.Join(cache, "*.wasm"))
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+
+	// Mark the cache entry: the next build must return it rather than build again.
+	require.NoError(t, os.WriteFile(entries[0], []byte("from the cache"), 0o644))
+	out2, err := build()
+	require.NoError(t, err)
+	got, err := os.ReadFile(out2)
+	require.NoError(t, err)
+	assert.Equal(t, "from the cache", string(got))
+	return built, entries[0], out2
 }
