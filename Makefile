@@ -142,7 +142,7 @@ TEST_P := $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) 
 # without the race detector, which slows wazero's compiler sixfold: after a change to the SDK
 # or a stock plugin, the suite then starts with warm caches (it only checks them otherwise).
 test: deps
-	@MICROHOST_TESTWARM=1 $(GO) test -count=1 -run '^TestWarm$$' -v ./internal/testwarm | grep '^testwarm'
+	MICROHOST_TESTWARM=1 $(GO) test -count=1 -run '^TestWarm$$' -v ./internal/testwarm
 	$(GO) test -race -count=1 -timeout 50m -p $(TEST_P) ./...
 	@$(MAKE) --no-print-directory -j2 -Otarget test-memory test-interop
 
