@@ -33,7 +33,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/microhost/microhost/internal/guestbuild"
@@ -62,7 +61,6 @@ func run(ctx context.Context) error {
 	}
 	defer rt.Close(ctx)
 
-	var failed atomic.Int64
 	var errMu sync.Mutex
 	var errs []error
 	work := make(chan string)
@@ -71,7 +69,6 @@ func run(ctx context.Context) error {
 		wg.Go(func() {
 			for pkg := range work {
 				if err := warm(ctx, rt, pkg, filepath.Join(out, strings.ReplaceAll(pkg, "/", "_"))); err != nil {
-					failed.Add(1)
 					errMu.Lock()
 					errs = append(errs, err)
 					errMu.Unlock()
@@ -85,7 +82,7 @@ func run(ctx context.Context) error {
 	close(work)
 	wg.Wait()
 	fmt.Printf("testwarm: %d guest modules built and compiled in %s\n",
-		len(pkgs)-int(failed.Load()), time.Since(start).Round(100*time.Millisecond))
+		len(pkgs)-len(errs), time.Since(start).Round(100*time.Millisecond))
 	// A package that does not build is the tests' to report, with their own context.
 	for _, err := range errs {
 		fmt.Fprintln(os.Stderr, "testwarm: skipped:", err)
