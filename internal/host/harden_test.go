@@ -156,7 +156,8 @@ func TestGuestWaitingOnAServiceCallStopped(t *testing.T) {
 	_, err := relay(ctx, m, "Call.Relay", nil, `{"service":"slow","endpoint":"Slow.Call","body":{}}`)
 	require.ErrorIs(t, err, ErrGuestFault)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), 300*time.Millisecond)
+	// Well short of forever; the slack covers a loaded machine under the race detector.
+	assert.Less(t, time.Since(start), time.Second)
 }
 
 // spinningWAT is a handler module in WebAssembly text that loops forever in one start-up

@@ -153,7 +153,7 @@ func TestPoolBoundsConcurrency(t *testing.T) {
 		busy.Add(1)
 		go func() {
 			defer busy.Done()
-			_, _ = m.Call(context.Background(), &Request{Endpoint: "Test.Sleep", Body: []byte("300ms")})
+			_, _ = m.Call(context.Background(), &Request{Endpoint: "Test.Sleep", Body: []byte("1s")})
 		}()
 	}
 	require.Eventually(t, func() bool { return len(m.idle) == 0 && len(m.slots) == 2 }, 5*time.Second, time.Millisecond)
