@@ -60,6 +60,17 @@ func TestRustJSONCodecMatchesStock(t *testing.T) {
 	bodies = append(bodies, `[1,2,{"a":null}]`, `"x"`, `42`, `-0.5e-3`, `true`, "\xff\xfe", `{"a":"\xc3"}`, " ", "{}\n",
 		"[1,", "[1 2]", "[", "{", `{"a"`, `{"a":1 "b"}`, `"\`, `"\u12`, `"\uZZZZ"`, `"\x"`, "-", "-x", "1.x", "1e+", "nul", "fals", "\x7f", "\x80", "\xa0", "\xad", "\xe9", "'", "\\", "\x00", "\v", "\a",
 		strings.Repeat("[", 10001)+strings.Repeat("]", 10001), `{"a":`+strings.Repeat("{\"b\":", 10000)+"1"+strings.Repeat("}", 10001))
+	// The codec skips plain runs of a string eight bytes at a time: put each byte that ends
+	// or escapes a run, and some that do not, at every offset of a word, with runs of
+	// every length around it.
+	for _, x := range []string{`"`, `\n`, `\u00e9`, `\"`, `\\`, `\x`, "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xff", " ", "!", "#", "[", "\\"} {
+		for k := range 17 {
+			bodies = append(bodies, `"`+strings.Repeat("a", k)+x+strings.Repeat("b", 16-k)+`"`)
+		}
+	}
+	for k := range 25 {
+		bodies = append(bodies, `"`+strings.Repeat("a", k), `["`+strings.Repeat("a", k)+`"]`)
+	}
 	goErr := `{"id":"greeter","code":400,"detail":"name is required","status":"Bad Request"}`
 	var msgs []envelope.Message
 	for _, b := range bodies {

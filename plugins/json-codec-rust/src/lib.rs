@@ -251,9 +251,41 @@ fn quote_byte(c: u8) -> String {
     }
 }
 
+/// Eight copies of the byte 0x01, and of 0x80: the constants of the word-at-a-time tests.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Reports whether any of the eight bytes of w (read little-endian) ends or escapes a plain
+/// run of string: a quote, a backslash or a control character (below 0x20). Each test is the
+/// classic "has a byte below n" bit trick, which can report false positives only above a true
+/// one, so a false answer is exact.
+#[inline]
+fn special(w: u64) -> bool {
+    let below = |v: u64, n: u64| v.wrapping_sub(ONES * n) & !v & HIGHS;
+    (below(w ^ (ONES * b'"' as u64), 1) | below(w ^ (ONES * b'\\' as u64), 1) | below(w, 0x20)) != 0
+}
+
+/// Returns the index of the first byte from i that is a quote, a backslash or a control
+/// character, or a little before it: it skips whole words of eight plain bytes, and leaves
+/// the last word, and the one that holds such a byte, to the byte-at-a-time loop.
+#[inline]
+fn plain_run(b: &[u8], mut i: usize) -> usize {
+    while let Some(w) = b.get(i..i + 8) {
+        if special(u64::from_le_bytes(w.try_into().unwrap())) {
+            break;
+        }
+        i += 8;
+    }
+    i
+}
+
 fn string(b: &[u8], mut i: usize) -> std::result::Result<usize, String> {
     i += 1; // the opening quote
     while i < b.len() {
+        i = plain_run(b, i);
+        if i >= b.len() {
+            break;
+        }
         let c = b[i];
         if c == b'"' {
             return Ok(i + 1);
