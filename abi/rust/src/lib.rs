@@ -487,10 +487,16 @@ fn read_request(endpoint_len: u32, body_len: u32) -> Request {
     endpoint.clear();
     endpoint.resize(endpoint_len as usize, 0);
     body.clear();
-    body.resize(body_len as usize, 0);
+    body.reserve(body_len as usize);
     unsafe {
         sys::request_endpoint(endpoint.as_mut_ptr(), endpoint_len);
-        sys::request_body(body.as_mut_ptr(), body_len);
+        // The host copies the body when it fits, which it does in body_len bytes: the
+        // bytes are then initialised without zeroing them first.
+        if sys::request_body(body.as_mut_ptr(), body_len) == body_len {
+            body.set_len(body_len as usize);
+        } else {
+            body.resize(body_len as usize, 0);
+        }
     }
     let endpoint = String::from_utf8(endpoint).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     Request { endpoint, body }
