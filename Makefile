@@ -72,7 +72,7 @@ wasm-c wasm-as wasm-wat wasm-rust: wasm-%:
 # plain rustc against the Rust SDK as guestbuild.Rust does (abi/rust/find-rustc.sh picks a
 # rustc that has the wasm32 target). wasm-rust builds them after the Rust greeter.
 RUST_PLUGINS := $(patsubst plugins/%/src/lib.rs,%,$(wildcard plugins/*/src/lib.rs))
-RUST_FLAGS   := --edition 2021 --target wasm32-unknown-unknown -C opt-level=3 -C lto -C strip=symbols
+RUST_FLAGS   := --edition 2021 --target wasm32-unknown-unknown -C opt-level=3 -C lto -C strip=symbols -C target-feature=+bulk-memory
 wasm-rust: wasm-rust-plugins
 wasm-rust-plugins:
 	@mkdir -p $(PLUGINS) $(BIN)/rust-sdk

@@ -15,7 +15,7 @@ const RustTarget = "wasm32-unknown-unknown"
 
 // RustFlags are the rustc flags every Rust guest (and the SDK under it) is built with, as
 // the scaffold's Makefile does.
-var RustFlags = []string{"--edition", "2021", "--target", RustTarget, "-C", "opt-level=3", "-C", "lto", "-C", "strip=symbols"}
+var RustFlags = []string{"--edition", "2021", "--target", RustTarget, "-C", "opt-level=3", "-C", "lto", "-C", "strip=symbols", "-C", "target-feature=+bulk-memory"}
 
 // FindRustc returns a rustc that can build for target: $RUSTC when set, else the first
 // rustc on PATH whose sysroot holds the target's standard library, else /usr/bin/rustc
