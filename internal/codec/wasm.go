@@ -39,32 +39,30 @@ type wasmPlugin struct {
 // envBuf is a reusable envelope buffer.
 type envBuf struct{ b []byte }
 
-func (w *wasmPlugin) call(ctx context.Context, op string, m *envelope.Message) ([]byte, error) {
+// call runs op on the envelope of m and returns its output appended to dst.
+func (w *wasmPlugin) call(ctx context.Context, op string, m *envelope.Message, dst []byte) ([]byte, error) {
 	eb, ok := w.bufs.Get().(*envBuf)
 	if !ok {
 		eb = &envBuf{b: make([]byte, 0, 512)}
 	}
 	eb.b = envelope.Append(eb.b[:0], m)
-	out, err := w.m.Call(ctx, op, eb.b)
+	out, err := w.m.CallAppend(ctx, op, eb.b, dst)
 	if cap(eb.b) <= 1<<20 {
 		w.bufs.Put(eb)
 	}
 	if err != nil {
-		return nil, errorFrom(op, err)
+		return dst, errorFrom(op, err)
 	}
 	return out, nil
 }
 
+// Encode appends the wire form to dst: the host copies the module's output there.
 func (w *wasmPlugin) Encode(ctx context.Context, dst []byte, m *envelope.Message) ([]byte, error) {
-	out, err := w.call(ctx, OpEncode, m)
-	if err != nil {
-		return dst, err
-	}
-	return append(dst, out...), nil
+	return w.call(ctx, OpEncode, m, dst)
 }
 
 func (w *wasmPlugin) Decode(ctx context.Context, dst []byte, in, out *envelope.Message) ([]byte, error) {
-	res, err := w.call(ctx, OpDecode, in)
+	res, err := w.call(ctx, OpDecode, in, nil)
 	if err != nil {
 		return dst, err
 	}

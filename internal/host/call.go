@@ -30,6 +30,11 @@ type Request struct {
 	Fields Metadata
 	// Body is the request body.
 	Body []byte
+	// ReplyTo, when not nil, is where the reply body goes: appended to it, so that a caller
+	// with room in a buffer of its own gets the body there without an allocation.
+	// Response.Body is then that append's result (ReplyTo itself when the reply has no
+	// body). Nil means a new slice.
+	ReplyTo []byte
 	// Stream is set when the request opened a stream: Body is the client's first message,
 	// and the handler sends and receives the others through the stream_send and stream_recv
 	// host functions (stream.go). Nil for a unary call.
@@ -93,7 +98,11 @@ func (m *Module) call(ctx context.Context, req *Request) (*Response, error) {
 	case st.headerErr != nil:
 		err = st.headerErr
 	case status == abi.StatusOK && st.err == nil:
-		res = &Response{Header: st.rspHeader, Body: st.rspBody}
+		body := st.rspBody
+		if body == nil { // no reply body: ReplyTo as it was
+			body = req.ReplyTo
+		}
+		res = &Response{Header: st.rspHeader, Body: body}
 		err = nil
 	case st.err != nil:
 		err = st.err

@@ -122,7 +122,9 @@ func requestHeader(ctx context.Context, mod api.Module, stack []uint64) {
 func responseBody(ctx context.Context, mod api.Module, stack []uint64) {
 	s := inCall(ctx, abi.ImportResponseBody)
 	b := read(mod, abi.ImportResponseBody, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
-	s.rspBody = append(s.rspBody[:0:0], b...)
+	// A copy, since the guest's memory outlives neither the call nor its instance; into
+	// the caller's buffer when it gave one. Called twice, the second body replaces the first.
+	s.rspBody = append(s.req.ReplyTo, b...)
 }
 
 func responseHeader(ctx context.Context, mod api.Module, stack []uint64) {

@@ -248,3 +248,19 @@ func TestLoadRefusesBadModules(t *testing.T) {
 	assert.ErrorIs(t, err, os.ErrNotExist)
 	assert.False(t, errors.Is(err, ErrNotWasm))
 }
+
+// A caller that gives ReplyTo gets the reply appended there, in its own buffer when it fits,
+// and a reply to a call that sets no body leaves it as it was.
+func TestReplyTo(t *testing.T) {
+	m := load(t, newRuntime(t, nil), testguestWasm, ModuleOptions{PoolSize: 1})
+	buf := make([]byte, 0, 64)
+	buf = append(buf, "prefix:"...)
+	res, err := m.Call(context.Background(), &Request{Endpoint: "Test.Echo", Body: []byte("alive"), ReplyTo: buf})
+	require.NoError(t, err)
+	assert.Equal(t, "prefix:||alive", string(res.Body))
+	assert.Same(t, &buf[:1][0], &res.Body[0], "the reply is in the caller's buffer")
+
+	res, err = m.Call(context.Background(), &Request{Endpoint: "Test.Noop", ReplyTo: buf})
+	require.NoError(t, err)
+	assert.Equal(t, "prefix:", string(res.Body), "Test.Noop's reply has no body")
+}

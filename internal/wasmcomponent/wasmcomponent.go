@@ -178,16 +178,23 @@ func (m *Module) Descriptor() abi.Descriptor { return m.live.Descriptor() }
 // error the module reports comes back as the module's *abi.Error (see Code); any other
 // failure (a trap, a deadline) is wrapped with the kind, name and operation.
 func (m *Module) Call(ctx context.Context, op string, in []byte) ([]byte, error) {
+	return m.CallAppend(ctx, op, in, nil)
+}
+
+// CallAppend is Call with the output appended to dst, which it returns, grown as needed
+// (dst unchanged with an error): a caller with a buffer of its own gets the output without
+// an allocation of its own.
+func (m *Module) CallAppend(ctx context.Context, op string, in, dst []byte) ([]byte, error) {
 	req, ok := m.reqs.Get().(*host.Request)
 	if !ok {
 		req = new(host.Request)
 	}
-	*req = host.Request{Endpoint: op, ContentType: "application/protobuf", Body: in}
+	*req = host.Request{Endpoint: op, ContentType: "application/protobuf", Body: in, ReplyTo: dst}
 	ls := m.live.acquire()
 	if ls == nil {
 		*req = host.Request{}
 		m.reqs.Put(req)
-		return nil, fmt.Errorf("%s %s: %s: %w", m.kind, m.name, op, ErrClosed)
+		return dst, fmt.Errorf("%s %s: %s: %w", m.kind, m.name, op, ErrClosed)
 	}
 	res, err := ls.m.Call(ctx, req)
 	ls.release()
@@ -196,9 +203,9 @@ func (m *Module) Call(ctx context.Context, op string, in []byte) ([]byte, error)
 	if err != nil {
 		var ae *abi.Error
 		if errors.As(err, &ae) {
-			return nil, err
+			return dst, err
 		}
-		return nil, fmt.Errorf("%s %s: %s: %w", m.kind, m.name, op, err)
+		return dst, fmt.Errorf("%s %s: %s: %w", m.kind, m.name, op, err)
 	}
 	return res.Body, nil
 }
