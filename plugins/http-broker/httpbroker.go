@@ -187,12 +187,17 @@ func Route(req *RouteRequest) (*Routes, error) {
 }
 
 func target(n abi.Node) Target {
+	return targetOf(n.ID, n.Address, n.Metadata[MetaSecure] == "true")
+}
+
+// targetOf is the target of the node id at address, secure when its metadata says so.
+func targetOf(id, address string, secure bool) Target {
 	scheme := "http"
-	if n.Metadata[MetaSecure] == "true" {
+	if secure {
 		scheme = "https"
 	}
-	u := url.URL{Scheme: scheme, Host: n.Address, Path: Path, RawQuery: url.Values{"id": {n.ID}}.Encode()}
-	return Target{ID: n.ID, Address: n.Address, URL: u.String()}
+	u := url.URL{Scheme: scheme, Host: address, Path: Path, RawQuery: url.Values{"id": {id}}.Encode()}
+	return Target{ID: id, Address: address, URL: u.String()}
 }
 
 func checkTopic(topic string) error {

@@ -20,6 +20,13 @@ func init() {
 	c := guest.Component{Kind: abi.KindBroker, Name: httpbroker.Name}
 	for _, op := range component.BrokerOps() {
 		c.Ops = append(c.Ops, guest.Op{Name: op, Do: func(in []byte) ([]byte, error) {
+			if op == component.BrokerOpRoute {
+				// From the wire form, without building maps (RouteWire); a record it
+				// leaves alone gets the decoder's answer and error.
+				if out, ok, err := httpbroker.RouteWire(nil, in); ok {
+					return out, err
+				}
+			}
 			return component.HandleBroker(context.Background(), httpbroker.Protocol{}, op, in)
 		}})
 	}

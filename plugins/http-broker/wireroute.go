@@ -1,0 +1,286 @@
+package httpbroker
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"slices"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// RouteWire is Route on a BrokerRouteRequest record (abi/broker.md), answering with the
+// BrokerRoutes record appended to dst, as component.HandleBroker does for "route", but
+// without decoding the record into services, nodes and metadata maps: in the Wasm plugin
+// those allocations cost most of a route (RATIONALE.md, "The broker module routes from the
+// wire form"). It reads every field Route's decoder reads, so it finds the same faults; for
+// a record that is not well formed it reports ok false and leaves the answer, with its
+// error, to component.HandleBroker. A well-formed record gets Route's answer, byte for byte.
+func RouteWire(dst, in []byte) (out []byte, ok bool, err error) {
+	// Room for the nodes of a typical answer, and for the output, up front: in Wasm each
+	// allocation costs more than the reading.
+	var nodeBuf, groupBuf [16]wireNode
+	var versionBuf [8][]byte
+	r := wireRoute{nodes: nodeBuf[:0]}
+	if !r.read(in) {
+		return dst, false, nil
+	}
+	topic := string(r.topic)
+	if err := checkTopic(topic); err != nil {
+		return dst, true, err
+	}
+	// The nodes for the topic, grouped by version as Route groups them: each group in the
+	// order the record lists its nodes, then sorted by id with the same sort, so that among
+	// nodes of one id the same one is kept.
+	nodes := r.nodes[:0]
+	versions := versionBuf[:0]
+	for _, n := range r.nodes {
+		if bytes.Equal(n.topic, r.topic) {
+			nodes = append(nodes, n)
+			if !slices.ContainsFunc(versions, func(v []byte) bool { return bytes.Equal(v, n.version) }) {
+				versions = append(versions, n.version)
+			}
+		}
+	}
+	slices.SortFunc(versions, bytes.Compare)
+	var rng *rand.Rand // made at the first queue group: broadcast alone draws nothing
+	out = slices.Grow(dst, 64+len(in)/2)
+	out = protowire.AppendTag(out, 1, protowire.BytesType)
+	out = protowire.AppendString(out, ContentType)
+	group := groupBuf[:0]
+	for _, v := range versions {
+		group = group[:0]
+		for _, n := range nodes {
+			if bytes.Equal(n.version, v) {
+				group = append(group, n)
+			}
+		}
+		slices.SortFunc(group, func(a, b wireNode) int { return bytes.Compare(a.id, b.id) })
+		group = slices.CompactFunc(group, func(a, b wireNode) bool { return bytes.Equal(a.id, b.id) })
+		chosen := group
+		if string(v) != BroadcastVersion {
+			if rng == nil {
+				rng = rand.New(rand.NewPCG(r.seed, r.seed^0x9e3779b97f4a7c15))
+			}
+			i := rng.IntN(len(group))
+			chosen = group[i : i+1]
+		}
+		for _, n := range chosen {
+			out = appendWireTarget(out, n)
+		}
+	}
+	return out, true, nil
+}
+
+// wireNode is a subscriber node as RouteWire reads it: slices of the record, and of its
+// metadata the values Route looks at (the last of each key; absent is empty, as in a map).
+type wireNode struct {
+	version, id, address []byte
+	topic, secure        []byte
+}
+
+// wireRoute is what RouteWire reads of a BrokerRouteRequest: the topic and seed (the last of
+// each), and the nodes of the HTTP broker's services with broker=http and an address.
+type wireRoute struct {
+	topic []byte
+	seed  uint64
+	nodes []wireNode
+}
+
+// read reads the record b, reporting false where component.UnmarshalBrokerRouteRequest
+// fails.
+func (r *wireRoute) read(b []byte) bool {
+	return eachWireField(b, func(num protowire.Number, typ protowire.Type, v []byte) bool {
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			r.topic = v
+		case num == 2 && typ == protowire.VarintType:
+			x, n := protowire.ConsumeVarint(v)
+			if n < 0 {
+				return false
+			}
+			r.seed = x
+		case num == 3 && typ == protowire.BytesType:
+			return r.readService(v)
+		}
+		return true
+	})
+}
+
+// readService reads one service record, keeping its nodes when it is the HTTP broker's. The
+// name and version may follow the nodes, so they are judged once it is read.
+func (r *wireRoute) readService(b []byte) bool {
+	first := len(r.nodes)
+	var name, version []byte
+	ok := eachWireField(b, func(num protowire.Number, typ protowire.Type, v []byte) bool {
+		if typ != protowire.BytesType {
+			return true
+		}
+		switch num {
+		case 1:
+			name = v
+		case 2:
+			version = v
+		case 3:
+			var n wireNode
+			var broker []byte
+			ok := eachWireField(v, func(num protowire.Number, typ protowire.Type, v []byte) bool {
+				if typ != protowire.BytesType {
+					return true
+				}
+				switch num {
+				case 1:
+					n.id = v
+				case 2:
+					n.address = v
+				case 3:
+					return readWireEntry(v, func(k, v []byte) {
+						switch string(k) {
+						case MetaBroker:
+							broker = v
+						case MetaTopic:
+							n.topic = v
+						case MetaSecure:
+							n.secure = v
+						}
+					})
+				}
+				return true
+			})
+			if ok && string(broker) == "http" && len(n.address) > 0 {
+				r.nodes = append(r.nodes, n)
+			}
+			return ok
+		}
+		return true
+	})
+	if !ok || string(name) != ServiceName {
+		r.nodes = r.nodes[:first]
+		return ok
+	}
+	for i := first; i < len(r.nodes); i++ {
+		r.nodes[i].version = version
+	}
+	return true
+}
+
+// readWireEntry reads a map<string, string> entry and passes its key and value (empty when
+// absent) to f.
+func readWireEntry(b []byte, f func(k, v []byte)) bool {
+	var k, v []byte
+	ok := eachWireField(b, func(num protowire.Number, typ protowire.Type, x []byte) bool {
+		if typ == protowire.BytesType {
+			switch num {
+			case 1:
+				k = x
+			case 2:
+				v = x
+			}
+		}
+		return true
+	})
+	if ok {
+		f(k, v)
+	}
+	return ok
+}
+
+// eachWireField calls f with each field of the record b, as the host's record decoders walk
+// one, and reports false where they fail: a malformed tag or value, or f's false.
+func eachWireField(b []byte, f func(num protowire.Number, typ protowire.Type, v []byte) bool) bool {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		var v []byte
+		if typ == protowire.BytesType {
+			v, n = protowire.ConsumeBytes(b)
+		} else {
+			n = protowire.ConsumeFieldValue(num, typ, b)
+			if n >= 0 {
+				v = b[:n]
+			}
+		}
+		if n < 0 || !f(num, typ, v) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
+
+// appendWireTarget appends the BrokerRoutes target of n (field 2), as
+// component.AppendBrokerRoutes writes Route's target(n). An address and id that URLs carry
+// as they are (nearly all: host:port and plain ids) are written without building the URL
+// first.
+func appendWireTarget(dst []byte, n wireNode) []byte {
+	scheme := "http"
+	if string(n.secure) == "true" {
+		scheme = "https"
+	}
+	if !plainInURL(n.address, true) || !plainInURL(n.id, false) {
+		t := targetOf(string(n.id), string(n.address), scheme == "https")
+		return appendWireTargetOf(dst, t.ID, t.Address, t.URL)
+	}
+	urlLen := len(scheme) + len("://") + len(n.address) + len("/?id=") + len(n.id)
+	size := wireBytesLen(1, len(n.id)) + wireBytesLen(2, len(n.address)) + wireBytesLen(3, urlLen)
+	dst = protowire.AppendTag(dst, 2, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(size))
+	if len(n.id) > 0 {
+		dst = protowire.AppendTag(dst, 1, protowire.BytesType)
+		dst = protowire.AppendBytes(dst, n.id)
+	}
+	dst = protowire.AppendTag(dst, 2, protowire.BytesType)
+	dst = protowire.AppendBytes(dst, n.address)
+	dst = protowire.AppendTag(dst, 3, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(urlLen))
+	dst = append(dst, scheme...)
+	dst = append(dst, "://"...)
+	dst = append(dst, n.address...)
+	dst = append(dst, "/?id="...)
+	return append(dst, n.id...)
+}
+
+// plainInURL reports whether net/url writes b unchanged: as a host (letters, digits, "-._~",
+// and the ":[]" of a port and an IPv6 address) or as a query value (letters, digits and
+// "-._~").
+func plainInURL(b []byte, host bool) bool {
+	for _, c := range b {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-', c == '.', c == '_', c == '~':
+		case host && (c == ':' || c == '[' || c == ']'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func wireBytesLen(num protowire.Number, n int) int {
+	if n == 0 {
+		return 0
+	}
+	return protowire.SizeTag(num) + protowire.SizeBytes(n)
+}
+
+// appendWireTargetOf appends a target of strings, as component.AppendBrokerRoutes does.
+func appendWireTargetOf(dst []byte, id, address, url string) []byte {
+	size := wireStringLen(1, id) + wireStringLen(2, address) + wireStringLen(3, url)
+	dst = protowire.AppendTag(dst, 2, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(size))
+	dst = appendWireString(dst, 1, id)
+	dst = appendWireString(dst, 2, address)
+	return appendWireString(dst, 3, url)
+}
+
+func wireStringLen(num protowire.Number, s string) int { return wireBytesLen(num, len(s)) }
+
+func appendWireString(dst []byte, num protowire.Number, s string) []byte {
+	if s == "" {
+		return dst
+	}
+	dst = protowire.AppendTag(dst, num, protowire.BytesType)
+	return protowire.AppendString(dst, s)
+}

@@ -1,0 +1,164 @@
+package httpbroker_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/microhost/microhost/abi"
+	"github.com/microhost/microhost/host/component"
+	httpbroker "github.com/microhost/microhost/plugins/http-broker"
+)
+
+// sameRoute requires RouteWire to answer the record in as component.HandleBroker answers it
+// with Route: the same bytes or the same error, and to leave to the decoder only records
+// the decoder refuses.
+func sameRoute(t testing.TB, in []byte) {
+	t.Helper()
+	want, wantErr := component.HandleBroker(context.Background(), httpbroker.Protocol{}, component.BrokerOpRoute, in)
+	got, ok, gotErr := httpbroker.RouteWire(nil, in)
+	if !ok {
+		require.ErrorContains(t, wantErr, "malformed input", "RouteWire left a record the decoder reads: %x", in)
+		return
+	}
+	if wantErr != nil {
+		require.Error(t, gotErr, "%x", in)
+		require.Equal(t, wantErr.Error(), gotErr.Error(), "%x", in)
+		return
+	}
+	require.NoError(t, gotErr, "%x", in)
+	require.Equal(t, want, got, "%x", in)
+}
+
+// randomRoute returns a route request of a few services with clashing ids, versions and
+// metadata, as a record, sometimes with fields repeated or out of the writer's order.
+func randomRoute(r *rand.Rand) []byte {
+	pick := func(s ...string) string { return s[r.IntN(len(s))] }
+	topic := pick("events", "orders", "", "bad topic")
+	req := httpbroker.RouteRequest{Topic: topic, Seed: r.Uint64() >> r.IntN(64)}
+	for range r.IntN(5) {
+		svc := &abi.Service{Name: pick(httpbroker.ServiceName, httpbroker.ServiceName, "other"),
+			Version: pick(httpbroker.BroadcastVersion, "q1", "q2", "")}
+		for range r.IntN(6) {
+			md := map[string]string{}
+			if r.IntN(8) > 0 {
+				md[httpbroker.MetaBroker] = pick("http", "http", "nats")
+			}
+			if r.IntN(8) > 0 {
+				md[httpbroker.MetaTopic] = pick("events", "orders", "")
+			}
+			if r.IntN(2) > 0 {
+				md[httpbroker.MetaSecure] = pick("true", "false", "")
+			}
+			svc.Nodes = append(svc.Nodes, abi.Node{ID: pick("a", "b", "c", "d", "", "a b", "x&y=1", "ü~_.-"), Address: pick("127.0.0.1:9000", "[::1]:80", "Host_x~:1", "", "a b:1", "h%2f:1", "ü:1"), Metadata: md})
+		}
+		req.Services = append(req.Services, svc)
+	}
+	b := component.AppendBrokerRouteRequest(nil, &req)
+	switch r.IntN(4) {
+	case 0: // the topic again, after the services: the last counts
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendString(b, pick("events", "orders"))
+	case 1: // a service whose name and version follow its nodes, and a metadata key twice
+		var node []byte
+		node = protowire.AppendTag(node, 1, protowire.BytesType)
+		node = protowire.AppendString(node, pick("a", "z"))
+		node = protowire.AppendTag(node, 2, protowire.BytesType)
+		node = protowire.AppendString(node, "127.0.0.1:1")
+		for _, kv := range [][2]string{{"broker", "http"}, {"topic", "orders"}, {"topic", topic}, {"broker", pick("http", "x")}} {
+			var e []byte
+			e = protowire.AppendTag(e, 1, protowire.BytesType)
+			e = protowire.AppendString(e, kv[0])
+			e = protowire.AppendTag(e, 2, protowire.BytesType)
+			e = protowire.AppendString(e, kv[1])
+			node = protowire.AppendTag(node, 3, protowire.BytesType)
+			node = protowire.AppendBytes(node, e)
+		}
+		var svc []byte
+		svc = protowire.AppendTag(svc, 3, protowire.BytesType)
+		svc = protowire.AppendBytes(svc, node)
+		svc = protowire.AppendTag(svc, 9, protowire.VarintType) // unknown
+		svc = protowire.AppendVarint(svc, 5)
+		svc = protowire.AppendTag(svc, 1, protowire.BytesType)
+		svc = protowire.AppendString(svc, httpbroker.ServiceName)
+		svc = protowire.AppendTag(svc, 2, protowire.BytesType)
+		svc = protowire.AppendString(svc, pick("q1", "q3", httpbroker.BroadcastVersion))
+		b = protowire.AppendTag(b, 3, protowire.BytesType)
+		b = protowire.AppendBytes(b, svc)
+	case 2: // the seed again, and a known field of another wire type, which is skipped
+		b = protowire.AppendTag(b, 2, protowire.VarintType)
+		b = protowire.AppendVarint(b, r.Uint64())
+		b = protowire.AppendTag(b, 1, protowire.Fixed32Type)
+		b = protowire.AppendFixed32(b, 7)
+	}
+	return b
+}
+
+// TestRouteWireMatchesRoute holds the Wasm plugin's route, read from the wire form, to Route
+// on the decoded record: over the differential corpus, random requests, and every truncation
+// of some of them.
+func TestRouteWireMatchesRoute(t *testing.T) {
+	for _, c := range corpus(t) {
+		if c.op == component.BrokerOpRoute {
+			sameRoute(t, c.in)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 3000 {
+		b := randomRoute(r)
+		sameRoute(t, b)
+		if i%100 == 0 {
+			for n := range len(b) {
+				sameRoute(t, b[:n])
+			}
+		}
+	}
+}
+
+// FuzzRouteWire: for any input, RouteWire answers as the decoder and Route do.
+func FuzzRouteWire(f *testing.F) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 20 {
+		f.Add(randomRoute(r))
+	}
+	f.Add([]byte("\x0a\x01t\x1a\x03\x0a"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		sameRoute(t, in)
+	})
+}
+
+// BenchmarkRouteWire compares the two routes natively on the benchmark's request: the
+// decoded record and Route, and RouteWire.
+func BenchmarkRouteWire(b *testing.B) {
+	node := func(id string) abi.Node {
+		return abi.Node{ID: id, Address: "127.0.0.1:9000", Metadata: map[string]string{"broker": "http", "topic": "events", "secure": "false"}}
+	}
+	in := component.AppendBrokerRouteRequest(nil, &httpbroker.RouteRequest{Topic: "events", Seed: 7, Services: []*abi.Service{
+		{Name: httpbroker.ServiceName, Version: httpbroker.BroadcastVersion, Nodes: []abi.Node{node("a"), node("b"), node("c")}},
+		{Name: httpbroker.ServiceName, Version: "workers", Nodes: []abi.Node{node("d"), node("e")}},
+	}})
+	ctx := context.Background()
+	b.Run("decoded", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := component.HandleBroker(ctx, httpbroker.Protocol{}, component.BrokerOpRoute, in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("wire", func(b *testing.B) {
+		b.ReportAllocs()
+		var out []byte
+		for b.Loop() {
+			var ok bool
+			var err error
+			if out, ok, err = httpbroker.RouteWire(out[:0], in); !ok || err != nil {
+				b.Fatal(fmt.Sprint(ok, err))
+			}
+		}
+	})
+}
