@@ -20,9 +20,14 @@ func init() {
 	c := guest.Component{Kind: abi.KindBroker, Name: httpbroker.Name}
 	for _, op := range component.BrokerOps() {
 		c.Ops = append(c.Ops, guest.Op{Name: op, Do: func(in []byte) ([]byte, error) {
-			if op == component.BrokerOpRoute {
-				// From the wire form, without building maps (RouteWire); a record it
-				// leaves alone gets the decoder's answer and error.
+			// Encode and route read the wire form, without building maps (EncodeWire,
+			// RouteWire); a record they leave alone gets the decoder's answer and error.
+			switch op {
+			case component.BrokerOpEncode:
+				if out, ok, err := httpbroker.EncodeWire(nil, in); ok {
+					return out, err
+				}
+			case component.BrokerOpRoute:
 				if out, ok, err := httpbroker.RouteWire(nil, in); ok {
 					return out, err
 				}

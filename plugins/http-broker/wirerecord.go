@@ -2,10 +2,13 @@ package httpbroker
 
 import (
 	"bytes"
+	"encoding/base64"
 	"math/rand/v2"
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	jsoncodec "github.com/microhost/microhost/plugins/json-codec"
 )
 
 // RouteWire is Route on a BrokerRouteRequest record (abi/broker.md), answering with the
@@ -284,3 +287,66 @@ func appendWireString(dst []byte, num protowire.Number, s string) []byte {
 	dst = protowire.AppendTag(dst, num, protowire.BytesType)
 	return protowire.AppendString(dst, s)
 }
+
+// EncodeWire is Encode on a BrokerMessage record, answering with the BrokerEncoded record
+// appended to dst, as component.HandleBroker does for "encode", without decoding the header
+// into a map: the broker module's encode. Like RouteWire, it leaves a record that is not
+// well formed to component.HandleBroker (ok false), and answers any other as Encode does,
+// byte for byte.
+func EncodeWire(dst, in []byte) (out []byte, ok bool, err error) {
+	var pairBuf [16]wirePair
+	pairs := pairBuf[:0]
+	var topic, body []byte
+	ok = eachWireField(in, func(num protowire.Number, typ protowire.Type, v []byte) bool {
+		if typ != protowire.BytesType {
+			return true
+		}
+		switch num {
+		case 1:
+			topic = v
+		case 2:
+			return readWireEntry(v, func(k, v []byte) { pairs = append(pairs, wirePair{k, v}) })
+		case 3:
+			body = v
+		}
+		return true
+	})
+	if !ok {
+		return dst, false, nil
+	}
+	if err := checkTopic(string(topic)); err != nil {
+		return dst, true, err
+	}
+	// The header as Encode's map holds it: the last value of each key, with Micro-Topic the
+	// topic, in the order of the keys.
+	pairs = append(pairs, wirePair{[]byte(HeaderTopic), topic})
+	slices.SortStableFunc(pairs, func(a, b wirePair) int { return bytes.Compare(a.k, b.k) })
+	size := len(`{"Header":{},"Body":""}`) + base64.StdEncoding.EncodedLen(len(body))
+	for _, p := range pairs {
+		size += len(p.k) + len(p.v) + len(`"":"",`)
+	}
+	wire := make([]byte, 0, size)
+	wire = append(wire, `{"Header":{`...)
+	for i, p := range pairs {
+		if i+1 < len(pairs) && bytes.Equal(p.k, pairs[i+1].k) {
+			continue // a later value of the key counts
+		}
+		if len(wire) > len(`{"Header":{`) {
+			wire = append(wire, ',')
+		}
+		wire = jsoncodec.AppendMarshaledString(wire, string(p.k))
+		wire = append(wire, ':')
+		wire = jsoncodec.AppendMarshaledString(wire, string(p.v))
+	}
+	wire = append(wire, `},"Body":`...)
+	if len(body) == 0 {
+		body = nil
+	}
+	wire = appendBytes(wire, body)
+	wire = append(wire, '}')
+	out = protowire.AppendTag(dst, 1, protowire.BytesType)
+	return protowire.AppendBytes(out, wire), true, nil
+}
+
+// wirePair is a header entry of a record: slices of it.
+type wirePair struct{ k, v []byte }
