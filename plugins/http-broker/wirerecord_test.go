@@ -14,24 +14,37 @@ import (
 	httpbroker "github.com/microhost/microhost/plugins/http-broker"
 )
 
-// sameRoute requires RouteWire to answer the record in as component.HandleBroker answers it
-// with Route: the same bytes or the same error, and to leave to the decoder only records
-// the decoder refuses.
-func sameRoute(t testing.TB, in []byte) {
+// wireOp is an operation the Wasm plugin answers from the record's wire form, with a
+// generator of records for it.
+type wireOp struct {
+	op     string
+	wire   func(dst, in []byte) ([]byte, bool, error)
+	random func(*rand.Rand) []byte
+}
+
+var wireOps = []wireOp{
+	{component.BrokerOpEncode, httpbroker.EncodeWire, randomMessage},
+	{component.BrokerOpRoute, httpbroker.RouteWire, randomRoute},
+}
+
+// sameAnswer requires w's wire-form answer to the record in to be component.HandleBroker's
+// with the native protocol: the same bytes or the same error; and that it leaves to the
+// decoder only records the decoder refuses.
+func sameAnswer(t testing.TB, w wireOp, in []byte) {
 	t.Helper()
-	want, wantErr := component.HandleBroker(context.Background(), httpbroker.Protocol{}, component.BrokerOpRoute, in)
-	got, ok, gotErr := httpbroker.RouteWire(nil, in)
+	want, wantErr := component.HandleBroker(context.Background(), httpbroker.Protocol{}, w.op, in)
+	got, ok, gotErr := w.wire(nil, in)
 	if !ok {
-		require.ErrorContains(t, wantErr, "malformed input", "RouteWire left a record the decoder reads: %x", in)
+		require.ErrorContains(t, wantErr, "malformed input", "%s left a record the decoder reads: %x", w.op, in)
 		return
 	}
 	if wantErr != nil {
-		require.Error(t, gotErr, "%x", in)
-		require.Equal(t, wantErr.Error(), gotErr.Error(), "%x", in)
+		require.Error(t, gotErr, "%s %x", w.op, in)
+		require.Equal(t, wantErr.Error(), gotErr.Error(), "%s %x", w.op, in)
 		return
 	}
-	require.NoError(t, gotErr, "%x", in)
-	require.Equal(t, want, got, "%x", in)
+	require.NoError(t, gotErr, "%s %x", w.op, in)
+	require.Equal(t, want, got, "%s %x", w.op, in)
 }
 
 // randomRoute returns a route request of a few services with clashing ids, versions and
@@ -98,58 +111,6 @@ func randomRoute(r *rand.Rand) []byte {
 	return b
 }
 
-// TestRouteWireMatchesRoute holds the Wasm plugin's route, read from the wire form, to Route
-// on the decoded record: over the differential corpus, random requests, and every truncation
-// of some of them.
-func TestRouteWireMatchesRoute(t *testing.T) {
-	for _, c := range corpus(t) {
-		if c.op == component.BrokerOpRoute {
-			sameRoute(t, c.in)
-		}
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := range 3000 {
-		b := randomRoute(r)
-		sameRoute(t, b)
-		if i%100 == 0 {
-			for n := range len(b) {
-				sameRoute(t, b[:n])
-			}
-		}
-	}
-}
-
-// FuzzRouteWire: for any input, RouteWire answers as the decoder and Route do.
-func FuzzRouteWire(f *testing.F) {
-	r := rand.New(rand.NewPCG(3, 4))
-	for range 20 {
-		f.Add(randomRoute(r))
-	}
-	f.Add([]byte("\x0a\x01t\x1a\x03\x0a"))
-	f.Fuzz(func(t *testing.T, in []byte) {
-		sameRoute(t, in)
-	})
-}
-
-// sameEncode requires EncodeWire to answer the record in as component.HandleBroker answers
-// it with Encode, and to leave to the decoder only records the decoder refuses.
-func sameEncode(t testing.TB, in []byte) {
-	t.Helper()
-	want, wantErr := component.HandleBroker(context.Background(), httpbroker.Protocol{}, component.BrokerOpEncode, in)
-	got, ok, gotErr := httpbroker.EncodeWire(nil, in)
-	if !ok {
-		require.ErrorContains(t, wantErr, "malformed input", "EncodeWire left a record the decoder reads: %x", in)
-		return
-	}
-	if wantErr != nil {
-		require.Error(t, gotErr, "%x", in)
-		require.Equal(t, wantErr.Error(), gotErr.Error(), "%x", in)
-		return
-	}
-	require.NoError(t, gotErr, "%x", in)
-	require.Equal(t, want, got, "%x", in)
-}
-
 // randomMessage returns a publication record with clashing header keys (written as entries
 // in any order, some twice), a Micro-Topic header, characters JSON escapes, and empty or
 // binary bodies.
@@ -186,34 +147,46 @@ func randomMessage(r *rand.Rand) []byte {
 	return b
 }
 
-// TestEncodeWireMatchesEncode holds the Wasm plugin's encode, read from the wire form, to
-// Encode on the decoded record.
-func TestEncodeWireMatchesEncode(t *testing.T) {
-	for _, c := range corpus(t) {
-		if c.op == component.BrokerOpEncode {
-			sameEncode(t, c.in)
-		}
-	}
-	r := rand.New(rand.NewPCG(5, 6))
-	for i := range 3000 {
-		b := randomMessage(r)
-		sameEncode(t, b)
-		if i%100 == 0 {
-			for n := range len(b) {
-				sameEncode(t, b[:n])
+// TestWireFormMatchesDecoded holds each operation the Wasm plugin answers from the wire form
+// to the native protocol on the decoded record: over the differential corpus, 3,000 random
+// records, and every truncation of some of them.
+func TestWireFormMatchesDecoded(t *testing.T) {
+	calls := corpus(t)
+	for k, w := range wireOps {
+		t.Run(w.op, func(t *testing.T) {
+			for _, c := range calls {
+				if c.op == w.op {
+					sameAnswer(t, w, c.in)
+				}
 			}
-		}
+			r := rand.New(rand.NewPCG(uint64(k), 2))
+			for i := range 3000 {
+				b := w.random(r)
+				sameAnswer(t, w, b)
+				if i%100 == 0 {
+					for n := range len(b) {
+						sameAnswer(t, w, b[:n])
+					}
+				}
+			}
+		})
 	}
 }
 
-// FuzzEncodeWire: for any input, EncodeWire answers as the decoder and Encode do.
-func FuzzEncodeWire(f *testing.F) {
-	r := rand.New(rand.NewPCG(7, 8))
+// FuzzEncodeWire and FuzzRouteWire: for any input, the wire form answers as the decoder and
+// the native protocol do.
+func FuzzEncodeWire(f *testing.F) { fuzzWire(f, wireOps[0]) }
+
+func FuzzRouteWire(f *testing.F) { fuzzWire(f, wireOps[1]) }
+
+func fuzzWire(f *testing.F, w wireOp) {
+	r := rand.New(rand.NewPCG(3, 4))
 	for range 20 {
-		f.Add(randomMessage(r))
+		f.Add(w.random(r))
 	}
+	f.Add([]byte("\x0a\x01t\x1a\x03\x0a"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		sameEncode(t, in)
+		sameAnswer(t, w, in)
 	})
 }
 
