@@ -151,7 +151,7 @@ func Route(req *RouteRequest) (*Routes, error) {
 	if err := checkTopic(req.Topic); err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(req.Seed, req.Seed^0x9e3779b97f4a7c15))
+	rng := routeRand(req.Seed)
 	out := &Routes{ContentType: ContentType, Targets: []Target{}}
 	// A registry may list one queue group in several entries; group them by version.
 	groups := map[string][]abi.Node{}
@@ -184,6 +184,11 @@ func Route(req *RouteRequest) (*Routes, error) {
 		}
 	}
 	return out, nil
+}
+
+// routeRand is the random source of a route's picks: the same seed, the same picks.
+func routeRand(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
 func target(n abi.Node) Target {

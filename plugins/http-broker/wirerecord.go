@@ -14,8 +14,8 @@ import (
 // RouteWire is Route on a BrokerRouteRequest record (abi/broker.md), answering with the
 // BrokerRoutes record appended to dst, as component.HandleBroker does for "route", but
 // without decoding the record into services, nodes and metadata maps: in the Wasm plugin
-// those allocations cost most of a route (RATIONALE.md, "The broker module routes from the
-// wire form"). It reads every field Route's decoder reads, so it finds the same faults; for
+// those allocations cost most of a route (RATIONALE.md, "The broker module reads its records
+// where they lie"). It reads every field Route's decoder reads, so it finds the same faults; for
 // a record that is not well formed it reports ok false and leaves the answer, with its
 // error, to component.HandleBroker. A well-formed record gets Route's answer, byte for byte.
 func RouteWire(dst, in []byte) (out []byte, ok bool, err error) {
@@ -62,7 +62,7 @@ func RouteWire(dst, in []byte) (out []byte, ok bool, err error) {
 		chosen := group
 		if string(v) != BroadcastVersion {
 			if rng == nil {
-				rng = rand.New(rand.NewPCG(r.seed, r.seed^0x9e3779b97f4a7c15))
+				rng = routeRand(r.seed)
 			}
 			i := rng.IntN(len(group))
 			chosen = group[i : i+1]
