@@ -14,14 +14,10 @@ if [ -x bin/tools/consul ]; then
 	exit 0
 fi
 mkdir -p bin/tools
-# The tests need the agent's behaviour, not its speed: built without optimisation, inlining
-# and debug information, it compiles in about three quarters of the time (277 s against 369 s
-# from an empty build cache on two cores).
-flags=(-trimpath -gcflags='all=-N -l' -ldflags='-s -w')
 # A build is kept in the user's cache folder, under a key of what it is built from (the
-# pinned module versions, the Go version and the flags), so that a fresh checkout copies it
-# instead of linking it again.
-key=$(cat tools/consul/go.mod tools/consul/go.sum <(go version) <(echo "${flags[@]}") | sha256sum | cut -c1-16)
+# pinned module versions and the Go version), so that a fresh checkout copies it instead of
+# linking it again.
+key=$(cat tools/consul/go.mod tools/consul/go.sum <(go version) | sha256sum | cut -c1-16)
 cached="${XDG_CACHE_HOME:-$HOME/.cache}/microhost/tools/consul-$key"
 if [ -x "$cached" ]; then
 	cp "$cached" bin/tools/consul
@@ -29,7 +25,7 @@ if [ -x "$cached" ]; then
 else
 	echo "consul: building bin/tools/consul from tools/consul (a few minutes the first time)"
 	# A line every 30 s while it builds; the compiler's output goes to bin/deps-logs/consul.log.
-	quietly consul go -C tools/consul build "${flags[@]}" -o ../../bin/tools/consul github.com/hashicorp/consul
+	quietly consul go -C tools/consul build -trimpath -o ../../bin/tools/consul github.com/hashicorp/consul
 	# Kept builds of other keys are stale: each is about 150 MB.
 	mkdir -p "$(dirname "$cached")" && rm -f "$(dirname "$cached")"/consul-* &&
 		cp bin/tools/consul "$cached.tmp.$$" && mv "$cached.tmp.$$" "$cached" || rm -f "$cached.tmp.$$"
