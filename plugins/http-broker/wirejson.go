@@ -8,6 +8,7 @@ package httpbroker
 import (
 	"encoding/base64"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strconv"
@@ -18,8 +19,13 @@ import (
 // appendWire appends the delivery body of header and body: Go Micro's broker.Message as
 // json.Marshal writes it, struct{Header map[string]string; Body []byte}.
 func appendWire(dst []byte, header map[string]string, body []byte) []byte {
+	return appendWireOf(dst, func(dst []byte) []byte { return appendHeader(dst, header) }, body)
+}
+
+// appendWireOf appends a delivery body whose header appendHeader appends.
+func appendWireOf(dst []byte, appendHeader func([]byte) []byte, body []byte) []byte {
 	dst = append(dst, `{"Header":`...)
-	dst = appendHeader(dst, header)
+	dst = appendHeader(dst)
 	dst = append(dst, `,"Body":`...)
 	dst = appendBytes(dst, body)
 	return append(dst, '}')
@@ -31,14 +37,28 @@ func appendHeader(dst []byte, h map[string]string) []byte {
 	if h == nil {
 		return append(dst, "null"...)
 	}
+	return appendStringObject(dst, func(yield func(k, v string) bool) {
+		for _, k := range slices.Sorted(maps.Keys(h)) {
+			if !yield(k, h[k]) {
+				return
+			}
+		}
+	})
+}
+
+// appendStringObject appends the members members yields, in that order, as a JSON object of
+// strings, escaped as json.Marshal escapes them.
+func appendStringObject(dst []byte, members iter.Seq2[string, string]) []byte {
 	dst = append(dst, '{')
-	for i, k := range slices.Sorted(maps.Keys(h)) {
-		if i > 0 {
+	first := true
+	for k, v := range members {
+		if !first {
 			dst = append(dst, ',')
 		}
+		first = false
 		dst = jsoncodec.AppendMarshaledString(dst, k)
 		dst = append(dst, ':')
-		dst = jsoncodec.AppendMarshaledString(dst, h[k])
+		dst = jsoncodec.AppendMarshaledString(dst, v)
 	}
 	return append(dst, '}')
 }

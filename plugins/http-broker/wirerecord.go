@@ -2,13 +2,12 @@ package httpbroker
 
 import (
 	"bytes"
-	"encoding/base64"
 	"math/rand/v2"
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
-	jsoncodec "github.com/microhost/microhost/plugins/json-codec"
+	"github.com/microhost/microhost/host/component"
 )
 
 // RouteWire is Route on a BrokerRouteRequest record (abi/broker.md), answering with the
@@ -124,31 +123,7 @@ func (r *wireRoute) readService(b []byte) bool {
 		case 2:
 			version = v
 		case 3:
-			var n wireNode
-			var broker []byte
-			ok := eachWireField(v, func(num protowire.Number, typ protowire.Type, v []byte) bool {
-				if typ != protowire.BytesType {
-					return true
-				}
-				switch num {
-				case 1:
-					n.id = v
-				case 2:
-					n.address = v
-				case 3:
-					return readWireEntry(v, func(k, v []byte) {
-						switch string(k) {
-						case MetaBroker:
-							broker = v
-						case MetaTopic:
-							n.topic = v
-						case MetaSecure:
-							n.secure = v
-						}
-					})
-				}
-				return true
-			})
+			n, broker, ok := readWireNode(v)
 			if ok && string(broker) == "http" && len(n.address) > 0 {
 				r.nodes = append(r.nodes, n)
 			}
@@ -164,6 +139,35 @@ func (r *wireRoute) readService(b []byte) bool {
 		r.nodes[i].version = version
 	}
 	return true
+}
+
+// readWireNode reads one node record: its id, address and the metadata Route looks at,
+// the broker's name apart.
+func readWireNode(b []byte) (n wireNode, broker []byte, ok bool) {
+	ok = eachWireField(b, func(num protowire.Number, typ protowire.Type, v []byte) bool {
+		if typ != protowire.BytesType {
+			return true
+		}
+		switch num {
+		case 1:
+			n.id = v
+		case 2:
+			n.address = v
+		case 3:
+			return readWireEntry(v, func(k, v []byte) {
+				switch string(k) {
+				case MetaBroker:
+					broker = v
+				case MetaTopic:
+					n.topic = v
+				case MetaSecure:
+					n.secure = v
+				}
+			})
+		}
+		return true
+	})
+	return n, broker, ok
 }
 
 // readWireEntry reads a map<string, string> entry and passes its key and value (empty when
@@ -223,8 +227,7 @@ func appendWireTarget(dst []byte, n wireNode) []byte {
 		scheme = "https"
 	}
 	if !plainInURL(n.address, true) || !plainInURL(n.id, false) {
-		t := targetOf(string(n.id), string(n.address), scheme == "https")
-		return appendWireTargetOf(dst, t.ID, t.Address, t.URL)
+		return component.AppendBrokerRoutes(dst, &Routes{Targets: []Target{targetOf(string(n.id), string(n.address), scheme == "https")}})
 	}
 	urlLen := len(scheme) + len("://") + len(n.address) + len("/?id=") + len(n.id)
 	size := wireBytesLen(1, len(n.id)) + wireBytesLen(2, len(n.address)) + wireBytesLen(3, urlLen)
@@ -268,26 +271,6 @@ func wireBytesLen(num protowire.Number, n int) int {
 	return protowire.SizeTag(num) + protowire.SizeBytes(n)
 }
 
-// appendWireTargetOf appends a target of strings, as component.AppendBrokerRoutes does.
-func appendWireTargetOf(dst []byte, id, address, url string) []byte {
-	size := wireStringLen(1, id) + wireStringLen(2, address) + wireStringLen(3, url)
-	dst = protowire.AppendTag(dst, 2, protowire.BytesType)
-	dst = protowire.AppendVarint(dst, uint64(size))
-	dst = appendWireString(dst, 1, id)
-	dst = appendWireString(dst, 2, address)
-	return appendWireString(dst, 3, url)
-}
-
-func wireStringLen(num protowire.Number, s string) int { return wireBytesLen(num, len(s)) }
-
-func appendWireString(dst []byte, num protowire.Number, s string) []byte {
-	if s == "" {
-		return dst
-	}
-	dst = protowire.AppendTag(dst, num, protowire.BytesType)
-	return protowire.AppendString(dst, s)
-}
-
 // EncodeWire is Encode on a BrokerMessage record, answering with the BrokerEncoded record
 // appended to dst, as component.HandleBroker does for "encode", without decoding the header
 // into a map: the broker module's encode. Like RouteWire, it leaves a record that is not
@@ -321,29 +304,22 @@ func EncodeWire(dst, in []byte) (out []byte, ok bool, err error) {
 	// topic, in the order of the keys.
 	pairs = append(pairs, wirePair{[]byte(HeaderTopic), topic})
 	slices.SortStableFunc(pairs, func(a, b wirePair) int { return bytes.Compare(a.k, b.k) })
-	size := len(`{"Header":{},"Body":""}`) + base64.StdEncoding.EncodedLen(len(body))
-	for _, p := range pairs {
-		size += len(p.k) + len(p.v) + len(`"":"",`)
-	}
-	wire := make([]byte, 0, size)
-	wire = append(wire, `{"Header":{`...)
-	for i, p := range pairs {
-		if i+1 < len(pairs) && bytes.Equal(p.k, pairs[i+1].k) {
-			continue // a later value of the key counts
-		}
-		if len(wire) > len(`{"Header":{`) {
-			wire = append(wire, ',')
-		}
-		wire = jsoncodec.AppendMarshaledString(wire, string(p.k))
-		wire = append(wire, ':')
-		wire = jsoncodec.AppendMarshaledString(wire, string(p.v))
-	}
-	wire = append(wire, `},"Body":`...)
 	if len(body) == 0 {
 		body = nil
 	}
-	wire = appendBytes(wire, body)
-	wire = append(wire, '}')
+	// The record holds every key, value and body byte; base64 adds a third to the body.
+	wire := appendWireOf(make([]byte, 0, len(in)+len(in)/3+32), func(dst []byte) []byte {
+		return appendStringObject(dst, func(yield func(k, v string) bool) {
+			for i, p := range pairs {
+				if i+1 < len(pairs) && bytes.Equal(p.k, pairs[i+1].k) {
+					continue // a later value of the key counts
+				}
+				if !yield(string(p.k), string(p.v)) {
+					return
+				}
+			}
+		})
+	}, body)
 	out = protowire.AppendTag(dst, 1, protowire.BytesType)
 	return protowire.AppendBytes(out, wire), true, nil
 }
