@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/microhost/microhost/internal/guestbuild"
 	"github.com/microhost/microhost/internal/logbuffer"
 	"github.com/microhost/microhost/internal/wasmcomponent"
 )
@@ -56,7 +57,7 @@ func TestLiveSwapReleasesOldModules(t *testing.T) {
 	}
 	greeter, err := os.ReadFile(filepath.Join(pluginDir, "greeter.wasm"))
 	require.NoError(t, err)
-	builds := [][]byte{rebuild(greeter, 1), greeter}
+	builds := [][]byte{guestbuild.Variant(greeter, 1), greeter}
 	precompile(t, builds[0])
 	dir := t.TempDir()
 	file := filepath.Join(dir, "swapper.wasm")

@@ -26,17 +26,6 @@ import (
 	"github.com/microhost/microhost/internal/wasmcomponent"
 )
 
-// rebuild returns wasm with a custom section appended: another build of the same module,
-// with another digest and the same behaviour.
-func rebuild(wasm []byte, n int) []byte {
-	name := "microhost-test-build"
-	payload := fmt.Sprintf("%d", n)
-	out := append([]byte{}, wasm...)
-	out = append(out, 0, byte(1+len(name)+len(payload)), byte(len(name)))
-	out = append(out, name...)
-	return append(out, payload...)
-}
-
 // precompile puts wasm in the shared compilation cache, so that the swaps under load measure
 // the swap, not a cold compile on a busy machine.
 func precompile(t *testing.T, wasm []byte) {
@@ -78,8 +67,9 @@ func TestLiveSwapComponentsUnderLoad(t *testing.T) {
 		require.NoError(t, err)
 		builds[kind] = b
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name+".wasm"), b, 0o644))
-		precompile(t, rebuild(b, 1))
-		precompile(t, rebuild(b, 2))
+		for n := 1; n <= guestbuild.SwapVariants; n++ {
+			precompile(t, guestbuild.Variant(b, n))
+		}
 	}
 	cat := stockCatalogue(t)
 	for kind, name := range plugins {
@@ -258,7 +248,7 @@ module = "greeter"
 		file := filepath.Join(dir, plugins[kind]+".wasm")
 		// From the twin to a build, to another, back, to the other again, back to the twin.
 		stock := builds[kind]
-		one, two := rebuild(stock, 1), rebuild(stock, 2)
+		one, two := guestbuild.Variant(stock, 1), guestbuild.Variant(stock, 2)
 		for i, b := range [][]byte{one, two, one, two, stock} {
 			replace(t, file, b)
 			want := wasmcomponent.Digest(b)

@@ -180,3 +180,20 @@ func copyFile(src, dst string) error {
 	}
 	return out.Close()
 }
+
+// SwapVariants is how many variants (see Variant) of each stock plugin the swap tests load:
+// variants 1 to SwapVariants, which the suite's warm-up compiles ahead.
+const SwapVariants = 2
+
+// Variant returns wasm with a custom section named microhost-test-build, holding n, appended:
+// another build of the same module, with another digest and the same behaviour, for the
+// tests that swap one build of a module for another.
+func Variant(wasm []byte, n int) []byte {
+	name := "microhost-test-build"
+	payload := fmt.Sprint(n)
+	out := make([]byte, 0, len(wasm)+3+len(name)+len(payload))
+	out = append(out, wasm...)
+	out = append(out, 0, byte(1+len(name)+len(payload)), byte(len(name)))
+	out = append(out, name...)
+	return append(out, payload...)
+}

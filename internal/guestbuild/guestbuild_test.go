@@ -3,6 +3,7 @@ package guestbuild
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -144,4 +145,22 @@ func buildTwice(t *testing.T, cache string, build func() (string, error)) ([]byt
 	require.NoError(t, err)
 	assert.Equal(t, "from the cache", string(got))
 	return built, entries[0], out2
+}
+
+// TestVariant: a variant is the module with one well-formed custom section appended, and
+// each n gives another digest.
+func TestVariant(t *testing.T) {
+	wasm := []byte("\x00asm\x01\x00\x00\x00")
+	one, two := Variant(wasm, 1), Variant(wasm, 2)
+	assert.NotEqual(t, one, two)
+	for n, v := range map[int][]byte{1: one, 2: two, 12: Variant(wasm, 12)} {
+		require.True(t, len(v) > len(wasm) && string(v[:len(wasm)]) == string(wasm), "variant %d starts with the module", n)
+		sec := v[len(wasm):]
+		assert.Equal(t, byte(0), sec[0], "a custom section")
+		require.Equal(t, int(sec[1]), len(sec)-2, "its size is the rest")
+		name := sec[3 : 3+int(sec[2])]
+		assert.Equal(t, "microhost-test-build", string(name))
+		assert.Equal(t, fmt.Sprint(n), string(sec[3+len(name):]))
+	}
+	assert.Equal(t, "\x00asm\x01\x00\x00\x00", string(wasm), "the module is left alone")
 }

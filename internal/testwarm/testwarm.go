@@ -2,7 +2,7 @@
 // its TestWarm builds every Go guest package of the repository (the handlers, the stock
 // plugins' wasm packages and the guests under testdata folders) through the test build
 // cache, and compiles each into the default compilation cache, with and without deadline
-// checks.
+// checks; and the variants of the stock plugins that the swap tests load.
 //
 // The suite runs under the race detector, which slows wazero's compiler about sixfold (a
 // 3.5 MB Go module: 12 s instead of 2 s), and its packages would each compile the same new
@@ -90,7 +90,8 @@ func run(ctx context.Context) error {
 	return nil
 }
 
-// warm builds pkg into dir and compiles it with and without deadline checks.
+// warm builds pkg into dir and compiles it with and without deadline checks; a stock
+// plugin's variants too (guestbuild.Variant), which the swap tests load.
 func warm(ctx context.Context, rt *host.Runtime, pkg, dir string) error {
 	path, err := guestbuild.Go(ctx, pkg, dir)
 	if err != nil {
@@ -100,16 +101,31 @@ func warm(ctx context.Context, rt *host.Runtime, pkg, dir string) error {
 	if err != nil {
 		return err
 	}
-	for _, interrupt := range []bool{true, false} {
-		m, err := rt.LoadBytes(ctx, path, wasm, host.ModuleOptions{PoolSize: 1, InterruptOnDeadline: interrupt})
-		if err != nil {
-			// The code is compiled, and cached, before the module's checks or start-up can
-			// refuse it: a guest the tests load only to see it refused is warm too.
-			continue
+	builds := [][]byte{wasm}
+	if isStockPlugin(pkg) {
+		for n := 1; n <= guestbuild.SwapVariants; n++ {
+			builds = append(builds, guestbuild.Variant(wasm, n))
 		}
-		_ = m.Close(ctx)
+	}
+	for _, b := range builds {
+		for _, interrupt := range []bool{true, false} {
+			m, err := rt.LoadBytes(ctx, path, b, host.ModuleOptions{PoolSize: 1, InterruptOnDeadline: interrupt})
+			if err != nil {
+				// The code is compiled, and cached, before the module's checks or start-up
+				// can refuse it: a guest the tests load only to see it refused is warm too.
+				continue
+			}
+			_ = m.Close(ctx)
+		}
 	}
 	return nil
+}
+
+// isStockPlugin reports whether pkg is a stock plugin's module, ./plugins/<name>/wasm.
+func isStockPlugin(pkg string) bool {
+	rest, ok := strings.CutPrefix(pkg, "./plugins/")
+	name, ok2 := strings.CutSuffix(rest, "/wasm")
+	return ok && ok2 && name != "" && !strings.Contains(name, "/")
 }
 
 // guestPackages lists, relative to root as "./dir", the Go guest packages: the folders of

@@ -39,3 +39,19 @@ func TestWarm(t *testing.T) {
 	}
 	require.NoError(t, run(context.Background()))
 }
+
+// TestIsStockPlugin: the stock plugins' modules, whose variants the swap tests load, are the
+// packages ./plugins/<name>/wasm, and no others.
+func TestIsStockPlugin(t *testing.T) {
+	for pkg, want := range map[string]bool{
+		"./plugins/json-codec/wasm":              true,
+		"./plugins/local-registry/wasm":          true,
+		"./plugins/wasm":                         false,
+		"./plugins/a/b/wasm":                     false,
+		"./handlers/greeter":                     false,
+		"./plugins/json-codec":                   false,
+		"./host/service/testdata/plugins/x/wasm": false,
+	} {
+		assert.Equal(t, want, isStockPlugin(pkg), pkg)
+	}
+}
