@@ -15,6 +15,7 @@
 package httpbroker
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"net/url"
@@ -188,8 +189,11 @@ func Route(req *RouteRequest) (*Routes, error) {
 
 // routeRand is the random source of a route's picks: the same seed, the same picks.
 func routeRand(seed uint64) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	return rand.New(rand.NewPCG(routeSeeds(seed)))
 }
+
+// routeSeeds are the two seeds of the PCG source of a route whose request's seed is seed.
+func routeSeeds(seed uint64) (uint64, uint64) { return seed, seed ^ 0x9e3779b97f4a7c15 }
 
 func target(n abi.Node) Target {
 	return targetOf(n.ID, n.Address, n.Metadata[MetaSecure] == "true")
@@ -203,6 +207,15 @@ func targetOf(id, address string, secure bool) Target {
 	}
 	u := url.URL{Scheme: scheme, Host: address, Path: Path, RawQuery: url.Values{"id": {id}}.Encode()}
 	return Target{ID: id, Address: address, URL: u.String()}
+}
+
+// checkWireTopic is checkTopic of a topic's bytes, which it converts to a string only to
+// word an error.
+func checkWireTopic(topic []byte) error {
+	if len(topic) == 0 || len(topic) > 1024 || bytes.ContainsAny(topic, " \t\r\n\x00") {
+		return checkTopic(string(topic))
+	}
+	return nil
 }
 
 func checkTopic(topic string) error {

@@ -19,13 +19,15 @@ import (
 // appendWire appends the delivery body of header and body: Go Micro's broker.Message as
 // json.Marshal writes it, struct{Header map[string]string; Body []byte}.
 func appendWire(dst []byte, header map[string]string, body []byte) []byte {
-	return appendWireOf(dst, func(dst []byte) []byte { return appendHeader(dst, header) }, body)
+	dst = appendHeader(append(dst, wireHead...), header)
+	return appendWireTail(dst, body)
 }
 
-// appendWireOf appends a delivery body whose header appendHeader appends.
-func appendWireOf(dst []byte, appendHeader func([]byte) []byte, body []byte) []byte {
-	dst = append(dst, `{"Header":`...)
-	dst = appendHeader(dst)
+// wireHead opens a delivery body, before its header.
+const wireHead = `{"Header":`
+
+// appendWireTail closes a delivery body after its header: the body, and the end.
+func appendWireTail(dst, body []byte) []byte {
 	dst = append(dst, `,"Body":`...)
 	dst = appendBytes(dst, body)
 	return append(dst, '}')

@@ -2,11 +2,13 @@ package httpbroker
 
 import (
 	"bytes"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/microhost/microhost/abi/jsonstr"
 	"github.com/microhost/microhost/host/component"
 )
 
@@ -22,21 +24,20 @@ func RouteWire(dst, in []byte) (out []byte, ok bool, err error) {
 	// allocation costs more than the reading.
 	var nodeBuf, groupBuf [16]wireNode
 	var versionBuf [8][]byte
-	r := wireRoute{nodes: nodeBuf[:0]}
-	if !r.read(in) {
+	topicBytes, seed, all, ok := readWireRoute(in, nodeBuf[:0])
+	if !ok {
 		return dst, false, nil
 	}
-	topic := string(r.topic)
-	if err := checkTopic(topic); err != nil {
+	if err := checkWireTopic(topicBytes); err != nil {
 		return dst, true, err
 	}
 	// The nodes for the topic, grouped by version as Route groups them: each group in the
 	// order the record lists its nodes, then sorted by id with the same sort, so that among
 	// nodes of one id the same one is kept.
-	nodes := r.nodes[:0]
+	nodes := all[:0]
 	versions := versionBuf[:0]
-	for _, n := range r.nodes {
-		if bytes.Equal(n.topic, r.topic) {
+	for _, n := range all {
+		if bytes.Equal(n.topic, topicBytes) {
 			nodes = append(nodes, n)
 			if !slices.ContainsFunc(versions, func(v []byte) bool { return bytes.Equal(v, n.version) }) {
 				versions = append(versions, n.version)
@@ -44,7 +45,10 @@ func RouteWire(dst, in []byte) (out []byte, ok bool, err error) {
 		}
 	}
 	slices.SortFunc(versions, bytes.Compare)
-	var rng *rand.Rand // made at the first queue group: broadcast alone draws nothing
+	// Route's random source (routeRand), seeded at the first queue group: broadcast alone
+	// draws nothing.
+	var pcg rand.PCG
+	seeded := false
 	out = slices.Grow(dst, 64+len(in)/2)
 	out = protowire.AppendTag(out, 1, protowire.BytesType)
 	out = protowire.AppendString(out, ContentType)
@@ -60,10 +64,11 @@ func RouteWire(dst, in []byte) (out []byte, ok bool, err error) {
 		group = slices.CompactFunc(group, func(a, b wireNode) bool { return bytes.Equal(a.id, b.id) })
 		chosen := group
 		if string(v) != BroadcastVersion {
-			if rng == nil {
-				rng = routeRand(r.seed)
+			if !seeded {
+				pcg.Seed(routeSeeds(seed))
+				seeded = true
 			}
-			i := rng.IntN(len(group))
+			i := intN(&pcg, len(group))
 			chosen = group[i : i+1]
 		}
 		for _, n := range chosen {
@@ -73,6 +78,23 @@ func RouteWire(dst, in []byte) (out []byte, ok bool, err error) {
 	return out, true, nil
 }
 
+// intN is rand.New(src).IntN(n), n > 0, drawing from src as it does (Lemire's method: the
+// high word of a draw times n, drawn again in the rare case the low word shows a bias), with
+// no Rand to allocate: the interface it holds its source in would move src to the heap.
+func intN(src *rand.PCG, n int) int {
+	m := uint64(n)
+	if m&(m-1) == 0 {
+		return int(src.Uint64() & (m - 1))
+	}
+	hi, lo := bits.Mul64(src.Uint64(), m)
+	if lo < m {
+		for bias := -m % m; lo < bias; {
+			hi, lo = bits.Mul64(src.Uint64(), m)
+		}
+	}
+	return int(hi)
+}
+
 // wireNode is a subscriber node as RouteWire reads it: slices of the record, and of its
 // metadata the values Route looks at (the last of each key; absent is empty, as in a map).
 type wireNode struct {
@@ -80,42 +102,42 @@ type wireNode struct {
 	topic, secure        []byte
 }
 
-// wireRoute is what RouteWire reads of a BrokerRouteRequest: the topic and seed (the last of
-// each), and the nodes of the HTTP broker's services with broker=http and an address.
-type wireRoute struct {
-	topic []byte
-	seed  uint64
-	nodes []wireNode
-}
-
-// read reads the record b, reporting false where component.UnmarshalBrokerRouteRequest
-// fails.
-func (r *wireRoute) read(b []byte) bool {
-	return eachWireField(b, func(num protowire.Number, typ protowire.Type, v []byte) bool {
+// readWireRoute reads what RouteWire needs of a BrokerRouteRequest record: the topic and
+// seed (the last of each), and, appended to nodes, the nodes of the HTTP broker's services
+// with broker=http and an address. It reports false where
+// component.UnmarshalBrokerRouteRequest fails. The nodes are passed and returned, not kept
+// in a struct behind a pointer, so that a caller's array stays on its stack.
+func readWireRoute(b []byte, nodes []wireNode) (topic []byte, seed uint64, _ []wireNode, ok bool) {
+	f := wireFields{b: b}
+	for num, typ, v, more := f.next(); more; num, typ, v, more = f.next() {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
-			r.topic = v
+			topic = v
 		case num == 2 && typ == protowire.VarintType:
 			x, n := protowire.ConsumeVarint(v)
 			if n < 0 {
-				return false
+				return nil, 0, nodes, false
 			}
-			r.seed = x
+			seed = x
 		case num == 3 && typ == protowire.BytesType:
-			return r.readService(v)
+			if nodes, ok = readWireService(v, nodes); !ok {
+				return nil, 0, nodes, false
+			}
 		}
-		return true
-	})
+	}
+	return topic, seed, nodes, !f.bad
 }
 
-// readService reads one service record, keeping its nodes when it is the HTTP broker's. The
-// name and version may follow the nodes, so they are judged once it is read.
-func (r *wireRoute) readService(b []byte) bool {
-	first := len(r.nodes)
+// readWireService reads one service record, appending its nodes to nodes when it is the
+// HTTP broker's. The name and version may follow the nodes, so they are judged once it is
+// read.
+func readWireService(b []byte, nodes []wireNode) ([]wireNode, bool) {
+	first := len(nodes)
 	var name, version []byte
-	ok := eachWireField(b, func(num protowire.Number, typ protowire.Type, v []byte) bool {
+	f := wireFields{b: b}
+	for num, typ, v, more := f.next(); more; num, typ, v, more = f.next() {
 		if typ != protowire.BytesType {
-			return true
+			continue
 		}
 		switch num {
 		case 1:
@@ -124,29 +146,30 @@ func (r *wireRoute) readService(b []byte) bool {
 			version = v
 		case 3:
 			n, broker, ok := readWireNode(v)
-			if ok && string(broker) == "http" && len(n.address) > 0 {
-				r.nodes = append(r.nodes, n)
+			if !ok {
+				return nodes[:first], false
 			}
-			return ok
+			if string(broker) == "http" && len(n.address) > 0 {
+				nodes = append(nodes, n)
+			}
 		}
-		return true
-	})
-	if !ok || string(name) != ServiceName {
-		r.nodes = r.nodes[:first]
-		return ok
 	}
-	for i := first; i < len(r.nodes); i++ {
-		r.nodes[i].version = version
+	if f.bad || string(name) != ServiceName {
+		return nodes[:first], !f.bad
 	}
-	return true
+	for i := first; i < len(nodes); i++ {
+		nodes[i].version = version
+	}
+	return nodes, true
 }
 
 // readWireNode reads one node record: its id, address and the metadata Route looks at,
 // the broker's name apart.
 func readWireNode(b []byte) (n wireNode, broker []byte, ok bool) {
-	ok = eachWireField(b, func(num protowire.Number, typ protowire.Type, v []byte) bool {
+	f := wireFields{b: b}
+	for num, typ, v, more := f.next(); more; num, typ, v, more = f.next() {
 		if typ != protowire.BytesType {
-			return true
+			continue
 		}
 		switch num {
 		case 1:
@@ -154,27 +177,27 @@ func readWireNode(b []byte) (n wireNode, broker []byte, ok bool) {
 		case 2:
 			n.address = v
 		case 3:
-			return readWireEntry(v, func(k, v []byte) {
-				switch string(k) {
-				case MetaBroker:
-					broker = v
-				case MetaTopic:
-					n.topic = v
-				case MetaSecure:
-					n.secure = v
-				}
-			})
+			key, value, ok := readWireEntry(v)
+			if !ok {
+				return n, nil, false
+			}
+			switch string(key) {
+			case MetaBroker:
+				broker = value
+			case MetaTopic:
+				n.topic = value
+			case MetaSecure:
+				n.secure = value
+			}
 		}
-		return true
-	})
-	return n, broker, ok
+	}
+	return n, broker, !f.bad
 }
 
-// readWireEntry reads a map<string, string> entry and passes its key and value (empty when
-// absent) to f.
-func readWireEntry(b []byte, f func(k, v []byte)) bool {
-	var k, v []byte
-	ok := eachWireField(b, func(num protowire.Number, typ protowire.Type, x []byte) bool {
+// readWireEntry reads a map<string, string> entry: its key and value, empty when absent.
+func readWireEntry(b []byte) (k, v []byte, ok bool) {
+	f := wireFields{b: b}
+	for num, typ, x, more := f.next(); more; num, typ, x, more = f.next() {
 		if typ == protowire.BytesType {
 			switch num {
 			case 1:
@@ -183,38 +206,39 @@ func readWireEntry(b []byte, f func(k, v []byte)) bool {
 				v = x
 			}
 		}
-		return true
-	})
-	if ok {
-		f(k, v)
 	}
-	return ok
+	return k, v, !f.bad
 }
 
-// eachWireField calls f with each field of the record b, as the host's record decoders walk
-// one, and reports false where they fail: a malformed tag or value, or f's false.
-func eachWireField(b []byte, f func(num protowire.Number, typ protowire.Type, v []byte) bool) bool {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return false
-		}
-		b = b[n:]
-		var v []byte
-		if typ == protowire.BytesType {
-			v, n = protowire.ConsumeBytes(b)
-		} else {
-			n = protowire.ConsumeFieldValue(num, typ, b)
-			if n >= 0 {
-				v = b[:n]
-			}
-		}
-		if n < 0 || !f(num, typ, v) {
-			return false
-		}
-		b = b[n:]
+// wireFields walks the fields of a record as the host's record decoders walk one.
+type wireFields struct {
+	b   []byte
+	bad bool // a malformed tag or value ended the walk
+}
+
+// next returns the record's next field, and false at its end or at a malformed tag or
+// value, which sets bad.
+func (f *wireFields) next() (num protowire.Number, typ protowire.Type, v []byte, ok bool) {
+	if len(f.b) == 0 {
+		return 0, 0, nil, false
 	}
-	return true
+	num, typ, n := protowire.ConsumeTag(f.b)
+	if n < 0 {
+		f.bad = true
+		return 0, 0, nil, false
+	}
+	b := f.b[n:]
+	if typ == protowire.BytesType {
+		v, n = protowire.ConsumeBytes(b)
+	} else if n = protowire.ConsumeFieldValue(num, typ, b); n >= 0 {
+		v = b[:n]
+	}
+	if n < 0 {
+		f.bad = true
+		return 0, 0, nil, false
+	}
+	f.b = b[n:]
+	return num, typ, v, true
 }
 
 // appendWireTarget appends the BrokerRoutes target of n (field 2), as
@@ -280,48 +304,96 @@ func EncodeWire(dst, in []byte) (out []byte, ok bool, err error) {
 	var pairBuf [16]wirePair
 	pairs := pairBuf[:0]
 	var topic, body []byte
-	ok = eachWireField(in, func(num protowire.Number, typ protowire.Type, v []byte) bool {
+	f := wireFields{b: in}
+	for num, typ, v, more := f.next(); more; num, typ, v, more = f.next() {
 		if typ != protowire.BytesType {
-			return true
+			continue
 		}
 		switch num {
 		case 1:
 			topic = v
 		case 2:
-			return readWireEntry(v, func(k, v []byte) { pairs = append(pairs, wirePair{k, v}) })
+			k, v, ok := readWireEntry(v)
+			if !ok {
+				return dst, false, nil
+			}
+			pairs = append(pairs, wirePair{k, v})
 		case 3:
 			body = v
 		}
-		return true
-	})
-	if !ok {
+	}
+	if f.bad {
 		return dst, false, nil
 	}
-	if err := checkTopic(string(topic)); err != nil {
+	if err := checkWireTopic(topic); err != nil {
 		return dst, true, err
 	}
 	// The header as Encode's map holds it: the last value of each key, with Micro-Topic the
-	// topic, in the order of the keys.
-	pairs = append(pairs, wirePair{[]byte(HeaderTopic), topic})
+	// topic (written at its place among the keys below), in the order of the keys.
 	slices.SortStableFunc(pairs, func(a, b wirePair) int { return bytes.Compare(a.k, b.k) })
 	if len(body) == 0 {
 		body = nil
 	}
+	// The delivery body is written in place after the record's tag, then moved to make room
+	// for its length where that takes more than the one byte reserved.
 	// The record holds every key, value and body byte; base64 adds a third to the body.
-	wire := appendWireOf(make([]byte, 0, len(in)+len(in)/3+32), func(dst []byte) []byte {
-		return appendStringObject(dst, func(yield func(k, v string) bool) {
-			for i, p := range pairs {
-				if i+1 < len(pairs) && bytes.Equal(p.k, pairs[i+1].k) {
-					continue // a later value of the key counts
-				}
-				if !yield(string(p.k), string(p.v)) {
-					return
-				}
-			}
-		})
-	}, body)
-	out = protowire.AppendTag(dst, 1, protowire.BytesType)
-	return protowire.AppendBytes(out, wire), true, nil
+	out = slices.Grow(dst, len(in)+len(in)/3+48)
+	out = protowire.AppendTag(out, 1, protowire.BytesType)
+	at := len(out) + 1
+	out = append(out, 0)
+	out = append(out, wireHead...)
+	out = append(out, '{')
+	topicAt := len(pairs) // the pair the topic is written before
+	for i, p := range pairs {
+		if string(p.k) > HeaderTopic {
+			topicAt = i
+			break
+		}
+	}
+	first := true
+	for i, p := range pairs {
+		if i == topicAt {
+			out = appendTopicMember(out, first, topic)
+			first = false
+		}
+		if string(p.k) == HeaderTopic || i+1 < len(pairs) && bytes.Equal(p.k, pairs[i+1].k) {
+			continue // the topic, or a later value of the key, counts
+		}
+		out = appendWireMember(out, first, p.k, p.v)
+		first = false
+	}
+	if topicAt == len(pairs) {
+		out = appendTopicMember(out, first, topic)
+	}
+	out = appendWireTail(append(out, '}'), body)
+	n := len(out) - at
+	if size := protowire.SizeVarint(uint64(n)); size > 1 {
+		out = slices.Grow(out, size-1)[:len(out)+size-1]
+		copy(out[at+size-1:], out[at:at+n])
+	}
+	protowire.AppendVarint(out[:at-1], uint64(n))
+	return out, true, nil
+}
+
+// appendWireMember appends the member k: v of a JSON object of strings, escaped as
+// json.Marshal escapes them, after a comma unless it is the object's first.
+func appendWireMember(dst []byte, first bool, k, v []byte) []byte {
+	if !first {
+		dst = append(dst, ',')
+	}
+	dst = jsonstr.AppendMarshaledBytes(dst, k)
+	dst = append(dst, ':')
+	return jsonstr.AppendMarshaledBytes(dst, v)
+}
+
+// appendTopicMember appends the Micro-Topic member of a delivery's header, whose value is
+// topic, after a comma unless it is the header's first.
+func appendTopicMember(dst []byte, first bool, topic []byte) []byte {
+	if !first {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"`+HeaderTopic+`":`...)
+	return jsonstr.AppendMarshaledBytes(dst, topic)
 }
 
 // wirePair is a header entry of a record: slices of it.

@@ -18,17 +18,22 @@ import (
 
 func init() {
 	c := guest.Component{Kind: abi.KindBroker, Name: httpbroker.Name}
+	// out holds the last answer of encode or route, and is written over by the next: the
+	// SDK hands an answer to the host, which copies it, before the call returns.
+	var out []byte
 	for _, op := range component.BrokerOps() {
 		c.Ops = append(c.Ops, guest.Op{Name: op, Do: func(in []byte) ([]byte, error) {
 			// Encode and route read the wire form, without building maps (EncodeWire,
 			// RouteWire); a record they leave alone gets the decoder's answer and error.
+			var ok bool
+			var err error
 			switch op {
 			case component.BrokerOpEncode:
-				if out, ok, err := httpbroker.EncodeWire(nil, in); ok {
+				if out, ok, err = httpbroker.EncodeWire(out[:0], in); ok {
 					return out, err
 				}
 			case component.BrokerOpRoute:
-				if out, ok, err := httpbroker.RouteWire(nil, in); ok {
+				if out, ok, err = httpbroker.RouteWire(out[:0], in); ok {
 					return out, err
 				}
 			}
