@@ -23,7 +23,8 @@ type Component struct {
 // Op is one operation of a component: its name, the metadata its descriptor entry carries
 // (a codec's content_types), and what it does with its input record. An error from Do that
 // is (or wraps) an *Error or an *abi.Error reaches the host with its code; any other error is
-// a 500.
+// a 500. The host copies the answer Do returns before the call ends, so Do may write the next
+// answer over the same storage.
 type Op struct {
 	Name     string
 	Metadata map[string]string

@@ -22,6 +22,12 @@ func AppendMarshaled(dst []byte, s string) []byte {
 	return appendQuoted(dst, s, true)
 }
 
+// AppendMarshaledBytes is AppendMarshaled of the text in s, without converting it to a
+// string first.
+func AppendMarshaledBytes(dst, s []byte) []byte {
+	return appendQuoted(dst, s, true)
+}
+
 func appendQuoted[S string | []byte](dst []byte, s S, marshal bool) []byte {
 	dst = append(dst, '"')
 	start := 0
