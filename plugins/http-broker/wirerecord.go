@@ -78,9 +78,10 @@ func RouteWire(dst, in []byte) (out []byte, ok bool, err error) {
 	return out, true, nil
 }
 
-// intN is rand.New(src).IntN(n), n > 0, drawing from src as it does (Lemire's method: the
-// high word of a draw times n, drawn again in the rare case the low word shows a bias), with
-// no Rand to allocate: the interface it holds its source in would move src to the heap.
+// intN is rand.New(src).IntN(n), n > 0, drawing from src as it does on a 64-bit platform,
+// Wasm among them (Lemire's method: the high word of a draw times n, drawn again in the rare
+// case the low word shows a bias), with no Rand to allocate: the interface it holds its
+// source in would move src to the heap.
 func intN(src *rand.PCG, n int) int {
 	m := uint64(n)
 	if m&(m-1) == 0 {
