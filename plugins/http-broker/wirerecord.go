@@ -28,7 +28,7 @@ func RouteWire(dst, in []byte) (out []byte, ok bool, err error) {
 	if !ok {
 		return dst, false, nil
 	}
-	if err := checkWireTopic(topicBytes); err != nil {
+	if err := checkTopic(topicBytes); err != nil {
 		return dst, true, err
 	}
 	// The nodes for the topic, grouped by version as Route groups them: each group in the
@@ -135,11 +135,8 @@ func readWireRoute(b []byte, nodes []wireNode) (topic []byte, seed uint64, _ []w
 func readWireService(b []byte, nodes []wireNode) ([]wireNode, bool) {
 	first := len(nodes)
 	var name, version []byte
-	f := wireFields{b: b}
-	for num, typ, v, more := f.next(); more; num, typ, v, more = f.next() {
-		if typ != protowire.BytesType {
-			continue
-		}
+	f := wireFields{b: b, bytesOnly: true}
+	for num, _, v, more := f.next(); more; num, _, v, more = f.next() {
 		switch num {
 		case 1:
 			name = v
@@ -167,11 +164,8 @@ func readWireService(b []byte, nodes []wireNode) ([]wireNode, bool) {
 // readWireNode reads one node record: its id, address and the metadata Route looks at,
 // the broker's name apart.
 func readWireNode(b []byte) (n wireNode, broker []byte, ok bool) {
-	f := wireFields{b: b}
-	for num, typ, v, more := f.next(); more; num, typ, v, more = f.next() {
-		if typ != protowire.BytesType {
-			continue
-		}
+	f := wireFields{b: b, bytesOnly: true}
+	for num, _, v, more := f.next(); more; num, _, v, more = f.next() {
 		switch num {
 		case 1:
 			n.id = v
@@ -197,15 +191,13 @@ func readWireNode(b []byte) (n wireNode, broker []byte, ok bool) {
 
 // readWireEntry reads a map<string, string> entry: its key and value, empty when absent.
 func readWireEntry(b []byte) (k, v []byte, ok bool) {
-	f := wireFields{b: b}
-	for num, typ, x, more := f.next(); more; num, typ, x, more = f.next() {
-		if typ == protowire.BytesType {
-			switch num {
-			case 1:
-				k = x
-			case 2:
-				v = x
-			}
+	f := wireFields{b: b, bytesOnly: true}
+	for num, _, x, more := f.next(); more; num, _, x, more = f.next() {
+		switch num {
+		case 1:
+			k = x
+		case 2:
+			v = x
 		}
 	}
 	return k, v, !f.bad
@@ -213,33 +205,37 @@ func readWireEntry(b []byte) (k, v []byte, ok bool) {
 
 // wireFields walks the fields of a record as the host's record decoders walk one.
 type wireFields struct {
-	b   []byte
-	bad bool // a malformed tag or value ended the walk
+	b []byte
+	// bytesOnly has next pass over the fields that are not length-delimited (every field
+	// the broker's records read is, but a route's seed).
+	bytesOnly bool
+	bad       bool // a malformed tag or value ended the walk
 }
 
 // next returns the record's next field, and false at its end or at a malformed tag or
 // value, which sets bad.
 func (f *wireFields) next() (num protowire.Number, typ protowire.Type, v []byte, ok bool) {
-	if len(f.b) == 0 {
-		return 0, 0, nil, false
+	for len(f.b) > 0 {
+		num, typ, n := protowire.ConsumeTag(f.b)
+		if n < 0 {
+			break
+		}
+		b := f.b[n:]
+		if typ == protowire.BytesType {
+			v, n = protowire.ConsumeBytes(b)
+		} else if n = protowire.ConsumeFieldValue(num, typ, b); n >= 0 {
+			v = b[:n]
+		}
+		if n < 0 {
+			break
+		}
+		f.b = b[n:]
+		if !f.bytesOnly || typ == protowire.BytesType {
+			return num, typ, v, true
+		}
 	}
-	num, typ, n := protowire.ConsumeTag(f.b)
-	if n < 0 {
-		f.bad = true
-		return 0, 0, nil, false
-	}
-	b := f.b[n:]
-	if typ == protowire.BytesType {
-		v, n = protowire.ConsumeBytes(b)
-	} else if n = protowire.ConsumeFieldValue(num, typ, b); n >= 0 {
-		v = b[:n]
-	}
-	if n < 0 {
-		f.bad = true
-		return 0, 0, nil, false
-	}
-	f.b = b[n:]
-	return num, typ, v, true
+	f.bad = len(f.b) > 0
+	return 0, 0, nil, false
 }
 
 // appendWireTarget appends the BrokerRoutes target of n (field 2), as
@@ -305,11 +301,8 @@ func EncodeWire(dst, in []byte) (out []byte, ok bool, err error) {
 	var pairBuf [16]wirePair
 	pairs := pairBuf[:0]
 	var topic, body []byte
-	f := wireFields{b: in}
-	for num, typ, v, more := f.next(); more; num, typ, v, more = f.next() {
-		if typ != protowire.BytesType {
-			continue
-		}
+	f := wireFields{b: in, bytesOnly: true}
+	for num, _, v, more := f.next(); more; num, _, v, more = f.next() {
 		switch num {
 		case 1:
 			topic = v
@@ -326,7 +319,7 @@ func EncodeWire(dst, in []byte) (out []byte, ok bool, err error) {
 	if f.bad {
 		return dst, false, nil
 	}
-	if err := checkWireTopic(topic); err != nil {
+	if err := checkTopic(topic); err != nil {
 		return dst, true, err
 	}
 	// The header as Encode's map holds it: the last value of each key, with Micro-Topic the
