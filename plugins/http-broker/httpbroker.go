@@ -15,7 +15,6 @@
 package httpbroker
 
 import (
-	"bytes"
 	"context"
 	"math/rand/v2"
 	"net/url"
@@ -209,23 +208,21 @@ func targetOf(id, address string, secure bool) Target {
 	return Target{ID: id, Address: address, URL: u.String()}
 }
 
-// checkWireTopic is checkTopic of a topic's bytes, which it converts to a string only to
-// word an error.
-func checkWireTopic(topic []byte) error {
-	if len(topic) == 0 || len(topic) > 1024 || bytes.ContainsAny(topic, " \t\r\n\x00") {
-		return checkTopic(string(topic))
-	}
-	return nil
-}
-
-func checkTopic(topic string) error {
+// checkTopic refuses a topic that is empty, longer than 1024 bytes, or holds white space or
+// NUL. It takes the topic's bytes as well as a string, so that the broker module checks the
+// topic in its record without a copy.
+func checkTopic[T string | []byte](topic T) error {
 	switch {
-	case topic == "":
+	case len(topic) == 0:
 		return abi.NewError("", 400, "the topic is empty")
 	case len(topic) > 1024:
 		return abi.NewError("", 400, "the topic is longer than 1024 bytes")
-	case strings.ContainsAny(topic, " \t\r\n\x00"):
-		return abi.NewError("", 400, "topic %q contains white space or NUL", topic)
+	}
+	for i := range len(topic) {
+		switch topic[i] {
+		case ' ', '\t', '\r', '\n', 0:
+			return abi.NewError("", 400, "topic %q contains white space or NUL", topic)
+		}
 	}
 	return nil
 }

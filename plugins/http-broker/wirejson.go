@@ -8,7 +8,6 @@ package httpbroker
 import (
 	"encoding/base64"
 	"fmt"
-	"iter"
 	"maps"
 	"slices"
 	"strconv"
@@ -39,28 +38,14 @@ func appendHeader(dst []byte, h map[string]string) []byte {
 	if h == nil {
 		return append(dst, "null"...)
 	}
-	return appendStringObject(dst, func(yield func(k, v string) bool) {
-		for _, k := range slices.Sorted(maps.Keys(h)) {
-			if !yield(k, h[k]) {
-				return
-			}
-		}
-	})
-}
-
-// appendStringObject appends the members members yields, in that order, as a JSON object of
-// strings, escaped as json.Marshal escapes them.
-func appendStringObject(dst []byte, members iter.Seq2[string, string]) []byte {
 	dst = append(dst, '{')
-	first := true
-	for k, v := range members {
-		if !first {
+	for i, k := range slices.Sorted(maps.Keys(h)) {
+		if i > 0 {
 			dst = append(dst, ',')
 		}
-		first = false
 		dst = jsoncodec.AppendMarshaledString(dst, k)
 		dst = append(dst, ':')
-		dst = jsoncodec.AppendMarshaledString(dst, v)
+		dst = jsoncodec.AppendMarshaledString(dst, h[k])
 	}
 	return append(dst, '}')
 }
