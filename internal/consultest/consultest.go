@@ -51,6 +51,31 @@ func Binary() (string, error) {
 	}
 }
 
+// Version returns the major and minor version of the consul binary at bin, read from the
+// first line of `consul version` ("Consul v1.15.4").
+func Version(bin string) (major, minor int, err error) {
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s version: %w", bin, err)
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	v, ok := strings.CutPrefix(strings.TrimSpace(first), "Consul v")
+	if !ok {
+		return 0, 0, fmt.Errorf("%s version: unexpected first line %q", bin, first)
+	}
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return 0, 0, fmt.Errorf("%s version: no minor version in %q", bin, first)
+	}
+	if major, err = strconv.Atoi(parts[0]); err == nil {
+		minor, err = strconv.Atoi(parts[1])
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s version: %q: %w", bin, first, err)
+	}
+	return major, minor, nil
+}
+
 // Agent is a running Consul agent in dev mode.
 type Agent struct {
 	// Addr is the HTTP API's address, 127.0.0.1:port.
@@ -97,8 +122,17 @@ func Start(t testing.TB) *Agent {
 		"-serf-wan-port", strconv.Itoa(ports[2]),
 		"-server-port", strconv.Itoa(ports[3]),
 		"-grpc-port", strconv.Itoa(ports[4]),
-		"-grpc-tls-port=-1", "-https-port=-1", "-dns-port=-1",
+		"-https-port=-1", "-dns-port=-1",
 		"-log-level", "info",
+	}
+	major, minor, err := Version(bin)
+	if err != nil {
+		t.Fatalf("consultest: %v", err)
+	}
+	if major > 1 || minor >= 14 {
+		// From 1.14 a dev agent also serves gRPC over TLS on a fixed port (8503), which two
+		// agents at once would both take. Older agents have neither the port nor the flag.
+		a.args = append(a.args, "-grpc-tls-port=-1")
 	}
 	t.Cleanup(func() {
 		a.Stop(t)
