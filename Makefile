@@ -17,7 +17,7 @@ WASMGO  := $(WASMENV) $(GO) build -trimpath -buildmode=c-shared
 # Go guest modules: every package under handlers/ written in Go, plus the Go plugins.
 GO_HANDLERS := $(patsubst handlers/%/,%,$(dir $(wildcard handlers/*/main.go)))
 
-.PHONY: all build microhost wasm wasm-go wasm-c wasm-as wasm-wat wasm-rust wasm-rust-plugins wasm-plugins generate run test test-memory test-interop test-short deps bench lint clean
+.PHONY: all build microhost wasm wasm-go wasm-c wasm-as wasm-wat wasm-rust wasm-rust-plugins wasm-plugins generate run test test-warm test-memory test-interop test-short deps bench lint clean
 
 all: build
 
@@ -138,13 +138,17 @@ deps:
 # interop tests, side by side, each one's output kept together.
 TEST_P := $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1 )))
 
-# testwarm first builds the Go guest modules and compiles them into the compilation cache
+# test-warm first builds the Go guest modules and compiles them into the compilation cache
 # without the race detector, which slows wazero's compiler sixfold: after a change to the SDK
 # or a stock plugin, the suite then starts with warm caches (it only checks them otherwise).
-test: deps
-	MICROHOST_TESTWARM=1 $(GO) test -count=1 -run '^TestWarm$$' -v ./internal/testwarm
+# It needs only Go, so it runs beside deps, which mostly waits on downloads and dpkg.
+test:
+	@$(MAKE) --no-print-directory -j2 deps test-warm
 	$(GO) test -race -count=1 -timeout 50m -p $(TEST_P) ./...
 	@$(MAKE) --no-print-directory -j2 -Otarget test-memory test-interop
+
+test-warm:
+	MICROHOST_TESTWARM=1 $(GO) test -count=1 -run '^TestWarm$$' -v ./internal/testwarm
 
 test-memory:
 	$(GO) test -count=1 -run 'TestLiveSwapReleasesOldModules' ./host/service/
