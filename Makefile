@@ -142,9 +142,10 @@ TEST_P := $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) 
 # without the race detector, which slows wazero's compiler sixfold: after a change to the SDK
 # or a stock plugin, the suite then starts with warm caches (it only checks them otherwise).
 # It needs only Go, so it runs beside deps, which mostly waits on downloads and dpkg.
+# The suite leaves vet to `make lint`, which runs every analyzer where go test runs a few.
 test:
 	@$(MAKE) --no-print-directory -j2 deps test-warm
-	$(GO) test -race -count=1 -timeout 50m -p $(TEST_P) ./...
+	$(GO) test -race -count=1 -vet=off -timeout 50m -p $(TEST_P) ./...
 	@$(MAKE) --no-print-directory -j2 -Otarget test-memory test-interop
 
 test-warm:
