@@ -22,7 +22,7 @@ func TestGuestPackages(t *testing.T) {
 	for _, want := range []string{
 		"./handlers/greeter", "./handlers/counter", "./plugins/json-codec/wasm",
 		"./plugins/local-registry/wasm", "./internal/host/testdata/testguest",
-		"./host/service/testdata/slowguest",
+		"./host/service/testdata/slowguest", firstBuild,
 	} {
 		assert.Contains(t, pkgs, want)
 	}
