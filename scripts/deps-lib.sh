@@ -45,11 +45,14 @@ as_root() {
 	fi
 }
 
-# apt_install PKG...: installs Debian packages quietly, updating the lists once per step.
+# apt_install PKG...: installs Debian packages quietly, updating the lists first once per run
+# of scripts/deps.sh (which sets DEPS_APT_STAMP; a step run alone updates them itself). An
+# update costs 5–15 s, most of it reading the lists.
 apt_install() {
-	if [ -z "${apt_updated:-}" ]; then
+	local stamp=${DEPS_APT_STAMP:-}
+	if [ -z "$stamp" ] || [ ! -e "$stamp" ]; then
 		quietly apt-update as_root apt-get update -qq
-		apt_updated=1
+		[ -z "$stamp" ] || : >"$stamp"
 	fi
 	quietly "apt-install-$1" as_root apt-get install -y -qq --no-install-recommends "$@"
 }
