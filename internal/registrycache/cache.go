@@ -69,6 +69,9 @@ type Cache struct {
 	entries map[string]*entry
 	// down is true while the registry is unreachable, so the outage is logged once.
 	down bool
+	// failures counts failed contacts. An answer to a call that began before the last
+	// failure is stale news: it does not end the outage.
+	failures uint64
 	// recovered is when the registry last came back or restarted.
 	recovered time.Time
 }
@@ -125,6 +128,7 @@ func (c *Cache) GetService(ctx context.Context, name string) ([]*abi.Service, er
 	}
 	e.lastUsed = now
 	have, svcs, fresh := e.have, e.services, now.Sub(e.fetched) < c.opts.TTL
+	since := c.failures
 	c.mu.Unlock()
 	if have && fresh {
 		return found(name, svcs)
@@ -132,9 +136,9 @@ func (c *Cache) GetService(ctx context.Context, name string) ([]*abi.Service, er
 	got, err := c.src.GetService(ctx, name)
 	switch {
 	case err == nil:
-		return found(name, c.store(name, e, got, false))
+		return found(name, c.store(name, e, got, false, since))
 	case errors.Is(err, abi.ErrServiceNotFound):
-		if kept := c.store(name, e, nil, false); len(kept) > 0 {
+		if kept := c.store(name, e, nil, false, since); len(kept) > 0 {
 			return kept, nil
 		}
 		return nil, err
@@ -155,12 +159,16 @@ func found(name string, svcs []*abi.Service) ([]*abi.Service, error) {
 
 // store replaces an entry's registrations, unless the answer is empty, the entry has nodes
 // and the registry recovered or restarted within the grace period. It marks the registry
-// reachable and returns the registrations the entry now holds.
-func (c *Cache) store(name string, e *entry, svcs []*abi.Service, restarted bool) []*abi.Service {
+// reachable, unless the call answered began before the last failure (since is the count of
+// failures when it began), and returns the registrations the entry now holds.
+func (c *Cache) store(name string, e *entry, svcs []*abi.Service, restarted bool, since uint64) []*abi.Service {
 	now := c.opts.Now()
 	c.mu.Lock()
-	recovered := c.down
-	c.down = false
+	recovered := false
+	if since == c.failures {
+		recovered = c.down
+		c.down = false
+	}
 	if recovered || restarted {
 		c.recovered = now
 	}
@@ -192,6 +200,7 @@ func (c *Cache) outage(err error) {
 	c.mu.Lock()
 	first := !c.down
 	c.down = true
+	c.failures++
 	c.mu.Unlock()
 	if first {
 		c.logger.Warn("registry unreachable; serving cached registrations", "err", err)
@@ -216,6 +225,7 @@ func (c *Cache) watch(name string, e *entry) {
 		if idle {
 			delete(c.entries, name)
 		}
+		since := c.failures
 		c.mu.Unlock()
 		if idle {
 			return
@@ -237,7 +247,7 @@ func (c *Cache) watch(name string, e *entry) {
 		retry = c.opts.RetryMin
 		restarted := index > 1 && next < index
 		index = next
-		c.store(name, e, svcs, restarted)
+		c.store(name, e, svcs, restarted, since)
 	}
 }
 

@@ -320,3 +320,58 @@ func TestEmptyAnswerAfterRecoveryKeepsNodes(t *testing.T) {
 	_, err = c.GetService(ctx, "greeter")
 	require.ErrorIs(t, err, abi.ErrServiceNotFound, "after the grace period an empty answer counts")
 }
+
+// gatedSource holds each GetService of a gated name until the test lets it go on, after
+// the source has answered.
+type gatedSource struct {
+	*memSource
+	gated   string
+	arrived chan struct{}
+	proceed chan struct{}
+}
+
+func (g *gatedSource) GetService(ctx context.Context, name string) ([]*abi.Service, error) {
+	svcs, err := g.memSource.GetService(ctx, name)
+	if name == g.gated {
+		g.arrived <- struct{}{}
+		<-g.proceed
+	}
+	return svcs, err
+}
+
+// An answer to a lookup that began before a failure does not end the outage: the registry
+// answered, then failed, and the late answer is no news of a recovery.
+func TestLateAnswerDoesNotEndTheOutage(t *testing.T) {
+	ctx := context.Background()
+	src := &gatedSource{memSource: newMemSource(), arrived: make(chan struct{}), proceed: make(chan struct{})}
+	src.set("greeter", "greeter-a")
+	src.set("other", "other-a")
+	var logs logBuffer
+	c := New(src, Options{
+		TTL:      time.Nanosecond, // every lookup also asks the source
+		RetryMin: time.Hour, RetryMax: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	defer c.Close()
+	_, err := c.GetService(ctx, "greeter")
+	require.NoError(t, err)
+
+	src.gated = "other"
+	late := make(chan error, 1)
+	go func() {
+		_, err := c.GetService(ctx, "other")
+		late <- err
+	}()
+	<-src.arrived // the source answered "other"; the answer is on its way
+	src.setDown(true)
+	_, err = c.GetService(ctx, "greeter")
+	require.NoError(t, err, "the last known nodes are served")
+	require.Equal(t, 1, logs.count("registry unreachable"))
+
+	close(src.proceed)
+	require.NoError(t, <-late)
+	assert.Zero(t, logs.count("registry reachable again"), "a late answer is not a recovery")
+	_, err = c.GetService(ctx, "greeter")
+	require.NoError(t, err)
+	assert.Equal(t, 1, logs.count("registry unreachable"), "the outage goes on, logged once")
+}
