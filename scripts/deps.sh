@@ -6,11 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # One line per step; each step's long commands log to bin/deps-logs, shown on failure.
 steps=(scripts/deps.d/*.sh)
-# The package lists are updated once per run, by the first step that installs a package.
-mkdir -p bin/deps-logs
-DEPS_APT_STAMP=$(mktemp bin/deps-logs/apt-updated.XXXXXX)
-rm -f "$DEPS_APT_STAMP"
-export DEPS_APT_STAMP
+# The package lists are updated once per run, by the first step that installs a package,
+# which then leaves this file.
+export DEPS_APT_STAMP=${DEPS_LOG_DIR:-bin/deps-logs}/apt-updated.$$
 trap 'rm -f "$DEPS_APT_STAMP"' EXIT
 n=0
 for step in "${steps[@]}"; do
