@@ -51,9 +51,9 @@ func Binary() (string, error) {
 	}
 }
 
-// Version returns the major and minor version of the consul binary at bin, read from the
+// agentVersion returns the major and minor version of the consul binary at bin, read from the
 // first line of `consul version` ("Consul v1.15.4").
-func Version(bin string) (major, minor int, err error) {
+func agentVersion(bin string) (major, minor int, err error) {
 	out, err := exec.Command(bin, "version").Output()
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s version: %w", bin, err)
@@ -125,7 +125,7 @@ func Start(t testing.TB) *Agent {
 		"-https-port=-1", "-dns-port=-1",
 		"-log-level", "info",
 	}
-	major, minor, err := Version(bin)
+	major, minor, err := agentVersion(bin)
 	if err != nil {
 		t.Fatalf("consultest: %v", err)
 	}
