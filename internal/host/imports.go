@@ -14,14 +14,9 @@ import (
 // instantiateHostModule defines ABI v1's host functions in rt. Every function finds the call
 // in progress through its context, checks each guest pointer against the guest's memory and
 // faults the call, never the host, when one is out of bounds.
-func instantiateHostModule(ctx context.Context, rt wazero.Runtime, out *outbound) error {
+func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(abi.ImportModule)
 	for name, fn := range hostFunctions {
-		sig := hostFunctionTypes[name]
-		b.NewFunctionBuilder().WithGoModuleFunction(fn, sig[0], sig[1]).Export(name)
-	}
-	// The outbound-HTTP functions are bound to the module's own grant (outbound.go).
-	for name, fn := range out.functions() {
 		sig := hostFunctionTypes[name]
 		b.NewFunctionBuilder().WithGoModuleFunction(fn, sig[0], sig[1]).Export(name)
 	}
@@ -45,6 +40,8 @@ var hostFunctions = map[string]api.GoModuleFunc{
 	abi.ImportCallResult:      callResult,
 	abi.ImportStreamSend:      streamSend,
 	abi.ImportStreamRecv:      streamRecv,
+	ImportHTTPRequest:         httpRequest,
+	ImportHTTPResponseRead:    httpResponseRead,
 }
 
 var hostFunctionTypes = map[string][2][]api.ValueType{

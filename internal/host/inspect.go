@@ -77,7 +77,7 @@ func (r *Runtime) Inspect(ctx context.Context, path string) (*Info, error) {
 	// compilation, which the load below then instantiates.
 	opts := ModuleOptions{PoolSize: 1, InterruptOnDeadline: true}.withDefaults()
 	sum, _ := digestOf(wasm)
-	c, err := r.compile(ctx, wasm, compileKey(sum, opts), opts)
+	c, hit, err := r.compiledCode(ctx, path, wasm, sum, opts)
 	if err != nil {
 		info.Refused = fmt.Errorf("load module %s: %w", path, err)
 		return info, nil
@@ -108,7 +108,7 @@ func (r *Runtime) Inspect(ctx context.Context, path string) (*Info, error) {
 
 	// Everything else Load checks (exports, imports, the descriptor, the initializer) is
 	// checked by loading it; a runaway initializer is stopped by the caller's deadline.
-	m, err := r.loadCompiled(ctx, path, c, sum, opts)
+	m, err := r.loadCompiled(ctx, path, c, hit, sum, opts)
 	if err != nil {
 		info.Refused = fmt.Errorf("load module %s: %w", path, err)
 		return info, nil

@@ -92,13 +92,13 @@ func TestCloseWaitsForCallsInFlight(t *testing.T) {
 		t.Fatal("the call in flight ended with the Close")
 	default:
 	}
-	_, err = m.rt.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
+	_, err = m.code.rt.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
 	require.NoError(t, err, "the module's runtime is kept while a call runs")
 
 	res := <-done
 	require.NoError(t, res.err)
 	assert.Equal(t, "slept", string(res.body))
-	_, err = m.rt.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
+	_, err = m.code.rt.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
 	require.Error(t, err, "the last call released the module's runtime")
 	assert.Zero(t, m.out.Load())
 	require.NoError(t, m.Close(ctx), "a second Close")
@@ -112,7 +112,7 @@ func TestCloseIdleModule(t *testing.T) {
 	_, err = m.Call(ctx, &Request{Endpoint: "Test.Noop"})
 	require.NoError(t, err)
 	require.NoError(t, m.Close(ctx))
-	_, err = m.rt.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
+	_, err = m.code.rt.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
 	require.Error(t, err)
 	_, err = m.Call(ctx, &Request{Endpoint: "Test.Noop"})
 	require.True(t, errors.Is(err, ErrModuleClosed), "%v", err)

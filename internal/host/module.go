@@ -30,12 +30,15 @@ import (
 // Module is a compiled, checked Wasm module with a bounded pool of warm instances. It is safe
 // for concurrent use; each call runs on an instance of its own.
 type Module struct {
-	path     string
-	name     string
-	desc     abi.Descriptor
-	opts     ModuleOptions
-	logger   *slog.Logger
-	rt       wazero.Runtime
+	path   string
+	name   string
+	desc   abi.Descriptor
+	opts   ModuleOptions
+	logger *slog.Logger
+	// code is the compilation the module's instances start from, which modules of the same
+	// bytes and settings share (codetable.go); codes holds it.
+	code     *compiled
+	codes    *codeTable
 	compiled wazero.CompiledModule
 	outbound *outbound
 	// startup bounds each start-up phase of an instance (Options.StartupTimeout).
@@ -105,23 +108,43 @@ func (r *Runtime) load(ctx context.Context, path string, wasm []byte, opts Modul
 		_ = pm.Close(ctx)
 	}
 
-	key := compileKey(sum, opts)
-	c, err := r.takePrecompiled(ctx, path, key, opts)
+	c, hit, err := r.compiledCode(ctx, path, wasm, sum, opts)
+	if err != nil {
+		return nil, err
+	}
+	return r.loadCompiled(ctx, path, c, hit, sum, opts)
+}
+
+// compiledCode returns the compilation of wasm, whose digest is sum, under opts (which have
+// their defaults), counted once more: the one in use by other modules, else the one
+// Precompile made, else a new one. hit reports whether the code was compiled before, by
+// this process or an earlier one. Release it with r.codes.release unless a Module took it.
+func (r *Runtime) compiledCode(ctx context.Context, path string, wasm []byte, sum [sha256.Size]byte, opts ModuleOptions) (c *compiled, hit bool, err error) {
+	key := codeKeyOf(sum, opts)
+	if c := r.codes.acquire(key); c != nil {
+		return c, true, nil
+	}
+	c, err = r.takePrecompiled(ctx, path, key.sum, opts)
 	if c == nil && err == nil {
-		c, err = r.compile(ctx, wasm, key, opts)
+		c, err = r.compile(ctx, wasm, key.sum, opts)
 	}
-	if c != nil {
-		return r.loadCompiled(ctx, path, c, sum, opts)
+	if err != nil {
+		return nil, false, err
 	}
-	return nil, err
+	got, err := r.codes.add(ctx, key, c)
+	if err != nil {
+		return nil, false, err
+	}
+	return got, got != c || c.hit, nil
 }
 
 // loadCompiled finishes the load of the module at path, whose digest is sum, from its
-// compiled code c; opts have their defaults. On error c's runtime is released.
-func (r *Runtime) loadCompiled(ctx context.Context, path string, c *compiled, sum [sha256.Size]byte, opts ModuleOptions) (*Module, error) {
+// compiled code c, which it counts as its own; opts have their defaults. On error c is
+// released.
+func (r *Runtime) loadCompiled(ctx context.Context, path string, c *compiled, hit bool, sum [sha256.Size]byte, opts ModuleOptions) (*Module, error) {
 	name := strings.TrimSuffix(filepath.Base(path), ".wasm")
-	m := &Module{path: path, name: name, opts: opts, logger: r.logger.With("module", name), rt: c.rt, startup: r.startup, liveMemories: &r.liveMemories}
-	m.compiled, m.cacheHit, m.digest = c.compiled, c.hit, hex.EncodeToString(sum[:])
+	m := &Module{path: path, name: name, opts: opts, logger: r.logger.With("module", name), code: c, codes: &r.codes, startup: r.startup, liveMemories: &r.liveMemories}
+	m.compiled, m.cacheHit, m.digest = c.compiled, hit, hex.EncodeToString(sum[:])
 	m, err := r.finishLoad(ctx, m)
 	if err == nil && opts.InterruptOnDeadline {
 		r.proven.add(sum) // its start-up finished in a runtime that could stop it
@@ -139,12 +162,16 @@ func compileKey(sum [sha256.Size]byte, opts ModuleOptions) [sha256.Size]byte {
 }
 
 // compiled is a module's code compiled in a wazero runtime of its own, configured for the
-// module's options.
+// module's options; once in a codeTable, the modules loaded from it share it.
 type compiled struct {
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 	// hit reports whether the code came from the compilation cache.
 	hit bool
+	// key names it in the codeTable, and refs counts the modules using it (guarded by the
+	// table's mutex).
+	key  codeKey
+	refs int
 }
 
 // compile compiles wasm, whose digest (with the interrupt bit) is key, in a new runtime
@@ -164,26 +191,23 @@ func (r *Runtime) compile(ctx context.Context, wasm []byte, key [sha256.Size]byt
 	return &compiled{rt: rt, compiled: code, hit: memHit || (filesBefore >= 0 && r.cacheFiles() == filesBefore)}, nil
 }
 
-// finishLoad checks m's compiled code, instantiates its host modules and its first instance
-// and reads its descriptor. On error it releases m's runtime.
+// finishLoad checks m's compiled code, starts its first instance and reads its descriptor.
+// On error it releases m's compiled code.
 func (r *Runtime) finishLoad(ctx context.Context, m *Module) (*Module, error) {
-	opts, rt, compiled := m.opts, m.rt, m.compiled
+	opts, compiled := m.opts, m.compiled
 	if opts.LogBytesPerSecond > 0 {
 		m.logLimit = &logLimiter{perSecond: opts.LogBytesPerSecond}
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			_ = rt.Close(ctx)
+			_ = m.codes.release(context.WithoutCancel(ctx), m.code)
 			m.closeRoots()
 		}
 	}()
 
 	if err := checkExports(compiled); err != nil {
 		return nil, err
-	}
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
-		return nil, fmt.Errorf("instantiate WASI: %w", err)
 	}
 	for _, mt := range opts.Mounts {
 		root, err := newRootFS(mt.HostDir, mt.ReadOnly)
@@ -194,9 +218,6 @@ func (r *Runtime) finishLoad(ctx context.Context, m *Module) (*Module, error) {
 		m.roots = append(m.roots, root)
 	}
 	m.outbound = newOutbound(opts)
-	if err := instantiateHostModule(ctx, rt, m.outbound); err != nil {
-		return nil, fmt.Errorf("instantiate host functions: %w", err)
-	}
 
 	started := time.Now()
 	first, err := m.newInstance(ctx)
@@ -341,7 +362,17 @@ func (m *Module) finishClose(ctx context.Context) {
 			m.removePool()
 		}
 		m.obs.Release()
-		m.closeErr = m.rt.Close(context.WithoutCancel(ctx))
+		ctx := context.WithoutCancel(ctx)
+		// Every instance is idle by now (out is zero); the compiled code is released once
+		// no other module uses it.
+		var errs []error
+		for len(m.idle) > 0 {
+			if err := (<-m.idle).mod.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		errs = append(errs, m.codes.release(ctx, m.code))
+		m.closeErr = errors.Join(errs...)
 		if m.outbound != nil {
 			m.outbound.close()
 		}
@@ -382,6 +413,7 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	inst.call.logLimit = m.logLimit
 	inst.call.maxHeaders = m.opts.MaxReplyHeaders
 	inst.call.maxHeaderBytes = m.opts.MaxReplyHeaderBytes
+	inst.call.outbound = m.outbound
 	out := &logWriter{state: &inst.call, level: slog.LevelInfo, stream: "stdout"}
 	errOut := &logWriter{state: &inst.call, level: slog.LevelWarn, stream: "stderr"}
 	cfg := wazero.NewModuleConfig().
@@ -405,7 +437,7 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	inst.call.ctx = sctx
 	defer func() { inst.call.ctx = nil }()
 	mem := &memoryRecorder{live: m.liveMemories}
-	mod, err := m.rt.InstantiateModule(experimental.WithMemoryAllocator(withCall(sctx, &inst.call), mem), m.compiled, cfg)
+	mod, err := m.code.rt.InstantiateModule(experimental.WithMemoryAllocator(withCall(sctx, &inst.call), mem), m.compiled, cfg)
 	if err != nil {
 		mem.release()
 		return nil, startupErr(ctx, sctx, "start function", m.startup, fmt.Errorf("instantiate: %w", err))

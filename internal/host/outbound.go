@@ -87,14 +87,6 @@ func newOutbound(opts ModuleOptions) *outbound {
 	return o
 }
 
-// functions returns the host functions bound to o.
-func (o *outbound) functions() map[string]api.GoModuleFunc {
-	return map[string]api.GoModuleFunc{
-		ImportHTTPRequest:      o.request,
-		ImportHTTPResponseRead: o.responseRead,
-	}
-}
-
 // allows reports whether the module may reach hostport. A grant entry "host:port" allows that
 // address exactly; an entry without a port allows the host on any port.
 func (o *outbound) allows(hostport string) bool {
@@ -114,8 +106,12 @@ func (o *outbound) allows(hostport string) bool {
 	return false
 }
 
-func (o *outbound) request(ctx context.Context, mod api.Module, stack []uint64) {
+// httpRequest serves http_request through the calling module's own capability, which the
+// call state holds: the host functions are the same for every module, so modules built from
+// the same bytes share one compilation (see codeTable).
+func httpRequest(ctx context.Context, mod api.Module, stack []uint64) {
 	s := inCall(ctx, ImportHTTPRequest)
+	o := s.outbound
 	raw := read(mod, ImportHTTPRequest, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
 	s.outboundHeld = true
 	rsp, err := o.do(s.ctx, raw)
@@ -129,8 +125,9 @@ func (o *outbound) request(ctx context.Context, mod api.Module, stack []uint64) 
 	stack[0] = api.EncodeU32(uint32(len(rsp)))
 }
 
-func (o *outbound) responseRead(ctx context.Context, mod api.Module, stack []uint64) {
-	inCall(ctx, ImportHTTPResponseRead)
+// httpResponseRead serves http_response_read, as httpRequest does.
+func httpResponseRead(ctx context.Context, mod api.Module, stack []uint64) {
+	o := inCall(ctx, ImportHTTPResponseRead).outbound
 	o.mu.Lock()
 	held := o.held[mod]
 	o.mu.Unlock()
@@ -232,9 +229,11 @@ func hopByHop(k string) bool {
 	return false
 }
 
-// outboundState serves outbound HTTP (outbound.go): outboundHeld is set when the call made a
-// request, whose response the module's outbound keeps for this instance until the call ends.
+// outboundState serves outbound HTTP (outbound.go): outbound is the module's capability, and
+// outboundHeld is set when the call made a request, whose response the module's outbound
+// keeps for this instance until the call ends.
 type outboundState struct {
+	outbound     *outbound
 	outboundHeld bool
 }
 

@@ -113,6 +113,7 @@ func TestOutboundHTTP(t *testing.T) {
 
 	t.Run("no grant reaches nothing", func(t *testing.T) {
 		m := load(t, ModuleOptions{})
+		require.Same(t, granted.code, m.code, "the two modules share compiled code; each has its own grant")
 		before := allowed.conns.Load()
 		_, err := call(ctx, m, fmt.Sprintf("GET %s/echo HTTP/1.1\r\nHost: x\r\n\r\n", allowed.URL))
 		require.ErrorContains(t, err, "host not allowed")

@@ -36,7 +36,7 @@ func TestLoadTakesPrecompiledCode(t *testing.T) {
 	m, err := r.Load(ctx, testguestWasm, opts)
 	require.NoError(t, err)
 	defer m.Close(ctx)
-	assert.Same(t, j.c.rt, m.rt, "the load took the precompiled runtime")
+	assert.Same(t, j.c.rt, m.code.rt, "the load took the precompiled runtime")
 	_, err = m.Call(ctx, &Request{Endpoint: "Test.Noop"})
 	require.NoError(t, err)
 	r.pre.mu.Lock()
@@ -58,7 +58,7 @@ func TestPrecompiledCodeMustMatch(t *testing.T) {
 	other := job(t, r, testguestWasm, ModuleOptions{InterruptOnDeadline: true})
 	m, err := r.Load(ctx, testguestWasm, ModuleOptions{PoolSize: 1, InterruptOnDeadline: true, MemoryLimitPages: 512})
 	require.NoError(t, err)
-	assert.NotSame(t, other.c.rt, m.rt)
+	assert.NotSame(t, other.c.rt, m.code.rt)
 	require.NoError(t, m.Close(ctx))
 
 	// A changed file: the load gets the new module, and the stale code is released.

@@ -63,6 +63,9 @@ type Runtime struct {
 	liveMemories atomic.Int64
 	// pre holds the compilations Precompile started (precompile.go).
 	pre precompiler
+	// codes holds the compilations loaded modules use, shared by modules of the same bytes
+	// and settings (codetable.go).
+	codes codeTable
 	// pruned is closed when the cache's prune, which NewRuntime starts, is done; nil when
 	// none runs.
 	pruned chan struct{}
