@@ -190,30 +190,37 @@ func (s *Service) switchAuto(ctx context.Context, a wasmcomponent.Auto) error {
 	return nil
 }
 
-// prepareAuto loads, checks and warms the module of a component in mode auto.
+// prepareAuto loads, checks and warms the module of a component in mode auto: the checks of
+// start-up, then the kind's conformance suite on the bytes loaded.
 func (s *Service) prepareAuto(ctx context.Context, a wasmcomponent.Auto) (*wasmcomponent.Module, error) {
-	if err := s.conform(ctx, a.Spec.Kind, a.Spec.Name, a.Spec.Path); err != nil {
-		return nil, err
+	wasm, err := os.ReadFile(a.Spec.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: load module: %w", a.Spec.Kind, err)
 	}
-	m, err := wasmcomponent.Load(ctx, s.rt, a.Spec)
+	m, err := wasmcomponent.LoadBytes(ctx, s.rt, a.Spec, wasm)
 	if err != nil {
 		return nil, err
 	}
-	if err := m.Warm(ctx, runtime.GOMAXPROCS(0)); err != nil {
+	err = s.conform(ctx, a.Spec.Kind, a.Spec.Name, a.Spec.Path, wasm, m.Descriptor())
+	if err == nil {
+		err = m.Warm(ctx, runtime.GOMAXPROCS(0))
+	}
+	if err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	return m, nil
 }
 
-// conform runs the conformance suite of kind on the module at path. A registry module's suite
-// runs against a scratch folder of its own, except Consul's, whose suite would register test
-// services with the service's own agent: it keeps the start-up checks alone.
-func (s *Service) conform(ctx context.Context, kind component.Kind, name, path string) error {
+// conform runs the conformance suite of kind on wasm, the bytes of the module at path, which
+// declared d when loaded. A registry module's suite runs against a scratch folder of its
+// own, except Consul's, whose suite would register test services with the service's own
+// agent: it keeps the start-up checks alone.
+func (s *Service) conform(ctx context.Context, kind component.Kind, name, path string, wasm []byte, d abi.Descriptor) error {
 	if kind == component.KindRegistry && name == "consul-registry" {
 		return nil
 	}
-	r, err := conformance.File(ctx, s.rt, path)
+	r, err := conformance.Loaded(ctx, s.rt, path, wasm, d)
 	if err != nil {
 		return err
 	}
@@ -226,7 +233,9 @@ func (s *Service) conform(ctx context.Context, kind component.Kind, name, path s
 func (s *Service) swapComponent(ctx context.Context, m *wasmcomponent.Module) error {
 	s.swapMu.Lock()
 	defer s.swapMu.Unlock()
-	conform := func(abi.Descriptor) error { return s.conform(ctx, m.Kind(), m.Name(), m.Path()) }
+	conform := func(d abi.Descriptor, wasm []byte) error {
+		return s.conform(ctx, m.Kind(), m.Name(), m.Path(), wasm, d)
+	}
 	sw, err := m.Reload(ctx, s.rt, conform)
 	if err != nil {
 		s.logger.Error("swap refused; the running module keeps serving", "kind", m.Kind(), "file", m.Path(), "reason", err)
@@ -254,7 +263,8 @@ func (s *Service) swap(ctx context.Context, sl *slot) error {
 		return nil
 	}
 	// A subscriber slot also takes a handler module, so the check is the slot's own.
-	c, err := wasmcomponent.Prepare(ctx, s.rt, wasmcomponent.Spec{Kind: sl.kind, Path: sl.path, Options: sl.opts}, max(sl.opts.PoolSize, runtime.GOMAXPROCS(0)), sl.check)
+	c, err := wasmcomponent.Prepare(ctx, s.rt, wasmcomponent.Spec{Kind: sl.kind, Path: sl.path, Options: sl.opts}, max(sl.opts.PoolSize, runtime.GOMAXPROCS(0)),
+		func(d abi.Descriptor, _ []byte) error { return sl.check(d) })
 	if err != nil {
 		s.logger.Error("swap refused; the running module keeps serving", "kind", sl.kind, "file", sl.path, "reason", err)
 		s.tel.Swapped(string(sl.kind), sl.live.Descriptor().Name, old, "", err)

@@ -156,3 +156,38 @@ func TestRustCodec(t *testing.T) {
 	assert.Equal(t, "json-codec-rust", r.Name)
 	assert.Greater(t, len(r.Results), 10)
 }
+
+// TestLoadedChecksTheBytesGiven: Loaded holds the bytes its caller loaded to the suite, not
+// whatever the file holds by then — a file replaced during a swap's checks cannot pass them
+// in place of the module that will serve.
+func TestLoadedChecksTheBytesGiven(t *testing.T) {
+	ctx := context.Background()
+	good, err := guestbuild.Go(ctx, "./plugins/json-codec/wasm", t.TempDir())
+	require.NoError(t, err)
+	broken, err := guestbuild.WAT(ctx, "./internal/conformance/testdata/broken-codec.wat", t.TempDir())
+	require.NoError(t, err)
+	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
+	require.NoError(t, err)
+	defer rt.Close(ctx)
+	read := func(path string) []byte {
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		return b
+	}
+	goodWasm, brokenWasm := read(good), read(broken)
+	file := filepath.Join(t.TempDir(), "codec.wasm")
+
+	check := func(wasm, onDisk []byte) error {
+		require.NoError(t, os.WriteFile(file, onDisk, 0o644))
+		m, err := rt.LoadBytes(ctx, file, wasm, host.ModuleOptions{PoolSize: 1})
+		require.NoError(t, err)
+		defer m.Close(ctx)
+		r, err := conformance.Loaded(ctx, rt, file, wasm, m.Descriptor())
+		require.NoError(t, err)
+		return r.Err()
+	}
+	require.NoError(t, check(goodWasm, brokenWasm), "the good bytes pass, whatever the file holds")
+	err = check(brokenWasm, goodWasm)
+	require.Error(t, err, "the broken bytes fail, whatever the file holds")
+	assert.ErrorContains(t, err, `codec "broken-codec" fails`)
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/internal/host"
 	"github.com/microhost/microhost/internal/wasmcomponent"
@@ -107,18 +108,42 @@ func File(ctx context.Context, rt *host.Runtime, path string) (*Report, error) {
 	if info.Refused != nil {
 		return nil, info.Refused
 	}
-	d := info.Descriptor
+	return run(ctx, rt, path, *info.Descriptor)
+}
+
+// Loaded runs the suite of d's kind on wasm, the bytes of the module file at path, which
+// declared d when the caller loaded them (a live swap's candidate). The suite loads those
+// bytes, not the file again, so it checks exactly the module the caller holds, whatever the
+// file holds by then; and while the caller's module is loaded, the suite's shares its
+// compiled code. Errors are as File's.
+func Loaded(ctx context.Context, rt *host.Runtime, path string, wasm []byte, d abi.Descriptor) (*Report, error) {
+	return run(ctx, bytesLoader{rt: rt, wasm: wasm}, path, d)
+}
+
+// bytesLoader loads its bytes whatever file it is asked for.
+type bytesLoader struct {
+	rt   *host.Runtime
+	wasm []byte
+}
+
+// Load loads l's bytes as the module at path.
+func (l bytesLoader) Load(ctx context.Context, path string, opts host.ModuleOptions) (*host.Module, error) {
+	return l.rt.LoadBytes(ctx, path, l.wasm, opts)
+}
+
+// run runs the suite of d's kind on the module at path, which declares d, loaded through l.
+func run(ctx context.Context, l wasmcomponent.Loader, path string, d abi.Descriptor) (*Report, error) {
 	kind := component.Kind(d.Kind)
 	s, ok := suiteFor(kind)
 	if !ok {
 		return nil, fmt.Errorf("%s is a %s module: %w", path, d.Kind, ErrNoSuite)
 	}
 	r := &Report{Kind: kind, Name: d.Name}
-	if err := wasmcomponent.Check(*d, wasmcomponent.Spec{Kind: kind, Ops: s.ops}); err != nil {
+	if err := wasmcomponent.Check(d, wasmcomponent.Spec{Kind: kind, Ops: s.ops}); err != nil {
 		r.Check("descriptor lists the kind's operations", err)
 		return r, nil
 	}
-	impl, release, err := s.wasm(ctx, rt, path, d.Name)
+	impl, release, err := s.wasm(ctx, l, path, d.Name)
 	if err != nil {
 		r.Check("loads", err)
 		return r, nil

@@ -38,10 +38,11 @@ func Digest(b []byte) string {
 }
 
 // Prepare loads the module file s names for a live swap and runs the checks of start-up on
-// it — check, or Check against s when check is nil — then warms up to warm instances. A file that is not Wasm, a module
-// of another kind, name or ABI version, a trapping initializer or a failed check is an
-// error naming the file; nothing stays loaded then.
-func Prepare(ctx context.Context, l BytesLoader, s Spec, warm int, check func(abi.Descriptor) error) (*Candidate, error) {
+// it — check, given the descriptor and the bytes loaded, or Check against s when check is
+// nil — then warms up to warm instances. A file that is not Wasm, a module of another kind,
+// name or ABI version, a trapping initializer or a failed check is an error naming the file;
+// nothing stays loaded then.
+func Prepare(ctx context.Context, l BytesLoader, s Spec, warm int, check func(d abi.Descriptor, wasm []byte) error) (*Candidate, error) {
 	start := time.Now()
 	wasm, err := os.ReadFile(s.Path)
 	if err != nil {
@@ -52,9 +53,9 @@ func Prepare(ctx context.Context, l BytesLoader, s Spec, warm int, check func(ab
 		return nil, err
 	}
 	if check == nil {
-		check = func(d abi.Descriptor) error { return Check(d, s) }
+		check = func(d abi.Descriptor, _ []byte) error { return Check(d, s) }
 	}
-	if err := check(m.Descriptor()); err != nil {
+	if err := check(m.Descriptor(), wasm); err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("module %s: %w", s.Path, err)
 	}

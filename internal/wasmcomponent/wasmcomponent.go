@@ -65,22 +65,27 @@ type Tracker interface {
 
 // Load loads the module s names and checks it against s. On error nothing stays loaded.
 func Load(ctx context.Context, l Loader, s Spec) (*Module, error) {
-	var (
-		m      *host.Module
-		digest string
-		err    error
-	)
 	if bl, ok := l.(BytesLoader); ok {
 		// Loaded from the bytes fingerprinted, so the digest is the module's.
-		var wasm []byte
-		if wasm, err = os.ReadFile(s.Path); err != nil {
+		wasm, err := os.ReadFile(s.Path)
+		if err != nil {
 			return nil, fmt.Errorf("%s: load module: %w", s.Kind, err)
 		}
-		digest = Digest(wasm)
-		m, err = bl.LoadBytes(ctx, s.Path, wasm, s.Options)
-	} else {
-		m, err = l.Load(ctx, s.Path, s.Options)
+		return LoadBytes(ctx, bl, s, wasm)
 	}
+	m, err := l.Load(ctx, s.Path, s.Options)
+	return adopt(ctx, l, s, m, "", err)
+}
+
+// LoadBytes is Load of wasm, the content of the file s names, which the caller has read.
+func LoadBytes(ctx context.Context, l BytesLoader, s Spec, wasm []byte) (*Module, error) {
+	m, err := l.LoadBytes(ctx, s.Path, wasm, s.Options)
+	return adopt(ctx, l, s, m, Digest(wasm), err)
+}
+
+// adopt finishes a load through l: m, whose bytes have the given digest ("" when unknown),
+// loaded with error err, is checked against s, wrapped, and told to l if it tracks loads.
+func adopt(ctx context.Context, l any, s Spec, m *host.Module, digest string, err error) (*Module, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Kind, err)
 	}
@@ -106,23 +111,24 @@ type Swapped struct {
 }
 
 // Reload swaps in the module now in the component's file, if its content changed: it is
-// compiled, checked as at start-up (kind, name, operations; check too when not nil) and
+// compiled, checked as at start-up (kind, name, operations; check too when not nil, given
+// the descriptor and the bytes loaded) and
 // warmed off the request path, then made current at once; calls in flight finish on the old
 // module, which is closed once they have. It returns nil and no error when the file is
 // unchanged. A file that fails leaves the running module serving.
-func (m *Module) Reload(ctx context.Context, l BytesLoader, check func(abi.Descriptor) error) (*Swapped, error) {
+func (m *Module) Reload(ctx context.Context, l BytesLoader, check func(d abi.Descriptor, wasm []byte) error) (*Swapped, error) {
 	old := m.live.Digest()
 	if wasm, err := os.ReadFile(m.spec.Path); err == nil && Digest(wasm) == old {
 		return nil, nil
 	}
 	s := m.spec
 	s.Name = m.name // a module given by path alone keeps the name it declared
-	c, err := Prepare(ctx, l, s, runtime.GOMAXPROCS(0), func(d abi.Descriptor) error {
+	c, err := Prepare(ctx, l, s, runtime.GOMAXPROCS(0), func(d abi.Descriptor, wasm []byte) error {
 		if err := Check(d, s); err != nil {
 			return err
 		}
 		if check != nil {
-			return check(d)
+			return check(d, wasm)
 		}
 		return nil
 	})
