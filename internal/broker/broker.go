@@ -619,10 +619,16 @@ func (p *publication) run(ctx context.Context, services []*abi.Service) error {
 // candidates is services as this round should route over them: the topic's nodes not done
 // with, no node of a queue group already served, in a queue group the nodes that have not
 // just failed when it has any others, and after the first round no new broadcast node
-// unless a broadcast node is failing or gone (the new one may be its restart).
+// unless a broadcast node is failing or gone (the new one may be its restart). A queue
+// group's member failing or gone admits none: a broadcast node cannot succeed it, and one
+// registered since the first round is a new subscriber, or the restart of one that already
+// has the message.
 func (p *publication) candidates(services []*abi.Service) []*abi.Service {
 	defer func() { p.rounds++ }()
-	replacing := len(p.unreplaced()) > 0
+	replacing := false
+	for _, gn := range p.unreplaced() {
+		replacing = replacing || gn.group == component.BrokerBroadcastVersion
+	}
 	for id := range p.suspect {
 		replacing = replacing || p.group[id] == component.BrokerBroadcastVersion
 	}

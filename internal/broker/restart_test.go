@@ -125,6 +125,11 @@ func testSubscriberKilledAndRestarted(t *testing.T, mode string) {
 	assert.Empty(t, lostB, "messages the restarted broadcast subscriber never got")
 	assert.Empty(t, lostQ, "messages the restarted queue group never got")
 	assert.Empty(t, lostSteady, "messages the steady subscriber never got")
+	for _, i := range short {
+		if r := results[i]; r != nil {
+			t.Logf("publication %d: delivered %v, failed %v, gone %v", i, r.Delivered, r.Failed, r.Gone)
+		}
+	}
 	assert.Empty(t, short, "publications whose result does not list three subscribers")
 	st := pub.Stats()
 	assert.Zero(t, st.Lost)
@@ -197,4 +202,33 @@ func TestGoneSubscriberWithoutSuccessor(t *testing.T) {
 	st := pub.Stats()
 	assert.EqualValues(t, 1, st.Lost)
 	assert.EqualValues(t, 1, st.Gone)
+}
+
+// TestGoneQueueMemberAdmitsNoNewBroadcastNode: while a publication waits for a gone queue
+// group member's successor, a broadcast subscriber registered since the publication began is
+// not sent the message: it cannot succeed a queue member, and it may be the restart of a
+// broadcast subscriber that already has it (the duplicate a killed subscriber process
+// produced, when its restart registered both kinds of node).
+func TestGoneQueueMemberAdmitsNoNewBroadcastNode(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	_, steady := e.subscribe("native", "events", "")
+	listener, _ := e.subscribe("native", "orders", "") // a live listener, serving another topic
+	registerFake(t, e.reg, "events-broker-gone", listener.Addr(), "workers")
+	pub := e.broker("native", func(o *broker.Options) { o.RetryFor = time.Second })
+
+	done := make(chan *broker.PublishResult, 1)
+	go func() {
+		res, _ := pub.PublishResult(ctx, "events", &broker.Message{Body: []byte(`{}`)})
+		done <- res
+	}()
+	require.Eventually(t, func() bool { return pub.Stats().Gone >= 1 }, 10*time.Second, time.Millisecond,
+		"the queue member is found gone")
+	_, late := e.subscribe("native", "events", "")
+	res := <-done
+	require.NotNil(t, res)
+	assert.Equal(t, []string{"events-broker-gone"}, res.Gone)
+	assert.EqualValues(t, 1, steady.Received())
+	assert.Zero(t, late.Received(), "the broadcast subscriber registered since was sent the message")
+	assert.Len(t, res.Delivered, 1, "delivered to %v", res.Delivered)
 }
