@@ -17,7 +17,7 @@ WASMGO  := $(WASMENV) $(GO) build -trimpath -buildmode=c-shared
 # Go guest modules: every package under handlers/ written in Go, plus the Go plugins.
 GO_HANDLERS := $(patsubst handlers/%/,%,$(dir $(wildcard handlers/*/main.go)))
 
-.PHONY: all build microhost wasm wasm-go wasm-c wasm-as wasm-wat wasm-rust wasm-rust-plugins wasm-plugins generate run test test-warm test-memory test-interop test-short deps bench lint clean
+.PHONY: all build microhost wasm wasm-go wasm-c wasm-as wasm-wat wasm-rust wasm-rust-plugins wasm-plugins generate run test test-warm test-handlers test-memory test-interop test-short deps bench lint clean
 
 all: build
 
@@ -144,10 +144,26 @@ TEST_P := $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) 
 # It needs only Go, so it runs beside deps, which mostly waits on downloads and dpkg.
 # Every go test here leaves vet to `make lint`, which runs every analyzer (over the interop
 # module too) where go test runs a few, and on a fresh machine spent a minute of CPU on them.
+# The suite keeps its test binaries, where go test links one again only when what it is
+# built from changed: linking some forty race-instrumented binaries cost about 50 CPU-seconds
+# of every run. They are kept in the user's cache folder, one folder per checkout (a binary
+# built from another checkout's sources is linked again anyway), and a folder no run has used
+# for five days is removed. go test names them after their packages, so the one package whose
+# name another shares, handlers/conformance, runs in a go test of its own, beside the memory
+# and interop tests; the suite takes the packages that have tests (`make lint`'s vet compiles
+# the others).
+TEST_BIN_ROOT := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/microhost/test-bin
+TEST_BIN := $(TEST_BIN_ROOT)/$(shell printf '%s' "$(CURDIR)" | sha256sum | cut -c1-16)
+TEST_PKGS = $(shell $(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./... | grep -v '/handlers/conformance$$')
 test:
 	@$(MAKE) --no-print-directory -j2 deps test-warm
-	$(GO) test -race -count=1 -vet=off -timeout 50m -p $(TEST_P) ./...
-	@$(MAKE) --no-print-directory -j2 -Otarget test-memory test-interop
+	@mkdir -p $(TEST_BIN) && touch $(TEST_BIN) && find $(TEST_BIN_ROOT) -mindepth 1 -maxdepth 1 -type d -mtime +5 -exec rm -rf {} +
+	@echo "$(GO) test -race -count=1 -vet=off -timeout 50m -p $(TEST_P) -o $(TEST_BIN)/ <every package with tests but handlers/conformance>"
+	@$(GO) test -race -count=1 -vet=off -timeout 50m -p $(TEST_P) -o $(TEST_BIN)/ $(TEST_PKGS)
+	@$(MAKE) --no-print-directory -j3 -Otarget test-handlers test-memory test-interop
+
+test-handlers:
+	$(GO) test -race -count=1 -vet=off -timeout 50m -o $(TEST_BIN)/handlers/ ./handlers/conformance
 
 test-warm:
 	MICROHOST_TESTWARM=1 $(GO) test -count=1 -vet=off -run '^TestWarm$$' -v ./internal/testwarm
