@@ -134,8 +134,9 @@ deps:
 
 # The suite runs one test binary more than there are cores: under the race detector the suite
 # is CPU-bound, except while tests wait on clocks they do not own (Consul's reaper, TTLs,
-# watches), and a third binary fills those waits. Then the memory test (without -race) and the
-# interop tests, side by side, each one's output kept together.
+# watches), and a third binary fills those waits. Then handlers/conformance (see TEST_PKGS),
+# the memory test (without -race) and the interop tests, side by side, each one's output kept
+# together.
 TEST_P := $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1 )))
 
 # test-warm first builds the Go guest modules and compiles them into the compilation cache

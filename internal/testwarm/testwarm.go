@@ -8,7 +8,8 @@
 // 3.5 MB Go module: 12 s instead of 2 s), and its packages would each compile the same new
 // modules at once. Done here first, without the detector and once per module, a run after a
 // change to the SDK or a stock plugin starts with warm caches. With warm caches it only
-// checks them.
+// builds the guests from the build cache and finds the compiled code vouched for by the
+// stamp of its last run (stamp.go).
 //
 // It is a test of a package that is not main, as nearly all of the suite's are, and not a
 // command: wazero files its cache entries under its own version, which it reads from the
@@ -67,33 +68,51 @@ func run(ctx context.Context) error {
 	// One build first, alone: it compiles most of the standard library and the SDK for
 	// wasip1, which builds started together would each compile (the build cache shares
 	// only finished work). The Consul registry's module imports the most of it. Its errors
-	// come again from warm, below.
+	// come again from build, below.
 	first := pkgs[0]
 	if slices.Contains(pkgs, firstBuild) {
 		first = firstBuild
 	}
 	_, _ = guestbuild.Go(ctx, first, filepath.Join(out, "first"))
 
-	var errMu sync.Mutex
+	// Build every guest (from the build cache when its sources did not change), then compile
+	// what the stamp of the last run does not vouch for.
+	var mu sync.Mutex
 	var errs []error
-	work := make(chan string)
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			for pkg := range work {
-				if err := warm(ctx, rt, pkg, filepath.Join(out, strings.ReplaceAll(pkg, "/", "_"))); err != nil {
-					errMu.Lock()
-					errs = append(errs, err)
-					errMu.Unlock()
-				}
+	var all []guest
+	each(pkgs, func(pkg string) {
+		gs, err := build(ctx, pkg, filepath.Join(out, strings.ReplaceAll(pkg, "/", "_")))
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		all = append(all, gs...)
+	})
+	stampFile := filepath.Join(guestbuild.CacheDir(), "testwarm.stamp")
+	cacheDir := host.DefaultCacheDir()
+	want, build := wanted(all), thisBuild()
+	if len(errs) == 0 && stampHolds(stampFile, build, want, cacheDir) {
+		fmt.Printf("testwarm: %d guest modules built; their compiled code is in the cache, as last run (%s)\n",
+			len(pkgs), time.Since(start).Round(100*time.Millisecond))
+		return nil
+	}
+	each(all, func(g guest) {
+		for _, interrupt := range []bool{true, false} {
+			m, err := rt.LoadBytes(ctx, g.path, g.wasm, host.ModuleOptions{PoolSize: 1, InterruptOnDeadline: interrupt})
+			if err != nil {
+				// The code is compiled, and cached, before the module's checks or start-up
+				// can refuse it: a guest the tests load only to see it refused is warm too.
+				continue
 			}
-		})
+			_ = m.Close(ctx)
+		}
+	})
+	if len(errs) == 0 {
+		// Failing to write the stamp only costs the next run the compile check.
+		_ = writeStamp(stampFile, build, want, cacheDir)
 	}
-	for _, p := range pkgs {
-		work <- p
-	}
-	close(work)
-	wg.Wait()
 	fmt.Printf("testwarm: %d guest modules built and compiled in %s\n",
 		len(pkgs)-len(errs), time.Since(start).Round(100*time.Millisecond))
 	// A package that does not build is the tests' to report, with their own context.
@@ -103,38 +122,52 @@ func run(ctx context.Context) error {
 	return nil
 }
 
+// each calls fn for every item, on as many goroutines as there are processors.
+func each[T any](items []T, fn func(T)) {
+	work := make(chan T)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for it := range work {
+				fn(it)
+			}
+		})
+	}
+	for _, it := range items {
+		work <- it
+	}
+	close(work)
+	wg.Wait()
+}
+
 // firstBuild is the guest package testwarm builds before the others.
 const firstBuild = "./plugins/consul-registry/wasm"
 
-// warm builds pkg into dir and compiles it with and without deadline checks; a stock
-// plugin's variants too (guestbuild.Variant), which the swap tests load.
-func warm(ctx context.Context, rt *host.Runtime, pkg, dir string) error {
+// guest is one module the suite loads: a guest package's build, or a variant of a stock
+// plugin's.
+type guest struct {
+	path string
+	wasm []byte
+}
+
+// build builds pkg into dir and returns its module and, for a stock plugin, the variants the
+// swap tests load (guestbuild.Variant).
+func build(ctx context.Context, pkg, dir string) ([]guest, error) {
 	path, err := guestbuild.Go(ctx, pkg, dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	wasm, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	builds := [][]byte{wasm}
+	gs := []guest{{path: path, wasm: wasm}}
 	if isStockPlugin(pkg) {
 		for n := 1; n <= guestbuild.SwapVariants; n++ {
-			builds = append(builds, guestbuild.Variant(wasm, n))
+			gs = append(gs, guest{path: path, wasm: guestbuild.Variant(wasm, n)})
 		}
 	}
-	for _, b := range builds {
-		for _, interrupt := range []bool{true, false} {
-			m, err := rt.LoadBytes(ctx, path, b, host.ModuleOptions{PoolSize: 1, InterruptOnDeadline: interrupt})
-			if err != nil {
-				// The code is compiled, and cached, before the module's checks or start-up
-				// can refuse it: a guest the tests load only to see it refused is warm too.
-				continue
-			}
-			_ = m.Close(ctx)
-		}
-	}
-	return nil
+	return gs, nil
 }
 
 // isStockPlugin reports whether pkg is a stock plugin's module, ./plugins/<name>/wasm.

@@ -3,6 +3,7 @@ package testwarm
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -54,4 +55,33 @@ func TestIsStockPlugin(t *testing.T) {
 	} {
 		assert.Equal(t, want, isStockPlugin(pkg), pkg)
 	}
+}
+
+// TestStamp: a stamp vouches for the modules it records, for the build that wrote it, while
+// every cache file it lists is there with its size; another build, another set of modules, a
+// removed file or a file of another size voids it.
+func TestStamp(t *testing.T) {
+	cache := t.TempDir()
+	sub := filepath.Join(cache, "wazero-dev")
+	require.NoError(t, os.MkdirAll(sub, 0o755))
+	entry := filepath.Join(sub, "entry")
+	require.NoError(t, os.WriteFile(entry, []byte("code"), 0o644))
+	file := filepath.Join(t.TempDir(), "testwarm.stamp")
+	want := wanted([]guest{{wasm: []byte("a")}, {wasm: []byte("b")}, {wasm: []byte("a")}})
+	require.Len(t, want, 2, "one digest per distinct module")
+
+	assert.False(t, stampHolds(file, "b1", want, cache), "no stamp yet")
+	require.NoError(t, writeStamp(file, "b1", want, cache))
+	assert.True(t, stampHolds(file, "b1", want, cache))
+	assert.False(t, stampHolds(file, "b1", want[:1], cache), "other modules are wanted")
+	assert.False(t, stampHolds(file, "b2", want, cache), "another build of testwarm")
+	assert.False(t, stampHolds(file, "", want, cache), "a build that cannot tell what it is")
+
+	require.NoError(t, os.WriteFile(entry, []byte("other code"), 0o644))
+	assert.False(t, stampHolds(file, "b1", want, cache), "a cache file of another size")
+	require.NoError(t, os.Remove(entry))
+	assert.False(t, stampHolds(file, "b1", want, cache), "a cache file removed")
+	require.NoError(t, os.WriteFile(filepath.Join(sub, "new"), []byte("x"), 0o644))
+	require.NoError(t, writeStamp(file, "b1", want, cache))
+	assert.True(t, stampHolds(file, "b1", want, cache), "a new stamp lists the cache as it is")
 }
