@@ -147,7 +147,8 @@ TEST_P := $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) 
 # module too) where go test runs a few, and on a fresh machine spent a minute of CPU on them.
 # The suite keeps its test binaries, where go test links one again only when what it is
 # built from changed: linking some forty race-instrumented binaries cost about 50 CPU-seconds
-# of every run. They are kept in the user's cache folder, one folder per checkout (a binary
+# of every run (testwarm, the memory and the interop tests keep theirs there too, each in a
+# folder of its own). They are kept in the user's cache folder, one folder per checkout (a binary
 # built from another checkout's sources is linked again anyway), and a folder no run has used
 # for five days is removed. go test names them after their packages, so the one package whose
 # name another shares, handlers/conformance, runs in a go test of its own, beside the memory
@@ -167,13 +168,13 @@ test-handlers:
 	$(GO) test -race -count=1 -vet=off -timeout 50m -o $(TEST_BIN)/handlers/ ./handlers/conformance
 
 test-warm:
-	MICROHOST_TESTWARM=1 $(GO) test -count=1 -vet=off -run '^TestWarm$$' -v ./internal/testwarm
+	MICROHOST_TESTWARM=1 $(GO) test -count=1 -vet=off -o $(TEST_BIN)/warm/ -run '^TestWarm$$' -v ./internal/testwarm
 
 test-memory:
-	$(GO) test -count=1 -vet=off -run 'TestLiveSwapReleasesOldModules' ./host/service/
+	$(GO) test -count=1 -vet=off -o $(TEST_BIN)/memory/ -run 'TestLiveSwapReleasesOldModules' ./host/service/
 
 test-interop:
-	cd interop && $(GO) test -race -count=1 -vet=off ./...
+	cd interop && $(GO) test -race -count=1 -vet=off -o $(TEST_BIN)/interop/ ./...
 
 # test-short is the loop while you work: it installs nothing, skips what needs a Consul agent
 # or a browser (and what would fail for a missing compiler), swaps fewer times, and runs
