@@ -13,9 +13,10 @@ import (
 // deadline interrupts and the memory cap — share one compilation while more than one is
 // loaded: one wazero runtime, holding the compiled module, WASI and the host functions, from
 // which each Module starts instances of its own. Every load from the compilation cache
-// still decodes and validates the whole module in wazero (about a second of CPU for a Go
-// module under the race detector), and a live swap loads the same bytes more than once at
-// the same time: the candidate, and the conformance suite's copy beside it.
+// still decodes and validates the whole module in wazero (a few tenths of a CPU-second for
+// the greeter under the race detector, and over a second in a swap under load), and a live
+// swap loads the same bytes more than once at the same time: the candidate, and the
+// conformance suite's copy beside it.
 //
 // Sharing isolates nothing less: instances are anonymous, so no module can import another's
 // exports; every setting a Module does not share with the others (its grants, mounts, log

@@ -39,7 +39,6 @@ type Module struct {
 	// bytes and settings share (codetable.go); codes holds it.
 	code     *compiled
 	codes    *codeTable
-	compiled wazero.CompiledModule
 	outbound *outbound
 	// startup bounds each start-up phase of an instance (Options.StartupTimeout).
 	startup time.Duration
@@ -144,7 +143,7 @@ func (r *Runtime) compiledCode(ctx context.Context, path string, wasm []byte, su
 func (r *Runtime) loadCompiled(ctx context.Context, path string, c *compiled, hit bool, sum [sha256.Size]byte, opts ModuleOptions) (*Module, error) {
 	name := strings.TrimSuffix(filepath.Base(path), ".wasm")
 	m := &Module{path: path, name: name, opts: opts, logger: r.logger.With("module", name), code: c, codes: &r.codes, startup: r.startup, liveMemories: &r.liveMemories}
-	m.compiled, m.cacheHit, m.digest = c.compiled, hit, hex.EncodeToString(sum[:])
+	m.cacheHit, m.digest = hit, hex.EncodeToString(sum[:])
 	m, err := r.finishLoad(ctx, m)
 	if err == nil && opts.InterruptOnDeadline {
 		r.proven.add(sum) // its start-up finished in a runtime that could stop it
@@ -194,7 +193,7 @@ func (r *Runtime) compile(ctx context.Context, wasm []byte, key [sha256.Size]byt
 // finishLoad checks m's compiled code, starts its first instance and reads its descriptor.
 // On error it releases m's compiled code.
 func (r *Runtime) finishLoad(ctx context.Context, m *Module) (*Module, error) {
-	opts, compiled := m.opts, m.compiled
+	opts, compiled := m.opts, m.code.compiled
 	if opts.LogBytesPerSecond > 0 {
 		m.logLimit = &logLimiter{perSecond: opts.LogBytesPerSecond}
 	}
@@ -437,7 +436,7 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	inst.call.ctx = sctx
 	defer func() { inst.call.ctx = nil }()
 	mem := &memoryRecorder{live: m.liveMemories}
-	mod, err := m.code.rt.InstantiateModule(experimental.WithMemoryAllocator(withCall(sctx, &inst.call), mem), m.compiled, cfg)
+	mod, err := m.code.rt.InstantiateModule(experimental.WithMemoryAllocator(withCall(sctx, &inst.call), mem), m.code.compiled, cfg)
 	if err != nil {
 		mem.release()
 		return nil, startupErr(ctx, sctx, "start function", m.startup, fmt.Errorf("instantiate: %w", err))
