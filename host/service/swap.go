@@ -201,7 +201,7 @@ func (s *Service) prepareAuto(ctx context.Context, a wasmcomponent.Auto) (*wasmc
 	if err != nil {
 		return nil, err
 	}
-	err = s.conform(ctx, a.Spec.Kind, a.Spec.Name, a.Spec.Path, wasm, m.Descriptor())
+	err = s.conform(ctx, a.Spec.Path, wasm, m.Descriptor())
 	if err == nil {
 		err = m.Warm(ctx, runtime.GOMAXPROCS(0))
 	}
@@ -212,12 +212,12 @@ func (s *Service) prepareAuto(ctx context.Context, a wasmcomponent.Auto) (*wasmc
 	return m, nil
 }
 
-// conform runs the conformance suite of kind on wasm, the bytes of the module at path, which
-// declared d when loaded. A registry module's suite runs against a scratch folder of its
-// own, except Consul's, whose suite would register test services with the service's own
+// conform runs the conformance suite of d's kind on wasm, the bytes of the module at path,
+// which declared d when loaded. A registry module's suite runs against a scratch folder of
+// its own, except Consul's, whose suite would register test services with the service's own
 // agent: it keeps the start-up checks alone.
-func (s *Service) conform(ctx context.Context, kind component.Kind, name, path string, wasm []byte, d abi.Descriptor) error {
-	if kind == component.KindRegistry && name == "consul-registry" {
+func (s *Service) conform(ctx context.Context, path string, wasm []byte, d abi.Descriptor) error {
+	if component.Kind(d.Kind) == component.KindRegistry && d.Name == "consul-registry" {
 		return nil
 	}
 	r, err := conformance.Loaded(ctx, s.rt, path, wasm, d)
@@ -233,9 +233,7 @@ func (s *Service) conform(ctx context.Context, kind component.Kind, name, path s
 func (s *Service) swapComponent(ctx context.Context, m *wasmcomponent.Module) error {
 	s.swapMu.Lock()
 	defer s.swapMu.Unlock()
-	conform := func(d abi.Descriptor, wasm []byte) error {
-		return s.conform(ctx, m.Kind(), m.Name(), m.Path(), wasm, d)
-	}
+	conform := func(d abi.Descriptor, wasm []byte) error { return s.conform(ctx, m.Path(), wasm, d) }
 	sw, err := m.Reload(ctx, s.rt, conform)
 	if err != nil {
 		s.logger.Error("swap refused; the running module keeps serving", "kind", m.Kind(), "file", m.Path(), "reason", err)
