@@ -15,7 +15,7 @@ import (
 // module to close releases the code.
 func TestSameBytesShareCompiledCode(t *testing.T) {
 	ctx := context.Background()
-	r := newRuntime(t, nil)
+	r := newOwnRuntime(t, nil)
 	opts := ModuleOptions{PoolSize: 1}
 	a, err := r.Load(ctx, testguestWasm, opts)
 	require.NoError(t, err)
@@ -69,4 +69,44 @@ func TestSharedCodeKeepsMountsApart(t *testing.T) {
 	require.ErrorContains(t, err, "remove /registry/svc: Directory not empty", "the first module sees the planted file")
 	_, err = os.Stat(filepath.Join(two, "svc", "planted.json"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// Runtimes given the same Compilations share code as one runtime's modules do, and it keeps
+// the code no module uses, up to its bound, for the next load of the same bytes: the one
+// released longest ago goes first, and Close releases the rest. Kept code outlives the
+// runtime that compiled it.
+func TestCompilationsShareAndKeepIdleCode(t *testing.T) {
+	ctx := context.Background()
+	shared := NewCompilations(1)
+	r1, r2 := runtimeOn(t, nil, shared), runtimeOn(t, nil, shared)
+	opts := ModuleOptions{PoolSize: 1, InterruptOnDeadline: true}
+	a, err := r1.Load(ctx, testguestWasm, opts)
+	require.NoError(t, err)
+	b, err := r2.Load(ctx, testguestWasm, opts)
+	require.NoError(t, err)
+	assert.Same(t, a.code, b.code, "the second runtime's load takes the first one's code")
+	require.NoError(t, a.Close(ctx))
+	require.NoError(t, b.Close(ctx))
+	assert.Equal(t, 1, shared.table.size(), "the code no module uses is kept")
+
+	require.NoError(t, r1.Close(ctx))
+	c := load(t, r2, testguestWasm, opts)
+	assert.Same(t, b.code, c.code, "a later load takes the kept code")
+	assert.True(t, c.CacheHit())
+	_, err = c.Call(ctx, &Request{Endpoint: "Test.Noop"})
+	require.NoError(t, err, "kept code serves after the runtime that compiled it closed")
+
+	d := load(t, r2, greeterWasm, opts)
+	require.NoError(t, c.Close(ctx))
+	require.NoError(t, d.Close(ctx))
+	_, err = c.code.rt.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
+	require.Error(t, err, "the code released longest ago went when the next made one too many")
+	_, err = d.code.rt.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
+	require.NoError(t, err, "the code released last is kept")
+	assert.Equal(t, 1, shared.table.size())
+
+	require.NoError(t, shared.Close(ctx))
+	_, err = d.code.rt.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
+	require.Error(t, err, "Close released the kept code")
+	assert.Zero(t, shared.table.size())
 }

@@ -15,7 +15,14 @@ var (
 	testguestWasm string
 	hostileWasm   string
 	testCacheDir  string
+	// testCompilations holds the compiled modules the tests' runtimes share (newRuntime), and
+	// keeps those no module uses: the tests load the same few modules again and again, each
+	// load from the compilation cache a few tenths of a CPU-second under the race detector.
+	testCompilations = NewCompilations(testKeepIdle)
 )
+
+// testKeepIdle is how many compilations no module uses testCompilations keeps.
+const testKeepIdle = 16
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -42,5 +49,6 @@ func run(m *testing.M) int {
 	// The default on-disk cache is shared between test runs, so only the first run on a
 	// machine pays for compiling each module.
 	testCacheDir = DefaultCacheDir()
+	defer testCompilations.Close(ctx)
 	return m.Run()
 }

@@ -64,7 +64,7 @@ func TestGuestMemoryIsReserved(t *testing.T) {
 // after the Close are refused, and the module is released when the last call returns.
 func TestCloseWaitsForCallsInFlight(t *testing.T) {
 	ctx := context.Background()
-	r := newRuntime(t, nil)
+	r := newOwnRuntime(t, nil)
 	m, err := r.Load(ctx, testguestWasm, ModuleOptions{PoolSize: 2})
 	require.NoError(t, err)
 
@@ -107,7 +107,7 @@ func TestCloseWaitsForCallsInFlight(t *testing.T) {
 // Closing a module with no call in flight releases it at once.
 func TestCloseIdleModule(t *testing.T) {
 	ctx := context.Background()
-	m, err := newRuntime(t, nil).Load(ctx, testguestWasm, ModuleOptions{})
+	m, err := newOwnRuntime(t, nil).Load(ctx, testguestWasm, ModuleOptions{})
 	require.NoError(t, err)
 	_, err = m.Call(ctx, &Request{Endpoint: "Test.Noop"})
 	require.NoError(t, err)

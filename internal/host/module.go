@@ -142,7 +142,7 @@ func (r *Runtime) compiledCode(ctx context.Context, path string, wasm []byte, su
 // released.
 func (r *Runtime) loadCompiled(ctx context.Context, path string, c *compiled, hit bool, sum [sha256.Size]byte, opts ModuleOptions) (*Module, error) {
 	name := strings.TrimSuffix(filepath.Base(path), ".wasm")
-	m := &Module{path: path, name: name, opts: opts, logger: r.logger.With("module", name), code: c, codes: &r.codes, startup: r.startup, liveMemories: &r.liveMemories}
+	m := &Module{path: path, name: name, opts: opts, logger: r.logger.With("module", name), code: c, codes: r.codes, startup: r.startup, liveMemories: &r.liveMemories}
 	m.cacheHit, m.digest = hit, hex.EncodeToString(sum[:])
 	m, err := r.finishLoad(ctx, m)
 	if err == nil && opts.InterruptOnDeadline {

@@ -19,9 +19,23 @@ import (
 	"github.com/microhost/microhost/internal/logbuffer"
 )
 
+// newRuntime returns a runtime on the compilations the package's tests share
+// (testCompilations), closed when t ends; logs, when set, gets its records.
 func newRuntime(t testing.TB, logs *logbuffer.Buffer) *Runtime {
 	t.Helper()
-	opts := Options{CacheDir: testCacheDir}
+	return runtimeOn(t, logs, testCompilations)
+}
+
+// newOwnRuntime returns a runtime that compiles for itself and keeps nothing idle, for the
+// tests of when compiled code is released.
+func newOwnRuntime(t testing.TB, logs *logbuffer.Buffer) *Runtime {
+	t.Helper()
+	return runtimeOn(t, logs, nil)
+}
+
+func runtimeOn(t testing.TB, logs *logbuffer.Buffer, shared *Compilations) *Runtime {
+	t.Helper()
+	opts := Options{CacheDir: testCacheDir, Compilations: shared}
 	if logs != nil {
 		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

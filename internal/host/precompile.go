@@ -82,6 +82,9 @@ func (r *Runtime) Precompile(ctx context.Context, path string, opts ModuleOption
 		}
 		sum, _ := digestOf(wasm)
 		job.sum = compileKey(sum, opts)
+		if r.codes.holds(codeKeyOf(sum, opts)) {
+			return // the load takes the compilation in use or kept
+		}
 		job.c, job.err = r.compile(ctx, wasm, job.sum, opts)
 	}()
 }

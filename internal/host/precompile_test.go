@@ -26,7 +26,7 @@ func job(t *testing.T, r *Runtime, path string, opts ModuleOptions) *preJob {
 // compilation made) and leaves nothing for DropPrecompiled.
 func TestLoadTakesPrecompiledCode(t *testing.T) {
 	ctx := context.Background()
-	r := newRuntime(t, nil)
+	r := newOwnRuntime(t, nil)
 	opts := ModuleOptions{PoolSize: 1, InterruptOnDeadline: true}
 	r.Precompile(ctx, testguestWasm, opts)
 	r.Precompile(ctx, testguestWasm, opts) // a second request for the same load is one job
@@ -50,7 +50,7 @@ func TestLoadTakesPrecompiledCode(t *testing.T) {
 // releases what was not taken.
 func TestPrecompiledCodeMustMatch(t *testing.T) {
 	ctx := context.Background()
-	r := newRuntime(t, nil)
+	r := newOwnRuntime(t, nil)
 	dir := t.TempDir()
 
 	// Other settings: the job stays for DropPrecompiled.
@@ -102,5 +102,24 @@ func TestPrecompiledFailureIsTheLoads(t *testing.T) {
 	r.Precompile(ctx, path, ModuleOptions{InterruptOnDeadline: true})
 	_, err = r.Load(ctx, path, ModuleOptions{InterruptOnDeadline: true})
 	require.EqualError(t, err, want.Error())
+	r.DropPrecompiled(ctx)
+}
+
+// Precompile compiles nothing for a file whose code the runtime's compilations already hold:
+// the load takes that code.
+func TestPrecompileSkipsHeldCode(t *testing.T) {
+	ctx := context.Background()
+	r := runtimeOn(t, nil, NewCompilations(1))
+	opts := ModuleOptions{PoolSize: 1, InterruptOnDeadline: true}
+	first, err := r.Load(ctx, testguestWasm, opts)
+	require.NoError(t, err)
+	require.NoError(t, first.Close(ctx))
+
+	r.Precompile(ctx, testguestWasm, opts)
+	j := job(t, r, testguestWasm, opts)
+	require.NoError(t, j.err)
+	assert.Nil(t, j.c, "nothing was compiled")
+	m := load(t, r, testguestWasm, opts)
+	assert.Same(t, first.code, m.code, "the load took the kept code")
 	r.DropPrecompiled(ctx)
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -37,6 +36,11 @@ type Options struct {
 	// instantiation time and compile-cache use, and a span for each call. Nil observes
 	// nothing.
 	Telemetry *telemetry.Telemetry
+	// Compilations, when set, holds the runtime's compiled modules and its compilation
+	// cache, shared with the other runtimes given it, and keeps the compilations its
+	// modules no longer use as it was told to. Nil gives the runtime its own, which keeps
+	// none: a compilation goes with the last module using it.
+	Compilations *Compilations
 }
 
 // DefaultStartupTimeout is the default bound on each start-up phase of a module.
@@ -64,8 +68,10 @@ type Runtime struct {
 	// pre holds the compilations Precompile started (precompile.go).
 	pre precompiler
 	// codes holds the compilations loaded modules use, shared by modules of the same bytes
-	// and settings (codetable.go).
-	codes codeTable
+	// and settings (codetable.go): the runtime's own, or that of Options.Compilations, whose
+	// cache then is r.cache, which the runtime does not own (ownsCache).
+	codes     *codeTable
+	ownsCache bool
 	// pruned is closed when the cache's prune, which NewRuntime starts, is done; nil when
 	// none runs.
 	pruned chan struct{}
@@ -90,18 +96,25 @@ func NewRuntime(ctx context.Context, opts Options) (*Runtime, error) {
 	if r.startup <= 0 {
 		r.startup = DefaultStartupTimeout
 	}
-	switch opts.CacheDir {
+	dir := opts.CacheDir
+	switch dir {
 	case "off":
-		r.cache = wazero.NewCompilationCache()
-	default:
-		dir := opts.CacheDir
-		if dir == "" {
-			dir = DefaultCacheDir()
-		}
-		cache, err := wazero.NewCompilationCacheWithDir(dir)
-		if err != nil {
-			return nil, fmt.Errorf("compilation cache in %s: %w", dir, err)
-		}
+		dir = ""
+	case "":
+		dir = DefaultCacheDir()
+	}
+	var err error
+	if opts.Compilations != nil {
+		r.codes = &opts.Compilations.table
+		r.cache, err = opts.Compilations.cache(dir)
+	} else {
+		r.codes, r.ownsCache = &codeTable{}, true
+		r.cache, err = newCompilationCache(dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if dir != "" {
 		max := opts.CacheMaxBytes
 		if max == 0 {
 			max = DefaultCacheMaxBytes
@@ -117,17 +130,19 @@ func NewRuntime(ctx context.Context, opts Options) (*Runtime, error) {
 				pruneCache(dir, max, time.Now(), logger)
 			}()
 		}
-		r.cache = cache
 		r.cacheDir = dir
 	}
 	return r, nil
 }
 
-// Close waits for the cache's prune, if one runs, and releases the compilation cache.
-// Modules loaded from r must be closed first.
+// Close waits for the cache's prune, if one runs, and releases the compilation cache unless
+// it is that of Options.Compilations. Modules loaded from r must be closed first.
 func (r *Runtime) Close(ctx context.Context) error {
 	if r.pruned != nil {
 		<-r.pruned
+	}
+	if !r.ownsCache {
+		return nil
 	}
 	return r.cache.Close(ctx)
 }
