@@ -51,7 +51,7 @@ func TestAdminHealthMetricsPprofAndDrain(t *testing.T) {
 	cfg.Handlers = append(cfg.Handlers, config.Handler{Module: "slow", Path: slowDir + "/slowguest.wasm"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	svc, err := New(ctx, cfg, Deps{Registry: reg, Catalogue: stockCatalogue(t)})
+	svc, err := New(ctx, cfg, Deps{Registry: reg, Catalogue: stockCatalogue(t), Compilations: testCompilations})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = svc.Close(context.Background()) })
 	admin := "http://" + svc.AdminAddr()
@@ -127,7 +127,7 @@ func TestAdminOff(t *testing.T) {
 	require.NoError(t, err)
 	cfg := greeterConfig(t, regDir)
 	cfg.Admin.Address = "off"
-	svc, err := New(context.Background(), cfg, Deps{Registry: reg, Catalogue: stockCatalogue(t)})
+	svc, err := New(context.Background(), cfg, Deps{Registry: reg, Catalogue: stockCatalogue(t), Compilations: testCompilations})
 	require.NoError(t, err)
 	defer svc.Close(context.Background())
 	assert.Empty(t, svc.AdminAddr())

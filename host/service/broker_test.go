@@ -79,7 +79,7 @@ module = "subscriber"
 	reg, err := localregistry.New(regDir)
 	require.NoError(t, err)
 
-	svc, err := service.New(ctx, cfg, service.Deps{Registry: reg, Catalogue: catalogue(t)})
+	svc, err := service.New(ctx, cfg, service.Deps{Registry: reg, Catalogue: catalogue(t), Compilations: service.SharedCompilations})
 	require.NoError(t, err)
 	defer svc.Close(ctx)
 	runCtx, stop := context.WithCancel(ctx)
@@ -145,7 +145,7 @@ module = "subscriber"
 	require.NoError(t, cfg.Finish())
 	reg, err := localregistry.New(t.TempDir())
 	require.NoError(t, err)
-	_, err = service.New(ctx, cfg, service.Deps{Registry: reg, Catalogue: catalogue(t)})
+	_, err = service.New(ctx, cfg, service.Deps{Registry: reg, Catalogue: catalogue(t), Compilations: service.SharedCompilations})
 	require.ErrorContains(t, err, `does not subscribe to topic "nope"`)
 }
 
@@ -216,7 +216,7 @@ module = "subscriber"
 			}
 			var log bytes.Buffer
 			svc, err := service.New(ctx, cfg, service.Deps{Registry: reg, Catalogue: cat,
-				Logger: slog.New(slog.NewTextHandler(&log, nil))})
+				Logger: slog.New(slog.NewTextHandler(&log, nil)), Compilations: service.SharedCompilations})
 			if c.err != "" {
 				require.ErrorContains(t, err, c.err)
 				return

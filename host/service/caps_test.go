@@ -70,7 +70,7 @@ pool_size = 1
 	require.NoError(t, err)
 	var logs logbuffer.Buffer
 	runCtx, cancel := context.WithCancel(ctx)
-	svc, err := New(runCtx, cfg, Deps{Registry: reg, Catalogue: stockCatalogue(t), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	svc, err := New(runCtx, cfg, Deps{Registry: reg, Catalogue: stockCatalogue(t), Logger: slog.New(slog.NewTextHandler(&logs, nil)), Compilations: testCompilations})
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(runCtx) }()

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/microhost/microhost/host/client"
+	"github.com/microhost/microhost/host/service"
 	"github.com/microhost/microhost/internal/codec"
 	"github.com/microhost/microhost/internal/guestbuild"
 	"github.com/microhost/microhost/internal/localregistry"
@@ -117,9 +118,9 @@ func TestChainMetricsAndTrace(t *testing.T) {
 	tracing := []string{"[tracing]", `exporter = "otlp"`, `endpoint = "` + rcv.srv.URL + `"`}
 
 	greeter := servicetest.Start(t, servicetest.Service{Name: "greeter", Version: "1.0.0", Module: "greeter", PluginDir: plugins,
-		Registry: reg, RegistryDir: regDir, Extra: tracing, SynchronousSpans: true})
+		Registry: reg, RegistryDir: regDir, Extra: tracing, SynchronousSpans: true, Compilations: service.SharedCompilations})
 	api := servicetest.Start(t, servicetest.Service{Name: "api", Version: "1.0.0", Module: "api", PluginDir: plugins,
-		Registry: reg, RegistryDir: regDir, Extra: append([]string{`calls = ["greeter"]`}, tracing...), SynchronousSpans: true})
+		Registry: reg, RegistryDir: regDir, Extra: append([]string{`calls = ["greeter"]`}, tracing...), SynchronousSpans: true, Compilations: service.SharedCompilations})
 
 	cat, err := standard.Catalogue("")
 	require.NoError(t, err)
@@ -200,7 +201,7 @@ func TestPublicationTrace(t *testing.T) {
 	require.NoError(t, err)
 	rcv := newOTLPReceiver(t)
 	svc := servicetest.Start(t, servicetest.Service{Name: "events", Version: "1.0.0", Module: "publisher", PluginDir: plugins,
-		Registry: reg, RegistryDir: regDir, SynchronousSpans: true, Extra: []string{
+		Registry: reg, RegistryDir: regDir, SynchronousSpans: true, Compilations: service.SharedCompilations, Extra: []string{
 			`publishes = ["events"]`,
 			"[[subscriber]]", `topic = "events"`, `module = "subscriber"`,
 			"[tracing]", `exporter = "otlp"`, `endpoint = "` + rcv.srv.URL + `"`,

@@ -55,6 +55,12 @@ type Deps struct {
 	// SynchronousSpans exports each span as it ends rather than in batches, so that a test
 	// sees a trace as soon as the request is answered.
 	SynchronousSpans bool
+	// Compilations, when set, holds the compiled modules of the service's runtime, shared
+	// with the other services and runtimes given it, and keeps the compilations no module
+	// uses as it was told to: a process that starts many services over the same modules, as
+	// a test binary does, compiles each once. Nil gives the service's runtime its own, which
+	// releases a compilation with the last module using it.
+	Compilations *host.Compilations
 }
 
 // Service is one running microhost service.
@@ -111,6 +117,8 @@ type Service struct {
 	natives []*telemetry.Module
 	// syncSpans exports each span as it ends (Deps.SynchronousSpans).
 	syncSpans bool
+	// compilations holds the runtime's compiled modules when shared (Deps.Compilations).
+	compilations *host.Compilations
 	// registered is set once the registry took the service; draining once Run began to
 	// stop. Together they are /readyz.
 	registered atomic.Bool
@@ -124,7 +132,7 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Service, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, catalogue: deps.Catalogue, logger: logger, reg: reg, getenv: deps.Getenv, syncSpans: deps.SynchronousSpans}
+	s := &Service{cfg: cfg, catalogue: deps.Catalogue, logger: logger, reg: reg, getenv: deps.Getenv, syncSpans: deps.SynchronousSpans, compilations: deps.Compilations}
 	if err := s.provision(ctx); err != nil {
 		_ = s.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -141,7 +149,7 @@ func Validate(ctx context.Context, cfg *config.Config, deps Deps) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, catalogue: deps.Catalogue, logger: logger, reg: deps.Registry, getenv: deps.Getenv, dryRun: true}
+	s := &Service{cfg: cfg, catalogue: deps.Catalogue, logger: logger, reg: deps.Registry, getenv: deps.Getenv, dryRun: true, compilations: deps.Compilations}
 	err := s.provision(ctx)
 	_ = s.Close(context.WithoutCancel(ctx))
 	return errors.Join(append(s.problems, err)...)
@@ -190,7 +198,7 @@ func (s *Service) provision(ctx context.Context) error {
 		return err
 	}
 	var err error
-	s.rt, err = host.NewRuntime(ctx, host.Options{CacheDir: cfg.Plugins.CacheDir, CacheMaxBytes: cfg.Plugins.CacheMaxBytes, Logger: logger, StartupTimeout: time.Duration(cfg.Plugins.StartupTimeout), Telemetry: s.tel})
+	s.rt, err = host.NewRuntime(ctx, host.Options{CacheDir: cfg.Plugins.CacheDir, CacheMaxBytes: cfg.Plugins.CacheMaxBytes, Logger: logger, StartupTimeout: time.Duration(cfg.Plugins.StartupTimeout), Telemetry: s.tel, Compilations: s.compilations})
 	if err != nil {
 		return err
 	}

@@ -33,9 +33,16 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	_ = testCompilations.Close(context.Background())
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+// testCompilations holds the compiled modules of the services the tests start, shared by
+// them all, and keeps those no module uses: the tests start the same few modules again and
+// again, each load from the compilation cache a few tenths of a CPU-second under the race
+// detector. A test of when compiled code is released gives its service none.
+var testCompilations = host.NewCompilations(24)
 
 func greeterConfig(t testing.TB, regDir string) *config.Config {
 	t.Helper()
@@ -71,7 +78,7 @@ func start(t testing.TB) (*Service, *localregistry.Registry) {
 	reg, err := localregistry.New(regDir)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := New(ctx, greeterConfig(t, regDir), Deps{Registry: reg, Catalogue: stockCatalogue(t)})
+	svc, err := New(ctx, greeterConfig(t, regDir), Deps{Registry: reg, Catalogue: stockCatalogue(t), Compilations: testCompilations})
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
@@ -83,6 +90,32 @@ func start(t testing.TB) (*Service, *localregistry.Registry) {
 	return svc, reg
 }
 
+// Services given the same Compilations share their compiled modules: the code of a closed
+// service's modules is kept, and a second service of the same modules compiles nothing.
+func TestServicesShareCompilations(t *testing.T) {
+	ctx := context.Background()
+	shared := host.NewCompilations(8)
+	defer shared.Close(ctx)
+	regDir := t.TempDir()
+	reg, err := localregistry.New(regDir)
+	require.NoError(t, err)
+	deps := Deps{Registry: reg, Catalogue: stockCatalogue(t), Compilations: shared}
+	first, err := New(ctx, greeterConfig(t, regDir), deps)
+	require.NoError(t, err)
+	held := shared.Held()
+	require.Positive(t, held, "the service's modules are compiled in the Compilations given")
+	require.NoError(t, first.Close(ctx))
+	assert.Equal(t, held, shared.Held(), "the closed service's code is kept")
+
+	second, err := New(ctx, greeterConfig(t, regDir), deps)
+	require.NoError(t, err)
+	defer second.Close(ctx)
+	assert.Equal(t, held, shared.Held(), "the second service compiled nothing of its own")
+	for _, m := range second.modules {
+		assert.True(t, m.CacheHit(), m.Path())
+	}
+}
+
 func TestRegistersRefreshesAndDeregisters(t *testing.T) {
 	regDir := t.TempDir()
 	reg, err := localregistry.New(regDir)
@@ -92,7 +125,7 @@ func TestRegistersRefreshesAndDeregisters(t *testing.T) {
 	// The service's metadata is registered with it and labels its node; the node's own keys
 	// win.
 	cfg.Service.Metadata = map[string]string{"zone": "east", "transport": "pigeon"}
-	svc, err := New(ctx, cfg, Deps{Registry: reg, Catalogue: stockCatalogue(t)})
+	svc, err := New(ctx, cfg, Deps{Registry: reg, Catalogue: stockCatalogue(t), Compilations: testCompilations})
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
@@ -133,7 +166,7 @@ func TestNewUndoesOnFailure(t *testing.T) {
 	require.NoError(t, err)
 	cfg := greeterConfig(t, regDir)
 	cfg.Handlers = append(cfg.Handlers, config.Handler{Module: "greeter", Path: cfg.Handlers[0].Path})
-	_, err = New(context.Background(), cfg, Deps{Registry: reg, Catalogue: stockCatalogue(t)})
+	_, err = New(context.Background(), cfg, Deps{Registry: reg, Catalogue: stockCatalogue(t), Compilations: testCompilations})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "endpoint Greeter.Hello is served by two modules")
 }
@@ -175,5 +208,5 @@ func BenchmarkGreeterLoopbackParallel(b *testing.B) {
 // discarded log.
 func testDeps(t testing.TB, reg Registrar) Deps {
 	t.Helper()
-	return Deps{Registry: reg, Catalogue: stockCatalogue(t)}
+	return Deps{Registry: reg, Catalogue: stockCatalogue(t), Compilations: testCompilations}
 }

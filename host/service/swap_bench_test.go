@@ -63,7 +63,8 @@ func TestLiveSwapReleasesOldModules(t *testing.T) {
 	file := filepath.Join(dir, "swapper.wasm")
 	require.NoError(t, os.WriteFile(file, greeter, 0o644))
 	var logs logbuffer.Buffer
-	svc := startWatched(t, dir, &logs)
+	// The service compiles for itself: the old modules' code must go with them.
+	svc := startWatchedWith(t, dir, &logs, Deps{Catalogue: stockCatalogue(t)})
 	ctx := context.Background()
 	hc := &http.Client{Timeout: 5 * time.Second}
 	swap := func(i int) {

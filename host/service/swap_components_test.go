@@ -112,7 +112,7 @@ mode = "auto"
 address = "127.0.0.1:0"
 [[handler]]
 module = "greeter"
-`, regDir, dir, host.DefaultCacheDir()), Deps{Catalogue: cat, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, &logs)
+`, regDir, dir, host.DefaultCacheDir()), Deps{Catalogue: cat, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Compilations: testCompilations}, &logs)
 	// current is the digest of the build serving a kind now: its module's, or the stock
 	// build's while the native twin serves.
 	require.Len(t, svc.autos, len(plugins), "every kind is in mode auto")

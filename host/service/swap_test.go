@@ -20,7 +20,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microhost/microhost/abi"
-	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/host/config"
 	"github.com/microhost/microhost/internal/guestbuild"
 	"github.com/microhost/microhost/internal/host"
@@ -74,11 +73,11 @@ func replace(t testing.TB, path string, b []byte) {
 // files, until the test ends.
 func startWatched(t testing.TB, dir string, logs *logbuffer.Buffer) *Service {
 	t.Helper()
-	return startWatchedWith(t, dir, logs, stockCatalogue(t))
+	return startWatchedWith(t, dir, logs, Deps{Catalogue: stockCatalogue(t), Compilations: testCompilations})
 }
 
-// startWatchedWith is startWatched with the given catalogue.
-func startWatchedWith(t testing.TB, dir string, logs *logbuffer.Buffer, cat *component.Catalogue) *Service {
+// startWatchedWith is startWatched with deps, whose registry and logger it sets.
+func startWatchedWith(t testing.TB, dir string, logs *logbuffer.Buffer, deps Deps) *Service {
 	t.Helper()
 	regDir := t.TempDir()
 	reg, err := localregistry.New(regDir)
@@ -98,8 +97,9 @@ cache_dir = %q
 [[handler]]
 module = "swapper"
 `, regDir, dir, host.DefaultCacheDir())
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	return runWatched(t, text, Deps{Registry: reg, Catalogue: cat, Logger: logger}, logs)
+	deps.Registry = reg
+	deps.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return runWatched(t, text, deps, logs)
 }
 
 // runWatched runs the service the config text describes, watching its module files, until
@@ -333,7 +333,7 @@ func TestLiveSwapNativeComponentTakesOver(t *testing.T) {
 	cat := stockCatalogue(t)
 	cat.AddStockDigest("http-transport", wasmcomponent.Digest(stock))
 	var logs logbuffer.Buffer
-	svc := startWatchedWith(t, dir, &logs, cat)
+	svc := startWatchedWith(t, dir, &logs, Deps{Catalogue: cat, Compilations: testCompilations})
 	require.Contains(t, logs.String(), `component=transport name=http-transport runs=native`)
 	hc := &http.Client{Timeout: 5 * time.Second}
 	echo := func() bool {
@@ -405,7 +405,7 @@ dir = %q
 cache_dir = %q
 [[handler]]
 module = "swapper"
-`, regDir, dir, host.DefaultCacheDir()), Deps{Catalogue: stockCatalogue(t), Logger: slog.New(slog.NewTextHandler(&logs, nil))}, &logs)
+`, regDir, dir, host.DefaultCacheDir()), Deps{Catalogue: stockCatalogue(t), Logger: slog.New(slog.NewTextHandler(&logs, nil)), Compilations: testCompilations}, &logs)
 
 	replace(t, file, brokenWasm)
 	require.Eventually(t, func() bool {
