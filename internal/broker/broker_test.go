@@ -18,6 +18,7 @@ import (
 	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/internal/broker"
 	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/hosttest"
 	"github.com/microhost/microhost/internal/localregistry"
 	"github.com/microhost/microhost/internal/wasmcomponent"
 	httpbroker "github.com/microhost/microhost/plugins/http-broker"
@@ -35,11 +36,13 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	reg, err := localregistry.New(t.TempDir())
 	require.NoError(t, err)
-	rt, err := host.NewRuntime(context.Background(), host.Options{CacheDir: host.DefaultCacheDir()})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = rt.Close(context.Background()) })
-	return &env{t: t, reg: reg, rt: rt, modules: map[string]*host.Module{}}
+	return &env{t: t, reg: reg, rt: hosttest.Runtime(t, testCompilations), modules: map[string]*host.Module{}}
 }
+
+// testCompilations holds the compiled modules of the tests' runtimes, shared by them all,
+// and keeps those no module uses: the tests load the same modules again and again, each load
+// from the compilation cache a few tenths of a CPU-second or more under the race detector.
+var testCompilations = host.NewCompilations(8)
 
 // load loads the module at path once per test; brokers share its instance pool.
 func (e *env) load(path string) *host.Module {

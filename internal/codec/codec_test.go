@@ -170,7 +170,7 @@ func TestRoundTrips(t *testing.T) {
 
 func TestLoadModes(t *testing.T) {
 	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
+	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir(), Compilations: testCompilations})
 	require.NoError(t, err)
 	defer rt.Close(ctx)
 
@@ -242,7 +242,7 @@ func TestLoadModes(t *testing.T) {
 // refused at start-up, with a message naming both, instead of failing every JSON call.
 func TestWrongNameRefused(t *testing.T) {
 	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
+	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir(), Compilations: testCompilations})
 	require.NoError(t, err)
 	defer rt.Close(ctx)
 	dir := t.TempDir()
@@ -261,7 +261,7 @@ func TestWrongNameRefused(t *testing.T) {
 // its descriptor.
 func TestThirdParty(t *testing.T) {
 	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
+	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir(), Compilations: testCompilations})
 	require.NoError(t, err)
 	defer rt.Close(ctx)
 	var logs bytes.Buffer

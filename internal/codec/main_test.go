@@ -89,11 +89,16 @@ func buildStock(ctx context.Context, dir, work string) error {
 	return nil
 }
 
+// testCompilations holds the compiled modules of the tests' runtimes, shared by them all,
+// and keeps those no module uses: the tests load the same modules again and again, each load
+// from the compilation cache a few tenths of a CPU-second or more under the race detector.
+var testCompilations = host.NewCompilations(8)
+
 // loadWasm loads every stock codec as Wasm.
 func loadWasm(tb testing.TB) *Loaded {
 	tb.Helper()
 	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
+	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir(), Compilations: testCompilations})
 	if err != nil {
 		tb.Fatal(err)
 	}

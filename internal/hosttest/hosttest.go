@@ -1,5 +1,6 @@
 // Package hosttest holds the set-up shared by tests of code that runs plugin modules: build a
-// plugin from source once per test binary, and load it on a runtime of its own.
+// plugin from source once per test binary, and load it on a runtime of its own, whose
+// compiled modules the test binary may share (host.Compilations).
 package hosttest
 
 import (
@@ -29,23 +30,27 @@ func Main(m *testing.M, pkg string, path *string) int {
 	return m.Run()
 }
 
-// Load loads the module at path on a runtime of its own, backed by the shared on-disk
-// compilation cache, and closes both when tb ends.
-func Load(tb testing.TB, path string, opts host.ModuleOptions) *host.Module {
+// Runtime returns a runtime backed by the shared on-disk compilation cache, whose compiled
+// modules shared holds (nil: its own), closed when tb ends.
+func Runtime(tb testing.TB, shared *host.Compilations) *host.Runtime {
+	tb.Helper()
+	rt, err := host.NewRuntime(context.Background(), host.Options{CacheDir: host.DefaultCacheDir(), Compilations: shared})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = rt.Close(context.Background()) })
+	return rt
+}
+
+// Load loads the module at path on a runtime of its own (see Runtime), and closes it when tb
+// ends.
+func Load(tb testing.TB, shared *host.Compilations, path string, opts host.ModuleOptions) *host.Module {
 	tb.Helper()
 	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir()})
+	m, err := Runtime(tb, shared).Load(ctx, path, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m, err := rt.Load(ctx, path, opts)
-	if err != nil {
-		_ = rt.Close(ctx)
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		_ = m.Close(ctx)
-		_ = rt.Close(ctx)
-	})
+	tb.Cleanup(func() { _ = m.Close(ctx) })
 	return m
 }

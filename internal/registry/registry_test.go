@@ -23,6 +23,7 @@ import (
 	"github.com/microhost/microhost/internal/consultest"
 	"github.com/microhost/microhost/internal/guestbuild"
 	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/hosttest"
 	"github.com/microhost/microhost/internal/registrycache"
 	"github.com/microhost/microhost/plugins/standard"
 )
@@ -89,8 +90,13 @@ func openWith(t testing.TB, o Options) (*Registry, error) {
 		o.PluginDir = pluginDir
 	}
 	o.CacheDir = host.DefaultCacheDir()
-	return Open(context.Background(), o, stock(t), nil, nil)
+	return Open(context.Background(), o, stock(t), hosttest.Runtime(t, testCompilations), nil)
 }
+
+// testCompilations holds the compiled modules of the tests' runtimes, shared by them all,
+// and keeps those no module uses: the tests load the same modules again and again, each load
+// from the compilation cache a few tenths of a CPU-second or more under the race detector.
+var testCompilations = host.NewCompilations(4)
 
 func openConsul(t testing.TB, agent *consultest.Agent, mode Mode, opts Options) *Registry {
 	t.Helper()

@@ -39,6 +39,9 @@ type Service struct {
 	Logger *slog.Logger
 	// SynchronousSpans exports each span as it ends (service.Deps.SynchronousSpans).
 	SynchronousSpans bool
+	// Compilations holds the service's compiled modules (service.Deps.Compilations); nil
+	// gives it its own.
+	Compilations *host.Compilations
 }
 
 // Start runs s on 127.0.0.1 with the shared compilation cache until the test ends, and
@@ -73,7 +76,7 @@ module = %q
 	ctx, cancel := context.WithCancel(context.Background())
 	cat, err := standard.Catalogue("")
 	require.NoError(tb, err)
-	svc, err := service.New(ctx, cfg, service.Deps{Registry: s.Registry, Catalogue: cat, Logger: s.Logger, SynchronousSpans: s.SynchronousSpans})
+	svc, err := service.New(ctx, cfg, service.Deps{Registry: s.Registry, Catalogue: cat, Logger: s.Logger, SynchronousSpans: s.SynchronousSpans, Compilations: s.Compilations})
 	if err != nil {
 		cancel()
 	}

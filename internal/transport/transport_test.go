@@ -23,9 +23,14 @@ import (
 	"github.com/microhost/microhost/internal/hosttest"
 )
 
+// testCompilations holds the compiled modules of the tests' runtimes, shared by them all,
+// and keeps those no module uses: the tests load the same modules again and again, each load
+// from the compilation cache a few tenths of a CPU-second or more under the race detector.
+var testCompilations = host.NewCompilations(2)
+
 func loadModule(t testing.TB) Caller {
 	t.Helper()
-	return moduleCaller{hosttest.Load(t, transportWasm, host.ModuleOptions{})}
+	return moduleCaller{hosttest.Load(t, testCompilations, transportWasm, host.ModuleOptions{})}
 }
 
 // moduleCaller runs a transport module's operations as wasmcomponent.Module does.
