@@ -35,7 +35,7 @@ func callModule(t *testing.T, path string, services ServiceCaller) *Module {
 func grantedCallModule(t *testing.T, path string, services ServiceCaller, grants Grants) *Module {
 	t.Helper()
 	ctx := context.Background()
-	rt, err := NewRuntime(ctx, Options{CacheDir: testCacheDir})
+	rt, err := NewRuntime(ctx, Options{CacheDir: testCacheDir, Compilations: testCompilations})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rt.Close(ctx) })
 	m, err := rt.Load(ctx, path, ModuleOptions{PoolSize: 1, InterruptOnDeadline: true, Services: services, Grants: grants})

@@ -89,7 +89,7 @@ func TestGrantPublishes(t *testing.T) {
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	ctx := context.Background()
-	rt, err := NewRuntime(ctx, Options{CacheDir: testCacheDir, Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &logMu}, nil))})
+	rt, err := NewRuntime(ctx, Options{CacheDir: testCacheDir, Compilations: testCompilations, Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &logMu}, nil))})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rt.Close(ctx) })
 	m, err := rt.Load(ctx, path, ModuleOptions{PoolSize: 1, InterruptOnDeadline: true, Publisher: pub,

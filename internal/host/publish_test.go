@@ -24,7 +24,7 @@ func publisherModule(t *testing.T, path string, pub Publisher, interrupt bool) *
 func grantedPublisherModule(t *testing.T, path string, pub Publisher, interrupt bool, grants Grants) *Module {
 	t.Helper()
 	ctx := context.Background()
-	rt, err := NewRuntime(ctx, Options{CacheDir: testCacheDir})
+	rt, err := NewRuntime(ctx, Options{CacheDir: testCacheDir, Compilations: testCompilations})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rt.Close(ctx) })
 	m, err := rt.Load(ctx, path, ModuleOptions{PoolSize: 1, InterruptOnDeadline: interrupt, Publisher: pub, Grants: grants})

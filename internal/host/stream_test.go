@@ -21,7 +21,7 @@ import (
 func loadCounter(t *testing.T, path string, opts ModuleOptions) *Module {
 	t.Helper()
 	ctx := context.Background()
-	rt, err := NewRuntime(ctx, Options{CacheDir: testCacheDir})
+	rt, err := NewRuntime(ctx, Options{CacheDir: testCacheDir, Compilations: testCompilations})
 	require.NoError(t, err)
 	m, err := rt.Load(ctx, path, opts)
 	require.NoError(t, err)
