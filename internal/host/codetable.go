@@ -124,14 +124,19 @@ func (t *codeTable) acquire(key codeKey) *compiled {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c := t.byKey[key]
-	if c == nil {
-		return nil
+	if c != nil {
+		t.take(c)
 	}
+	return c
+}
+
+// take counts one more user of c, which is in the table, and takes it off the idle list when
+// it was there. t.mu is held.
+func (t *codeTable) take(c *compiled) {
 	if c.refs == 0 {
 		t.idle = slices.DeleteFunc(t.idle, func(o *compiled) bool { return o == c })
 	}
 	c.refs++
-	return c
 }
 
 // holds reports whether a compilation under key is in use or kept.
@@ -155,7 +160,7 @@ func (t *codeTable) add(ctx context.Context, key codeKey, c *compiled) (*compile
 	}
 	t.mu.Lock()
 	if other := t.byKey[key]; other != nil {
-		other.refs++
+		t.take(other)
 		t.mu.Unlock()
 		_ = c.rt.Close(ctx)
 		return other, nil

@@ -110,3 +110,35 @@ func TestCompilationsShareAndKeepIdleCode(t *testing.T) {
 	require.Error(t, err, "Close released the kept code")
 	assert.Zero(t, shared.table.size())
 }
+
+// A compilation added while the same one is kept idle (another load compiled it, used it and
+// released it meanwhile) takes the kept one, which leaves the idle list: in use again, it
+// cannot be pushed out by a later release.
+func TestAddTakesTheKeptCompilation(t *testing.T) {
+	ctx := context.Background()
+	r := runtimeOn(t, nil, NewCompilations(1))
+	opts := ModuleOptions{PoolSize: 1, InterruptOnDeadline: true}.withDefaults()
+	kept, err := r.Load(ctx, testguestWasm, opts)
+	require.NoError(t, err)
+	require.NoError(t, kept.Close(ctx))
+
+	wasm, err := os.ReadFile(testguestWasm)
+	require.NoError(t, err)
+	sum, _ := digestOf(wasm)
+	key := codeKeyOf(sum, opts)
+	c, err := r.compile(ctx, wasm, key.sum, opts)
+	require.NoError(t, err)
+	got, err := r.codes.add(ctx, key, c)
+	require.NoError(t, err)
+	require.Same(t, kept.code, got, "the kept compilation is taken, the new one released")
+	assert.Empty(t, r.codes.idle)
+
+	other, err := r.Load(ctx, greeterWasm, opts)
+	require.NoError(t, err)
+	require.NoError(t, other.Close(ctx))
+	_, err = got.rt.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
+	require.NoError(t, err, "the compilation in use was not pushed out")
+	require.NoError(t, r.codes.release(ctx, got))
+	_, err = other.code.rt.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
+	require.Error(t, err, "the one kept longer went instead")
+}
