@@ -46,9 +46,10 @@ type Options struct {
 // DefaultStartupTimeout is the default bound on each start-up phase of a module.
 const DefaultStartupTimeout = 10 * time.Second
 
-// Runtime owns what all modules of a process share: the compilation cache and the logger.
-// Each module gets a wazero runtime of its own (so each has its own memory cap and no module
-// can import another's exports), all of them backed by this one cache.
+// Runtime owns what the modules loaded through it share: the compilation cache, the table
+// of compilations in use (or those of Options.Compilations) and the logger. Each compilation
+// has a wazero runtime of its own, so each has its own memory cap and deadline setting;
+// instances are anonymous, so no module can import another's exports (codetable.go).
 type Runtime struct {
 	cache   wazero.CompilationCache
 	logger  *slog.Logger
