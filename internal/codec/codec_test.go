@@ -17,7 +17,7 @@ import (
 	"github.com/microhost/microhost/abi"
 	"github.com/microhost/microhost/abi/proto/envelope"
 	"github.com/microhost/microhost/host/component"
-	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/hosttest"
 )
 
 func protoString(num protowire.Number, s string) []byte {
@@ -170,9 +170,7 @@ func TestRoundTrips(t *testing.T) {
 
 func TestLoadModes(t *testing.T) {
 	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir(), Compilations: testCompilations})
-	require.NoError(t, err)
-	defer rt.Close(ctx)
+	rt := hosttest.Runtime(t, testCompilations)
 
 	cat := stockCatalogue(t)
 
@@ -242,9 +240,7 @@ func TestLoadModes(t *testing.T) {
 // refused at start-up, with a message naming both, instead of failing every JSON call.
 func TestWrongNameRefused(t *testing.T) {
 	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir(), Compilations: testCompilations})
-	require.NoError(t, err)
-	defer rt.Close(ctx)
+	rt := hosttest.Runtime(t, testCompilations)
 	dir := t.TempDir()
 	raw, err := os.ReadFile(filepath.Join(pluginDir, "jsonrpc-codec.wasm"))
 	require.NoError(t, err)
@@ -261,9 +257,7 @@ func TestWrongNameRefused(t *testing.T) {
 // its descriptor.
 func TestThirdParty(t *testing.T) {
 	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir(), Compilations: testCompilations})
-	require.NoError(t, err)
-	defer rt.Close(ctx)
+	rt := hosttest.Runtime(t, testCompilations)
 	var logs bytes.Buffer
 	l, err := Load(ctx, rt, Setup{Dir: pluginDir, Modules: []string{"proto-codec"}, Catalogue: component.NewCatalogue(),
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})

@@ -10,6 +10,7 @@ import (
 	"github.com/microhost/microhost/host/component"
 	"github.com/microhost/microhost/internal/guestbuild"
 	"github.com/microhost/microhost/internal/host"
+	"github.com/microhost/microhost/internal/hosttest"
 	"github.com/microhost/microhost/plugins/standard"
 )
 
@@ -98,17 +99,10 @@ var testCompilations = host.NewCompilations(8)
 func loadWasm(tb testing.TB) *Loaded {
 	tb.Helper()
 	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Options{CacheDir: host.DefaultCacheDir(), Compilations: testCompilations})
+	l, err := Load(ctx, hosttest.Runtime(tb, testCompilations), Setup{Dir: pluginDir, Mode: ModeWasm, PoolSize: 2, Catalogue: stockCatalogue(tb)})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	l, err := Load(ctx, rt, Setup{Dir: pluginDir, Mode: ModeWasm, PoolSize: 2, Catalogue: stockCatalogue(tb)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		_ = l.Close(ctx)
-		_ = rt.Close(ctx)
-	})
+	tb.Cleanup(func() { _ = l.Close(ctx) })
 	return l
 }

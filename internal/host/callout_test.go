@@ -34,14 +34,7 @@ func callModule(t *testing.T, path string, services ServiceCaller) *Module {
 // grantedCallModule loads the callguest at path with services and grants.
 func grantedCallModule(t *testing.T, path string, services ServiceCaller, grants Grants) *Module {
 	t.Helper()
-	ctx := context.Background()
-	rt, err := NewRuntime(ctx, Options{CacheDir: testCacheDir, Compilations: testCompilations})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = rt.Close(ctx) })
-	m, err := rt.Load(ctx, path, ModuleOptions{PoolSize: 1, InterruptOnDeadline: true, Services: services, Grants: grants})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = m.Close(ctx) })
-	return m
+	return load(t, newRuntime(t, nil), path, ModuleOptions{PoolSize: 1, InterruptOnDeadline: true, Services: services, Grants: grants})
 }
 
 func relay(ctx context.Context, m *Module, endpoint string, header map[string]string, body string) (*Response, error) {

@@ -18,11 +18,8 @@ var (
 	// testCompilations holds the compiled modules the tests' runtimes share (newRuntime), and
 	// keeps those no module uses: the tests load the same few modules again and again, each
 	// load from the compilation cache a few tenths of a CPU-second under the race detector.
-	testCompilations = NewCompilations(testKeepIdle)
+	testCompilations = NewCompilations(16)
 )
-
-// testKeepIdle is how many compilations no module uses testCompilations keeps.
-const testKeepIdle = 16
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))

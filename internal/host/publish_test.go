@@ -23,14 +23,7 @@ func publisherModule(t *testing.T, path string, pub Publisher, interrupt bool) *
 // grantedPublisherModule loads the handlers/publisher module at path with pub and grants.
 func grantedPublisherModule(t *testing.T, path string, pub Publisher, interrupt bool, grants Grants) *Module {
 	t.Helper()
-	ctx := context.Background()
-	rt, err := NewRuntime(ctx, Options{CacheDir: testCacheDir, Compilations: testCompilations})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = rt.Close(ctx) })
-	m, err := rt.Load(ctx, path, ModuleOptions{PoolSize: 1, InterruptOnDeadline: interrupt, Publisher: pub, Grants: grants})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = m.Close(ctx) })
-	return m
+	return load(t, newRuntime(t, nil), path, ModuleOptions{PoolSize: 1, InterruptOnDeadline: interrupt, Publisher: pub, Grants: grants})
 }
 
 func publishCall(ctx context.Context, m *Module, body string) (*Response, error) {

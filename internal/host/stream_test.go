@@ -20,16 +20,7 @@ import (
 // loadCounter loads the streaming example handler built at path.
 func loadCounter(t *testing.T, path string, opts ModuleOptions) *Module {
 	t.Helper()
-	ctx := context.Background()
-	rt, err := NewRuntime(ctx, Options{CacheDir: testCacheDir, Compilations: testCompilations})
-	require.NoError(t, err)
-	m, err := rt.Load(ctx, path, opts)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_ = m.Close(ctx)
-		_ = rt.Close(ctx)
-	})
-	return m
+	return load(t, newRuntime(t, nil), path, opts)
 }
 
 // TestStreamImports drives stream_send and stream_recv through the Go SDK of the counter
